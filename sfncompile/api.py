@@ -1,0 +1,74 @@
+"""The decorators and markers that flows import.
+
+At compile time the parser recognises them by name, statically; at run time they only tag the
+function or class so that the runtime can find the steps. They import nothing heavy because
+every flow imports them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class JSONType:
+    """Parameter type for a JSON value given as a string on the command line."""
+
+    @staticmethod
+    def parse(value: str) -> Any:
+        return json.loads(value)
+
+
+class Parameter:
+    """A run-time parameter of the flow; reading it in a step gives its value."""
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        type: Any = None,  # noqa: A002 - Metaflow's keyword
+        help: str | None = None,  # noqa: A002
+        required: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.name = name
+        self.default = default
+        self.type = type
+        self.help = help
+        self.required = required
+
+
+def step(func: F) -> F:
+    func.is_step = True  # type: ignore[attr-defined]
+    return func
+
+
+def _marker(kind: str) -> Callable[..., Any]:
+    """A step decorator usable as `@name` or `@name(...)`; it records its arguments."""
+
+    def decorator(*args: Any, **kwargs: Any) -> Any:
+        def tag(func: F) -> F:
+            decos = dict(getattr(func, "sfn_decorators", {}))
+            decos[kind] = kwargs
+            func.sfn_decorators = decos  # type: ignore[attr-defined]
+            return func
+
+        if len(args) == 1 and callable(args[0]) and not kwargs:
+            return tag(args[0])
+        return tag
+
+    decorator.__name__ = kind
+    return decorator
+
+
+batch = _marker("batch")
+resources = _marker("resources")
+retry = _marker("retry")
+catch = _marker("catch")
+timeout = _marker("timeout")
+environment = _marker("environment")
+foreach_options = _marker("foreach_options")
+schedule = _marker("schedule")

@@ -1,0 +1,282 @@
+"""FlowIR -> Amazon States Language (a dict), one small function per step kind.
+
+The shapes, and why (see DESIGN.md, "The ASL: principles"):
+- the state carries `run`, `scope`, `n` (and `params` until `start` has read them); a task's
+  id is `scope + n`: `n` counts loop iterations and each foreach level appends
+  `<n>.<index>.` to the scope, so every task id is unique and computable by the runtime;
+- every step is a Batch `.sync` Task whose result is discarded (`ResultPath: null`);
+- a foreach or switch step is followed by a read of its small S3 control object;
+- a split is a Parallel, a foreach a Map (Inline, or Distributed reading the control object
+  with an ItemReader), a switch a Choice, and a loop a Pass that counts, then jumps back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sfncompile.emit import names
+from sfncompile.ir import FlowAnalysis, FlowIR, Resources, StepIR
+
+State = dict[str, Any]
+States = dict[str, State]
+
+BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
+S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
+S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
+TASK_ID = "States.Format('{}{}', $.scope, $.n)"
+ATTEMPT = "States.Format('{}', $$.State.RetryCount)"
+THROTTLE_RETRY: State = {
+    "ErrorEquals": ["Batch.AWSBatchException", "Batch.TooManyRequestsException"],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 6,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+BATCH_MIN_ATTEMPT_SECONDS = 60
+
+
+class _Emitter:
+    def __init__(self, flow: FlowIR) -> None:
+        self.flow = flow
+        self.a: FlowAnalysis = flow.analysis
+
+    def machine(self) -> dict[str, Any]:
+        states: States = {
+            names.INIT: {
+                "Type": "Pass",
+                "Parameters": {"run.$": "$$.Execution.Name", "scope": "", "n": 0, "params.$": "$"},
+                "Next": names.state("start"),
+            }
+        }
+        states.update(self.region((), None))
+        return {
+            "Comment": f"{self.flow.name}, compiled by sfncompile",
+            "StartAt": names.INIT,
+            "States": states,
+        }
+
+    def region(self, scope: tuple[str, ...], stop: str | None) -> States:
+        """The states of the steps in `scope`, in graph order; reaching `stop` ends it."""
+        states: States = {}
+        for step in self.a.region_steps(scope):
+            states.update(_EMITTERS[step.kind](self, step, stop))
+        return states
+
+    def sub_machine(self, opener: StepIR, entry: str, stop: str) -> dict[str, Any]:
+        inner = (*self.a.scope_of[opener.name], opener.name)
+        states = self.region(inner, stop)
+        # The entry step comes first in graph order, but a Parallel branch holds only its own
+        # branch: keep the states reachable from this entry.
+        return {"StartAt": names.state(entry), "States": _reachable(states, names.state(entry))}
+
+    # -- states -----------------------------------------------------------------------------
+
+    def goto(self, state: State, target: str | None, stop: str | None) -> State:
+        if target is None or target == stop:
+            state["End"] = True
+        else:
+            state["Next"] = names.state(target)
+        return state
+
+    def task(self, step: StepIR) -> State:
+        p = step.policies
+        job_params: dict[str, Any] = {
+            "step": step.name,
+            "run.$": "$.run",
+            "task.$": TASK_ID,
+            "attempt.$": ATTEMPT,
+        }
+        if step.name == "start":
+            job_params["params.$"] = "States.JsonToString($.params)"
+        own_jobdef = p.batch.image or p.batch.iam_role or p.resources.shared_memory
+        params: dict[str, Any] = {
+            "JobName": names.job_name(self.flow.name, step.name) or step.name,
+            "JobQueue": p.batch.queue or "${JobQueue}",
+            "JobDefinition": names.job_definition_placeholder(step.name if own_jobdef else None),
+            "Parameters": job_params,
+        }
+        overrides = container_overrides(step)
+        if overrides:
+            params["ContainerOverrides"] = overrides
+        state: State = {"Type": "Task", "Resource": BATCH_SYNC, "Parameters": params}
+        if p.timeout_seconds:
+            params["Timeout"] = {
+                "AttemptDurationSeconds": max(BATCH_MIN_ATTEMPT_SECONDS, p.timeout_seconds)
+            }
+            state["TimeoutSeconds"] = p.timeout_seconds
+        state["ResultPath"] = None
+        retry = [dict(THROTTLE_RETRY)]
+        if p.retry and p.retry.times > 0:
+            retry.append({
+                "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
+                "IntervalSeconds": max(1, 60 * p.retry.minutes_between_retries),
+                "MaxAttempts": p.retry.times,
+                "BackoffRate": 1.0,
+            })
+        state["Retry"] = retry
+        return state
+
+    def control_key(self, step: StepIR) -> str:
+        template = f"${{S3KeyPrefix}}{self.flow.name}/{{}}/{step.name}/{{}}{{}}/control.json"
+        return f"States.Format('{template}', $.run, $.scope, $.n)"
+
+    def read_control(self, step: StepIR, next_state: str) -> State:
+        return {
+            "Type": "Task",
+            "Resource": S3_GET_OBJECT_SDK,
+            "Parameters": {"Bucket": "${S3Bucket}", "Key.$": self.control_key(step)},
+            "ResultSelector": {"v.$": "States.StringToJson($.Body)"},
+            "ResultPath": "$.ctl",
+            "Next": next_state,
+        }
+
+
+def container_overrides(step: StepIR) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    env = [{"Name": k, "Value": v} for k, v in step.policies.environment]
+    if env:
+        overrides["Environment"] = env
+    requirements = resource_requirements(step.policies.resources)
+    if requirements:
+        overrides["ResourceRequirements"] = requirements
+    return overrides
+
+
+def resource_requirements(r: Resources) -> list[dict[str, str]]:
+    out = []
+    if r.cpu is not None:
+        cpu = int(r.cpu) if float(r.cpu).is_integer() else r.cpu
+        out.append({"Type": "VCPU", "Value": str(cpu)})
+    if r.memory is not None:
+        out.append({"Type": "MEMORY", "Value": str(r.memory)})
+    if r.gpu:
+        out.append({"Type": "GPU", "Value": str(r.gpu)})
+    return out
+
+
+def _reachable(states: States, start: str) -> States:
+    keep: set[str] = set()
+    stack = [start]
+    while stack:
+        name = stack.pop()
+        if name in keep or name not in states:
+            continue
+        keep.add(name)
+        s = states[name]
+        stack.extend(t for t in (s.get("Next"), s.get("Default")) if isinstance(t, str))
+        stack.extend(c["Next"] for c in s.get("Choices", []))
+    return {k: v for k, v in states.items() if k in keep}
+
+
+# -- one function per step kind ---------------------------------------------------------------
+
+
+def _linear(e: _Emitter, step: StepIR, stop: str | None) -> States:
+    return {names.state(step.name): e.goto(e.task(step), step.targets[0], stop)}
+
+
+def _end(e: _Emitter, step: StepIR, stop: str | None) -> States:
+    return {names.state(step.name): e.goto(e.task(step), None, stop)}
+
+
+def _split(e: _Emitter, step: StepIR, stop: str | None) -> States:
+    join = e.a.join_of[step.name]
+    parallel = names.state(step.name, "split")
+    state: State = {
+        "Type": "Parallel",
+        "Branches": [e.sub_machine(step, t, join) for t in step.targets],
+        "ResultPath": None,
+    }
+    return {
+        names.state(step.name): _with_next(e.task(step), parallel),
+        parallel: e.goto(state, join, stop),
+    }
+
+
+def _foreach(e: _Emitter, step: StepIR, stop: str | None) -> States:
+    join = e.a.join_of[step.name]
+    opts = step.policies.foreach
+    map_name = names.state(step.name, "foreach")
+    selector = {
+        "run.$": "$.run",
+        "scope.$": "States.Format('{}{}.{}.', $.scope, $.n, $$.Map.Item.Index)",
+        "n": 0,
+    }
+    processor = e.sub_machine(step, step.targets[0], join)
+    state: State = {"Type": "Map"}
+    out: States = {}
+    if opts.mode == "distributed":
+        out[names.state(step.name)] = _with_next(e.task(step), map_name)
+        state["ItemReader"] = {
+            "Resource": S3_GET_OBJECT,
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket": "${S3Bucket}", "Key.$": e.control_key(step)},
+        }
+        config = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    else:
+        read = names.state(step.name, "control")
+        out[names.state(step.name)] = _with_next(e.task(step), read)
+        out[read] = e.read_control(step, map_name)
+        state["ItemsPath"] = "$.ctl.v"
+        config = {"Mode": "INLINE"}
+    state["ItemSelector"] = selector
+    if opts.max_concurrency:
+        state["MaxConcurrency"] = opts.max_concurrency
+    state["ItemProcessor"] = {"ProcessorConfig": config, **processor}
+    # Keep the Map's result (one entry per iteration) out of the state.
+    state["ResultSelector"] = {"foreach": step.name}
+    state["ResultPath"] = "$.ctl"
+    out[map_name] = e.goto(state, join, stop)
+    return out
+
+
+def _switch(e: _Emitter, step: StepIR, stop: str | None) -> States:
+    read = names.state(step.name, "control")
+    choice = names.state(step.name, "switch")
+    out: States = {
+        names.state(step.name): _with_next(e.task(step), read),
+        read: e.read_control(step, choice),
+    }
+    extra: States = {}
+    rules = []
+    for value, target in step.cases:
+        if target == stop:
+            dest = names.state(step.name, "done")
+            extra[dest] = {"Type": "Succeed"}
+        elif (step.name, target) in e.a.back_edges:
+            dest = names.state(step.name, "loop to", target)
+            extra[dest] = {
+                "Type": "Pass",
+                "Parameters": {
+                    "run.$": "$.run",
+                    "scope.$": "$.scope",
+                    "n.$": "States.MathAdd($.n, 1)",
+                },
+                "Next": names.state(target),
+            }
+        else:
+            dest = names.state(target)
+        rules.append({"Variable": "$.ctl.v", "StringEquals": value, "Next": dest})
+    out[choice] = {"Type": "Choice", "Choices": rules}
+    out.update(extra)
+    return out
+
+
+def _with_next(state: State, next_state: str) -> State:
+    state["Next"] = next_state
+    return state
+
+
+_EMITTERS: dict[str, Callable[[_Emitter, StepIR, str | None], States]] = {
+    "linear": _linear,
+    "end": _end,
+    "split": _split,
+    "foreach": _foreach,
+    "switch": _switch,
+}
+
+
+def emit_asl(flow: FlowIR) -> dict[str, Any]:
+    return _Emitter(flow).machine()

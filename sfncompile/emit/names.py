@@ -1,0 +1,42 @@
+"""Stable names for states, jobs and placeholders.
+
+Synthetic state names join a step name and a role with spaces, which no step name (a Python
+identifier) contains, so they never collide with a step's own state. Names longer than Step
+Functions allows keep a readable head and end in a hash of the full name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_STATE_NAME = 80
+MAX_JOB_NAME = 128
+_JOB_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def shorten(name: str, limit: int) -> str:
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}~{digest}"
+
+
+def state(*parts: str) -> str:
+    return shorten(" ".join(parts), MAX_STATE_NAME)
+
+
+INIT = "Init run"
+
+
+def job_name(flow: str, step: str) -> str | None:
+    """The Batch job name of a step, or None when it cannot be one (Batch's character set)."""
+    name = f"{flow}-{step}"
+    if len(name) > MAX_JOB_NAME or not _JOB_NAME.fullmatch(name):
+        return None
+    return name
+
+
+def job_definition_placeholder(step: str | None) -> str:
+    """Steps with their own image, role or shared memory need their own job definition."""
+    return "${JobDefinition}" if step is None else f"${{JobDefinition_{step}}}"

@@ -1,0 +1,41 @@
+"""Byte-stable text for generated files, and `${Name}` placeholder substitution."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sfncompile.errors import UsageError
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
+
+
+def render_json(obj: Any) -> str:
+    """2-space indentation, insertion key order, ASCII only, final newline."""
+    return json.dumps(obj, indent=2, ensure_ascii=True) + "\n"
+
+
+def placeholders(obj: Any) -> list[str]:
+    return sorted(set(PLACEHOLDER.findall(json.dumps(obj))))
+
+
+def resolve(obj: Any, values: dict[str, str]) -> Any:
+    """Substitute `${Name}` in every string, as CloudFormation's DefinitionSubstitutions does."""
+    unknown = sorted(set(values) - set(placeholders(obj)))
+    if unknown:
+        raise UsageError(
+            f"--resolve: no placeholder named {', '.join(unknown)} "
+            f"(placeholders: {', '.join(placeholders(obj))})"
+        )
+
+    def sub(value: Any) -> Any:
+        if isinstance(value, str):
+            return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+        if isinstance(value, dict):
+            return {k: sub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [sub(v) for v in value]
+        return value
+
+    return sub(obj)

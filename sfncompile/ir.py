@@ -1,0 +1,354 @@
+"""The typed intermediate representation of a flow.
+
+The parser produces a `FlowIR`; every emitter, the local runner and the deployer consume it.
+Nothing here knows about AWS or about Python source: a step is its name, how it ends
+(`kind`), where it goes, and its policies. Graph facts that several consumers need (the join
+that closes a split, the nesting scope of a step, back edges, a stable order) are derived
+once here, by `FlowIR.analysis`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StepKind = Literal["linear", "split", "foreach", "switch", "end"]
+ParamType = Literal["str", "int", "float", "bool", "json"]
+MapMode = Literal["inline", "distributed"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourcePos(_Frozen):
+    """Where something was written: a path relative to the flow's directory, 1-based line/col."""
+
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+class Resources(_Frozen):
+    cpu: float | None = None
+    memory: int | None = None  # MiB
+    gpu: int | None = None
+    shared_memory: int | None = None  # MiB
+
+
+class BatchSettings(_Frozen):
+    """Per-step overrides of the deployment defaults (from `@batch`)."""
+
+    image: str | None = None
+    queue: str | None = None
+    iam_role: str | None = None
+
+
+class RetryPolicy(_Frozen):
+    times: int = 3
+    minutes_between_retries: int = 2
+
+
+class CatchPolicy(_Frozen):
+    var: str | None = None
+    print_exception: bool = True
+
+
+class ForeachOptions(_Frozen):
+    mode: MapMode = "inline"
+    max_concurrency: int = 40
+
+
+class Policies(_Frozen):
+    resources: Resources = Resources()
+    batch: BatchSettings = BatchSettings()
+    retry: RetryPolicy | None = None
+    catch: CatchPolicy | None = None
+    timeout_seconds: int | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+    foreach: ForeachOptions = ForeachOptions()
+
+
+class StepIR(_Frozen):
+    name: str
+    kind: StepKind
+    is_join: bool = False
+    # linear: one target; split: the branches; foreach: the body; switch: the arms' targets in
+    # the order of `cases`; end: none.
+    targets: tuple[str, ...] = ()
+    foreach_var: str | None = None
+    condition: str | None = None
+    cases: tuple[tuple[str, str], ...] = ()  # (arm value, target step)
+    policies: Policies = Policies()
+    pos: SourcePos
+    next_pos: SourcePos | None = None  # the `self.next` call
+    doc: str | None = None
+
+
+class ParameterIR(_Frozen):
+    name: str  # the name on the command line
+    attr: str  # the class attribute the flow reads
+    type: ParamType = "str"
+    default: Any = None
+    required: bool = False
+    help: str | None = None
+    pos: SourcePos
+
+
+class ScheduleIR(_Frozen):
+    expression: str  # "cron(...)" or "rate(...)"
+    timezone: str | None = None
+    pos: SourcePos
+
+
+class FlowIR(_Frozen):
+    name: str
+    source: str  # the flow file, relative to its directory
+    steps: tuple[StepIR, ...]
+    parameters: tuple[ParameterIR, ...] = ()
+    schedule: ScheduleIR | None = None
+    pos: SourcePos
+    doc: str | None = None
+
+    def step(self, name: str) -> StepIR:
+        return self.analysis.by_name[name]
+
+    @cached_property
+    def analysis(self) -> FlowAnalysis:
+        return FlowAnalysis(self)
+
+    def graph_json(self) -> dict[str, Any]:
+        """The step graph as plain JSON, for the runtime (which must not import pydantic)."""
+        a = self.analysis
+        return {
+            "flow": self.name,
+            "source": self.source,
+            "parameters": [
+                {
+                    "name": p.name,
+                    "attr": p.attr,
+                    "type": p.type,
+                    "default": p.default,
+                    "required": p.required,
+                }
+                for p in self.parameters
+            ],
+            "steps": {
+                s.name: {
+                    "kind": s.kind,
+                    "is_join": s.is_join,
+                    "targets": list(s.targets),
+                    "foreach_var": s.foreach_var,
+                    "condition": s.condition,
+                    "cases": {value: target for value, target in s.cases},
+                    "parents": list(a.parents[s.name]),
+                    "back_parents": sorted(p for p, t in a.back_edges if t == s.name),
+                    "closes": a.opener_of.get(s.name),
+                    "branch_ends": list(a.branch_ends.get(s.name, ())),
+                    "retry_times": s.policies.retry.times if s.policies.retry else 0,
+                    "catch_var": s.policies.catch.var if s.policies.catch else None,
+                    "catch": s.policies.catch is not None,
+                    "print_exception": (
+                        s.policies.catch.print_exception if s.policies.catch else True
+                    ),
+                    "timeout_seconds": s.policies.timeout_seconds,
+                    "environment": dict(s.policies.environment),
+                    "max_width": a.max_inline_width.get(s.name),
+                }
+                for s in a.ordered
+            },
+        }
+
+
+# History events that Step Functions records (no retries): a Batch .sync Task records
+# Entered, Scheduled, Started, Submitted, Succeeded and Exited; a control read is a plain Task
+# (Entered, Scheduled, Started, Succeeded, Exited); Pass and Choice record Entered and Exited; a
+# Map or Parallel records Entered, Started, Succeeded and Exited, and each Inline Map iteration
+# or Parallel branch adds Started and Succeeded.
+EVENTS_BATCH_TASK = 6
+EVENTS_CONTROL_READ = 5
+EVENTS_PASS = 2
+EVENTS_CONTAINER = 4
+EVENTS_PER_ITERATION = 2
+HISTORY_LIMIT = 25_000
+# Room kept for retries and for the states outside the foreach.
+HISTORY_HEADROOM = 1_000
+
+
+class FlowAnalysis:
+    """Graph facts derived once from a validated flow."""
+
+    def __init__(self, flow: FlowIR) -> None:
+        self.flow = flow
+        self.by_name: dict[str, StepIR] = {s.name: s for s in flow.steps}
+        self.parents: dict[str, list[str]] = {s.name: [] for s in flow.steps}
+        for s in flow.steps:
+            for t in s.targets:
+                if t in self.parents and s.name not in self.parents[t]:
+                    self.parents[t].append(s.name)
+        self.back_edges: set[tuple[str, str]] = set()
+        self.ordered: list[StepIR] = self._order()
+        self.join_of: dict[str, str] = {}
+        self.opener_of: dict[str, str] = {}
+        self.branch_ends: dict[str, list[str]] = {}
+        self.scope_of: dict[str, tuple[str, ...]] = {}
+        self._find_joins()
+        self.max_inline_width: dict[str, int] = {
+            s.name: self._inline_cap(s)
+            for s in flow.steps
+            if s.kind == "foreach" and s.policies.foreach.mode == "inline"
+        }
+
+    def _order(self) -> list[StepIR]:
+        """Find the back edges (to a step on the DFS path: a loop) and return the steps in a
+        stable topological order of the forward edges, ties broken by first visit."""
+        preorder: dict[str, int] = {}
+        on_path: set[str] = set()
+        if "start" in self.by_name:
+            stack: list[tuple[str, int]] = [("start", 0)]
+            preorder["start"] = 0
+            on_path.add("start")
+            while stack:
+                name, i = stack[-1]
+                targets = self.by_name[name].targets
+                if i == len(targets):
+                    stack.pop()
+                    on_path.discard(name)
+                    continue
+                stack[-1] = (name, i + 1)
+                t = targets[i]
+                if t in on_path:
+                    self.back_edges.add((name, t))
+                elif t in self.by_name and t not in preorder:
+                    preorder[t] = len(preorder)
+                    on_path.add(t)
+                    stack.append((t, 0))
+        indegree = {n: 0 for n in preorder}
+        for n in preorder:
+            for t in self.forward_targets(self.by_name[n]):
+                if t in indegree:
+                    indegree[t] += 1
+        ready = [(preorder[n], n) for n, d in indegree.items() if d == 0]
+        heapq.heapify(ready)
+        out: list[StepIR] = []
+        while ready:
+            _, n = heapq.heappop(ready)
+            out.append(self.by_name[n])
+            for t in self.forward_targets(self.by_name[n]):
+                if t in indegree:
+                    indegree[t] -= 1
+                    if indegree[t] == 0:
+                        heapq.heappush(ready, (preorder[t], t))
+        return out
+
+    def forward_targets(self, step: StepIR) -> list[str]:
+        return [t for t in step.targets if (step.name, t) not in self.back_edges]
+
+    def _find_joins(self) -> None:
+        """Pair every split and foreach with the join that closes it, and record scopes.
+
+        A region is walked from its entry; a nested split or foreach is skipped over through
+        its own join, so the first join reached is the one at this nesting level.
+        """
+        self._walk_region("start", None, ())
+
+    def _walk_region(self, entry: str, stop: str | None, scope: tuple[str, ...]) -> list[str]:
+        """Visit the steps from `entry` up to `stop`; return the steps that lead into `stop`."""
+        ends: list[str] = []
+        stack = [entry]
+        while stack:
+            name = stack.pop()
+            if name == stop or name in self.scope_of or name not in self.by_name:
+                continue
+            self.scope_of[name] = scope
+            step = self.by_name[name]
+            nxt: list[str]
+            if step.kind in ("split", "foreach"):
+                join = self._join_for(step, scope)
+                if join is None:
+                    continue
+                nxt = [join]
+            else:
+                nxt = self.forward_targets(step)
+            for t in nxt:
+                if t == stop:
+                    ends.append(name)
+                else:
+                    stack.append(t)
+        return ends
+
+    def _join_for(self, step: StepIR, scope: tuple[str, ...]) -> str | None:
+        join = self.find_closing_join(step)
+        if join is None:
+            return None
+        self.join_of[step.name] = join
+        self.opener_of[join] = step.name
+        inner = (*scope, step.name)
+        ends: list[str] = []
+        for t in step.targets:
+            ends.extend(self._walk_region(t, join, inner))
+        self.branch_ends[join] = sorted(set(ends))
+        return join
+
+    def find_closing_join(self, step: StepIR) -> str | None:
+        joins = self.closing_joins(step)
+        return next(iter(joins)) if len(joins) == 1 else None
+
+    def closing_joins(self, step: StepIR) -> set[str]:
+        """The joins reached first from the branches of `step`; exactly one when valid.
+
+        A nested split or foreach is skipped over through its own join.
+        """
+        found: set[str] = set()
+        for t in step.targets:
+            seen: set[str] = set()
+            stack = [t]
+            while stack:
+                name = stack.pop()
+                if name in seen or name not in self.by_name:
+                    continue
+                seen.add(name)
+                s = self.by_name[name]
+                if s.is_join:
+                    found.add(name)
+                    continue
+                if s.kind in ("split", "foreach"):
+                    inner = self.find_closing_join(s)
+                    if inner is not None:
+                        stack.extend(self.forward_targets(self.by_name[inner]))
+                    continue
+                stack.extend(self.forward_targets(s))
+        return found
+
+    def region_steps(self, scope: tuple[str, ...]) -> list[StepIR]:
+        return [s for s in self.ordered if self.scope_of.get(s.name) == scope]
+
+    def events_per_iteration(self, foreach: StepIR) -> int:
+        """History events that one Inline Map iteration of `foreach` records (no retries)."""
+        return EVENTS_PER_ITERATION + self._region_events((*self.scope_of[foreach.name],
+                                                           foreach.name))
+
+    def _region_events(self, scope: tuple[str, ...]) -> int:
+        total = 0
+        for s in self.region_steps(scope):
+            total += EVENTS_BATCH_TASK
+            if s.kind == "switch":
+                total += EVENTS_CONTROL_READ + EVENTS_PASS
+            elif s.kind == "split":
+                total += EVENTS_CONTAINER + len(s.targets) * EVENTS_PER_ITERATION
+                total += self._region_events((*scope, s.name))
+            elif s.kind == "foreach":
+                # Nested foreach widths are unknown at compile time; count one iteration.
+                total += EVENTS_CONTROL_READ + EVENTS_CONTAINER + EVENTS_PER_ITERATION
+                total += self._region_events((*scope, s.name))
+        return total
+
+    def _inline_cap(self, foreach: StepIR) -> int:
+        budget = HISTORY_LIMIT - HISTORY_HEADROOM - self._region_events(())
+        return max(1, budget // self.events_per_iteration(foreach))

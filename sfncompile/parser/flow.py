@@ -1,0 +1,386 @@
+"""Read a flow file into the IR by static analysis of its AST. The module is never executed."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+from sfncompile.errors import FlowError, FlowErrors, UsageError
+from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
+from sfncompile.parser.decorators import (
+    CLASS_DECORATORS,
+    STEP_DECORATORS,
+    build_policies,
+    schedule_expression,
+    type_problem,
+)
+from sfncompile.parser.module import ModuleInfo, read_module
+from sfncompile.parser.validate import validate_graph
+from sfncompile.schedule import ScheduleError
+
+_PARAM_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first."""
+
+    def __init__(self, path: str, info: ModuleInfo) -> None:
+        self.path = path
+        self.info = info
+        self.errors: list[FlowError] = []
+
+    def pos(self, node: ast.AST) -> SourcePos:
+        return SourcePos(
+            path=self.path,
+            line=getattr(node, "lineno", 1),
+            col=getattr(node, "col_offset", 0) + 1,
+        )
+
+    def error(self, node: ast.AST, message: str) -> None:
+        p = self.pos(node)
+        self.errors.append(FlowError(p.path, p.line, p.col, message))
+
+    # -- decorators -------------------------------------------------------------------------
+
+    def decorator_args(
+        self, node: ast.expr, table: dict[str, dict[str, Any]], where: str
+    ) -> tuple[str, dict[str, Any]] | None:
+        call = node if isinstance(node, ast.Call) else None
+        target = call.func if call else node
+        name = self.info.api_name(target)
+        if name not in table:
+            shown = ast.unparse(target)
+            self.error(node, f"{where}: unknown decorator @{shown} (known: "
+                       f"{', '.join('@' + k for k in sorted(table))})")
+            return None
+        args: dict[str, Any] = {}
+        if call is None:
+            return name, args
+        if call.args:
+            self.error(call.args[0], f"{where}: @{name} takes keyword arguments only")
+        spec = table[name]
+        for kw in call.keywords:
+            if kw.arg is None or kw.arg not in spec:
+                self.error(kw.value if kw.arg is None else kw, f"{where}: unknown argument "
+                           f"{kw.arg or '**'!r} of @{name} (allowed: {', '.join(spec)})")
+                continue
+            value = self.literal(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
+            if value is _NOT_LITERAL:
+                continue
+            problem = type_problem(spec[kw.arg], value)
+            if problem:
+                self.error(kw.value, f"{where}: argument {kw.arg!r} of @{name} {problem}")
+                continue
+            args[kw.arg] = value
+        return name, args
+
+    def literal(self, node: ast.expr, what: str) -> Any:
+        try:
+            return self.info.literal(node)
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            self.error(node, f"{what} must be a literal value, not `{_short(node)}` "
+                       "(flows are compiled without running them)")
+            return _NOT_LITERAL
+
+    # -- flow class -------------------------------------------------------------------------
+
+    def flow(self, cls: ast.ClassDef, source: str) -> FlowIR | None:
+        schedule = None
+        for deco in cls.decorator_list:
+            parsed = self.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
+            if parsed is None:
+                continue
+            _, args = parsed
+            try:
+                schedule = ScheduleIR(expression=schedule_expression(args),
+                                      timezone=args.get("timezone"), pos=self.pos(deco))
+            except ScheduleError as exc:
+                self.error(deco, f"flow {cls.name!r}: @schedule: {exc}")
+        steps: list[StepIR] = []
+        params: list[ParameterIR] = []
+        seen_steps: dict[str, ast.FunctionDef] = {}
+        seen_params: dict[str, ParameterIR] = {}
+        for stmt in cls.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and self.is_step(stmt):
+                if stmt.name in seen_steps:
+                    self.error(stmt, f"step {stmt.name!r} is defined twice (first at line "
+                               f"{seen_steps[stmt.name].lineno})")
+                    continue
+                if isinstance(stmt, ast.AsyncFunctionDef):
+                    self.error(stmt, f"step {stmt.name!r} must not be async")
+                    continue
+                seen_steps[stmt.name] = stmt
+                step = self.step(stmt)
+                if step is not None:
+                    steps.append(step)
+            elif isinstance(stmt, ast.Assign | ast.AnnAssign):
+                param = self.parameter(stmt)
+                if param is None:
+                    continue
+                if param.name in seen_params:
+                    first = seen_params[param.name].pos.line
+                    self.error(stmt, f"duplicate Parameter {param.name!r} (first defined at "
+                               f"line {first})")
+                    continue
+                seen_params[param.name] = param
+                params.append(param)
+        for param in params:
+            if param.attr in seen_steps:
+                self.error(seen_steps[param.attr],
+                           f"step {param.attr!r} has the name of a Parameter")
+        flow = FlowIR(name=cls.name, source=source, steps=tuple(steps),
+                      parameters=tuple(params), schedule=schedule, pos=self.pos(cls),
+                      doc=ast.get_docstring(cls))
+        self.errors.extend(validate_graph(flow))
+        return flow
+
+    def is_step(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        return any(self.info.api_name(d) == "step" for d in func.decorator_list)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def step(self, func: ast.FunctionDef) -> StepIR | None:
+        where = f"step {func.name!r}"
+        decorators: dict[str, dict[str, Any]] = {}
+        for deco in func.decorator_list:
+            if self.info.api_name(deco) == "step":
+                continue
+            parsed = self.decorator_args(deco, STEP_DECORATORS, where)
+            if parsed is not None:
+                if parsed[0] in decorators:
+                    self.error(deco, f"{where}: @{parsed[0]} is given twice")
+                decorators[parsed[0]] = parsed[1]
+        positional = [*func.args.posonlyargs, *func.args.args]
+        if not positional or positional[0].arg != "self":
+            self.error(func, f"{where} must take `self` as its first argument")
+        if len(positional) > 2 or func.args.vararg or func.args.kwonlyargs:
+            self.error(func, f"{where} takes `self`, plus `inputs` for a join, and nothing else")
+        is_join = len(positional) == 2
+        calls = [n for n in ast.walk(func) if isinstance(n, ast.Call) and _is_self_next(n)]
+        calls.sort(key=lambda c: (c.lineno, c.col_offset))
+        base: dict[str, Any] = {
+            "name": func.name, "is_join": is_join, "pos": self.pos(func),
+            "doc": ast.get_docstring(func), "policies": build_policies(decorators),
+        }
+        if func.name == "end":
+            for call in calls:
+                self.error(call, "step 'end' must not call self.next: it is the last step")
+            return StepIR(kind="end", **base)
+        if not calls:
+            self.error(func, f"{where} must end with self.next(...)")
+            return StepIR(kind="end", **base)
+        for extra in calls[1:]:
+            self.error(extra, f"{where} calls self.next more than once; a step has exactly one "
+                       "transition (use a switch to choose at run time)")
+        call = calls[0]
+        last = func.body[-1]
+        if not (isinstance(last, ast.Expr) and last.value is call):
+            self.error(call, f"{where}: self.next(...) must be the last statement of the step")
+        return self.transition(call, base, where)
+
+    def transition(self, call: ast.Call, base: dict[str, Any], where: str) -> StepIR | None:
+        kwargs = {kw.arg: kw.value for kw in call.keywords}
+        for name in kwargs:
+            if name not in ("foreach", "condition"):
+                self.error(call, f"{where}: self.next got an unknown keyword {name!r} "
+                           "(allowed: foreach, condition)")
+        base["next_pos"] = self.pos(call)
+        if len(call.args) == 1 and isinstance(call.args[0], ast.Dict):
+            return self.switch(call, call.args[0], kwargs.get("condition"), base, where)
+        if "condition" in kwargs:
+            self.error(call, f"{where}: condition= needs a dict of arms: "
+                       "self.next({'a': self.x, 'b': self.y}, condition='var')")
+        targets = [self.target(arg, where) for arg in call.args]
+        if not call.args:
+            self.error(call, f"{where}: self.next() needs at least one step")
+            return None
+        if None in targets:
+            return None
+        names = tuple(t for t in targets if t is not None)
+        if "foreach" in kwargs:
+            node = kwargs["foreach"]
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                self.error(node, f"{where}: foreach= must be a string literal naming an "
+                           f"artifact, not `{_short(node)}`")
+                return None
+            if len(names) != 1:
+                self.error(call, f"{where}: a foreach goes to exactly one step")
+                return None
+            return StepIR(kind="foreach", targets=names, foreach_var=node.value, **base)
+        if len(set(names)) != len(names):
+            self.error(call, f"{where}: self.next lists the same step twice")
+            return None
+        return StepIR(kind="linear" if len(names) == 1 else "split", targets=names, **base)
+
+    def switch(self, call: ast.Call, arms: ast.Dict, condition: ast.expr | None,
+               base: dict[str, Any], where: str) -> StepIR | None:
+        if condition is None:
+            self.error(call, f"{where}: a dict of arms needs condition='<artifact name>'")
+            return None
+        if not (isinstance(condition, ast.Constant) and isinstance(condition.value, str)):
+            self.error(condition, f"{where}: condition= must be a string literal naming an "
+                       f"artifact, not `{_short(condition)}`")
+            return None
+        cases: list[tuple[str, str]] = []
+        for key, value in zip(arms.keys, arms.values, strict=True):
+            if key is None:
+                self.error(value, f"{where}: switch arms must be written out, not `**`")
+                return None
+            arm = self.literal(key, f"{where}: a switch arm key")
+            if arm is _NOT_LITERAL:
+                return None
+            if not isinstance(arm, str):
+                self.error(key, f"{where}: switch arm keys must be strings, got {arm!r}")
+                return None
+            target = self.target(value, where)
+            if target is None:
+                return None
+            if arm in dict(cases):
+                self.error(key, f"{where}: switch arm {arm!r} is given twice")
+            cases.append((arm, target))
+        if len(cases) < 2:
+            self.error(arms, f"{where}: a switch needs at least two arms")
+            return None
+        targets = tuple(dict.fromkeys(t for _, t in cases))
+        return StepIR(kind="switch", targets=targets, condition=condition.value,
+                      cases=tuple(cases), **base)
+
+    def target(self, node: ast.expr, where: str) -> str | None:
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == "self"):
+            return node.attr
+        self.error(node, f"{where}: a transition target must be a step written as "
+                   f"`self.<step>`, not `{_short(node)}`")
+        return None
+
+    # -- parameters -------------------------------------------------------------------------
+
+    def parameter(self, stmt: ast.Assign | ast.AnnAssign) -> ParameterIR | None:
+        value = stmt.value
+        if not (isinstance(value, ast.Call) and self.info.api_name(value.func) == "Parameter"):
+            return None
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        if len(targets) != 1 or not isinstance(targets[0], ast.Name):
+            self.error(stmt, "a Parameter must be assigned to one class attribute")
+            return None
+        attr = targets[0].id
+        where = f"Parameter {attr!r}"
+        args = dict(zip(("name", "default"), value.args, strict=False))
+        for kw in value.keywords:
+            if kw.arg in ("name", "default", "type", "help", "required"):
+                args[kw.arg] = kw.value
+            else:
+                self.error(kw, f"{where}: unknown argument {kw.arg!r} "
+                           "(allowed: name, default, type, help, required)")
+        if "name" not in args:
+            self.error(value, f"{where}: needs a name, e.g. Parameter('{attr}', default=...)")
+            return None
+        values: dict[str, Any] = {}
+        for key in ("name", "default", "help", "required"):
+            if key in args:
+                values[key] = self.literal(args[key], f"{where}: {key}")
+                if values[key] is _NOT_LITERAL:
+                    return None
+        if not isinstance(values["name"], str) or not values["name"]:
+            self.error(args["name"], f"{where}: the name must be a non-empty string")
+            return None
+        ptype = self.parameter_type(args.get("type"), values.get("default"), where)
+        if ptype is None:
+            return None
+        default = values.get("default")
+        if default is not None and not _fits(ptype, default):
+            self.error(args["default"], f"{where}: default {default!r} is not of type {ptype}")
+            return None
+        return ParameterIR(name=values["name"], attr=attr, type=ptype, default=default,
+                           required=bool(values.get("required", False)),
+                           help=values.get("help"), pos=self.pos(stmt))
+
+    def parameter_type(self, node: ast.expr | None, default: Any, where: str) -> str | None:
+        if node is None:
+            for kind, t in (("bool", bool), ("int", int), ("float", float), ("json", dict),
+                            ("json", list)):
+                if isinstance(default, t):
+                    return kind
+            return "str"
+        if self.info.api_name(node) == "JSONType":
+            return "json"
+        if isinstance(node, ast.Name) and node.id in _PARAM_TYPES:
+            return _PARAM_TYPES[node.id]
+        self.error(node, f"{where}: type must be str, int, float, bool or JSONType, "
+                   f"not `{_short(node)}`")
+        return None
+
+
+class _NotLiteral:
+    pass
+
+
+_NOT_LITERAL: Any = _NotLiteral()
+
+
+def _fits(ptype: str, value: Any) -> bool:
+    if ptype == "json":
+        return True
+    if ptype == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if ptype == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, {"str": str, "bool": bool}[ptype])
+
+
+def _is_self_next(call: ast.Call) -> bool:
+    f = call.func
+    return (isinstance(f, ast.Attribute) and f.attr == "next"
+            and isinstance(f.value, ast.Name) and f.value.id == "self")
+
+
+def _short(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_flow(path: str | Path, flow_name: str | None = None) -> FlowIR:
+    """Parse the flow in `path`; raise FlowErrors listing every problem found."""
+    display = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{display}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{display}: cannot read the flow file: {exc}") from None
+    return parse_source(text, display, flow_name)
+
+
+def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowIR:
+    try:
+        tree = ast.parse(text, filename=display)
+    except SyntaxError as exc:
+        raise FlowErrors([FlowError(display, exc.lineno or 1, exc.offset or 1,
+                                    f"syntax error: {exc.msg}")]) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
+    info = read_module(tree)
+    reader = _Reader(display, info)
+    classes = [c for c in tree.body if isinstance(c, ast.ClassDef)
+               and any(info.api_name(b) == "FlowSpec" for b in c.bases)]
+    if not classes:
+        raise FlowErrors([FlowError(display, 1, 1, "no flow found: define `class MyFlow(FlowSpec)`"
+                                    " with `from sfncompile import FlowSpec, step` "
+                                    "(or from metaflow)")])
+    if flow_name is not None:
+        chosen = [c for c in classes if c.name == flow_name]
+        if not chosen:
+            names = ", ".join(c.name for c in classes)
+            raise UsageError(f"{display}: no flow named {flow_name!r} (flows here: {names})")
+    elif len(classes) > 1:
+        names = ", ".join(c.name for c in classes)
+        raise FlowErrors([FlowError(display, classes[1].lineno, classes[1].col_offset + 1,
+                                    f"several flows in this file ({names}): choose one with "
+                                    "--flow NAME")])
+    else:
+        chosen = classes
+    flow = reader.flow(chosen[0], Path(display).name)
+    if reader.errors or flow is None:
+        raise FlowErrors(reader.errors)
+    return flow

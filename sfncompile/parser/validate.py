@@ -1,0 +1,166 @@
+"""Graph rules for a parsed flow, at least as strict as Metaflow's linter.
+
+Each rule returns errors pointing at the step (or its `self.next`) that breaks it.
+"""
+
+from __future__ import annotations
+
+from sfncompile.errors import FlowError
+from sfncompile.ir import FlowAnalysis, FlowIR, SourcePos, StepIR
+
+RESERVED_STEP_NAMES = frozenset({"next", "input", "index", "merge_artifacts", "foreach_stack"})
+
+
+def _err(pos: SourcePos | None, message: str) -> FlowError:
+    assert pos is not None
+    return FlowError(pos.path, pos.line, pos.col, message)
+
+
+def validate_graph(flow: FlowIR) -> list[FlowError]:
+    errors = _check_names(flow)
+    if errors:
+        return errors
+    a = flow.analysis
+    errors += _check_reachability(flow, a)
+    errors += _check_cycles(a)
+    errors += _check_joins(flow, a)
+    if not errors:
+        errors += _check_scopes(flow, a)
+    return errors
+
+
+def _check_names(flow: FlowIR) -> list[FlowError]:
+    errors: list[FlowError] = []
+    names = {s.name for s in flow.steps}
+    for required in ("start", "end"):
+        if required not in names:
+            errors.append(_err(flow.pos, f"flow {flow.name!r} has no {required!r} step; every "
+                               "flow starts at `start` and finishes at `end`"))
+    for s in flow.steps:
+        if s.name in RESERVED_STEP_NAMES:
+            errors.append(_err(s.pos, f"step {s.name!r} has a reserved name"))
+        for t in s.targets:
+            if t not in names:
+                known = ", ".join(sorted(names))
+                errors.append(_err(s.next_pos or s.pos, f"step {s.name!r}: self.next goes to "
+                                   f"unknown step {t!r} (steps: {known})"))
+            elif t == "start":
+                errors.append(_err(s.next_pos, f"step {s.name!r}: no step may go back to "
+                                   "'start'"))
+        if s.kind == "end" and s.name != "end":
+            pass  # reported by the parser (a step without self.next)
+    return errors
+
+
+def _check_reachability(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
+    errors: list[FlowError] = []
+    reached = {s.name for s in a.ordered}
+    reaches_end = {"end"}
+    changed = True
+    while changed:
+        changed = False
+        for s in flow.steps:
+            if s.name not in reaches_end and any(t in reaches_end for t in s.targets):
+                reaches_end.add(s.name)
+                changed = True
+    for s in flow.steps:
+        if s.name not in reached:
+            errors.append(_err(s.pos, f"step {s.name!r} is not reachable from 'start'"))
+        elif s.name not in reaches_end:
+            errors.append(_err(s.pos, f"step {s.name!r} never reaches 'end'"))
+    return errors
+
+
+def _check_cycles(a: FlowAnalysis) -> list[FlowError]:
+    errors = []
+    for src, dst in sorted(a.back_edges):
+        step = a.by_name[src]
+        if step.kind != "switch":
+            errors.append(_err(step.next_pos, f"step {src!r} goes back to {dst!r}, making a "
+                               "cycle; only a switch arm may loop back"))
+    return errors
+
+
+def _check_joins(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
+    errors: list[FlowError] = []
+    for s in a.ordered:
+        if s.kind not in ("split", "foreach"):
+            continue
+        what = "split" if s.kind == "split" else "foreach"
+        for t in s.targets:
+            if a.by_name[t].is_join:
+                errors.append(_err(s.next_pos, f"step {s.name!r}: the {what} goes straight to "
+                                   f"the join {t!r}; a branch needs at least one step"))
+        joins = a.closing_joins(s)
+        if len(joins) > 1:
+            errors.append(_err(s.next_pos, f"step {s.name!r}: the branches of the {what} end in"
+                               f" different joins ({', '.join(sorted(joins))}); they must meet"
+                               " in exactly one join"))
+        elif not joins:
+            meet = _meeting_step(a, s)
+            if meet is not None:
+                errors.append(_err(a.by_name[meet].pos, f"step {meet!r} joins the {what} of "
+                                   f"{s.name!r} but does not take `inputs`: write "
+                                   f"`def {meet}(self, inputs)`"))
+            else:
+                errors.append(_err(s.next_pos, f"step {s.name!r}: the {what} is never joined;"
+                                   " its branches must meet in a join step "
+                                   "`def join(self, inputs)`"))
+    for s in flow.steps:
+        if s.is_join and s.name not in a.opener_of and s.name in a.scope_of:
+            if not any(s.name in a.closing_joins(o) for o in flow.steps
+                       if o.kind in ("split", "foreach")):
+                errors.append(_err(s.pos, f"step {s.name!r} takes `inputs` but joins no split"
+                                   " or foreach; only a join step takes `inputs`"))
+    return errors
+
+
+def _meeting_step(a: FlowAnalysis, split: StepIR) -> str | None:
+    """The first step that every branch of `split` reaches (where a join should be)."""
+    reach: list[set[str]] = []
+    for t in split.targets:
+        seen: set[str] = set()
+        stack = [t]
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(a.forward_targets(a.by_name[n]))
+        reach.append(seen)
+    common = set.intersection(*reach) if reach else set()
+    for s in a.ordered:
+        if s.name in common:
+            return s.name
+    return None
+
+
+def _check_scopes(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
+    """Edges stay inside their branch; loops stay in their scope and out of split branches."""
+    errors: list[FlowError] = []
+    for s in a.ordered:
+        scope = a.scope_of.get(s.name)
+        if scope is None:
+            continue
+        for t in s.targets:
+            if (s.name, t) in a.back_edges:
+                if a.scope_of.get(t) != scope:
+                    errors.append(_err(s.next_pos, f"step {s.name!r} loops back to {t!r}, "
+                                       "outside its own branch or foreach"))
+                elif any(a.by_name[o].kind == "split" for o in scope):
+                    errors.append(_err(s.next_pos, f"step {s.name!r}: a loop inside a branch "
+                                       f"of the split {scope[-1]!r} is not supported; move "
+                                       "the loop into a foreach or out of the split"))
+                continue
+            if s.kind in ("split", "foreach"):
+                continue
+            target = a.by_name[t]
+            if target.is_join and a.opener_of.get(t) is not None:
+                opener = a.opener_of[t]
+                if scope[: len(a.scope_of[opener]) + 1] != (*a.scope_of[opener], opener):
+                    errors.append(_err(s.next_pos, f"step {s.name!r} goes to the join {t!r} "
+                                       f"from outside the branches of {opener!r}"))
+            elif a.scope_of.get(t) != scope:
+                errors.append(_err(s.next_pos, f"step {s.name!r} jumps to {t!r}, out of its "
+                                   "branch; branches of a split or foreach may only leave "
+                                   "through their join"))
+    return errors
