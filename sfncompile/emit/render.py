@@ -20,10 +20,13 @@ def placeholders(obj: Any) -> list[str]:
     return sorted(set(PLACEHOLDER.findall(json.dumps(obj))))
 
 
-def resolve(obj: Any, values: dict[str, str]) -> Any:
-    """Substitute `${Name}` in every string, as CloudFormation's DefinitionSubstitutions does."""
+def resolve(obj: Any, values: dict[str, str], strict: bool = True) -> Any:
+    """Substitute `${Name}` in every string, as CloudFormation's DefinitionSubstitutions does.
+
+    `strict` rejects values for placeholders that do not occur (a typo on the command line).
+    """
     unknown = sorted(set(values) - set(placeholders(obj)))
-    if unknown:
+    if strict and unknown:
         raise UsageError(
             f"--resolve: no placeholder named {', '.join(unknown)} "
             f"(placeholders: {', '.join(placeholders(obj))})"

@@ -98,7 +98,7 @@ def _check_joins(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
                                " in exactly one join"))
         elif not joins:
             meet = _meeting_step(a, s)
-            if meet is not None:
+            if meet is not None and meet != "end":
                 errors.append(_err(a.by_name[meet].pos, f"step {meet!r} joins the {what} of "
                                    f"{s.name!r} but does not take `inputs`: write "
                                    f"`def {meet}(self, inputs)`"))

@@ -1,0 +1,3 @@
+from sfncompile.cli import main
+
+main()

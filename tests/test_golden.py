@@ -1,0 +1,45 @@
+"""Every golden flow compiles to exactly its golden ASL and diagram, from either import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sfncompile.emit import compile_asl, diagram
+from sfncompile.emit.render import render_json
+from sfncompile.parser import parse_flow
+from tests.conftest import golden_dirs
+
+GOLDENS = golden_dirs()
+
+
+def check_golden(path: Path, text: str, update: bool) -> None:
+    if update:
+        path.write_text(text, encoding="utf-8")
+        return
+    assert path.exists(), f"{path} is missing: run pytest --update-goldens and review the diff"
+    assert path.read_text(encoding="utf-8") == text, (
+        f"{path} differs from the current output; if the change is intended, run "
+        "pytest --update-goldens and review the diff"
+    )
+
+
+def test_enough_shapes() -> None:
+    assert len(GOLDENS) >= 16
+
+
+@pytest.mark.parametrize("case", GOLDENS, ids=lambda p: p.name)
+def test_asl_matches_golden(case: Path, update_goldens: bool) -> None:
+    flow = parse_flow(case / "flow.py")
+    check_golden(case / "flow.asl.json", render_json(compile_asl(flow)), update_goldens)
+    check_golden(case / "flow.mmd", diagram.mermaid(flow), update_goldens)
+
+
+@pytest.mark.parametrize("case", GOLDENS, ids=lambda p: p.name)
+def test_metaflow_import_compiles_identically(case: Path) -> None:
+    source = (case / "flow_metaflow.py").read_text()
+    assert "from metaflow import" in source and "from sfncompile import FlowSpec" not in source
+    ours = render_json(compile_asl(parse_flow(case / "flow.py")))
+    theirs = render_json(compile_asl(parse_flow(case / "flow_metaflow.py")))
+    assert ours == theirs
