@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -159,3 +160,155 @@ def validate(asl_file: Path) -> None:
     if problems:
         sys.exit(1)
     click.echo(f"{asl_file}: valid")
+
+
+datastore_option = click.option(
+    "--datastore-root", envvar="SFNCOMPILE_DATASTORE_ROOT", default=".sfncompile",
+    show_default=True, metavar="DIR|s3://BUCKET/PREFIX",
+    help="Where runs and artifacts are kept (env: SFNCOMPILE_DATASTORE_ROOT).")
+workers_option = click.option(
+    "--max-workers", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1,
+    show_default="number of CPUs", help="Tasks run in parallel at most.")
+
+
+def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict[str, Any],
+                 max_workers: int, **kwargs: Any) -> None:
+    from sfncompile.local.progress import Progress
+    from sfncompile.local.runner import LocalRunner
+
+    runner = LocalRunner(graph, flow_file, root, params, max_workers, Progress(), **kwargs)
+    result = runner.run()
+    click.echo(result.pathspec)
+    if not result.succeeded:
+        sys.exit(1)
+
+
+def _check_params(graph: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, str]:
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+
+    try:
+        given = parse_cli_pairs(pairs)
+        resolve_parameters(graph["parameters"], given)
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
+    return given
+
+
+@main.command()
+@flow_argument
+@flow_option
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A flow Parameter (repeatable); checked before any task runs.")
+@workers_option
+@datastore_option
+@friendly_errors
+def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_workers: int,
+        datastore_root: str) -> None:
+    """Run FLOW.py locally: every task is a separate process, artifacts go to the datastore.
+
+    The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
+    """
+    flow = load_flow(flow_file, flow_name)
+    graph = flow.graph_json()
+    given = _check_params(graph, params)
+    _run_locally(graph, flow_file, datastore_root, given, max_workers)
+
+
+@main.command()
+@click.argument("run_pathspec", metavar="FLOW/RUN")
+@click.option("--from", "from_step", metavar="STEP",
+              help="Re-run from this step (default: the first step that failed).")
+@workers_option
+@datastore_option
+@friendly_errors
+def resume(run_pathspec: str, from_step: str | None, max_workers: int,
+           datastore_root: str) -> None:
+    """Re-run a failed (or changed) run from a step, reusing every task before it.
+
+    The flow file is read again, so a fix made since the failure takes effect.
+    """
+    from sfncompile.local.resume import cloner, resume_point
+    from sfncompile.local.runner import new_run_id
+    from sfncompile.runtime import datastore as ds
+    from sfncompile.runtime.storage import KeyNotFound, open_storage
+
+    flow_name, run_id = _split_run(run_pathspec)
+    storage = open_storage(datastore_root)
+    try:
+        meta = ds.read_run_meta(storage, flow_name, run_id)
+    except KeyNotFound:
+        raise UsageError(f"no run {run_pathspec} under {datastore_root}") from None
+    flow_file = Path(meta["flow_file"])
+    flow = load_flow(flow_file, flow_name)
+    graph = flow.graph_json()
+    order = [s.name for s in flow.analysis.ordered]
+    start_at = resume_point(storage, flow_name, run_id, order, from_step)
+    new_run = new_run_id()
+    click.echo(f"Resuming {run_pathspec} from step {start_at!r} as {flow_name}/{new_run}",
+               err=True)
+    _run_locally(graph, flow_file, datastore_root, meta.get("params") or {}, max_workers,
+                 run_id=new_run, origin_run=run_id,
+                 clone=cloner(storage, flow_name, run_id, new_run, order, start_at))
+
+
+def _split_run(pathspec: str) -> tuple[str, str]:
+    flow, _, run = pathspec.partition("/")
+    if not flow or not run or "/" in run:
+        raise UsageError(f"{pathspec!r}: name a run as Flow/run-id")
+    return flow, run
+
+
+@main.command()
+@click.argument("run_pathspec", metavar="FLOW/RUN")
+@datastore_option
+@friendly_errors
+def show(run_pathspec: str, datastore_root: str) -> None:
+    """Print a run's steps, tasks, their status and artifact names."""
+    from sfncompile import client
+
+    _split_run(run_pathspec)
+    client.set_datastore_root(datastore_root)
+    run_ = client.Run(run_pathspec)
+    steps = run_.steps()
+    if not steps:
+        raise UsageError(f"no run {run_pathspec} under {datastore_root}")
+    status = "succeeded" if run_.successful else ("failed" if run_.finished else "running")
+    click.echo(f"{run_pathspec}: {status}")
+    for step_ in steps:
+        committed = {t.id: t for t in step_.tasks()}
+        for task_id in step_.started_tasks():
+            task = committed.get(task_id)
+            if task is None:
+                click.echo(f"  {step_.name}/{task_id}: not committed (running or failed)")
+                continue
+            names = ", ".join(task.artifact_names) or "-"
+            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}")
+
+
+@main.command()
+@click.argument("pathspec", metavar="FLOW/RUN/STEP[/TASK]")
+@click.option("--stderr/--stdout", "want_stderr", default=None,
+              help="Only one stream (default: both).")
+@datastore_option
+@friendly_errors
+def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
+    """Print the stdout and stderr of a step's tasks (or of one task)."""
+    from sfncompile import client
+
+    parts = pathspec.split("/")
+    if len(parts) not in (3, 4) or not all(parts):
+        raise UsageError(f"{pathspec!r}: expected Flow/run-id/step or Flow/run-id/step/task")
+    client.set_datastore_root(datastore_root)
+    step_ = client.Step(client.Run("/".join(parts[:2])), parts[2])
+    task_ids = [parts[3]] if len(parts) == 4 else step_.started_tasks()
+    if not task_ids:
+        raise UsageError(f"no tasks for {pathspec} under {datastore_root}")
+    for task_id in task_ids:
+        task = step_[task_id]
+        streams = [("stdout", task.stdout), ("stderr", task.stderr)]
+        if want_stderr is not None:
+            streams = [streams[1] if want_stderr else streams[0]]
+        for name, text in streams:
+            if len(task_ids) > 1 or want_stderr is None:
+                click.echo(f"--- {task.pathspec} {name}")
+            click.echo(text, nl=False)

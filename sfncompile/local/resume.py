@@ -1,0 +1,63 @@
+"""Resume a run: re-run it from a step, reusing (cloning) every committed task before it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sfncompile.errors import UsageError
+from sfncompile.runtime import datastore as ds
+from sfncompile.runtime.storage import KeyNotFound, Storage
+
+Key = tuple[str, str]
+
+
+def failed_step(storage: Storage, flow: str, run: str, order: list[str]) -> str | None:
+    """The first step, in graph order, with a task that started but never committed."""
+    for step in order:
+        started = ds.list_tasks(storage, flow, run, step, committed_only=False)
+        committed = set(ds.list_tasks(storage, flow, run, step))
+        if any(t not in committed for t in started):
+            return step
+    return None
+
+
+def resume_point(storage: Storage, flow: str, run: str, order: list[str],
+                 from_step: str | None) -> str:
+    if from_step is not None:
+        if from_step not in order:
+            raise UsageError(f"--from {from_step!r}: no such step (steps: {', '.join(order)})")
+        return from_step
+    step = failed_step(storage, flow, run, order)
+    if step is None:
+        raise UsageError(f"{flow}/{run} has no failed step; say where to resume with --from STEP")
+    return step
+
+
+def cloner(storage: Storage, flow: str, origin: str, new_run: str, order: list[str],
+           from_step: str) -> Callable[[Key], bool]:
+    """A function that copies a task of the origin run into the new run when it is before
+    `from_step` and was committed there; it returns whether it did."""
+    before = set(order[: order.index(from_step)])
+
+    def clone(key: Key) -> bool:
+        step, task = key
+        if step not in before:
+            return False
+        attempt = ds.committed_attempt(storage, flow, origin, step, task)
+        if attempt is None:
+            return False
+        done: dict[str, Any] = ds.read_done(storage, flow, origin, step, task, attempt)
+        done["cloned_from"] = f"{flow}/{origin}/{step}/{task}/{attempt}"
+        try:
+            control = ds.read_control(storage, flow, origin, step, task)
+        except KeyNotFound:
+            control = None
+        store = ds.TaskStore(storage, flow, new_run, step, task, 0)
+        if control is not None:
+            store.write_control(control)
+        store.write_meta({"status": "succeeded", "cloned_from": done["cloned_from"]})
+        store.commit(done)
+        return True
+
+    return clone

@@ -1,0 +1,209 @@
+"""The local runner: walks the step graph, running each task as a separate process through the
+same runtime entrypoint that Batch containers use (`python -m sfncompile.runtime`).
+
+Task ids follow the same scheme as the state machine (see sfncompile.runtime.lineage), so a
+local run and a Step Functions run of the same flow produce the same datastore layout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sfncompile.local.progress import Progress
+from sfncompile.runtime import datastore as ds
+from sfncompile.runtime.lineage import body_task_id, split_task_id
+from sfncompile.runtime.storage import Storage, open_storage
+
+# A task's process gets this long beyond its @timeout to stop by itself before it is killed.
+TIMEOUT_GRACE_SECONDS = 5
+
+Key = tuple[str, str]  # (step, task id)
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class Outcome:
+    key: Key
+    attempt: int
+    returncode: int
+    output: str
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    flow: str
+    run_id: str
+    succeeded: bool
+    failed: list[Outcome] = field(default_factory=list)
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}"
+
+
+class LocalRunner:
+    def __init__(
+        self,
+        graph: dict[str, Any],
+        flow_file: Path,
+        root: str,
+        params: dict[str, Any],
+        max_workers: int,
+        progress: Progress,
+        run_id: str | None = None,
+        origin_run: str | None = None,
+        clone: Callable[[Key], bool] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.flow = graph["flow"]
+        self.flow_file = flow_file.resolve()
+        self.root = root
+        self.storage: Storage = open_storage(root)
+        self.params = params
+        self.max_workers = max(1, max_workers)
+        self.progress = progress
+        self.run_id = run_id or new_run_id()
+        self.origin_run = origin_run
+        self.clone = clone
+        self.steps: dict[str, Any] = graph["steps"]
+        self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
+        self.arrivals: dict[Key, int] = {}
+        self.widths: dict[Key, int] = {}
+
+    # -- graph walking ------------------------------------------------------------------------
+
+    def successors(self, key: Key, done: dict[str, Any]) -> list[Key]:
+        step, task = key
+        info = self.steps[step]
+        if info["kind"] == "end":
+            return []
+        if info["kind"] == "foreach":
+            self.widths[key] = done["width"]
+            return [(info["targets"][0], body_task_id(task, i)) for i in range(done["width"])]
+        targets = [info["cases"][done["arm"]]] if info["kind"] == "switch" else info["targets"]
+        ready = []
+        for target in targets:
+            if (step, target) in self.back_edges:
+                scope, n = split_task_id(task)
+                ready.append((target, f"{scope}{n + 1}"))
+            elif self.steps[target]["closes"] is not None:
+                join = self.arrive(target, task)
+                if join is not None:
+                    ready.append(join)
+            else:
+                ready.append((target, task))
+        return ready
+
+    def arrive(self, join: str, task: str) -> Key | None:
+        """Count a branch reaching `join`; return the join task once every branch has."""
+        opener = self.steps[join]["closes"]
+        if self.steps[opener]["kind"] == "split":
+            key, expected = (join, task), len(self.steps[opener]["targets"])
+        else:
+            join_task = ".".join(task.split(".")[:-2])
+            key, expected = (join, join_task), self.widths[(opener, join_task)]
+        self.arrivals[key] = self.arrivals.get(key, 0) + 1
+        return key if self.arrivals[key] == expected else None
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def command(self, key: Key, attempt: int, graph_file: str) -> list[str]:
+        step, task = key
+        cmd = [sys.executable, "-m", "sfncompile.runtime", "--step", step, "--run", self.run_id,
+               "--task", task, "--attempt", str(attempt), "--root", self.root,
+               "--graph", graph_file, "--flow-file", str(self.flow_file)]
+        if step == "start":
+            cmd += ["--params", json.dumps(self.params)]
+        if self.origin_run:
+            cmd += ["--origin-run", self.origin_run]
+        return cmd
+
+    def execute(self, key: Key, attempt: int, graph_file: str) -> Outcome:
+        timeout = self.steps[key[0]]["timeout_seconds"]
+        began = time.monotonic()
+        try:
+            proc = subprocess.run(self.command(key, attempt, graph_file), capture_output=True,
+                                  text=True, errors="replace",
+                                  timeout=timeout + TIMEOUT_GRACE_SECONDS if timeout else None)
+            code, output = proc.returncode, proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired as exc:
+            code = -9
+            output = _text(exc.stdout) + _text(exc.stderr) + (
+                f"\nsfncompile: killed after its @timeout of {timeout} s\n")
+        return Outcome(key, attempt, code, output, time.monotonic() - began)
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
+                "params": self.params, "status": "running", "started": time.time(),
+                "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local"}
+        ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
+        result = RunResult(self.flow, self.run_id, succeeded=False)
+        self.progress.begin(f"{self.flow}/{self.run_id}")
+        with tempfile.TemporaryDirectory(prefix="sfn-run-") as tmp:
+            graph_file = os.path.join(tmp, "graph.json")
+            Path(graph_file).write_text(json.dumps(self.graph), encoding="utf-8")
+            self.walk(graph_file, result)
+        result.succeeded = not result.failed
+        meta.update(status="succeeded" if result.succeeded else "failed", finished=time.time())
+        ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
+        self.progress.end(result.succeeded)
+        return result
+
+    def walk(self, graph_file: str, result: RunResult) -> None:
+        ready: deque[tuple[Key, int]] = deque([(("start", "0"), 0)])
+        running: dict[Future[Outcome], Key] = {}
+        with ThreadPoolExecutor(self.max_workers) as pool:
+            while ready or running:
+                while ready and len(running) < self.max_workers and not result.failed:
+                    key, attempt = ready.popleft()
+                    if attempt == 0 and self.clone is not None and self.clone(key):
+                        self.progress.cloned(key)
+                        ready.extend((k, 0) for k in self.successors(key, self.done(key)))
+                        continue
+                    self.progress.started(key, attempt)
+                    running[pool.submit(self.execute, key, attempt, graph_file)] = key
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    del running[future]
+                    outcome = future.result()
+                    if outcome.returncode == 0:
+                        self.progress.finished(outcome)
+                        done = self.done(outcome.key)
+                        ready.extend((k, 0) for k in self.successors(outcome.key, done))
+                    elif outcome.attempt < self.steps[outcome.key[0]]["retry_times"]:
+                        self.progress.retrying(outcome)
+                        ready.appendleft((outcome.key, outcome.attempt + 1))
+                    else:
+                        self.progress.failed(outcome)
+                        result.failed.append(outcome)
+
+    def done(self, key: Key) -> dict[str, Any]:
+        return ds.read_done(self.storage, self.flow, self.run_id, *key)
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode(errors="replace")

@@ -1,0 +1,52 @@
+"""`python -m sfncompile.runtime`: run one task (see sfncompile.runtime.task)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
+
+GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
+DEFAULT_ROOT = ".sfncompile"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m sfncompile.runtime",
+                                description="Run one task of a compiled flow.")
+    p.add_argument("--step", required=True)
+    p.add_argument("--run", required=True, help="the run id")
+    p.add_argument("--task", required=True, help="the task id: <scope><loop counter>")
+    p.add_argument("--attempt", type=int, default=0)
+    p.add_argument("--root", default=os.environ.get("SFNCOMPILE_DATASTORE_ROOT", DEFAULT_ROOT),
+                   help="datastore root: a directory or s3://bucket/prefix")
+    p.add_argument("--graph", type=Path, default=GRAPH_IN_PACKAGE,
+                   help="the step graph JSON written by the compiler")
+    p.add_argument("--flow-file", type=Path, help="default: the graph's source, next to it")
+    p.add_argument("--params", default=None, help="JSON object of parameters (start only)")
+    p.add_argument("--origin-run", default=None, help="the run this one resumes")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        graph = load_graph(args.graph)
+        flow_file = args.flow_file or args.graph.resolve().parent.parent / graph["source"]
+        params = json.loads(args.params) if args.params else None
+        if params is not None and not isinstance(params, dict):
+            raise TaskError("--params must be a JSON object")
+        spec = TaskSpec(flow_file=flow_file, graph=graph, root=args.root, run=args.run,
+                        step=args.step, task=args.task, attempt=args.attempt, params=params,
+                        origin_run=args.origin_run)
+        return TaskRunner(spec).run()
+    except (TaskError, json.JSONDecodeError) as exc:
+        print(f"sfncompile.runtime: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

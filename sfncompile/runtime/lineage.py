@@ -1,0 +1,103 @@
+"""Which tasks feed a task: found from the graph and the task id alone.
+
+A task id is `<scope><n>` where `n` counts loop iterations and each enclosing foreach adds
+`<n>.<index>.` to the scope: `0` at the top, `0.3.0` for item 3 of a foreach, `0.3.2` for the
+third pass of a loop inside it. So no orchestrator has to pass parent ids around: the Step
+Functions state carries only the scope and the counter, and the runtime derives the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfncompile.runtime import datastore as ds
+from sfncompile.runtime.storage import Storage
+
+
+class LineageError(Exception):
+    pass
+
+
+def split_task_id(task: str) -> tuple[str, int]:
+    """(scope, loop counter): `0.3.2` -> (`0.3.`, 2)."""
+    scope, _, n = task.rpartition(".")
+    return (scope + "." if scope else ""), int(n)
+
+
+def foreach_index(task: str) -> int:
+    """The innermost foreach index of a task inside a foreach body."""
+    return int(task.split(".")[-2])
+
+
+def body_task_id(opener_task: str, index: int) -> str:
+    """The first task of item `index` of the foreach run by `opener_task`."""
+    return f"{opener_task}.{index}.0"
+
+
+def parent_candidates(graph: dict[str, Any], step: str, task: str) -> list[tuple[str, str]]:
+    """Every (step, task) that could have led to this task, one per incoming edge."""
+    info = graph["steps"][step]
+    scope, n = split_task_id(task)
+    out = []
+    for parent in info["parents"]:
+        if parent in info["back_parents"]:
+            if n >= 1:
+                out.append((parent, f"{scope}{n - 1}"))
+        elif graph["steps"][parent]["kind"] == "foreach":
+            parts = task.split(".")
+            if n == 0 and len(parts) >= 3:
+                out.append((parent, ".".join(parts[:-2])))
+        else:
+            out.append((parent, task))
+    return out
+
+
+def find_parent(storage: Storage, graph: dict[str, Any], run: str, step: str,
+                task: str) -> tuple[str, str, dict[str, Any]]:
+    """The one committed task that led to this (non-join) task, with its done.json."""
+    flow = graph["flow"]
+    found = []
+    for parent, ptask in parent_candidates(graph, step, task):
+        if ds.committed_attempt(storage, flow, run, parent, ptask) is None:
+            continue
+        done = ds.read_done(storage, flow, run, parent, ptask)
+        pinfo = graph["steps"][parent]
+        if pinfo["kind"] == "switch" and pinfo["cases"].get(done.get("arm")) != step:
+            continue
+        found.append((parent, ptask, done))
+    if len(found) != 1:
+        what = "no" if not found else "several"
+        raise LineageError(f"{step}/{task}: {what} committed parent task found among "
+                           f"{parent_candidates(graph, step, task)}")
+    return found[0]
+
+
+def join_inputs(storage: Storage, graph: dict[str, Any], run: str, step: str,
+                task: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The committed tasks that a join gathers, in branch order or foreach index order."""
+    flow = graph["flow"]
+    info = graph["steps"][step]
+    opener = info["closes"]
+    ends = info["branch_ends"]
+    if graph["steps"][opener]["kind"] == "split":
+        out = []
+        for end in ends:
+            if ds.committed_attempt(storage, flow, run, end, task) is not None:
+                out.append((end, task, ds.read_done(storage, flow, run, end, task)))
+        return out
+    width = ds.read_done(storage, flow, run, opener, task)["width"]
+    latest: dict[int, tuple[int, str, str]] = {}  # index -> (loop counter, step, task)
+    for end in ends:
+        for t in ds.list_tasks(storage, flow, run, end):
+            parts = t.split(".")
+            if len(parts) < 3 or ".".join(parts[:-2]) != task:
+                continue
+            index, counter = int(parts[-2]), int(parts[-1])
+            if index not in latest or counter > latest[index][0]:
+                latest[index] = (counter, end, t)
+    missing = [i for i in range(width) if i not in latest]
+    if missing:
+        raise LineageError(f"{step}/{task}: foreach items {missing[:10]} of {opener!r} have no "
+                           "committed task")
+    return [(latest[i][1], latest[i][2], ds.read_done(storage, flow, run, latest[i][1],
+                                                       latest[i][2])) for i in range(width)]

@@ -1,0 +1,270 @@
+"""Byte-level key/value storage with the same semantics on a local directory and on S3.
+
+Keys are relative, `/`-separated paths (`Flow/run/step/...`). A local directory behaves like
+an S3 bucket: a key is visible whole or not at all (writes go to a temp file that is renamed
+into place), a "directory" exists only while some key lies under it, and `list` matches keys
+by string prefix, exactly as S3's `Prefix` does.
+
+This module is part of the runtime, so it imports only the stdlib and (lazily) boto3.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Temp files live beside their target so that os.replace stays a same-filesystem rename;
+# listings skip this prefix so readers never see an in-flight write.
+_TMP_PREFIX = ".sfn-tmp-"
+
+
+class KeyNotFound(KeyError):
+    """The key does not exist in the storage."""
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid storage key {key!r}")
+    return key
+
+
+def _check_prefix(prefix: str) -> str:
+    """A prefix may be empty or end with `/`; otherwise it must be a valid key fragment."""
+    if prefix:
+        _check_key(prefix.rstrip("/") or "/")
+    return prefix
+
+
+def _dir_prefix(prefix: str) -> str:
+    _check_prefix(prefix)
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+class Storage(ABC):
+    """Byte storage addressed by relative keys. All implementations share these semantics."""
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """Raises KeyNotFound."""
+
+    @abstractmethod
+    def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None: ...
+
+    @abstractmethod
+    def get_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
+        """Stream the key into local_path (parents created). Raises KeyNotFound."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> builtins.list[str]:
+        """All keys starting with prefix (a string prefix, as in S3), sorted."""
+
+    @abstractmethod
+    def list_dirs(self, prefix: str = "") -> builtins.list[str]:
+        """Sorted names of the immediate "directories" under prefix (S3 Delimiter='/')."""
+
+    @abstractmethod
+    def url(self, key: str = "") -> str: ...
+
+
+class LocalStorage(Storage):
+    def __init__(self, root_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(root_dir).absolute()
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*_check_key(key).split("/"))
+
+    def _atomic_write(self, key: str, write: Callable[[str], object]) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=target.parent)
+        os.close(fd)
+        try:
+            write(tmp)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; blobs are meant to be shared
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._atomic_write(key, lambda tmp: Path(tmp).write_bytes(data))
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyNotFound(key) from None
+
+    def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
+        src = os.fspath(local_path)
+        self._atomic_write(key, lambda tmp: shutil.copyfile(src, tmp))
+
+    def get_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
+        src = self._path(key)
+        if not src.is_file():
+            raise KeyNotFound(key)
+        dest = Path(local_path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> builtins.list[str]:
+        _check_prefix(prefix)
+        # Walk only the deepest directory the prefix names, then filter by string prefix.
+        base, _, partial = prefix.rpartition("/")
+        start = self.root.joinpath(*base.split("/")) if base else self.root
+        keys = [k for k in self._walk(start, base, partial) if k.startswith(prefix)]
+        return sorted(keys)
+
+    def _walk(self, start: Path, base: str, partial: str) -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(start):
+            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            rel = "" if rel == "." else rel + "/"
+            if rel == (base + "/" if base else ""):
+                dirnames[:] = [d for d in dirnames if d.startswith(partial)]
+            yield from (rel + f for f in filenames if not f.startswith(_TMP_PREFIX))
+
+    def list_dirs(self, prefix: str = "") -> builtins.list[str]:
+        prefix = _dir_prefix(prefix)
+        parent = self.root.joinpath(*prefix.rstrip("/").split("/")) if prefix else self.root
+        try:
+            entries = list(os.scandir(parent))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(e.name for e in entries if e.is_dir() and _has_file(e.path))
+
+    def url(self, key: str = "") -> str:
+        return (self._path(key) if key else self.root).as_uri()
+
+
+def _has_file(path: str) -> bool:
+    """Whether a directory holds any committed file: empty dirs are invisible, as on S3."""
+    for _, _, filenames in os.walk(path):
+        if any(not f.startswith(_TMP_PREFIX) for f in filenames):
+            return True
+    return False
+
+
+def _is_not_found(err: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    if not isinstance(err, ClientError):
+        return False
+    return err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
+class S3Storage(Storage):
+    def __init__(self, bucket: str, prefix: str = "") -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self._client: S3Client | None = None
+
+    def __repr__(self) -> str:
+        return f"S3Storage({self.bucket!r}, {self.prefix!r})"
+
+    @property
+    def client(self) -> S3Client:
+        # Created on first use: importing boto3 costs ~0.3 s, which local runs never need.
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"mode": "standard", "max_attempts": 10})
+            self._client = boto3.client("s3", config=config)
+        return self._client
+
+    def _key(self, key: str) -> str:
+        return self.prefix + _check_key(key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as err:
+            if _is_not_found(err):
+                raise KeyNotFound(key) from None
+            raise
+        return resp["Body"].read()
+
+    def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
+        self.client.upload_file(os.fspath(local_path), self.bucket, self._key(key))
+
+    def get_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
+        dest = Path(local_path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(dest))
+        except Exception as err:
+            if _is_not_found(err):
+                raise KeyNotFound(key) from None
+            raise
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as err:
+            if _is_not_found(err):
+                return False
+            raise
+        return True
+
+    def list(self, prefix: str = "") -> builtins.list[str]:
+        _check_prefix(prefix)
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix
+        )
+        cut = len(self.prefix)
+        return sorted(obj["Key"][cut:] for page in pages for obj in page.get("Contents", []))
+
+    def list_dirs(self, prefix: str = "") -> builtins.list[str]:
+        full = self.prefix + _dir_prefix(prefix)
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=full, Delimiter="/"
+        )
+        names = (
+            cp["Prefix"][len(full) :].rstrip("/")
+            for page in pages
+            for cp in page.get("CommonPrefixes", [])
+        )
+        return sorted(n for n in names if n)
+
+    def url(self, key: str = "") -> str:
+        return f"s3://{self.bucket}/{self._key(key) if key else self.prefix}"
+
+
+def open_storage(root: str) -> Storage:
+    """`s3://bucket/prefix` opens S3; anything else is a local directory."""
+    if root.startswith("s3://"):
+        bucket, _, prefix = root[len("s3://") :].partition("/")
+        if not bucket:
+            raise ValueError(f"no bucket in storage root {root!r}")
+        return S3Storage(bucket, prefix)
+    return LocalStorage(root)
+
+
+__all__ = ["KeyNotFound", "LocalStorage", "S3Storage", "Storage", "open_storage"]

@@ -1,0 +1,366 @@
+"""Run one task of a flow: restore its inputs, run the step, check it, save and commit.
+
+The same code runs under the local runner and inside every Batch container. It imports only
+the stdlib, boto3 (through the S3 storage) and its own package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sfncompile.current import current
+from sfncompile.flowspec import Binding, Frame, FlowSpec, Inputs, Transition
+from sfncompile.runtime import datastore as ds
+from sfncompile.runtime import lineage
+from sfncompile.runtime.params import ParameterError, resolve_parameters
+from sfncompile.runtime.storage import Storage, open_storage
+
+EXIT_FAILED = 1
+
+
+class StepTimeout(Exception):
+    pass
+
+
+class TaskError(Exception):
+    """The task cannot complete for a reason that is not an exception in user code."""
+
+
+@dataclass
+class TaskSpec:
+    flow_file: Path
+    graph: dict[str, Any]
+    root: str
+    run: str
+    step: str
+    task: str
+    attempt: int
+    params: dict[str, Any] | None = None  # the raw parameters, for `start`
+    origin_run: str | None = None
+
+
+def install_metaflow_shim() -> None:
+    """Let `from metaflow import ...` mean sfncompile, unless the real Metaflow is installed.
+
+    SFNCOMPILE_METAFLOW_SHIM=1 forces it even then; =0 never installs it.
+    """
+    setting = os.environ.get("SFNCOMPILE_METAFLOW_SHIM", "")
+    if setting == "0" or ("metaflow" in sys.modules and setting != "1"):
+        return
+    if setting == "1" or importlib.util.find_spec("metaflow") is None:
+        import sfncompile
+
+        sys.modules["metaflow"] = sfncompile
+
+
+def load_flow_class(flow_file: Path, name: str) -> type[FlowSpec]:
+    install_metaflow_shim()
+    directory = str(flow_file.resolve().parent)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    module_name = flow_file.stem
+    spec = importlib.util.spec_from_file_location(module_name, flow_file)
+    if spec is None or spec.loader is None:
+        raise TaskError(f"cannot load the flow file {flow_file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    cls = getattr(module, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
+        hint = ""
+        if isinstance(cls, type) and any(b.__module__.startswith("metaflow") for b in cls.__mro__):
+            hint = (" (it subclasses the installed Metaflow's FlowSpec: set "
+                    "SFNCOMPILE_METAFLOW_SHIM=1 to run it with sfncompile)")
+        raise TaskError(f"{flow_file} has no sfncompile FlowSpec named {name!r}{hint}")
+    return cls
+
+
+@contextlib.contextmanager
+def captured_output(directory: str) -> Iterator[tuple[str, str]]:
+    """Send fds 1 and 2 (so child processes too) to files, then echo them to the originals."""
+    paths = (os.path.join(directory, "stdout"), os.path.join(directory, "stderr"))
+    saved = []
+    for fd, path in zip((1, 2), paths, strict=True):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved.append(os.dup(fd))
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(target, fd)
+        os.close(target)
+    try:
+        yield paths
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy, path in zip((1, 2), saved, paths, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+            with open(path, "rb") as f:
+                data = f.read()
+            if data:
+                os.write(fd, data)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int | None) -> Iterator[None]:
+    if not seconds or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise StepTimeout(f"the step ran longer than its @timeout of {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class TaskRunner:
+    def __init__(self, spec: TaskSpec, storage: Storage | None = None) -> None:
+        self.spec = spec
+        self.graph = spec.graph
+        self.flow_name: str = spec.graph["flow"]
+        self.info: dict[str, Any] = spec.graph["steps"][spec.step]
+        self.storage = storage or open_storage(spec.root)
+        self.store = ds.TaskStore(self.storage, self.flow_name, spec.run, spec.step, spec.task,
+                                  spec.attempt)
+        self.pending_control: Any = None  # written just before the commit
+
+    def load(self, sha: str) -> Any:
+        return ds.load_artifact(self.storage, self.flow_name, sha)
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def bind(self, cls: type[FlowSpec]) -> tuple[FlowSpec, Inputs | None, list[str]]:
+        """The flow instance for this task, its join inputs, and the parent pathspecs."""
+        spec, info = self.spec, self.info
+        params = [p["attr"] for p in self.graph["parameters"]]
+        if spec.step == "start":
+            try:
+                values = resolve_parameters(self.graph["parameters"], spec.params or {})
+            except ParameterError as exc:
+                raise TaskError(str(exc)) from None
+            flow = cls._bound(Binding({}, self.load, step=spec.step), values)
+            return flow, None, []
+        if info["closes"] is not None:
+            gathered = lineage.join_inputs(self.storage, self.graph, spec.run, spec.step,
+                                           spec.task)
+            views = [self.view(cls, s, done) for s, _, done in gathered]
+            first = gathered[0][2]["artifacts"] if gathered else {}
+            opener = info["closes"]
+            if self.graph["steps"][opener]["kind"] == "foreach":
+                frames = ds.read_done(self.storage, self.flow_name, spec.run, opener,
+                                      spec.task)["frames"]
+            else:
+                frames = gathered[0][2]["frames"] if gathered else []
+            binding = Binding({p: first[p] for p in params if p in first}, self.load,
+                              frames=[Frame(**f) for f in frames], step=spec.step)
+            flow = cls._bound(binding)
+            flow._load_now(params)
+            return flow, Inputs(views), [f"{s}/{t}" for s, t, _ in gathered]
+        parent, ptask, done = lineage.find_parent(self.storage, self.graph, spec.run, spec.step,
+                                                  spec.task)
+        frames = [Frame(**f) for f in done["frames"]]
+        pinfo = self.graph["steps"][parent]
+        if pinfo["kind"] == "foreach" and (parent, spec.step) not in self._back_edges():
+            index = lineage.foreach_index(spec.task)
+            frames.append(Frame(parent, pinfo["foreach_var"], index, done["width"],
+                                done["foreach_items"][index]))
+        flow = cls._bound(Binding(dict(done["artifacts"]), self.load, frames=frames,
+                                  step=spec.step))
+        flow._load_now(params)
+        return flow, None, [f"{parent}/{ptask}"]
+
+    def _back_edges(self) -> set[tuple[str, str]]:
+        return {(p, self.spec.step) for p in self.info["back_parents"]}
+
+    def view(self, cls: type[FlowSpec], step: str, done: dict[str, Any]) -> FlowSpec:
+        shas = dict(done["artifacts"])
+        return cls._bound(Binding(dict(shas), self.load, [Frame(**f) for f in done["frames"]],
+                                  step=step, read_only=True, all_shas=shas))
+
+    # -- the step -----------------------------------------------------------------------------
+
+    def execute(self, flow: FlowSpec, inputs: Inputs | None) -> BaseException | None:
+        """Run the user's step; return the exception that @catch recorded, if any."""
+        spec, info = self.spec, self.info
+        current._set(flow_name=self.flow_name, run_id=spec.run, step_name=spec.step,
+                     task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run)
+        for key, value in info["environment"].items():
+            os.environ[key] = value
+        method = getattr(flow, spec.step)
+        last_attempt = spec.attempt >= info["retry_times"]
+        try:
+            with time_limit(info["timeout_seconds"]):
+                if inputs is None:
+                    method()
+                else:
+                    method(inputs)
+        except Exception as exc:
+            if not (info["catch"] and last_attempt):
+                raise
+            if info["print_exception"]:
+                traceback.print_exc()
+            print(f"@catch: step {spec.step!r} failed and continues: {exc!r}", file=sys.stderr)
+            if info["catch_var"]:
+                setattr(flow, info["catch_var"], exc)
+            if flow._sfn.transition is None and info["kind"] == "linear":
+                flow._sfn.transition = Transition(tuple(info["targets"]))
+            return exc
+        return None
+
+    def check_transition(self, flow: FlowSpec) -> None:
+        info, step = self.info, self.spec.step
+        got = flow._sfn.transition
+        if info["kind"] == "end":
+            if got is not None:
+                raise TaskError(f"step 'end' called self.next{got.targets}; end has no next")
+            return
+        want = _describe(info)
+        if got is None:
+            raise TaskError(f"step {step!r} finished without calling self.next; the compiled "
+                            f"flow expects {want}")
+        same = (got.targets == tuple(info["targets"]) and got.foreach == info["foreach_var"]
+                and got.condition == info["condition"] and got.cases == info["cases"])
+        if info["kind"] == "switch":
+            same = same or (got.condition == info["condition"] and got.cases == info["cases"])
+        if not same:
+            raise TaskError(
+                f"step {step!r} called {_describe_transition(got)}, but the compiled flow "
+                f"goes to {want}; the flow file changed since it was compiled: rebuild "
+                "(sfncompile build/deploy) or restore the transition"
+            )
+
+    def decide(self, flow: FlowSpec) -> tuple[dict[str, Any], Any]:
+        """Extra done.json fields and the control object of a foreach or switch step."""
+        info = self.info
+        if info["kind"] == "foreach":
+            var = info["foreach_var"]
+            try:
+                items = list(getattr(flow, var))
+            except TypeError:
+                raise TaskError(f"foreach over {var!r}: the artifact is not iterable") from None
+            if not items:
+                raise TaskError(f"foreach over {var!r}: the list is empty; a foreach needs at "
+                                "least one item")
+            cap = info["max_width"]
+            if cap is not None and len(items) > cap:
+                raise TaskError(
+                    f"foreach over {var!r} has {len(items)} items; an Inline Map of this flow "
+                    f"holds at most {cap} within Step Functions' 25,000-event history. Use "
+                    "@foreach_options(mode='distributed') on this step"
+                )
+            shas = [ds.save_artifact(self.storage, self.flow_name, item, f"{var}[{i}]")
+                    for i, item in enumerate(items)]
+            return {"width": len(items), "foreach_items": shas}, list(range(len(items)))
+        if info["kind"] == "switch":
+            value = getattr(flow, info["condition"])
+            arm = str(value)
+            if arm not in info["cases"]:
+                raise TaskError(f"switch on {info['condition']!r}: its value {value!r} matches "
+                                f"no arm (arms: {', '.join(info['cases'])})")
+            return {"arm": arm}, arm
+        return {}, None
+
+    def artifacts(self, flow: FlowSpec) -> dict[str, str]:
+        values = {k: v for k, v in flow.__dict__.items() if not k.startswith("_")}
+        shas = dict(flow._sfn.shas)
+        try:
+            shas.update(self.store.save_artifacts(values))
+        except ds.ArtifactPickleError as exc:
+            raise TaskError(str(exc)) from None
+        return dict(sorted(shas.items()))
+
+    # -- the whole task -----------------------------------------------------------------------
+
+    def run(self) -> int:
+        spec = self.spec
+        started = time.time()
+        meta = {"status": "running", "attempt": spec.attempt, "started": started,
+                "host": socket.gethostname(), "pid": os.getpid()}
+        self.store.write_meta(meta)
+        status = "failed"
+        with tempfile.TemporaryDirectory(prefix="sfn-logs-") as logs:
+            with captured_output(logs):
+                try:
+                    done = self.run_step()
+                    done.update(attempt=spec.attempt, started=started, finished=time.time(),
+                                origin_run_id=spec.origin_run)
+                    status = "succeeded"
+                except TaskError as exc:
+                    print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
+                except BaseException as exc:  # the user's exception, reported with its trace
+                    traceback.print_exc()
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+            for name in ("stdout", "stderr"):
+                self.store.write_log(name, os.path.join(logs, name))
+        if status != "succeeded":
+            self.store.write_meta(meta | {"status": "failed", "finished": time.time()})
+            return EXIT_FAILED
+        if self.pending_control is not None:
+            self.store.write_control(self.pending_control)
+        self.store.write_meta(meta | {"status": "succeeded", "finished": done["finished"]})
+        self.store.commit(done)  # last: the task becomes visible
+        return 0
+
+    def run_step(self) -> dict[str, Any]:
+        cls = load_flow_class(self.spec.flow_file, self.flow_name)
+        flow, inputs, parents = self.bind(cls)
+        caught = self.execute(flow, inputs)
+        self.check_transition(flow)
+        extra, control = self.decide(flow)
+        self.pending_control = control
+        done: dict[str, Any] = {
+            "artifacts": self.artifacts(flow),
+            "frames": [vars(f) for f in flow._sfn.frames],
+            "parents": parents,
+            **extra,
+        }
+        if caught is not None:
+            done["caught"] = repr(caught)
+        return done
+
+
+def _describe(info: dict[str, Any]) -> str:
+    targets = ", ".join(f"self.{t}" for t in info["targets"])
+    if info["kind"] == "foreach":
+        return f"self.next({targets}, foreach={info['foreach_var']!r})"
+    if info["kind"] == "switch":
+        arms = ", ".join(f"{k!r}: self.{v}" for k, v in info["cases"].items())
+        return f"self.next({{{arms}}}, condition={info['condition']!r})"
+    return f"self.next({targets})"
+
+
+def _describe_transition(t: Transition) -> str:
+    if t.cases:
+        arms = ", ".join(f"{k!r}: self.{v}" for k, v in t.cases.items())
+        return f"self.next({{{arms}}}, condition={t.condition!r})"
+    targets = ", ".join(f"self.{x}" for x in t.targets)
+    return f"self.next({targets}, foreach={t.foreach!r})" if t.foreach else f"self.next({targets})"
+
+
+def load_graph(path: Path) -> dict[str, Any]:
+    try:
+        graph: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TaskError(f"cannot read the step graph {path}: {exc.strerror}") from None
+    return graph
