@@ -9,6 +9,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "golden"
 
+# The `moto_endpoint` fixture: a real moto server for the session (see tests/moto_server.py).
+pytest_plugins = ["tests.moto_server"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -25,3 +28,15 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
 
 def golden_dirs() -> list[Path]:
     return sorted(p for p in GOLDEN.iterdir() if (p / "flow.py").exists())
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str) -> str:
+    """A fresh bucket on the moto server (reached over HTTP, like real S3)."""
+    import uuid
+
+    import boto3
+
+    name = f"sfn-test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=name)
+    return name

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from collections import deque
@@ -22,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sfncompile.local import worker
 from sfncompile.local.progress import Progress
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.lineage import body_task_id, split_task_id
@@ -126,8 +125,9 @@ class LocalRunner:
     # -- processes ----------------------------------------------------------------------------
 
     def command(self, key: Key, attempt: int, graph_file: str) -> list[str]:
+        """The runtime's arguments (after `python -m sfncompile.runtime`)."""
         step, task = key
-        cmd = [sys.executable, "-m", "sfncompile.runtime", "--step", step, "--run", self.run_id,
+        cmd = ["--step", step, "--run", self.run_id,
                "--task", task, "--attempt", str(attempt), "--root", self.root,
                "--graph", graph_file, "--flow-file", str(self.flow_file)]
         if step == "start":
@@ -139,15 +139,12 @@ class LocalRunner:
     def execute(self, key: Key, attempt: int, graph_file: str) -> Outcome:
         timeout = self.steps[key[0]]["timeout_seconds"]
         began = time.monotonic()
-        try:
-            proc = subprocess.run(self.command(key, attempt, graph_file), capture_output=True,
-                                  text=True, errors="replace",
-                                  timeout=timeout + TIMEOUT_GRACE_SECONDS if timeout else None)
-            code, output = proc.returncode, proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired as exc:
-            code = -9
-            output = _text(exc.stdout) + _text(exc.stderr) + (
-                f"\nsfncompile: killed after its @timeout of {timeout} s\n")
+        out = os.path.join(os.path.dirname(graph_file), f"{key[0]}.{key[1]}.{attempt}.out")
+        code = worker.run_task(self.command(key, attempt, graph_file), out,
+                               timeout + TIMEOUT_GRACE_SECONDS if timeout else None)
+        output = Path(out).read_text(errors="replace") if os.path.exists(out) else ""
+        if code == -9 and timeout:
+            output += f"\nsfncompile: killed after its @timeout of {timeout} s\n"
         return Outcome(key, attempt, code, output, time.monotonic() - began)
 
     # -- the run ------------------------------------------------------------------------------
@@ -202,8 +199,3 @@ class LocalRunner:
     def done(self, key: Key) -> dict[str, Any]:
         return ds.read_done(self.storage, self.flow, self.run_id, *key)
 
-
-def _text(data: bytes | str | None) -> str:
-    if data is None:
-        return ""
-    return data if isinstance(data, str) else data.decode(errors="replace")
