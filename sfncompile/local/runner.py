@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sfncompile.local import worker
+from sfncompile.local.worker import TaskLauncher
 from sfncompile.local.progress import Progress
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.lineage import body_task_id, split_task_id
@@ -140,8 +140,8 @@ class LocalRunner:
         timeout = self.steps[key[0]]["timeout_seconds"]
         began = time.monotonic()
         out = os.path.join(os.path.dirname(graph_file), f"{key[0]}.{key[1]}.{attempt}.out")
-        code = worker.run_task(self.command(key, attempt, graph_file), out,
-                               timeout + TIMEOUT_GRACE_SECONDS if timeout else None)
+        code = self.launcher.run_task(self.command(key, attempt, graph_file), out,
+                                      timeout + TIMEOUT_GRACE_SECONDS if timeout else None)
         output = Path(out).read_text(errors="replace") if os.path.exists(out) else ""
         if code == -9 and timeout:
             output += f"\nsfncompile: killed after its @timeout of {timeout} s\n"
@@ -159,7 +159,11 @@ class LocalRunner:
         with tempfile.TemporaryDirectory(prefix="sfn-run-") as tmp:
             graph_file = os.path.join(tmp, "graph.json")
             Path(graph_file).write_text(json.dumps(self.graph), encoding="utf-8")
-            self.walk(graph_file, result)
+            self.launcher = TaskLauncher()
+            try:
+                self.walk(graph_file, result)
+            finally:
+                self.launcher.close()
         result.succeeded = not result.failed
         meta.update(status="succeeded" if result.succeeded else "failed", finished=time.time())
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)

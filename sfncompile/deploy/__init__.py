@@ -1,0 +1,1 @@
+"""Deployment to AWS with boto3: package, job definition, state machine, schedule."""

@@ -1,0 +1,24 @@
+"""The start of every Batch container: fetch the code package, check it, run the runtime.
+
+A bare image with Python 3 and boto3 is enough: the code package carries the flow and the
+sfncompile runtime, so the job definition's command is `python3 -c BOOTSTRAP --step ...`.
+The code is kept short (it is visible in the job definition) and is tested by running it.
+"""
+
+from __future__ import annotations
+
+# SFNCOMPILE_CODE_PACKAGE is s3://bucket/key of the tarball; SFNCOMPILE_CODE_SHA256 its
+# sha256, checked before anything is extracted. Members may not escape the directory.
+BOOTSTRAP = """\
+import hashlib,os,sys,tarfile,tempfile,boto3
+u=os.environ['SFNCOMPILE_CODE_PACKAGE'];b,_,k=u[5:].partition('/');d=tempfile.mkdtemp()
+p=os.path.join(d,'code.tar.gz');boto3.client('s3').download_file(b,k,p)
+h=hashlib.sha256(open(p,'rb').read()).hexdigest()
+if h!=os.environ['SFNCOMPILE_CODE_SHA256']:sys.exit('sfncompile: code package sha256 mismatch')
+t=tarfile.open(p)
+if any(m.name.startswith(('/','..')) or '/../' in m.name or m.issym() or m.islnk() for m in t):
+ sys.exit('sfncompile: unsafe code package')
+t.extractall(d,**({'filter':'data'} if hasattr(tarfile,'data_filter') else {}))
+os.chdir(d);sys.path.insert(0,d)
+from sfncompile.runtime.__main__ import main;sys.exit(main(sys.argv[1:]))
+"""
