@@ -77,24 +77,63 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 @main.command()
 @flow_argument
 @flow_option
+@click.option("--format", "fmt", type=click.Choice(["asl", "cloudformation"]), default="asl",
+              show_default=True,
+              help="asl: the state machine only; cloudformation: a stack with the state "
+                   "machine, job definitions, least-privilege roles and the schedule.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of stdout.")
 @click.option("--check", "golden", type=click.Path(dir_okay=False, path_type=Path),
               help="Compare with a golden file; exit 1 with a unified diff if it differs.")
 @click.option("--resolve", "resolve_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Substitute a ${KEY} placeholder (repeatable), as deploy does.")
+              help="Substitute a ${KEY} placeholder (repeatable), as deploy does (asl only).")
+@click.option("--code-package", metavar="s3://BUCKET/KEY",
+              help="cloudformation: the code package tarball (default of CodePackageKey).")
+@click.option("--code-sha256", metavar="HEX",
+              help="cloudformation: the code package's sha256 (default of CodePackageSha256).")
+@click.option("--s3-root", metavar="s3://BUCKET/PREFIX",
+              help="cloudformation: the datastore root (defaults of S3Bucket, S3KeyPrefix).")
+@click.option("--job-queue", metavar="ARN", help="cloudformation: default of JobQueueArn.")
+@click.option("--image", help="cloudformation: default of Image.")
+@click.option("--name-prefix", help="cloudformation: prefix of the state machine's name.")
+@click.option("--tags", metavar="KEY=VALUE,...", help="cloudformation: tags for the resources.")
 @friendly_errors
-def build(flow_file: Path, flow_name: str | None, output: Path | None, golden: Path | None,
-          resolve_pairs: tuple[str, ...]) -> None:
-    """Compile FLOW.py to Amazon States Language (JSON).
+def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
+          golden: Path | None, resolve_pairs: tuple[str, ...], code_package: str | None,
+          code_sha256: str | None, **settings: str | None) -> None:
+    """Compile FLOW.py to Amazon States Language (JSON), or to a CloudFormation template.
 
-    The output is deterministic and account-independent: deployment values are ${Name}
+    The ASL is deterministic and account-independent: deployment values are ${Name}
     placeholders (JobQueue, JobDefinition, S3Bucket, S3KeyPrefix) that deploy fills in.
+
+    With --format cloudformation, the template maps those placeholders to stack parameters
+    and resources. Settings (flags, SFNCOMPILE_* environment, [tool.sfncompile] or
+    sfncompile.toml) become the parameters' defaults; the template creates its own roles, so
+    sfn_role, job_role and events_role are not used.
     """
     from sfncompile.emit import compile_asl
     from sfncompile.emit.render import render_json, resolve
 
-    definition = compile_asl(load_flow(flow_file, flow_name))
+    cfn_only = {"--code-package": code_package, "--code-sha256": code_sha256,
+                **{f"--{k.replace('_', '-')}": v for k, v in settings.items()}}
+    if fmt == "asl":
+        given = sorted(k for k, v in cfn_only.items() if v)
+        if given:
+            raise UsageError(f"{', '.join(given)}: only with --format cloudformation")
+    elif resolve_pairs:
+        raise UsageError("--resolve: only with --format asl (the template substitutes "
+                         "placeholders itself, through DefinitionSubstitutions)")
+    flow = load_flow(flow_file, flow_name)
+    definition = compile_asl(flow)
+    if fmt == "cloudformation":
+        from sfncompile.deploy.config import load_config
+        from sfncompile.emit.cloudformation import StackSettings, cloudformation_template
+
+        config = load_config(flow_file.parent, dict(settings))
+        stack = StackSettings.from_values(config.values, code_package=code_package,
+                                          code_sha256=code_sha256)
+        emit_text(render_json(cloudformation_template(flow, definition, stack)), output, golden)
+        return
     if resolve_pairs:
         definition = resolve(definition, parse_pairs(resolve_pairs, "--resolve"))
     text = render_json(definition)

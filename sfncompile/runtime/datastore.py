@@ -41,10 +41,11 @@ if TYPE_CHECKING:
 
 from .storage import KeyNotFound, Storage
 
-# Level 1: measured on this project's benchmark, levels 2-3 gain <2% in size and run 2-3x slower.
+# Level 1: on benchmarks/artifact_bench.py levels 2 and 3 cost 1.2x and 1.75x the CPU of level 1
+# for blobs under 1% smaller.
 COMPRESS_LEVEL = 1
-# Chunks compress independently on a thread pool (zlib releases the GIL); 4 MiB keeps the
-# in-flight memory small (2 chunks per worker).
+# Chunks compress independently on a thread pool (zlib releases the GIL), at most 2 per worker
+# in flight, so memory stays bounded whatever the artifact's size.
 _CHUNK = 4 << 20
 _MAX_WORKERS = 8
 # Each 512 KiB segment of a chunk becomes its own gzip member, deflated only if a 6% sample
@@ -52,7 +53,6 @@ _MAX_WORKERS = 8
 # already compressed) that it cannot shrink, while storing them runs at memory speed.
 _SEGMENT = 512 << 10
 _WORTHWHILE_RATIO = 0.9
-_EMPTY_MEMBER = (lambda c: c.compress(b"") + c.flush())(zlib.compressobj(wbits=31))
 
 RESERVED_RUN_IDS = frozenset({"data"})
 
@@ -110,15 +110,16 @@ def run_meta_key(flow: str, run: str) -> str:
 # ---------------------------------------------------------------------------- artifacts
 
 
+def _member(data: ReadableBuffer, level: int) -> bytes:
+    comp = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a complete gzip member
+    return comp.compress(data) + comp.flush()
+
+
 def _compress_chunk(chunk: ReadableBuffer, level: int) -> bytes:
     """One gzip member per segment, each deflated or, when that would not pay, stored."""
     view = memoryview(chunk).cast("B")
-    parts = []
-    for start in range(0, len(view), _SEGMENT):
-        segment = view[start : start + _SEGMENT]
-        comp = zlib.compressobj(level if _worth_compressing(segment) else 0, zlib.DEFLATED, 31)
-        parts += [comp.compress(segment), comp.flush()]
-    return b"".join(parts) if parts else _EMPTY_MEMBER
+    segments = (view[i : i + _SEGMENT] for i in range(0, len(view), _SEGMENT))
+    return b"".join(_member(s, level if _worth_compressing(s) else 0) for s in segments)
 
 
 def _worth_compressing(segment: memoryview) -> bool:
@@ -151,19 +152,23 @@ class _HashingGzipWriter:
         self._max_pending = 2 * workers
         self._small: list[bytes] = []  # copies of small writes, joined into one chunk
         self._small_len = 0
-        self._members = 0
+        self._empty = True
 
     def write(self, data: ReadableBuffer | pickle.PickleBuffer) -> int:
-        # Pickle hands over a big payload (bytes, or numpy data as a PickleBuffer) in one call
-        # without copying it. Its chunk-sized slices go to the workers uncopied; the payload
-        # outlives them because finish() drains the workers before dump's caller returns.
+        # Pickle hands over a big payload (bytes, numpy data as a PickleBuffer, a str's UTF-8)
+        # in one call without copying it. Chunk-sized slices of it go to the workers without
+        # a copy when the slices keep its memory alive; a memoryview without an owner (as
+        # pickle may pass a str's UTF-8) is copied a chunk at a time, as the str may be a
+        # temporary that dies with the Pickler.
         # PickleBuffer.raw() is in memory order, also for Fortran-ordered arrays.
         view = data.raw() if isinstance(data, pickle.PickleBuffer) else memoryview(data).cast("B")
+        owned = not isinstance(data, memoryview) or data.obj is not None
         pos = 0
         if len(view) >= _CHUNK:
             self._flush_small()
             while len(view) - pos >= _CHUNK:
-                self._submit(view[pos : pos + _CHUNK])
+                chunk = view[pos : pos + _CHUNK]
+                self._submit(chunk if owned else bytes(chunk))
                 pos += _CHUNK
         if pos < len(view):
             rest = bytes(view[pos:])
@@ -186,12 +191,12 @@ class _HashingGzipWriter:
         if len(self._pending) >= self._max_pending:
             self._out.write(self._pending.popleft().result())
         self._pending.append(self._pool.submit(_compress_chunk, chunk, self._level))
-        self._members += 1
+        self._empty = False
 
     def finish(self) -> None:
         self._flush_small()
-        if not self._members:
-            self._out.write(_EMPTY_MEMBER)  # pickle never writes nothing, but stay valid
+        if self._empty:
+            self._out.write(_member(b"", 0))  # pickle never writes nothing, but stay valid
         while self._pending:
             self._out.write(self._pending.popleft().result())
         self._out.flush()

@@ -101,6 +101,8 @@ class LocalStorage(Storage):
         try:
             write(tmp)
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; blobs are meant to be shared
+            # The rename makes the write visible whole or not at all to other processes. No
+            # fsync: that would guard against power loss, which local runs do not promise.
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,513 @@
+"""moto's HTTP server (moto[server]==5.2.5) with the test-only patches that let its Step Functions
+engine run our ASL, each Batch job running as a local subprocess.
+
+    python -m tests.moto_sfn.launcher --port 5123 [--job-log-dir DIR]
+    python tests/moto_sfn/launcher.py --port 5123
+
+Then POST {"stepfunctions": {"execute_state_machine": true}, "batch": {"use_docker": false}}
+to http://127.0.0.1:PORT/moto-api/config *before* creating any state machine (the fixture in
+tests/moto_sfn/fixture.py does this). The server binds 127.0.0.1 only.
+
+The gaps are in moto's Python code, so they can only be bridged inside the server process: each
+`patch_*` function below replaces one moto function (or constant) and says which gap it bridges,
+with file:line in moto 5.2.5 (paths relative to site-packages/moto/; SFN_TASK is
+stepfunctions/parser/asl/component/state/exec/state_task/service/). The patches target exact
+source, so the launcher refuses any other moto version. tests/moto_sfn/README.md has the table.
+
+This file imports nothing from the project or the tests, so it also runs as a plain script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+MOTO_VERSION = "5.2.5"
+HOST = "127.0.0.1"
+DEFAULT_SYNC_POLL_SECONDS = 0.1
+DEFAULT_RETRY_SCALE = 0.01
+
+
+# ------------------------------------------------------------------------------------------- sdk
+def _timestamps_to_str(value: Any) -> None:
+    """In place: every datetime inside dicts/lists becomes an ISO-8601 string."""
+    if isinstance(value, dict):
+        items: Any = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return
+    for key, item in items:
+        if isinstance(item, datetime):
+            value[key] = item.isoformat().replace("+00:00", "Z")
+        else:
+            _timestamps_to_str(item)
+
+
+def patch_sdk() -> None:
+    """Fill moto's empty request/response normalisation for Batch and aws-sdk tasks.
+
+    Gap: SFN_TASK/state_task_service.py:208-222, `_normalise_parameters` and
+    `_normalise_response` are `pass`.
+    - The engine's boto client skips validation (stepfunctions/parser/asl/utils/boto_client.py:27)
+      so `submit_job(**{"JobName": ...})` gets ASL's PascalCase keys and botocore's serializer
+      raises KeyError 'JobName' -> TaskFailed States.Runtime, for every batch:submitJob task.
+    - The .sync resolver reads `submission_output["JobId"]` (state_task_service_batch.py:153)
+      but moto answers `jobId`.
+    - aws-sdk:s3:getObject leaves `Body` a StreamingBody: `States.StringToJson($.Body)` fails
+      ("'StreamingChecksumBody' object has no attribute 'strip'"), and once read, `LastModified`
+      (a datetime) makes DescribeExecution answer HTTP 500.
+    Fix: fill both stubs, for StateTaskServiceBatch and StateTaskServiceAwsSdk only, with the
+    shape-driven converters moto already ships (`_to_boto_request`, `_from_boto_response`, which
+    reads a StreamingBody into str), then turn datetimes into ISO strings. Also name aws-sdk S3
+    errors "S3.<Code>Exception" as AWS does; moto only knows dynamodb/sfn and says
+    "s3.NoSuchKeyException" (state_task_service_aws_sdk.py:34, 49-62).
+    """
+    import botocore.session
+    from botocore import xform_name
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk_mod,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch as batch_mod,
+    )
+
+    session = botocore.session.get_session()
+    cache: dict[tuple[str, str], Any] = {}
+
+    def operation_model(self: Any, service_name: str | None, action_name: str | None) -> Any:
+        service = self._get_boto_service_name(service_name)
+        action = self._get_boto_service_action(action_name)  # snake_case
+        if (service, action) not in cache:
+            model = session.get_service_model(service)
+            by_snake = {xform_name(op): op for op in model.operation_names}
+            cache[service, action] = model.operation_model(by_snake[action])
+        return cache[service, action]
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        shape = operation_model(self, boto_service_name, service_action_name).input_shape
+        if shape is not None:
+            self._to_boto_request(parameters, shape)  # JobName -> jobName, nested too
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        shape = operation_model(self, boto_service_name, service_action_name).output_shape
+        if shape is not None:
+            self._from_boto_response(response, shape)  # jobId -> JobId, StreamingBody -> str
+        _timestamps_to_str(response)
+
+    aws_sdk_mod._SERVICE_ERROR_NAMES.setdefault("s3", "S3")
+    for cls in (batch_mod.StateTaskServiceBatch, aws_sdk_mod.StateTaskServiceAwsSdk):
+        cls._normalise_parameters = _normalise_parameters
+        cls._normalise_response = _normalise_response
+
+
+# ----------------------------------------------------------------------------------------- batch
+_REF = re.compile(r"Ref::([A-Za-z0-9_-]+)")
+
+
+def substitute_refs(command: list[str], parameters: dict[str, str]) -> list[str]:
+    """Replace each `Ref::name` in the command with the job's parameter `name`.
+
+    A placeholder with no value stays literal, as in AWS Batch. (moto's own
+    Job._add_parameters_to_command, batch/models.py:761, does plain str.replace per parameter,
+    so `Ref::a` would also rewrite the start of `Ref::ab`.)
+    """
+    return [_REF.sub(lambda m: str(parameters.get(m.group(1), m.group(0))), p) for p in command]
+
+
+class JobRunner:
+    """Runs Batch jobs as local processes; keeps one log file per job id in `log_dir`.
+
+    `<job id>.log` holds the process's stdout and stderr (interleaved, written as they come) and
+    `<job id>.json` what was run: name, queue, argv, exit code, reason, seconds.
+    """
+
+    def __init__(self, endpoint: str, log_dir: Path) -> None:
+        self.endpoint = endpoint
+        self.log_dir = log_dir
+        self._live: dict[subprocess.Popen[bytes], str] = {}  # process -> its working dir
+        self._lock = threading.Lock()
+
+    def environment(self, job: Any) -> dict[str, str]:
+        """The job process's environment, each layer overriding the one before.
+
+        1. the launcher's environment without AWS_* and MOTO_* variables (so no profile, token,
+           per-service endpoint or other server leaks in);
+        2. AWS_ENDPOINT_URL (this server), test credentials, AWS_REGION/AWS_DEFAULT_REGION;
+        3. the job definition's environment;
+        4. ContainerOverrides.Environment;
+        5. AWS_BATCH_JOB_ID, AWS_BATCH_JOB_ATTEMPT (always 1: moto has no Batch-level retry),
+           AWS_BATCH_JQ_NAME and, for array children, AWS_BATCH_JOB_ARRAY_INDEX.
+        """
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+        region = job.job_definition._region
+        env.update(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_REGION=region,
+            AWS_DEFAULT_REGION=region,
+        )
+        props = job.job_definition.container_properties or {}
+        for item in props.get("environment", []):
+            env[item["name"]] = item["value"]
+        for item in job.container_overrides.get("environment", []):
+            env[item["name"]] = item["value"]
+        env["AWS_BATCH_JOB_ID"] = job.job_id
+        env["AWS_BATCH_JOB_ATTEMPT"] = "1"
+        env["AWS_BATCH_JQ_NAME"] = job.job_queue.name
+        if "index" in job.array_properties:
+            env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_properties["index"])
+        return env
+
+    def start(self, job: Any) -> None:
+        name = f"job-{job.job_id}"
+        threading.Thread(target=self.run, args=(job,), name=name, daemon=True).start()
+
+    def run(self, job: Any) -> None:
+        """Run the job's command in a fresh temp dir, then mark it SUCCEEDED or FAILED."""
+        started = time.monotonic()
+        argv: list[str] = []
+        code: int = 1
+        reason: str | None = "moto_sfn launcher error"
+        log_path = self.log_dir / f"{job.job_id}.log"
+        try:
+            props = job.job_definition.container_properties or {}
+            command = job.container_overrides.get("command") or props.get("command") or []
+            argv = substitute_refs(list(command), job.parameters)
+            code, reason = self._execute(argv, self.environment(job), log_path,
+                                         job._get_attempt_duration())
+        except Exception as ex:  # never leave a job RUNNING: the execution would hang
+            reason = f"moto_sfn launcher error: {ex!r}"
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"\n[moto_sfn] {reason}\n")
+        finally:
+            meta = {"jobId": job.job_id, "jobName": job.job_name, "jobQueue": job.job_queue.name,
+                    "argv": argv, "exitCode": code, "reason": reason,
+                    "seconds": round(time.monotonic() - started, 3)}
+            (self.log_dir / f"{job.job_id}.json").write_text(json.dumps(meta, indent=1))
+            job.exit_code = code
+            job.job_stopped_reason = reason
+            job._mark_stopped(success=code == 0)
+
+    def _execute(
+        self, argv: list[str], env: dict[str, str], log_path: Path, timeout: int | None
+    ) -> tuple[int, str | None]:
+        if not argv:
+            log_path.write_text("[moto_sfn] the job has no command\n")
+            return 1, "CannotStartContainerError: no command"
+        workdir = tempfile.mkdtemp(prefix="moto-batch-job-")
+        try:
+            with open(log_path, "wb") as log:
+                try:
+                    proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+                except OSError as ex:
+                    log.write(f"[moto_sfn] cannot start {argv[0]!r}: {ex}\n".encode())
+                    return 127, f"CannotStartContainerError: {ex}"
+                with self._lock:
+                    self._live[proc] = workdir
+                try:
+                    code = proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    _kill_group(proc)
+                    proc.wait()
+                    return 137, "Job attempt duration exceeded timeout"
+                finally:
+                    with self._lock:
+                        self._live.pop(proc, None)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if code < 0:  # killed by a signal: report it as a container would (128 + signal)
+            code = 128 - code
+        return code, None if code == 0 else f"Essential container in task exited ({code})"
+
+    def kill_all(self) -> None:
+        """Kill every running job (and its children) and remove its working directory."""
+        with self._lock:
+            live = list(self._live.items())
+        for proc, workdir in live:
+            _kill_group(proc)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _await_children(job: Any) -> None:
+    """An array parent ends when its children do (FAILED if any child failed)."""
+    while job._child_jobs is None:  # submit_job assigns it after _mark_job_as_finished returns
+        time.sleep(0.05)
+    while not all(child.job_stopped for child in job._child_jobs):
+        time.sleep(0.1)
+    job._mark_stopped(success=all(child.exit_code == 0 for child in job._child_jobs))
+
+
+def patch_batch(runner: JobRunner) -> None:
+    """Run each submitted Batch job's command as a local process.
+
+    Gap: with {"batch": {"use_docker": false}}, BatchResponse uses BatchSimpleBackend
+    (batch/responses.py:16-21), whose `_mark_job_as_finished` (batch_simple/models.py:116-138)
+    marks every job SUCCEEDED inside SubmitJob without running anything; the only knob,
+    MOTO_SIMPLE_BATCH_FAIL_AFTER, fails every job. With use_docker=true moto needs a Docker
+    daemon (batch/models.py:780-1066).
+    Fix: replace that one method. The job goes RUNNING and a thread runs its command
+    (ContainerOverrides.Command, else the job definition's) with `Ref::` placeholders filled from
+    the job's parameters (moto already merged SubmitJob's Parameters over the job definition's
+    defaults, batch/models.py:558), in a fresh temp dir, with the environment described in
+    JobRunner.environment; Timeout.AttemptDurationSeconds kills it. Exit 0 -> SUCCEEDED, else
+    FAILED, which the engine turns into States.TaskFailed (state_task_service_batch.py:170-186),
+    so ASL Retry and Catch apply.
+    """
+    from moto.batch.utils import JobStatus
+    from moto.batch_simple.models import BatchSimpleBackend
+
+    def _mark_job_as_finished(self: Any, include_start_attempt: bool, job: Any) -> None:
+        self.backend._jobs[job.job_id] = job
+        job.job_started_at = datetime.now()
+        job.log_stream_name = job._stream_name
+        job.status = JobStatus.RUNNING
+        if not include_start_attempt:  # the parent of an array job runs nothing itself
+            threading.Thread(target=_await_children, args=(job,), daemon=True).start()
+            return
+        job._start_attempt()
+        runner.start(job)
+
+    BatchSimpleBackend._mark_job_as_finished = _mark_job_as_finished
+
+
+# -------------------------------------------------------------------------------------- batchfix
+def patch_batchfix() -> None:
+    """Two moto Batch bugs that `.sync` polling hits.
+
+    Gap 1: BatchBackend.describe_jobs iterates the live `self._jobs` dict (batch/models.py:1978)
+    while a concurrent SubmitJob inserts into it: "dictionary changed size during iteration" ->
+    HTTP 500 -> the engine's error path reads a missing RequestId
+    (state_task_service_batch.py:114) -> KeyError -> States.Runtime, which no Batch.* or
+    States.TaskFailed retrier catches. Seen in a 20-wide Map.
+    Gap 2: Job._get_container_property("environment") appends the job definition's variables and
+    AWS_BATCH_JOB_ID to the ContainerOverrides list *in place* on every describe
+    (batch/models.py:674-688), so a .sync task's output grows by entries on every poll.
+    Fix: iterate a snapshot; build the merged environment without mutating the override list.
+    """
+    from moto.batch.models import BatchBackend, Job
+
+    def describe_jobs(self: Any, jobs: list[str] | None) -> list[dict[str, Any]]:
+        wanted = set(jobs or [])
+        return [job.describe() for key, job in list(self._jobs.items())
+                if not wanted or key in wanted or job.arn in wanted]
+
+    original = Job._get_container_property
+
+    def _get_container_property(self: Any, p: str, default: Any) -> Any:
+        if p != "environment":
+            return original(self, p, default)
+        props = self.job_definition.container_properties or {}
+        merged = {e["name"]: e["value"] for e in props.get("environment", [])}
+        merged.update({e["name"]: e["value"] for e in self.container_overrides.get(p, [])})
+        merged["AWS_BATCH_JOB_ID"] = self.job_id
+        return [{"name": k, "value": v} for k, v in merged.items()]
+
+    BatchBackend.describe_jobs = describe_jobs
+    Job._get_container_property = _get_container_property
+
+
+# ------------------------------------------------------------------------------------------ sync
+def patch_sync() -> None:
+    """Let a `.sync` task wait for its job only, not also for the state's task token.
+
+    Gap: for services that also support .waitForTaskToken (batch, ecs, glue, sfn, ...) the
+    .sync loop also waits on the state's callback endpoint
+    (SFN_TASK/state_task_service_callback.py:118-135) and `interrupt_all()`s it when the attempt
+    ends (line 224). That endpoint is created once per state entry (_eval_body, lines 315-325)
+    and reused by the Retry, so attempt 2's wait returns at once -> CallbackOutcomeTimedOut ->
+    States.Timeout (lines 103-104, 227-228): every retried .sync task fails ~30 ms into its
+    second attempt.
+    Fix: pass no callback endpoint to `_eval_sync`. AWS never mixes .sync with task tokens;
+    TimeoutSeconds is still enforced by ExecuteState._evaluate_with_timeout.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as cb,
+    )
+
+    original = cb.StateTaskServiceCallback._eval_sync
+
+    def _eval_sync(self: Any, env: Any, sync_resolver: Any, timeout_seconds: Any,
+                   callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:
+        return original(self, env=env, sync_resolver=sync_resolver,
+                        timeout_seconds=timeout_seconds, callback_endpoint=None,
+                        heartbeat_endpoint=heartbeat_endpoint)
+
+    cb.StateTaskServiceCallback._eval_sync = _eval_sync
+
+
+# ------------------------------------------------------------------------------------------ poll
+def patch_poll(seconds: float) -> None:
+    """Poll a `.sync` job every `seconds` (0.1) instead of 0.5 s.
+
+    Gap: SFN_TASK/state_task_service_callback.py:49, `_DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.5`
+    (read as a module global at each poll, line 146) adds up to 0.5 s to every Batch task.
+    Each poll is one DescribeJobs HTTP call, so do not go much lower with wide Maps.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as cb,
+    )
+
+    cb._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds
+
+
+# ----------------------------------------------------------------------------------------- retry
+def patch_retry(scale: float) -> None:
+    """Multiply every ASL Retry wait by `scale`: with 0.01, `IntervalSeconds: 60` takes 0.6 s.
+
+    Gap: stepfunctions/parser/asl/component/common/retry/retrier_decl.py:107 really sleeps the
+    computed wait (IntervalSeconds * BackoffRate^n, capped by MaxDelaySeconds, jittered), so a
+    retrier with IntervalSeconds 60 costs a test a minute. Only that module's `time` is swapped;
+    the order and number of attempts, the history and the jitter are unchanged, only shorter.
+    """
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    real_sleep = time.sleep
+    retrier_decl.time = types.SimpleNamespace(sleep=lambda seconds: real_sleep(seconds * scale))
+
+
+# ------------------------------------------------------------------------------------------ dmap
+def patch_dmap() -> None:
+    """Fail a Distributed Map whose failed children exceed its tolerated failures.
+
+    Gap: stepfunctions/parser/asl/component/state/exec/state_map/iteration/itemprocessor/
+    distributed_item_processor_worker.py:84-87, 109-123 counts failed children but nothing
+    compares the count with ToleratedFailureCount/Percentage, so the Map SUCCEEDS with `null`
+    results, even with ToleratedFailurePercentage 0.0.
+    Fix: after DistributedIterationComponent._map_run (distributed_iteration_component.py:101),
+    raise States.ExceedToleratedFailureThreshold as AWS does; _eval_body (line 154) already turns
+    that into MapRunFailed and a failed Map state. moto stores an absent tolerance as 0, so 0
+    means "not set": with neither set, any failure fails the Map; with one or both set,
+    exceeding either fails it.
+    """
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as dic,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = dic.DistributedIterationComponent._map_run
+
+    def _map_run(self: Any, env: Any, eval_input: Any) -> None:
+        original(self, env, eval_input)
+        record = eval_input.map_run_record
+        failed = record.item_counter.failed.get() + record.item_counter.timed_out.get()
+        total = max(record.item_counter.total.get(), 1)
+        count, pct = record.tolerated_failure_count, record.tolerated_failure_percentage
+        over_count = bool(count) and failed > count
+        over_pct = bool(pct) and 100.0 * failed / total > pct
+        if failed and (over_count or over_pct or not (count or pct)):
+            typ = StatesErrorNameType.StatesExceedToleratedFailureThreshold
+            details = ExecutionFailedEventDetails(
+                error=typ.to_name(), cause="The specified tolerated failure threshold was exceeded"
+            )
+            raise FailureEventException(FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=typ),
+                event_type=HistoryEventType.ExecutionFailed,
+                event_details=EventDetails(executionFailedEventDetails=details),
+            ))
+
+    dic.DistributedIterationComponent._map_run = _map_run
+
+
+# ------------------------------------------------------------------------------------------ main
+def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: float) -> JobRunner:
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        raise SystemExit(
+            f"tests/moto_sfn patches moto {MOTO_VERSION} source, found moto {moto.__version__}: "
+            "re-check every patch against the new source before changing the pin"
+        )
+    runner = JobRunner(f"http://{HOST}:{port}", job_log_dir)
+    patch_sdk()
+    patch_batch(runner)
+    patch_batchfix()
+    patch_sync()
+    patch_poll(sync_poll)
+    patch_retry(retry_scale)
+    patch_dmap()
+    return runner
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--job-log-dir", type=Path, default=None,
+                        help="one <job id>.log (+ .json) per Batch job (default: a new temp dir)")
+    parser.add_argument("--sync-poll", type=float, default=DEFAULT_SYNC_POLL_SECONDS,
+                        help="seconds between .sync DescribeJobs polls (moto: 0.5)")
+    parser.add_argument("--retry-scale", type=float, default=DEFAULT_RETRY_SCALE,
+                        help="factor on every ASL Retry wait (0.01: IntervalSeconds 60 -> 0.6 s)")
+    args = parser.parse_args(argv)
+
+    log_dir: Path = args.job_log_dir or Path(tempfile.mkdtemp(prefix="moto-batch-logs-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # The engine calls S3 and Batch back at http://localhost:$MOTO_PORT
+    # (stepfunctions/parser/asl/utils/boto_client.py:20, settings.py:120; default 5000), and
+    # moto.server.main only sets it when unset (server.py:61-62): always set it here.
+    os.environ["MOTO_PORT"] = str(args.port)
+    runner = apply_patches(args.port, log_dir, args.sync_poll, args.retry_scale)
+
+    import moto
+    from moto.server import main as moto_main
+
+    print(f"[moto_sfn] moto {moto.__version__} on http://{HOST}:{args.port}, job logs in "
+          f"{log_dir}", file=sys.stderr, flush=True)
+    try:
+        moto_main(["-H", HOST, "-p", str(args.port)])
+    except SystemExit:  # moto's SIGTERM/SIGINT handler calls sys.exit(0) (server.py:20-21)
+        runner.kill_all()
+        sys.stderr.flush()
+        # All state is in memory: skip the interpreter's teardown (1-2 s of garbage collection
+        # over moto's modules) so the fixture's teardown stays short.
+        os._exit(0)
+    finally:
+        runner.kill_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Smoke tests of the patched moto server (tests/moto_sfn): real boto3 clients over HTTP, ASL run
+by moto's Step Functions engine, each Batch job a real local process."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.moto_sfn import Execution, SfnEndpoint
+
+BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
+S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
+ATTEMPT = "States.Format('{}', $$.State.RetryCount)"
+
+# Runs inside the Batch job: its boto3 must find the server through AWS_ENDPOINT_URL alone.
+WRITER = r"""
+import json, os, sys
+import boto3
+bucket, key = sys.argv[1:3]
+boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps({
+    "argv": sys.argv[1:],
+    "env": {k: os.environ.get(k) for k in ("GREETING", "COLOR", "AWS_ENDPOINT_URL",
+                                           "AWS_BATCH_JOB_ID", "AWS_BATCH_JQ_NAME")},
+    "cwd": os.getcwd(),
+    "files": os.listdir("."),
+}))
+print("wrote", key)
+"""
+
+
+@pytest.fixture(scope="module")
+def queue(sfn_endpoint: SfnEndpoint) -> str:
+    return sfn_endpoint.create_job_queue()
+
+
+@pytest.fixture(scope="module")
+def bucket(sfn_endpoint: SfnEndpoint) -> str:
+    name = f"moto-sfn-{uuid.uuid4().hex[:12]}"
+    sfn_endpoint.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def job_definition(sfn: SfnEndpoint, command: list[str], **extra: Any) -> str:
+    name = f"jd-{uuid.uuid4().hex[:10]}"
+    container = {"image": "not-used-locally", "command": command,
+                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                          {"type": "MEMORY", "value": "512"}]}
+    container.update(extra.pop("container", {}))
+    sfn.client("batch").register_job_definition(
+        jobDefinitionName=name, type="container", containerProperties=container, **extra)
+    return name
+
+
+def batch_task(queue: str, jobdef: str, parameters: dict[str, Any], **state: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": BATCH_SYNC,
+        "Parameters": {"JobName": "job", "JobQueue": queue, "JobDefinition": jobdef,
+                       "Parameters": parameters, **state.pop("extra_parameters", {})},
+        **state,
+    }
+
+
+def job_ids(ex: Execution) -> list[str]:
+    return [json.loads(e["taskSubmittedEventDetails"]["output"])["JobId"]
+            for e in ex.events_of("TaskSubmitted")]
+
+
+def explain(sfn: SfnEndpoint, ex: Execution) -> str:
+    return f"{ex.status} {ex.error}: {ex.cause}\n{sfn.job_logs(job_ids(ex))}"
+
+
+def test_fixture_leaves_os_environ_alone(sfn_endpoint: SfnEndpoint) -> None:
+    assert not any(sfn_endpoint.url in value for value in os.environ.values())
+    assert os.environ.get("MOTO_PORT") != str(sfn_endpoint.port)
+
+
+def test_batch_job_writes_to_s3_with_ref_parameters_and_env(
+    sfn_endpoint: SfnEndpoint, queue: str, bucket: str
+) -> None:
+    jobdef = job_definition(
+        sfn_endpoint,
+        ["python3", "-c", WRITER, "Ref::bucket", "Ref::key", "Ref::greeting", "Ref::unset"],
+        parameters={"greeting": "jobdef-default"},
+        container={"environment": [{"name": "GREETING", "value": "from-jobdef"},
+                                   {"name": "COLOR", "value": "blue"}]},
+    )
+    task = batch_task(
+        queue, jobdef,
+        {"bucket": bucket, "key.$": "States.Format('out/{}.json', $$.Execution.Name)"},
+        extra_parameters={"ContainerOverrides": {
+            "Environment": [{"Name": "GREETING", "Value.$": "$.greeting"}]}},
+        ResultSelector={"JobId.$": "$.JobId", "Status.$": "$.Status"},
+        ResultPath="$.job",
+        End=True,
+    )
+    ex = sfn_endpoint.execute({"StartAt": "write", "States": {"write": task}},
+                              {"greeting": "from-input"})
+    assert ex.status == "SUCCEEDED", explain(sfn_endpoint, ex)
+    [job_id] = job_ids(ex)
+    assert ex.output["job"] == {"JobId": job_id, "Status": "SUCCEEDED"}
+
+    key = f"out/{ex.arn.rsplit(':', 1)[1]}.json"
+    body = sfn_endpoint.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    seen = json.loads(body)
+    # Ref:: from Parameters.Parameters, the job definition's default, and an unset one kept.
+    assert seen["argv"] == [bucket, key, "jobdef-default", "Ref::unset"]
+    assert seen["env"] == {
+        "GREETING": "from-input",  # ContainerOverrides beat the job definition
+        "COLOR": "blue",
+        "AWS_ENDPOINT_URL": sfn_endpoint.url,
+        "AWS_BATCH_JOB_ID": job_id,
+        "AWS_BATCH_JQ_NAME": queue,
+    }
+    assert seen["files"] == []  # a fresh, empty working directory...
+    assert not Path(seen["cwd"]).exists()  # ...removed when the job ends
+    assert sfn_endpoint.job_log(job_id) == f"wrote {key}\n"
+
+
+def test_retry_on_task_failed_reruns_the_job_with_next_attempt(
+    sfn_endpoint: SfnEndpoint, queue: str
+) -> None:
+    script = "import sys; a = sys.argv[1]; print('attempt', a); sys.exit(0 if a == '1' else 3)"
+    jobdef = job_definition(sfn_endpoint, ["python3", "-c", script, "Ref::attempt"])
+    task = batch_task(queue, jobdef, {"attempt.$": ATTEMPT}, ResultPath=None, End=True, Retry=[
+        {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 60, "MaxAttempts": 2,
+         "BackoffRate": 1.0},
+    ])
+    ex = sfn_endpoint.execute({"StartAt": "flaky", "States": {"flaky": task}})
+    assert ex.status == "SUCCEEDED", explain(sfn_endpoint, ex)
+    assert [e["type"] for e in ex.events_of("TaskFailed", "TaskSucceeded")] == [
+        "TaskFailed", "TaskSucceeded"]
+    first, second = job_ids(ex)
+    assert sfn_endpoint.job_log(first) == "attempt 0\n"
+    assert sfn_endpoint.job_log(second) == "attempt 1\n"
+    assert ex.seconds < 10  # IntervalSeconds 60 is scaled by the launcher's --retry-scale 0.01
+
+
+def test_failing_job_fails_the_execution_at_its_state(
+    sfn_endpoint: SfnEndpoint, queue: str
+) -> None:
+    script = "import sys; print('about to fail', file=sys.stderr); sys.exit(7)"
+    jobdef = job_definition(sfn_endpoint, ["python3", "-c", script])
+    ex = sfn_endpoint.execute({"StartAt": "ok", "States": {
+        "ok": {"Type": "Pass", "Next": "boom"},
+        "boom": batch_task(queue, jobdef, {}, End=True),
+    }})
+    assert ex.status == "FAILED", explain(sfn_endpoint, ex)
+    assert ex.error == "States.TaskFailed"
+    [failed] = ex.events_of("TaskFailed")
+    assert ex.state_of(failed) == "boom"
+    assert [e["type"] for e in ex.events[-2:]] == ["TaskFailed", "ExecutionFailed"]
+    cause = json.loads(failed["taskFailedEventDetails"]["cause"])
+    assert cause["Status"] == "FAILED"
+    assert cause["StatusReason"] == "Essential container in task exited (7)"
+    [job_id] = job_ids(ex)
+    assert sfn_endpoint.job_log(job_id) == "about to fail\n"
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "result"),
+    [("go", {"verdict": "go"}, "went"), ("stop", {"verdict": "stop"}, "stopped"),
+     ("absent", None, "missing")],
+)
+def test_s3_get_object_string_to_json_then_choice(
+    sfn_endpoint: SfnEndpoint, bucket: str, key: str, body: Any, result: str
+) -> None:
+    key = f"ctl/{uuid.uuid4().hex}/{key}.json"
+    if body is not None:
+        sfn_endpoint.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(body))
+
+    def done(value: str) -> dict[str, Any]:
+        return {"Type": "Pass", "Result": value, "ResultPath": "$.result", "End": True}
+
+    ex = sfn_endpoint.execute({"StartAt": "read", "States": {
+        "read": {
+            "Type": "Task",
+            "Resource": S3_GET_OBJECT_SDK,
+            "Parameters": {"Bucket": bucket, "Key.$": "$.key"},
+            "ResultSelector": {"v.$": "States.StringToJson($.Body)"},
+            "ResultPath": "$.ctl",
+            "Next": "decide",
+            "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.error",
+                       "Next": "missing"}],
+        },
+        "decide": {"Type": "Choice", "Default": "stopped",
+                   "Choices": [{"Variable": "$.ctl.v.verdict", "StringEquals": "go",
+                                "Next": "went"}]},
+        "went": done("went"),
+        "stopped": done("stopped"),
+        "missing": done("missing"),
+    }}, {"key": key})
+    assert ex.status == "SUCCEEDED", explain(sfn_endpoint, ex)
+    assert ex.output["result"] == result
+    if body is not None:
+        assert ex.output["ctl"] == {"v": body}
+    else:
+        assert ex.output["error"]["Error"] == "S3.NoSuchKeyException"
+
+
+@pytest.mark.parametrize(("tolerance", "status"), [({}, "FAILED"),
+                                                    ({"ToleratedFailureCount": 1}, "SUCCEEDED")])
+def test_distributed_map_fails_when_children_exceed_tolerance(
+    sfn_endpoint: SfnEndpoint, queue: str, tolerance: dict[str, Any], status: str
+) -> None:
+    exit_with = ["python3", "-c", "import sys; sys.exit(int(sys.argv[1]))", "Ref::code"]
+    jobdef = job_definition(sfn_endpoint, exit_with)
+    ex = sfn_endpoint.execute({"StartAt": "fan", "States": {"fan": {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "leaf",
+            "States": {"leaf": batch_task(queue, jobdef, {"code.$": "$.code"}, End=True)},
+        },
+        **tolerance,
+        "End": True,
+    }}}, {"items": [{"code": "0"}, {"code": "1"}, {"code": "0"}]})
+    assert ex.status == status, explain(sfn_endpoint, ex)
+    if status == "FAILED":
+        assert ex.error == "States.ExceedToleratedFailureThreshold"
+        assert ex.events_of("MapRunFailed")
+
+
+def test_concurrent_sync_polls_keep_job_environment_stable(
+    sfn_endpoint: SfnEndpoint, queue: str
+) -> None:
+    jobdef = job_definition(sfn_endpoint, ["python3", "-c", "import time; time.sleep(0.5)"],
+                            container={"environment": [{"name": "COLOR", "value": "blue"}]})
+    task = batch_task(queue, jobdef, {}, End=True,
+                      extra_parameters={"ContainerOverrides": {
+                          "Environment": [{"Name": "X", "Value.$": "$.x"}]}},
+                      ResultSelector={"env.$": "$.Container.Environment"})
+    ex = sfn_endpoint.execute({"StartAt": "fan", "States": {"fan": {
+        "Type": "Map", "ItemsPath": "$.xs", "ItemSelector": {"x.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {"StartAt": "wait", "States": {"wait": task}},
+        "End": True,
+    }}}, {"xs": ["a", "b", "c", "d"]})
+    assert ex.status == "SUCCEEDED", explain(sfn_endpoint, ex)
+    for x, out in zip(["a", "b", "c", "d"], ex.output, strict=True):
+        env = {e["Name"]: e["Value"] for e in out["env"]}
+        assert len(env) == len(out["env"]), out["env"]  # no entry added per poll
+        assert env.pop("AWS_BATCH_JOB_ID")
+        # MANAGED_BY_AWS: added by moto's engine to ContainerOverrides, as AWS does.
+        assert env == {"COLOR": "blue", "X": x, "MANAGED_BY_AWS": "STARTED_BY_STEP_FUNCTIONS"}
