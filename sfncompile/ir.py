@@ -13,7 +13,7 @@ import heapq
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 StepKind = Literal["linear", "split", "foreach", "switch", "end"]
 ParamType = Literal["str", "int", "float", "bool", "json"]
@@ -203,6 +203,7 @@ class FlowAnalysis:
             s.name: self._inline_cap(s)
             for s in flow.steps
             if s.kind == "foreach" and s.policies.foreach.mode == "inline"
+            and s.name in self.join_of and s.name in self.scope_of
         }
 
     def _order(self) -> list[StepIR]:
@@ -326,8 +327,33 @@ class FlowAnalysis:
                 stack.extend(self.forward_targets(s))
         return found
 
+    def reachable_in_scope(self, entry: str, stop: str | None) -> set[str]:
+        """Steps reachable from `entry` without passing `stop`, over nested splits/foreach."""
+        seen: set[str] = set()
+        stack = [entry]
+        while stack:
+            name = stack.pop()
+            if name == stop or name in seen or name not in self.by_name:
+                continue
+            seen.add(name)
+            step = self.by_name[name]
+            if step.kind in ("split", "foreach"):
+                stack.extend([self.join_of[name]] if name in self.join_of else [])
+            else:
+                stack.extend(self.forward_targets(step))
+        return seen
+
     def region_steps(self, scope: tuple[str, ...]) -> list[StepIR]:
-        return [s for s in self.ordered if self.scope_of.get(s.name) == scope]
+        """The steps whose nesting scope is `scope`, in graph order."""
+        return self._by_scope.get(scope, [])
+
+    @cached_property
+    def _by_scope(self) -> dict[tuple[str, ...], list[StepIR]]:
+        out: dict[tuple[str, ...], list[StepIR]] = {}
+        for s in self.ordered:
+            if s.name in self.scope_of:
+                out.setdefault(self.scope_of[s.name], []).append(s)
+        return out
 
     def events_per_iteration(self, foreach: StepIR) -> int:
         """History events that one Inline Map iteration of `foreach` records (no retries)."""
@@ -339,7 +365,10 @@ class FlowAnalysis:
         for s in self.region_steps(scope):
             total += EVENTS_BATCH_TASK
             if s.kind == "switch":
+                # the control read, then a Choice (or a loop Pass)
                 total += EVENTS_CONTROL_READ + EVENTS_PASS
+                if any(self.scope_of.get(t) != scope for t in s.targets):
+                    total += EVENTS_PASS  # the Succeed that ends the branch
             elif s.kind == "split":
                 total += EVENTS_CONTAINER + len(s.targets) * EVENTS_PER_ITERATION
                 total += self._region_events((*scope, s.name))

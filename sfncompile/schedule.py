@@ -89,7 +89,9 @@ def _check_cron(body: str) -> None:
 
 def _field_problem(field: _Field, value: str) -> str | None:
     if value == "?":
-        return None if "?" in field.specials else "'?' is only allowed in day-of-month or day-of-week"
+        if "?" in field.specials:
+            return None
+        return "'?' is only allowed in day-of-month or day-of-week"
     if value == "*":
         return None
     if field.name == "day-of-month" and value in ("L", "LW"):

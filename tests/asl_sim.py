@@ -16,8 +16,9 @@ Supported:
 - `Map` INLINE (`ItemsPath`, `ItemSelector`, `MaxConcurrency`, `ResultSelector`, `ResultPath`)
   and DISTRIBUTED (`ItemReader` on `s3:getObject` with `InputType: JSON`; every item runs as a
   child execution with its own history and its own `$$.Execution.Name`);
-- `Succeed`, `Next`, `End`;
-- paths `$`, `$.a.b`, and the context fields `$$.Execution.Name`, `$$.State.Name`,
+- `Succeed`, `Next`, `End`, and `OutputPath` on any state but Choice;
+- paths `$`, `$.a.b`, and the context fields `$$.Execution.Name`, `$$.Execution.Input`,
+  `$$.State.Name`,
   `$$.State.RetryCount`, `$$.Map.Item.Index`, `$$.Map.Item.Value` (the last two only inside an
   `ItemSelector`, as in AWS);
 - intrinsics `States.Format`, `States.MathAdd`, `States.JsonToString`, `States.StringToJson`.
@@ -113,6 +114,7 @@ class Execution:
 
     name: str
     events: int = EVENTS_EXECUTION
+    input: Any = None
 
 
 @dataclass
@@ -166,7 +168,7 @@ class _Context:
 
     def as_object(self) -> dict[str, Any]:
         ctx: dict[str, Any] = {
-            "Execution": {"Name": self.execution.name},
+            "Execution": {"Name": self.execution.name, "Input": self.execution.input},
             "State": {"Name": self.state_name, "RetryCount": self.retry_count},
         }
         if self.map_item is not None:
@@ -175,7 +177,8 @@ class _Context:
 
 
 _CONTEXT_FIELDS = frozenset(
-    {"Execution.Name", "State.Name", "State.RetryCount", "Map.Item.Index", "Map.Item.Value"}
+    {"Execution.Name", "Execution.Input", "State.Name", "State.RetryCount", "Map.Item.Index",
+     "Map.Item.Value"}
 )
 
 
@@ -430,7 +433,7 @@ def substitute(definition: Any, values: Mapping[str, str]) -> Any:
 
 # -- the interpreter --------------------------------------------------------------------------
 
-_COMMON = frozenset({"Type", "Comment", "Next", "End"})
+_COMMON = frozenset({"Type", "Comment", "Next", "End", "OutputPath"})
 _ALLOWED = {
     "Pass": _COMMON | {"Parameters", "Result", "ResultPath"},
     "Task": _COMMON | {"Resource", "Parameters", "ResultSelector", "ResultPath", "Retry",
@@ -439,7 +442,7 @@ _ALLOWED = {
     "Parallel": _COMMON | {"Branches", "ResultSelector", "ResultPath"},
     "Map": _COMMON | {"ItemsPath", "ItemReader", "ItemSelector", "MaxConcurrency",
                       "ItemProcessor", "ResultSelector", "ResultPath"},
-    "Succeed": frozenset({"Type", "Comment"}),
+    "Succeed": frozenset({"Type", "Comment", "OutputPath"}),
 }
 _RETRY_FIELDS = frozenset({"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate",
                            "MaxDelaySeconds", "JitterStrategy"})
@@ -477,7 +480,7 @@ class Simulator:
         self._written: set[tuple[str, str, str]] = set()  # (run, step, task) that ran
 
     def run(self, execution_input: Any) -> Record:
-        parent = Execution(self.execution_name)
+        parent = Execution(self.execution_name, input=execution_input)
         self.record.executions.append(parent)
         self.record.output = self._machine(self.definition, execution_input, parent)
         return self.record
@@ -511,8 +514,9 @@ class Simulator:
                 continue
             if kind == "Succeed":
                 execution.events += EVENTS_SUCCEED
-                return data
+                return read_path(state.get("OutputPath", "$"), data, ctx)
             data = getattr(self, f"_{kind.lower()}")(name, state, data, ctx)
+            data = read_path(state.get("OutputPath", "$"), data, ctx)
             if state.get("End") is True and "Next" not in state:
                 return data
             if "Next" in state and "End" not in state:

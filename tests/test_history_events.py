@@ -21,11 +21,6 @@ from tests.test_state_size import MAX_RUNS, Case, golden, map_state
 WIDTHS = (1, 2, 7, 50, 301)
 DOC = ROOT / "docs" / "history-events.md"
 
-SUCCEED_NOT_COUNTED = pytest.mark.xfail(
-    strict=True,
-    reason="sfncompile bug (reported): events_per_iteration leaves out the Succeed state that "
-    "ends an iteration when a switch arm goes straight to the join (2 events per iteration)",
-)
 
 
 def foreach_steps(mode: str) -> list[tuple[str, str]]:
@@ -35,8 +30,7 @@ def foreach_steps(mode: str) -> list[tuple[str, str]]:
 
 
 def inline_params() -> list[Any]:
-    return [pytest.param(name, step, id=f"{name}-{step}",
-                         marks=[SUCCEED_NOT_COUNTED] if name == "loop_in_foreach" else [])
+    return [pytest.param(name, step, id=f"{name}-{step}")
             for name, step in foreach_steps("inline")]
 
 

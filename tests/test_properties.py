@@ -13,8 +13,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfncompile.emit import compile_asl
@@ -198,22 +197,9 @@ def broken_sources(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _known_analysis_crash(exc: KeyError) -> bool:
-    """The crash of test_unclosed_nested_foreach_is_a_flow_error (a reported bug): drop this
-    once that test passes."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code.co_name == "events_per_iteration"
-
-
 def parse_or_flow_errors(source: str) -> None:
     try:
         flow = parse_source(source, "broken_flow.py")
-    except KeyError as exc:
-        if not _known_analysis_crash(exc):
-            raise
-        reject()
     except FlowErrors as exc:
         assert exc.errors, "FlowErrors without an error"
         for error in exc.errors:
@@ -265,9 +251,6 @@ class F(FlowSpec):
 """
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="sfncompile bug (reported): FlowAnalysis computes max_inline_width "
-                   "for a foreach whose enclosing foreach has no join, and raises KeyError")
 def test_unclosed_nested_foreach_is_a_flow_error() -> None:
     try:
         parse_source(UNCLOSED_NESTED_FOREACH, "flow.py")

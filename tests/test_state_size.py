@@ -208,18 +208,12 @@ def test_golden_wide_split_branches_see_the_state_of_start() -> None:
 # States.DataLimitExceeded even when its ResultSelector or ResultPath would drop them (for a
 # Distributed Map, AWS's remedy is a ResultWriter). These tests measure that collected result.
 
-RAW_RESULT_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="sfncompile bug (reported): each Map iteration / Parallel branch returns the whole "
-    "state, so the collected result grows with width (and with the parameters for a Parallel)",
-)
 
 
 def _oversized_results(exploration: Exploration) -> dict[str, int]:
     return {s: size for s, size in exploration.max_results().items() if size >= PAYLOAD_LIMIT}
 
 
-@RAW_RESULT_XFAIL
 def test_inline_map_results_fit_at_the_widest_width() -> None:
     oversized = {}
     for param in foreach_cases():
@@ -230,12 +224,10 @@ def test_inline_map_results_fit_at_the_widest_width() -> None:
     assert oversized == {}
 
 
-@RAW_RESULT_XFAIL
 def test_distributed_map_result_fits_at_ten_thousand_items() -> None:
     assert _oversized_results(at_widest("foreach_distributed", "start")) == {}
 
 
-@RAW_RESULT_XFAIL
 def test_parallel_result_fits_with_a_wide_split_and_parameters() -> None:
     case = synthetic(split_source(200), "split200")
     exploration = explore(case, execution_input={"config": {"weights": "w" * 2_000}})

@@ -1,9 +1,11 @@
 """FlowIR -> Amazon States Language (a dict), one small function per step kind.
 
 The shapes, and why (see DESIGN.md, "The ASL: principles"):
-- the state carries `run`, `scope`, `n` (and `params` until `start` has read them); a task's
-  id is `scope + n`: `n` counts loop iterations and each foreach level appends
-  `<n>.<index>.` to the scope, so every task id is unique and computable by the runtime;
+- the state carries only `run`, `scope` and `n` (`start` reads the parameters from the
+  execution input); a task's id is `scope + n`: `n` counts loop iterations and each foreach
+  level appends `<n>.<index>.` to the scope, so every task id is unique and computable by the
+  runtime; a branch or iteration ends with `OutputPath: $.n`, so what a Map or Parallel
+  gathers stays tiny;
 - every step is a Batch `.sync` Task whose result is discarded (`ResultPath: null`);
 - a foreach or switch step is followed by a read of its small S3 control object;
 - a split is a Parallel, a foreach a Map (Inline, or Distributed reading the control object
@@ -35,6 +37,9 @@ THROTTLE_RETRY: State = {
     "JitterStrategy": "FULL",
 }
 BATCH_MIN_ATTEMPT_SECONDS = 60
+# A Map or Parallel gathers the output of every iteration or branch before its ResultSelector
+# runs, so a branch ends with only its loop counter: the gathered result stays tiny.
+BRANCH_OUTPUT = "$.n"
 
 
 class _Emitter:
@@ -46,38 +51,40 @@ class _Emitter:
         states: States = {
             names.INIT: {
                 "Type": "Pass",
-                "Parameters": {"run.$": "$$.Execution.Name", "scope": "", "n": 0, "params.$": "$"},
+                "Parameters": {"run.$": "$$.Execution.Name", "scope": "", "n": 0},
                 "Next": names.state("start"),
             }
         }
-        states.update(self.region((), None))
+        states.update(self.region((), "start", None))
         return {
             "Comment": f"{self.flow.name}, compiled by sfncompile",
             "StartAt": names.INIT,
             "States": states,
         }
 
-    def region(self, scope: tuple[str, ...], stop: str | None) -> States:
-        """The states of the steps in `scope`, in graph order; reaching `stop` ends it."""
+    def region(self, scope: tuple[str, ...], entry: str, stop: str | None) -> States:
+        """The states of the steps of `scope` reachable from `entry`, in graph order; reaching
+        `stop` ends the region (a Parallel branch holds only the steps of its own branch)."""
+        reach = self.a.reachable_in_scope(entry, stop)
         states: States = {}
         for step in self.a.region_steps(scope):
-            states.update(_EMITTERS[step.kind](self, step, stop))
+            if step.name in reach:
+                states.update(_EMITTERS[step.kind](self, step, stop))
         return states
 
     def sub_machine(self, opener: StepIR, entry: str, stop: str) -> dict[str, Any]:
         inner = (*self.a.scope_of[opener.name], opener.name)
-        states = self.region(inner, stop)
-        # The entry step comes first in graph order, but a Parallel branch holds only its own
-        # branch: keep the states reachable from this entry.
-        return {"StartAt": names.state(entry), "States": _reachable(states, names.state(entry))}
+        return {"StartAt": names.state(entry), "States": self.region(inner, entry, stop)}
 
     # -- states -----------------------------------------------------------------------------
 
     def goto(self, state: State, target: str | None, stop: str | None) -> State:
-        if target is None or target == stop:
-            state["End"] = True
-        else:
+        if target is not None and target != stop:
             state["Next"] = names.state(target)
+            return state
+        if stop is not None:
+            state["OutputPath"] = BRANCH_OUTPUT
+        state["End"] = True
         return state
 
     def task(self, step: StepIR) -> State:
@@ -89,7 +96,7 @@ class _Emitter:
             "attempt.$": ATTEMPT,
         }
         if step.name == "start":
-            job_params["params.$"] = "States.JsonToString($.params)"
+            job_params["params.$"] = "States.JsonToString($$.Execution.Input)"
         own_jobdef = p.batch.image or p.batch.iam_role or p.resources.shared_memory
         params: dict[str, Any] = {
             "JobName": names.job_name(self.flow.name, step.name) or step.name,
@@ -154,20 +161,6 @@ def resource_requirements(r: Resources) -> list[dict[str, str]]:
     if r.gpu:
         out.append({"Type": "GPU", "Value": str(r.gpu)})
     return out
-
-
-def _reachable(states: States, start: str) -> States:
-    keep: set[str] = set()
-    stack = [start]
-    while stack:
-        name = stack.pop()
-        if name in keep or name not in states:
-            continue
-        keep.add(name)
-        s = states[name]
-        stack.extend(t for t in (s.get("Next"), s.get("Default")) if isinstance(t, str))
-        stack.extend(c["Next"] for c in s.get("Choices", []))
-    return {k: v for k, v in states.items() if k in keep}
 
 
 # -- one function per step kind ---------------------------------------------------------------
@@ -244,7 +237,7 @@ def _switch(e: _Emitter, step: StepIR, stop: str | None) -> States:
     for value, target in step.cases:
         if target == stop:
             dest = names.state(step.name, "done")
-            extra[dest] = {"Type": "Succeed"}
+            extra[dest] = {"Type": "Succeed", "OutputPath": BRANCH_OUTPUT}
         elif (step.name, target) in e.a.back_edges:
             dest = names.state(step.name, "loop to", target)
             extra[dest] = {

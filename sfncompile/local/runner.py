@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sfncompile.local.worker import TaskLauncher
 from sfncompile.local.progress import Progress
+from sfncompile.local.worker import TaskLauncher
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.lineage import body_task_id, split_task_id
 from sfncompile.runtime.storage import Storage, open_storage

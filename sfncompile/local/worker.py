@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -60,10 +61,8 @@ class TaskLauncher:
         if not job.exited.wait(timeout):
             job.started.wait()
             if job.pid:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(job.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             job.exited.wait()
             return -9
         return job.code

@@ -1,6 +1,6 @@
 """Imported once by the task fork server: what every task needs, loaded before the fork."""
 
-import sfncompile.runtime.__main__  # noqa: F401
+import sfncompile.runtime.__main__
 import sfncompile.runtime.task  # noqa: F401
 
 try:

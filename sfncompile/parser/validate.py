@@ -56,13 +56,12 @@ def _check_reachability(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
     errors: list[FlowError] = []
     reached = {s.name for s in a.ordered}
     reaches_end = {"end"}
-    changed = True
-    while changed:
-        changed = False
-        for s in flow.steps:
-            if s.name not in reaches_end and any(t in reaches_end for t in s.targets):
-                reaches_end.add(s.name)
-                changed = True
+    stack = ["end"]
+    while stack:
+        for parent in a.parents[stack.pop()]:
+            if parent not in reaches_end:
+                reaches_end.add(parent)
+                stack.append(parent)
     for s in flow.steps:
         if s.name not in reached:
             errors.append(_err(s.pos, f"step {s.name!r} is not reachable from 'start'"))
@@ -78,6 +77,9 @@ def _check_cycles(a: FlowAnalysis) -> list[FlowError]:
         if step.kind != "switch":
             errors.append(_err(step.next_pos, f"step {src!r} goes back to {dst!r}, making a "
                                "cycle; only a switch arm may loop back"))
+        elif a.by_name[dst].is_join:
+            errors.append(_err(step.next_pos, f"step {src!r} loops back to the join {dst!r}; "
+                               "a loop must go back to the split or foreach, or inside it"))
     return errors
 
 
@@ -97,7 +99,7 @@ def _check_joins(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
                                f" different joins ({', '.join(sorted(joins))}); they must meet"
                                " in exactly one join"))
         elif not joins:
-            meet = _meeting_step(a, s)
+            meet = _meeting_step(a, s) if s.kind == "split" else None
             if meet is not None and meet != "end":
                 errors.append(_err(a.by_name[meet].pos, f"step {meet!r} joins the {what} of "
                                    f"{s.name!r} but does not take `inputs`: write "
@@ -107,11 +109,11 @@ def _check_joins(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
                                    " its branches must meet in a join step "
                                    "`def join(self, inputs)`"))
     for s in flow.steps:
-        if s.is_join and s.name not in a.opener_of and s.name in a.scope_of:
-            if not any(s.name in a.closing_joins(o) for o in flow.steps
-                       if o.kind in ("split", "foreach")):
-                errors.append(_err(s.pos, f"step {s.name!r} takes `inputs` but joins no split"
-                                   " or foreach; only a join step takes `inputs`"))
+        if (s.is_join and s.name not in a.opener_of and s.name in a.scope_of
+                and not any(s.name in a.closing_joins(o) for o in flow.steps
+                            if o.kind in ("split", "foreach"))):
+            errors.append(_err(s.pos, f"step {s.name!r} takes `inputs` but joins no split"
+                               " or foreach; only a join step takes `inputs`"))
     return errors
 
 

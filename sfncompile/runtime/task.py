@@ -23,7 +23,7 @@ from types import FrameType
 from typing import Any
 
 from sfncompile.current import current
-from sfncompile.flowspec import Binding, Frame, FlowSpec, Inputs, Transition
+from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, Transition
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import lineage
 from sfncompile.runtime.params import ParameterError, resolve_parameters
