@@ -18,6 +18,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_DIFF = 1
 EXIT_USAGE = 2
+EXIT_AWS = 1
 
 
 def friendly_errors(func: F) -> F:
@@ -36,6 +37,12 @@ def friendly_errors(func: F) -> F:
         except UsageError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
+        except Exception as exc:
+            # AWS errors (botocore's) are the user's to act on, not a bug of ours.
+            if type(exc).__module__.split(".")[0] not in ("botocore", "boto3"):
+                raise
+            click.echo(f"error: AWS: {exc}", err=True)
+            sys.exit(EXIT_AWS)
 
     return wrapper  # type: ignore[return-value]
 
@@ -351,3 +358,16 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
             if len(task_ids) > 1 or want_stderr is None:
                 click.echo(f"--- {task.pathspec} {name}")
             click.echo(text, nl=False)
+
+
+def _register_aws_commands() -> None:
+    from sfncompile.deploy.commands import COMMANDS
+
+    for command in COMMANDS:
+        for sub in [command, *getattr(command, "commands", {}).values()]:
+            if sub.callback is not None and not isinstance(sub, click.Group):
+                sub.callback = friendly_errors(sub.callback)
+        main.add_command(command)
+
+
+_register_aws_commands()

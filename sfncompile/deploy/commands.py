@@ -1,0 +1,244 @@
+"""The AWS commands of the CLI: deploy, trigger, status, redrive, delete, config show.
+
+boto3 is imported only when one of them runs, so `build` and `run` never load it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sfncompile.deploy.config import NAMES, SETTINGS, Config, load_config, parse_tags
+from sfncompile.errors import UsageError
+
+
+def _setting_options(func: Any) -> Any:
+    for s in reversed(SETTINGS):
+        if s.name == "tags":
+            continue
+        func = click.option(f"--{s.name.replace('_', '-')}", s.name, metavar="VALUE",
+                            help=f"{s.help[0].upper()}{s.help[1:]}.")(func)
+    return func
+
+
+def _config(where: Path, settings: dict[str, Any], tags: tuple[str, ...] = ()) -> Config:
+    flags = {k: v for k, v in settings.items() if k in NAMES}
+    if tags:
+        flags["tags"] = parse_tags(",".join(tags), "--tag")
+    config = load_config(where, flags)
+    if tags:  # --tag adds to the configured tags rather than replacing them
+        below = load_config(where, {k: v for k, v in flags.items() if k != "tags"})
+        config.values["tags"] = {**below.tags, **flags["tags"]}
+    return config
+
+
+def _clients(config: Config) -> Any:
+    from sfncompile.deploy.aws import AwsClients
+
+    return AwsClients(region=config.get("region"))
+
+
+def _target_name(target: str, flow_name: str | None, config: Config) -> tuple[str, Any]:
+    """A state machine name from FLOW.py or NAME; with a file, also its parsed flow."""
+    if target.endswith(".py"):
+        from sfncompile.parser import parse_flow
+
+        flow = parse_flow(Path(target), flow_name)
+        return f"{config.name_prefix}{flow.name}", flow
+    return target, None
+
+
+@click.command()
+@click.argument("flow_file", metavar="FLOW.py", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--flow", "flow_name", metavar="NAME", help="The FlowSpec class to deploy.")
+@click.option("--name", metavar="NAME", help="State machine name (default: prefix + flow name).")
+@click.option("--schedule", metavar="EXPR",
+              help="'cron(...)', 'rate(...)', 'none' (remove) or 'disable'; default: @schedule.")
+@click.option("--timezone", metavar="TZ", help="IANA time zone; uses EventBridge Scheduler.")
+@click.option("--max-workers", type=click.IntRange(min=1), metavar="N",
+              help="MaxConcurrency of every foreach that does not set its own.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="A tag for every resource (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the ASL; touch nothing.")
+@_setting_options
+def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: str | None,
+           timezone: str | None, max_workers: int | None, tags: tuple[str, ...], dry_run: bool,
+           **settings: Any) -> None:
+    """Deploy FLOW.py: code package to S3, Batch job definition, state machine, schedule.
+
+    Each part changes only when it differs from what is deployed, so running it twice
+    changes nothing the second time.
+    """
+    from sfncompile.deploy.deployer import deploy as apply
+    from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
+    from sfncompile.emit.render import render_json
+    from sfncompile.parser import parse_flow
+
+    config = _config(flow_file.parent, settings, tags)
+    flow = parse_flow(flow_file, flow_name)
+    if max_workers:
+        flow = _with_max_concurrency(flow, max_workers)
+    with workdir() as tmp:
+        target = prepare(flow, flow_file, config, name=name,
+                         schedule=parse_schedule(schedule, flow, timezone), workdir=Path(tmp))
+        if dry_run:
+            click.echo(f"Plan for {target.machine_name} (dry run: no AWS call is made):")
+            for call in plan(target):
+                click.echo(f"  {call}")
+            names = {k: f"<{d['jobDefinitionName']}:revision>"
+                     for k, d in target.job_definitions.items()}
+            click.echo("Resolved ASL:")
+            click.echo(render_json(target.resolved(names)), nl=False)
+            return
+        say = _progress()
+        say(f"Deploying {flow.name} as {target.machine_name}")
+        arn, changed = apply(target, _clients(config), say)
+    if changed:
+        click.echo(f"Deployed {arn} ({len(changed)} change{'s' if len(changed) != 1 else ''})")
+    else:
+        click.echo(f"No changes: {target.machine_name} is up to date ({arn})")
+
+
+def _progress() -> Any:
+    def say(line: str) -> None:
+        click.echo(f"  {line}", err=True)
+
+    return say
+
+
+def _with_max_concurrency(flow: Any, n: int) -> Any:
+    steps = []
+    for step in flow.steps:
+        options = step.policies.foreach
+        if step.kind == "foreach" and "max_concurrency" not in options.model_fields_set:
+            options = options.model_copy(update={"max_concurrency": n})
+            step = step.model_copy(update={
+                "policies": step.policies.model_copy(update={"foreach": options})})
+        steps.append(step)
+    return flow.model_copy(update={"steps": tuple(steps)})
+
+
+@click.command()
+@click.argument("target", metavar="FLOW.py|NAME")
+@click.option("--flow", "flow_name", metavar="NAME")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A flow Parameter (repeatable).")
+@click.option("--name-prefix", metavar="PREFIX")
+@click.option("--region", metavar="REGION")
+def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **settings: Any) -> None:
+    """Start a run of a deployed flow; print its run id."""
+    from sfncompile.deploy.ops import trigger as start
+    from sfncompile.local.runner import new_run_id
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+
+    config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
+    name, flow = _target_name(target, flow_name, config)
+    try:
+        given: dict[str, Any] = parse_cli_pairs(params)
+        if flow is not None:
+            spec = flow.graph_json()["parameters"]
+            values = resolve_parameters(spec, given)
+            given = {p["name"]: values[p["attr"]] for p in spec if p["name"] in given}
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
+    run_id = start(_clients(config), name, new_run_id(), given)
+    click.echo(f"Started {name}/{run_id}", err=True)
+    click.echo(run_id)
+
+
+@click.command()
+@click.argument("target", metavar="NAME|FLOW.py")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--flow", "flow_name", metavar="NAME")
+@click.option("--name-prefix", metavar="PREFIX")
+@click.option("--region", metavar="REGION")
+def status(target: str, run_id: str | None, flow_name: str | None, **settings: Any) -> None:
+    """List the runs of a deployed flow, or show one run and the step that failed."""
+    from sfncompile.deploy import ops
+
+    config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
+    name, _ = _target_name(target, flow_name, config)
+    clients = _clients(config)
+    if run_id is None:
+        runs = ops.list_executions(clients, name)
+        if not runs:
+            click.echo(f"{name}: no runs yet")
+        for r in runs:
+            click.echo(f"{r.run_id:<40} {r.status:<10} {r.started}  {r.stopped}")
+        return
+    info = ops.describe_run(clients, name, run_id)
+    click.echo(f"{name}/{run_id}: {info['status']} (started {info['started']}, "
+               f"stopped {info['stopped']})")
+    if info["failed_steps"]:
+        click.echo(f"failed step: {', '.join(info['failed_steps'])}")
+    if info["cause"]:
+        click.echo(f"cause: {info['cause']}")
+    if info["status"] == "FAILED":
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("run", metavar="NAME/RUN")
+@click.option("--name-prefix", metavar="PREFIX")
+@click.option("--region", metavar="REGION")
+def redrive(run: str, **settings: Any) -> None:
+    """Restart a failed run from where it failed (Step Functions RedriveExecution)."""
+    from sfncompile.deploy import ops
+
+    name, _, run_id = run.partition("/")
+    if not name or not run_id:
+        raise UsageError(f"{run!r}: name the run as NAME/run-id")
+    config = _config(Path.cwd(), settings)
+    ops.redrive(_clients(config), f"{config.name_prefix}{name}" if not
+                name.startswith(config.name_prefix) else name, run_id)
+    click.echo(f"Redriving {run}")
+
+
+@click.command()
+@click.argument("name", metavar="NAME")
+@click.option("--name-prefix", metavar="PREFIX")
+@click.option("--region", metavar="REGION")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(name: str, yes: bool, **settings: Any) -> None:
+    """Remove a deployed flow's state machine, schedule and job definitions."""
+    from sfncompile.deploy import ops
+
+    config = _config(Path.cwd(), settings)
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Delete the state machine {name} and its schedule?", abort=True)
+    removed = ops.delete(_clients(config), name, name[:64])
+    for item in removed:
+        click.echo(f"  removed {item}", err=True)
+    if not removed:
+        click.echo(f"Nothing named {name} was deployed.")
+        return
+    click.echo(f"Deleted {name}. Left alone: the code packages and run artifacts in S3 "
+               f"({config.get('s3_root') or 'your s3_root'}), which `sfncompile.client` "
+               "still reads.")
+
+
+@click.group()
+def config() -> None:
+    """Inspect the deployment settings."""
+
+
+@config.command("show")
+@click.argument("flow_file", metavar="[FLOW.py]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@_setting_options
+def config_show(flow_file: Path | None, **settings: Any) -> None:
+    """Print the effective settings and where each one came from."""
+    where = flow_file.parent if flow_file else Path.cwd()
+    cfg = _config(where, settings)
+    for s in SETTINGS:
+        value = cfg.values.get(s.name)
+        shown = json.dumps(value) if isinstance(value, dict) else (value or "-")
+        source = cfg.sources.get(s.name, "unset" + (" (required)" if s.required else ""))
+        click.echo(f"{s.name:<12} {shown}  [{source}]")
+
+
+COMMANDS = [deploy, trigger, status, redrive, delete, config]

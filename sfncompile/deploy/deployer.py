@@ -1,0 +1,360 @@
+"""`sfncompile deploy`: package, job definitions, state machine, schedule; each step only when
+something changed, so deploying twice writes nothing the second time.
+
+`prepare` computes everything from the flow and the settings without touching AWS (which is
+also what `--dry-run` prints); `apply` compares with what is deployed and changes the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
+from sfncompile.deploy.config import Config
+from sfncompile.emit import compile_asl
+from sfncompile.emit.jobdef import job_definitions
+from sfncompile.emit.limits import MAX_MACHINE_NAME, MAX_RULE_NAME, check_name
+from sfncompile.emit.render import render_json, resolve
+from sfncompile.errors import UsageError
+from sfncompile.ir import FlowIR
+from sfncompile.runtime.package import build_package
+from sfncompile.schedule import ScheduleError, validate_schedule
+
+TARGET_ID = "sfncompile"
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_PREFIX = re.compile(r"[A-Za-z0-9/_.-]*")
+
+
+@dataclass
+class Schedule:
+    expression: str | None  # None: no schedule
+    timezone: str | None = None
+    enabled: bool = True
+
+
+@dataclass
+class Target:
+    flow: FlowIR
+    config: Config
+    machine_name: str
+    bucket: str
+    key_prefix: str  # "" or "prefix/"
+    package_path: Path
+    package_sha: str
+    package_key: str
+    job_definitions: dict[str, dict[str, Any]]
+    definition: dict[str, Any]  # unresolved ASL
+    schedule: Schedule
+    schedule_input: dict[str, Any]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rule_name(self) -> str:
+        return self.machine_name[:MAX_RULE_NAME]
+
+    @property
+    def package_url(self) -> str:
+        return f"s3://{self.bucket}/{self.package_key}"
+
+    def substitutions(self, job_definition_arns: dict[str, str]) -> dict[str, str]:
+        return {"JobQueue": str(self.config.get("job_queue")), "S3Bucket": self.bucket,
+                "S3KeyPrefix": self.key_prefix, **job_definition_arns}
+
+    def resolved(self, job_definition_arns: dict[str, str]) -> dict[str, Any]:
+        return resolve(self.definition, self.substitutions(job_definition_arns), strict=False)
+
+
+def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Schedule:
+    """`--schedule` wins over `@schedule`; 'none' removes it and 'disable' keeps it disabled."""
+    if option is None:
+        if flow.schedule is None:
+            return Schedule(None)
+        return Schedule(flow.schedule.expression, timezone or flow.schedule.timezone)
+    word = option.strip().lower()
+    if word == "none":
+        return Schedule(None)
+    if word == "disable":
+        if flow.schedule is None:
+            raise UsageError("--schedule disable: the flow has no @schedule; give the "
+                             "expression to disable, or use --schedule none to remove it")
+        return Schedule(flow.schedule.expression, timezone or flow.schedule.timezone, False)
+    try:
+        return Schedule(validate_schedule(option), timezone)
+    except ScheduleError as exc:
+        raise UsageError(f"--schedule: {exc}") from None
+
+
+def split_s3_root(root: str) -> tuple[str, str]:
+    bucket, _, prefix = root[len("s3://"):].partition("/")
+    prefix = prefix.strip("/")
+    if not bucket or not _PREFIX.fullmatch(prefix):
+        raise UsageError(f"s3_root {root!r}: expected s3://bucket[/prefix] with a prefix of "
+                         "letters, digits and / _ . -")
+    return bucket, (prefix + "/" if prefix else "")
+
+
+def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
+            schedule: Schedule, workdir: Path) -> Target:
+    """Everything deploy needs, computed locally (no AWS call)."""
+    config.require(*(["events_role"] if schedule.expression else []))
+    machine_name = check_name("state machine", name or f"{config.name_prefix}{flow.name}",
+                              MAX_MACHINE_NAME)
+    if not _NAME.fullmatch(machine_name):
+        raise UsageError(f"state machine name {machine_name!r}: use letters, digits, - and _")
+    bucket, key_prefix = split_s3_root(str(config.get("s3_root")))
+    graph = json.dumps(flow.graph_json(), sort_keys=True).encode()
+    package_path = workdir / "code.tar.gz"
+    sha = build_package(flow_file.parent, package_path, extra={"_sfncompile/graph.json": graph})
+    package_key = f"{key_prefix}{flow.name}/code/{sha}.tar.gz"
+    env = {"SFNCOMPILE_DATASTORE_ROOT": str(config.get("s3_root")).rstrip("/"),
+           "SFNCOMPILE_CODE_PACKAGE": f"s3://{bucket}/{package_key}",
+           "SFNCOMPILE_CODE_SHA256": sha, "PYTHONUNBUFFERED": "1"}
+    tags = config.tags
+    definitions = job_definitions(flow, name=machine_name, image=str(config.get("image")),
+                                  job_role=config.get("job_role"), environment=env, tags=tags)
+    missing = [p.name for p in flow.parameters if p.required and p.default is None]
+    if schedule.expression and missing:
+        raise UsageError(f"a scheduled run has no one to pass {', '.join(missing)}: give the "
+                         "required Parameters defaults, or deploy with --schedule none")
+    return Target(
+        flow=flow, config=config, machine_name=machine_name, bucket=bucket,
+        key_prefix=key_prefix, package_path=package_path, package_sha=sha,
+        package_key=package_key, job_definitions=definitions, definition=compile_asl(flow),
+        schedule=schedule,
+        schedule_input={p.name: p.default for p in flow.parameters if p.default is not None},
+        tags=tags,
+    )
+
+
+def plan(target: Target) -> list[str]:
+    """The calls a first deploy makes, for --dry-run (no AWS call is made to find out)."""
+    calls = [f"s3:PutObject s3://{target.bucket}/{target.package_key} "
+             f"(the code package, sha256 {target.package_sha}; skipped when present)"]
+    for key, d in target.job_definitions.items():
+        calls.append(f"batch:RegisterJobDefinition {d['jobDefinitionName']} (${{{key}}}; "
+                     "skipped when unchanged)")
+    calls.append(f"states:CreateStateMachine {target.machine_name} (or UpdateStateMachine; "
+                 "publishes a version)")
+    s = target.schedule
+    if s.expression is None:
+        calls.append(f"events:RemoveTargets + DeleteRule {target.rule_name} (if it exists)")
+    elif s.timezone:
+        calls.append(f"scheduler:CreateSchedule {target.rule_name} {s.expression} "
+                     f"in {s.timezone} (or UpdateSchedule)")
+    else:
+        state = "ENABLED" if s.enabled else "DISABLED"
+        calls.append(f"events:PutRule {target.rule_name} {s.expression} {state}")
+        calls.append(f"events:PutTargets {target.rule_name} -> {target.machine_name} "
+                     f"input {json.dumps(target.schedule_input, sort_keys=True)}")
+    return calls
+
+
+Progress = Callable[[str], None]
+
+
+class Deployer:
+    def __init__(self, target: Target, clients: AwsClients, say: Progress) -> None:
+        self.t = target
+        self.aws = clients
+        self.say = say
+        self.changed: list[str] = []
+
+    def _tags(self, style: str) -> Any:
+        if style == "list":
+            return [{"key": k, "value": v} for k, v in sorted(self.t.tags.items())]
+        if style == "List":
+            return [{"Key": k, "Value": v} for k, v in sorted(self.t.tags.items())]
+        return dict(self.t.tags)
+
+    def run(self) -> str:
+        self.upload_package()
+        arns = {key: self.job_definition(key, d) for key, d in self.t.job_definitions.items()}
+        machine_arn = self.state_machine(render_json(self.t.resolved(arns)))
+        self.schedule(machine_arn)
+        return machine_arn
+
+    def upload_package(self) -> None:
+        t = self.t
+        try:
+            self.aws.s3.head_object(Bucket=t.bucket, Key=t.package_key)
+            self.say(f"code package    unchanged  {t.package_url}")
+            return
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+        self.aws.s3.upload_file(str(t.package_path), t.bucket, t.package_key)
+        self.changed.append("code package")
+        self.say(f"code package    uploaded   {t.package_url}")
+
+    def job_definition(self, key: str, wanted: dict[str, Any]) -> str:
+        name = wanted["jobDefinitionName"]
+        found = self.aws.batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")
+        latest = max(found.get("jobDefinitions", []), key=lambda d: d["revision"], default=None)
+        if latest is not None and _same_job_definition(latest, wanted):
+            self.say(f"job definition unchanged  {name}:{latest['revision']}")
+            arn: str = latest["jobDefinitionArn"]
+            return arn
+        registered = self.aws.batch.register_job_definition(**wanted)
+        self.changed.append(f"job definition {name}")
+        self.say(f"job definition registered {name}:{registered['revision']}")
+        arn = registered["jobDefinitionArn"]
+        return arn
+
+    def state_machine(self, definition: str) -> str:
+        t = self.t
+        role = str(t.config.get("sfn_role"))
+        arn = find_state_machine(self.aws, t.machine_name)
+        if arn is None:
+            created = self.aws.sfn.create_state_machine(
+                name=t.machine_name, definition=definition, roleArn=role, type="STANDARD",
+                tags=[{"key": k, "value": v} for k, v in sorted(t.tags.items())], publish=True)
+            self.changed.append("state machine")
+            self.say(f"state machine   created    {t.machine_name}")
+            new_arn: str = created["stateMachineArn"]
+            return new_arn
+        current = self.aws.sfn.describe_state_machine(stateMachineArn=arn)
+        if json.loads(current["definition"]) == json.loads(definition) and \
+                current["roleArn"] == role:
+            self.say(f"state machine   unchanged  {t.machine_name}")
+            return arn
+        self.aws.sfn.update_state_machine(stateMachineArn=arn, definition=definition,
+                                          roleArn=role, publish=True)
+        self.changed.append("state machine")
+        self.say(f"state machine   updated    {t.machine_name} (new version published)")
+        return arn
+
+    def schedule(self, machine_arn: str) -> None:
+        s = self.t.schedule
+        if s.expression is None or s.timezone:
+            self.remove_rule()
+        if s.expression is None or not s.timezone:
+            self.remove_scheduler_schedule()
+        if s.expression is None:
+            return
+        if s.timezone:
+            self.scheduler_schedule(machine_arn)
+        else:
+            self.rule(machine_arn)
+
+    def rule(self, machine_arn: str) -> None:
+        t, s = self.t, self.t.schedule
+        name = t.rule_name
+        state = "ENABLED" if s.enabled else "DISABLED"
+        try:
+            current = self.aws.events.describe_rule(Name=name)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            current = None
+        if current is None or current.get("ScheduleExpression") != s.expression or \
+                current.get("State") != state:
+            self.aws.events.put_rule(Name=name, ScheduleExpression=s.expression, State=state,
+                                     Description=f"Runs {t.machine_name} (sfncompile)",
+                                     Tags=self._tags("List"))
+            self.changed.append("schedule rule")
+            self.say(f"schedule rule   {'created' if current is None else 'updated':<10} "
+                     f"{name} {s.expression} {state}")
+        else:
+            self.say(f"schedule rule   unchanged  {name} {s.expression} {state}")
+        wanted = {"Id": TARGET_ID, "Arn": machine_arn, "RoleArn": str(t.config.get("events_role")),
+                  "Input": json.dumps(t.schedule_input, sort_keys=True)}
+        targets = self.aws.events.list_targets_by_rule(Rule=name).get("Targets", [])
+        if [{k: x.get(k) for k in wanted} for x in targets] != [wanted]:
+            stale = [x["Id"] for x in targets if x["Id"] != TARGET_ID]
+            if stale:
+                self.aws.events.remove_targets(Rule=name, Ids=stale)
+            self.aws.events.put_targets(Rule=name, Targets=[wanted])
+            self.changed.append("schedule target")
+            self.say(f"schedule target set        {name} -> {t.machine_name}")
+
+    def remove_rule(self) -> None:
+        name = self.t.rule_name
+        try:
+            self.aws.events.describe_rule(Name=name)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return
+            raise
+        ids = [x["Id"] for x in self.aws.events.list_targets_by_rule(Rule=name).get("Targets", [])]
+        if ids:
+            self.aws.events.remove_targets(Rule=name, Ids=ids)
+        self.aws.events.delete_rule(Name=name)
+        self.changed.append("schedule rule removed")
+        self.say(f"schedule rule   removed    {name}")
+
+    def scheduler_schedule(self, machine_arn: str) -> None:
+        t, s = self.t, self.t.schedule
+        wanted = {
+            "Name": t.rule_name,
+            "ScheduleExpression": s.expression,
+            "ScheduleExpressionTimezone": s.timezone,
+            "State": "ENABLED" if s.enabled else "DISABLED",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {"Arn": machine_arn, "RoleArn": str(t.config.get("events_role")),
+                       "Input": json.dumps(t.schedule_input, sort_keys=True)},
+        }
+        try:
+            current = self.aws.scheduler.get_schedule(Name=t.rule_name)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            current = None
+        if current is not None and all(current.get(k) == v if k != "Target" else
+                                       {x: current["Target"].get(x) for x in v} == v
+                                       for k, v in wanted.items()):
+            self.say(f"schedule        unchanged  {t.rule_name} {s.expression} {s.timezone}")
+            return
+        if current is None:
+            self.aws.scheduler.create_schedule(**wanted)
+        else:
+            self.aws.scheduler.update_schedule(**wanted)
+        self.changed.append("schedule")
+        self.say(f"schedule        {'created' if current is None else 'updated':<10} "
+                 f"{t.rule_name} {s.expression} {s.timezone} (EventBridge Scheduler)")
+
+    def remove_scheduler_schedule(self) -> None:
+        try:
+            self.aws.scheduler.get_schedule(Name=self.t.rule_name)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return
+            raise
+        self.aws.scheduler.delete_schedule(Name=self.t.rule_name)
+        self.changed.append("schedule removed")
+        self.say(f"schedule        removed    {self.t.rule_name}")
+
+
+def _same_job_definition(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    def norm(d: dict[str, Any]) -> dict[str, Any]:
+        c = d.get("containerProperties", {})
+        return {
+            "image": c.get("image"),
+            "command": c.get("command"),
+            "jobRoleArn": c.get("jobRoleArn"),
+            "environment": sorted((e["name"], e["value"]) for e in c.get("environment", [])),
+            "resources": sorted((r["type"], r["value"])
+                                for r in c.get("resourceRequirements", [])),
+            "shm": (c.get("linuxParameters") or {}).get("sharedMemorySize"),
+            "parameters": d.get("parameters") or {},
+            "tags": d.get("tags") or {},
+        }
+
+    return norm(current) == norm(wanted)
+
+
+def deploy(target: Target, clients: AwsClients, say: Progress) -> tuple[str, list[str]]:
+    deployer = Deployer(target, clients, say)
+    arn = deployer.run()
+    return arn, deployer.changed
+
+
+def workdir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="sfncompile-deploy-")

@@ -1,0 +1,132 @@
+"""Operate a deployed flow: trigger, status, redrive, delete."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
+from sfncompile.errors import UsageError
+
+
+def machine_arn(clients: AwsClients, name: str) -> str:
+    arn = find_state_machine(clients, name)
+    if arn is None:
+        raise UsageError(f"no state machine named {name!r} (deploy it first with "
+                         "`sfncompile deploy FLOW.py`)")
+    return arn
+
+
+def execution_arn(machine: str, run_id: str) -> str:
+    return machine.replace(":stateMachine:", ":execution:") + f":{run_id}"
+
+
+def trigger(clients: AwsClients, name: str, run_id: str, params: dict[str, Any]) -> str:
+    arn = machine_arn(clients, name)
+    clients.sfn.start_execution(stateMachineArn=arn, name=run_id, input=json.dumps(params))
+    return run_id
+
+
+@dataclass
+class ExecutionInfo:
+    run_id: str
+    status: str
+    started: str
+    stopped: str
+
+
+def list_executions(clients: AwsClients, name: str, limit: int = 20) -> list[ExecutionInfo]:
+    arn = machine_arn(clients, name)
+    found = clients.sfn.list_executions(stateMachineArn=arn, maxResults=limit)["executions"]
+    return [ExecutionInfo(e["name"], e["status"], _time(e.get("startDate")),
+                          _time(e.get("stopDate"))) for e in found]
+
+
+def _time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else "-"
+
+
+def describe_run(clients: AwsClients, name: str, run_id: str) -> dict[str, Any]:
+    """Status of one run, and the states (steps) that failed, from its history."""
+    arn = execution_arn(machine_arn(clients, name), run_id)
+    try:
+        execution = clients.sfn.describe_execution(executionArn=arn)
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise UsageError(f"{name} has no run {run_id!r}") from None
+        raise
+    entered: dict[int, str] = {}
+    failed: list[str] = []
+    cause = None
+    paginator = clients.sfn.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=arn):
+        for event in page["events"]:
+            details = event.get("stateEnteredEventDetails")
+            if details:
+                entered[event["id"]] = details["name"]
+            if event["type"] in ("TaskFailed", "TaskTimedOut"):
+                state = _state_of(event, entered, page["events"])
+                if state and state not in failed:
+                    failed.append(state)
+                info = event.get("taskFailedEventDetails") or event.get(
+                    "taskTimedOutEventDetails") or {}
+                cause = info.get("cause") or info.get("error") or cause
+    return {"status": execution["status"], "failed_steps": failed, "cause": cause,
+            "error": execution.get("error"), "started": _time(execution.get("startDate")),
+            "stopped": _time(execution.get("stopDate"))}
+
+
+def _state_of(event: dict[str, Any], entered: dict[int, str],
+              events: list[dict[str, Any]]) -> str | None:
+    """Follow previousEventId back to the state that this event happened in."""
+    by_id = {e["id"]: e for e in events}
+    current: dict[str, Any] | None = event
+    while current is not None:
+        if current["id"] in entered:
+            return entered[current["id"]]
+        current = by_id.get(current.get("previousEventId", 0))
+    return None
+
+
+def redrive(clients: AwsClients, name: str, run_id: str) -> None:
+    arn = execution_arn(machine_arn(clients, name), run_id)
+    try:
+        clients.sfn.redrive_execution(executionArn=arn)
+    except ClientError as exc:
+        raise UsageError(f"cannot redrive {name}/{run_id}: {exc}") from None
+
+
+def delete(clients: AwsClients, name: str, rule_name: str) -> list[str]:
+    """Remove the schedule, the state machine and the job definitions; return what went."""
+    removed = []
+    try:
+        clients.events.describe_rule(Name=rule_name)
+        ids = [t["Id"] for t in clients.events.list_targets_by_rule(Rule=rule_name)["Targets"]]
+        if ids:
+            clients.events.remove_targets(Rule=rule_name, Ids=ids)
+        clients.events.delete_rule(Name=rule_name)
+        removed.append(f"EventBridge rule {rule_name} and its targets")
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    try:
+        clients.scheduler.delete_schedule(Name=rule_name)
+        removed.append(f"EventBridge Scheduler schedule {rule_name}")
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    arn = find_state_machine(clients, name)
+    if arn is not None:
+        clients.sfn.delete_state_machine(stateMachineArn=arn)
+        removed.append(f"state machine {name}")
+    paginator = clients.batch.get_paginator("describe_job_definitions")
+    for page in paginator.paginate(status="ACTIVE"):
+        for d in page["jobDefinitions"]:
+            jd = d["jobDefinitionName"]
+            if jd == name or jd.startswith(f"{name}-"):
+                clients.batch.deregister_job_definition(jobDefinition=d["jobDefinitionArn"])
+                removed.append(f"job definition {jd}:{d['revision']}")
+    return removed
