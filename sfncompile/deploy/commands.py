@@ -64,10 +64,11 @@ def _target_name(target: str, flow_name: str | None, config: Config) -> tuple[st
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
               help="A tag for every resource (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the ASL; touch nothing.")
+@click.option("-v", "--verbose", is_flag=True, help="List every AWS call made.")
 @_setting_options
 def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: str | None,
            timezone: str | None, max_workers: int | None, tags: tuple[str, ...], dry_run: bool,
-           **settings: Any) -> None:
+           verbose: bool, **settings: Any) -> None:
     """Deploy FLOW.py: code package to S3, Batch job definition, state machine, schedule.
 
     Each part changes only when it differs from what is deployed, so running it twice
@@ -96,7 +97,11 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
             return
         say = _progress()
         say(f"Deploying {flow.name} as {target.machine_name}")
-        arn, changed = apply(target, _clients(config), say)
+        clients = _clients(config)
+        arn, changed = apply(target, clients, say)
+    if verbose:
+        click.echo(f"AWS calls ({len(clients.calls)}, {len(clients.writes)} writes): "
+                   f"{' '.join(clients.calls)}", err=True)
     if changed:
         click.echo(f"Deployed {arn} ({len(changed)} change{'s' if len(changed) != 1 else ''})")
     else:

@@ -122,8 +122,9 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
                                   job_role=config.get("job_role"), environment=env, tags=tags)
     missing = [p.name for p in flow.parameters if p.required and p.default is None]
     if schedule.expression and missing:
-        raise UsageError(f"a scheduled run has no one to pass {', '.join(missing)}: give the "
-                         "required Parameters defaults, or deploy with --schedule none")
+        raise UsageError(f"a scheduled run cannot be given the required parameter(s) "
+                         f"{', '.join(missing)}: give them defaults, or deploy with "
+                         "--schedule none")
     return Target(
         flow=flow, config=config, machine_name=machine_name, bucket=bucket,
         key_prefix=key_prefix, package_path=package_path, package_sha=sha,

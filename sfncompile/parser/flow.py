@@ -173,7 +173,7 @@ class _Reader:
             return StepIR(kind="end", **base)
         if not calls:
             self.error(func, f"{where} must end with self.next(...)")
-            return StepIR(kind="end", **base)
+            return None
         for extra in calls[1:]:
             self.error(extra, f"{where} calls self.next more than once; a step has exactly one "
                        "transition (use a switch to choose at run time)")

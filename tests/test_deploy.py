@@ -1,0 +1,156 @@
+"""`deploy` and friends against moto: idempotency, schedules, delete, dry run, and how failures,
+@retry and @catch behave on the Step Functions engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import GOLDEN
+from tests.flows import end_data
+from tests.test_e2e import Deployment, deployment, s3_env  # noqa: F401 - fixtures
+
+FLOWS = Path(__file__).parent / "data" / "flows"
+SCHEDULED = FLOWS / "scheduled.py"  # has @schedule(cron="0 6 * * ? *")
+
+
+def rule(d: Deployment, name: str) -> dict[str, object] | None:
+    try:
+        return dict(d.sfn.client("events").describe_rule(Name=name))
+    except ClientError:
+        return None
+
+
+def test_second_deploy_writes_nothing(deployment: Deployment) -> None:
+    flow = GOLDEN / "foreach" / "flow.py"
+    first = deployment.cli("deploy", str(flow), *deployment.settings(), "--verbose")
+    assert first.returncode == 0, first.stderr
+    second = deployment.cli("deploy", str(flow), *deployment.settings(), "--verbose")
+    assert second.returncode == 0, second.stderr
+    assert "No changes: ForeachFlow is up to date" in second.stdout
+    calls = second.stderr.split("AWS calls (")[1]
+    assert " 0 writes)" in calls.splitlines()[0], calls
+    assert "s3:HeadObject" in calls and "batch:DescribeJobDefinitions" in calls
+
+
+def test_schedule_is_created_changed_disabled_and_removed(deployment: Deployment) -> None:
+    d = deployment
+    d.deploy(SCHEDULED)  # @schedule's expression is the default
+    created = rule(d, "ScheduledFlow")
+    assert created and created["ScheduleExpression"] == "cron(0 6 * * ? *)"
+    targets = d.sfn.client("events").list_targets_by_rule(Rule="ScheduledFlow")["Targets"]
+    assert len(targets) == 1 and targets[0]["Arn"].endswith(":stateMachine:ScheduledFlow")
+    assert '"config": {"lr": 0.1}' in targets[0]["Input"]
+
+    d.deploy(SCHEDULED, "--schedule", "rate(2 hours)")
+    changed = rule(d, "ScheduledFlow")
+    assert changed and changed["ScheduleExpression"] == "rate(2 hours)"
+
+    d.deploy(SCHEDULED, "--schedule", "disable")
+    disabled = rule(d, "ScheduledFlow")
+    assert disabled and disabled["State"] == "DISABLED"
+
+    d.deploy(SCHEDULED, "--schedule", "none")
+    assert rule(d, "ScheduledFlow") is None
+
+
+def test_bad_schedule_is_rejected_before_any_call(deployment: Deployment) -> None:
+    proc = deployment.cli("deploy", str(SCHEDULED), *deployment.settings(),
+                          "--schedule", "cron(0 6 * * * *)")
+    assert proc.returncode == 2
+    assert "exactly one of day-of-month ('*') and day-of-week ('*') must be '?'" in proc.stderr
+
+
+def test_timezone_uses_eventbridge_scheduler(deployment: Deployment) -> None:
+    d = deployment
+    d.deploy(SCHEDULED, "--name", "TzFlow", "--timezone", "Europe/Paris")
+    schedule = d.sfn.client("scheduler").get_schedule(Name="TzFlow")
+    assert schedule["ScheduleExpressionTimezone"] == "Europe/Paris"
+    assert schedule["ScheduleExpression"] == "cron(0 6 * * ? *)"
+    assert rule(d, "TzFlow") is None
+    d.deploy(SCHEDULED, "--name", "TzFlow", "--schedule", "none")
+    with pytest.raises(ClientError):
+        d.sfn.client("scheduler").get_schedule(Name="TzFlow")
+
+
+def test_delete_leaves_nothing_in_step_functions_or_eventbridge(deployment: Deployment) -> None:
+    d = deployment
+    d.deploy(SCHEDULED, "--name", "DoomedFlow")
+    assert rule(d, "DoomedFlow") is not None
+    proc = d.cli("delete", "DoomedFlow", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    assert "Left alone: the code packages and run artifacts in S3" in proc.stdout
+    machines = d.sfn.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert "DoomedFlow" not in [m["name"] for m in machines]
+    assert rule(d, "DoomedFlow") is None
+    batch = d.sfn.client("batch")
+    active = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+    assert not [j for j in active if j["jobDefinitionName"].startswith("DoomedFlow")]
+
+
+def test_dry_run_makes_no_aws_call(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_ACCESS_KEY_ID="x",
+               AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1",
+               AWS_MAX_ATTEMPTS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sfncompile", "deploy", str(SCHEDULED), "--dry-run",
+         "--s3-root", "s3://b/p", "--job-queue", "q", "--image", "img",
+         "--sfn-role", "arn:aws:iam::1:role/r", "--events-role", "arn:aws:iam::1:role/e"],
+        capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "dry run: no AWS call is made" in proc.stdout
+    assert "events:PutRule ScheduledFlow cron(0 6 * * ? *) ENABLED" in proc.stdout
+    assert "${" not in proc.stdout.split("Resolved ASL:")[1]
+
+
+def test_dry_run_shows_step_overrides(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sfncompile", "deploy", str(GOLDEN / "decorators" / "flow.py"),
+         "--dry-run", "--schedule", "none", "--s3-root", "s3://b/p", "--job-queue", "q",
+         "--image", "img", "--sfn-role", "arn:aws:iam::1:role/r"],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert '"JobQueue": "gpu-queue"' in proc.stdout  # @batch(queue=...) wins
+    assert "batch:RegisterJobDefinition DecoratedFlow-train" in proc.stdout  # its own image
+
+
+def test_missing_settings_are_listed_together(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SFNCOMPILE_"))}
+    proc = subprocess.run([sys.executable, "-m", "sfncompile", "deploy", str(SCHEDULED)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    for name in ("s3_root", "job_queue", "image", "sfn_role", "events_role"):
+        assert f"  {name}:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_failed_step_shows_in_status(deployment: Deployment) -> None:
+    d = deployment
+    flow = FLOWS / "fails.py"
+    d.deploy(flow)
+    run_id = d.trigger(flow, {})
+    assert d.wait("FailingFlow", run_id)["status"] == "FAILED"
+    proc = d.cli("status", "FailingFlow", run_id)
+    assert proc.returncode == 1
+    assert f"FailingFlow/{run_id}: FAILED" in proc.stdout
+    assert "failed step: boom" in proc.stdout
+    listing = d.cli("status", "FailingFlow")
+    assert run_id in listing.stdout and "FAILED" in listing.stdout
+
+
+def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None) -> None:
+    d = deployment
+    flow = FLOWS / "policies.py"
+    d.deploy(flow)
+    run_id = d.trigger(flow, {})
+    desc = d.wait("PoliciesFlow", run_id)
+    assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
+    data = end_data(d.root, f"PoliciesFlow/{run_id}")
+    assert data["attempts"] == 2  # the ASL Retry ran attempts 0, 1, 2; the runtime saw each
+    assert data["failure_type"] == "KeyError"
