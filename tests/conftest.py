@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "golden"
 
 # The `moto_endpoint` fixture: a real moto server for the session (see tests/moto_server.py).
-pytest_plugins = ["tests.moto_server", "tests.moto_sfn.fixture"]
+pytest_plugins = ["tests.moto_server", "tests.moto_sfn.fixture", "tests.deployment"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import GOLDEN
+from tests.deployment import Deployment
 from tests.flows import end_data
-from tests.test_e2e import Deployment, deployment, s3_env  # noqa: F401 - fixtures
 
 FLOWS = Path(__file__).parent / "data" / "flows"
 SCHEDULED = FLOWS / "scheduled.py"  # has @schedule(cron="0 6 * * ? *")

@@ -69,7 +69,9 @@ class Target:
                 "S3KeyPrefix": self.key_prefix, **job_definition_arns}
 
     def resolved(self, job_definition_arns: dict[str, str]) -> dict[str, Any]:
-        return resolve(self.definition, self.substitutions(job_definition_arns), strict=False)
+        out: dict[str, Any] = resolve(self.definition, self.substitutions(job_definition_arns),
+                                      strict=False)
+        return out
 
 
 def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Schedule:
@@ -293,14 +295,15 @@ class Deployer:
 
     def scheduler_schedule(self, machine_arn: str) -> None:
         t, s = self.t, self.t.schedule
-        wanted = {
+        target = {"Arn": machine_arn, "RoleArn": str(t.config.get("events_role")),
+                  "Input": json.dumps(t.schedule_input, sort_keys=True)}
+        wanted: dict[str, Any] = {
             "Name": t.rule_name,
             "ScheduleExpression": s.expression,
             "ScheduleExpressionTimezone": s.timezone,
             "State": "ENABLED" if s.enabled else "DISABLED",
             "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Target": {"Arn": machine_arn, "RoleArn": str(t.config.get("events_role")),
-                       "Input": json.dumps(t.schedule_input, sort_keys=True)},
+            "Target": target,
         }
         try:
             current = self.aws.scheduler.get_schedule(Name=t.rule_name)
@@ -308,9 +311,10 @@ class Deployer:
             if not is_not_found(exc):
                 raise
             current = None
-        if current is not None and all(current.get(k) == v if k != "Target" else
-                                       {x: current["Target"].get(x) for x in v} == v
-                                       for k, v in wanted.items()):
+        same = current is not None and all(
+            current.get(k) == v for k, v in wanted.items() if k != "Target"
+        ) and {k: current["Target"].get(k) for k in target} == target
+        if same:
             self.say(f"schedule        unchanged  {t.rule_name} {s.expression} {s.timezone}")
             return
         if current is None:
