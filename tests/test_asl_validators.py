@@ -261,3 +261,27 @@ def test_validate_asl_is_deterministic_and_survives_garbage() -> None:
     first = validate_asl(garbage)
     assert first == sorted(first) == validate_asl(garbage)
     assert first  # and it reports, rather than raising
+
+
+def test_our_schema_is_a_valid_json_schema() -> None:
+    import json
+    from importlib.resources import files
+
+    from jsonschema import Draft202012Validator
+
+    text = files("sfncompile.emit").joinpath("asl_schema.json").read_text(encoding="utf-8")
+    Draft202012Validator.check_schema(json.loads(text))
+
+
+def test_repeated_states_are_still_checked() -> None:
+    """The schema check skips states equal up to names; a state that differs is still seen."""
+    import json
+
+    from sfncompile.emit.validate import validate_asl
+    from tests.conftest import GOLDEN
+
+    definition = json.loads((GOLDEN / "split_wide" / "flow.asl.json").read_text())
+    branch = definition["States"]["start split"]["Branches"][17]["States"]["b17"]
+    branch["Retry"][0]["MaxAttempt"] = branch["Retry"][0].pop("MaxAttempts")
+    problems = validate_asl(definition)
+    assert any("b17" in p and "MaxAttempt" in p for p in problems), problems

@@ -34,9 +34,8 @@ Path = tuple[str | int, ...]
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
     text = files("sfncompile.emit").joinpath("asl_schema.json").read_text(encoding="utf-8")
-    schema = json.loads(text)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    # The schema itself is checked against the meta-schema by the tests, not at every build.
+    return Draft202012Validator(json.loads(text))
 
 
 def validate_asl(definition: dict[str, Any]) -> list[str]:
@@ -47,8 +46,74 @@ def validate_asl(definition: dict[str, Any]) -> list[str]:
 
 
 def _schema_errors(definition: dict[str, Any]) -> Iterator[ValidationError]:
-    errors: Iterator[ValidationError] = _validator().iter_errors(definition)
+    errors: Iterator[ValidationError] = _validator().iter_errors(_distinct(definition))
     return errors
+
+
+def _distinct(definition: Any) -> Any:
+    """The definition with repeated states left out, for the schema check only.
+
+    Most states of a large flow are alike but for the names they mention (a Task's JobName,
+    its step, its Next), and the schema check costs as much per state as the rest of the build
+    together. States (and branches) equal up to those names are checked once. Names themselves
+    are held by the graph checks and by propertyNames on the States keys.
+    """
+    if not isinstance(definition, dict) or not isinstance(definition.get("States"), dict):
+        return definition
+    names = set(_all_state_names(definition))
+
+    def key(value: Any) -> str:
+        def norm(v: Any, field: str = "") -> Any:
+            if isinstance(v, dict):
+                return {k: norm(x, k) for k, x in v.items()}
+            if isinstance(v, list):
+                return [norm(x, field) for x in v]
+            if isinstance(v, str) and (v in names or field in ("JobName", "step")):
+                return "<name>"
+            return v
+
+        return json.dumps(norm(value), sort_keys=True)
+
+    def reduce(machine: dict[str, Any]) -> dict[str, Any]:
+        seen: set[str] = set()
+        states: dict[str, Any] = {}
+        for name, state in machine["States"].items():
+            state = _reduce_children(state, reduce)
+            k = key(state)
+            if k not in seen:
+                seen.add(k)
+                states[name] = state
+        return {**machine, "States": states}
+
+    return reduce(definition)
+
+
+def _reduce_children(state: Any, reduce: Any) -> Any:
+    if not isinstance(state, dict):
+        return state
+    out = dict(state)
+    if isinstance(state.get("Branches"), list):
+        out["Branches"] = [reduce(b) if _is_machine(b) else b for b in state["Branches"]]
+    for field in ("ItemProcessor", "Iterator"):
+        if _is_machine(state.get(field)):
+            out[field] = reduce(state[field])
+    return out
+
+
+def _is_machine(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("States"), dict)
+
+
+def _all_state_names(machine: dict[str, Any]) -> Iterator[str]:
+    for name, state in machine["States"].items():
+        yield name
+        if not isinstance(state, dict):
+            continue
+        children = [b for b in state.get("Branches", []) if _is_machine(b)] if isinstance(
+            state.get("Branches"), list) else []
+        children += [state[f] for f in ("ItemProcessor", "Iterator") if _is_machine(state.get(f))]
+        for child in children:
+            yield from _all_state_names(child)
 
 
 def _schema_message(error: ValidationError) -> str:
