@@ -55,6 +55,13 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def private_tmp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A TMPDIR for the run, to check that killed tasks leave no temporary files behind."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    return tmp, {"TMPDIR": str(tmp)}
+
+
 def wait_for(predicate: Callable[[], Any], seconds: float, what: str) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -117,11 +124,13 @@ def test_sigkill_mid_write_leaves_no_visible_task_and_resume_completes(
         tmp_path: Path, client_root: Callable[[str | None], None]) -> None:
     root = tmp_path / "store"
     marker = tmp_path / "killed"
-    env = {"SFN_TEST_KILL_MARKER": str(marker)}
+    tmp, env = private_tmp(tmp_path)
+    env["SFN_TEST_KILL_MARKER"] = str(marker)
     flow = write_flow(tmp_path, KILL_FLOW)
 
     proc = run_flow(flow, root, env=env)
     assert proc.returncode == 1, proc.stderr
+    assert list(tmp.iterdir()) == []  # not even the half-staged artifact
     pathspec = last_line(proc)
     assert pathspec.startswith("KillFlow/")
     assert "write/0: FAILED (attempt 0, exit -9)" in proc.stderr
@@ -162,6 +171,7 @@ def test_sigkill_mid_write_leaves_no_visible_task_and_resume_completes(
                   env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert "from step 'write'" in resumed.stderr
+    assert list(tmp.iterdir()) == []
     new = last_line(resumed)
     assert new != pathspec
     end = client.Run(new)["end"].task
@@ -206,10 +216,12 @@ def test_task_killed_from_outside_is_retried(
     """SIGKILL to the pid that meta.json records, as an OOM killer would send it."""
     root = tmp_path / "store"
     flow = write_flow(tmp_path, HANG_FLOW)
+    tmp, env = private_tmp(tmp_path)
     log = (tmp_path / "run.err").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "sfncompile", "run", str(flow),
                              "--datastore-root", str(root), "--max-workers", "2"],
-                            stdout=subprocess.PIPE, stderr=log, text=True)
+                            stdout=subprocess.PIPE, stderr=log, text=True,
+                            env=os.environ | env)
     try:
         def running_meta() -> dict[str, Any] | None:
             for meta in root.glob("HangFlow/*/hang/0/0/meta.json"):
@@ -229,6 +241,7 @@ def test_task_killed_from_outside_is_retried(
     err = (tmp_path / "run.err").read_text()
     assert proc.returncode == 0, err
     assert "hang/0: attempt 0 failed (exit -9); retrying" in err
+    assert list(tmp.iterdir()) == []
     pathspec = out.strip().splitlines()[-1]
 
     first = attempt_dir(root, pathspec, "hang", "0", 0)
@@ -505,10 +518,13 @@ TIMEOUT_FLOW = """
 def test_timeout_stops_a_sleeping_step(tmp_path: Path, stubborn: str, message: str,
                                        limit: float) -> None:
     root = tmp_path / "store"
+    tmp, env = private_tmp(tmp_path)
     began = time.monotonic()
-    proc = run_flow(write_flow(tmp_path, TIMEOUT_FLOW), root, "--param", f"stubborn={stubborn}")
+    proc = run_flow(write_flow(tmp_path, TIMEOUT_FLOW), root, "--param", f"stubborn={stubborn}",
+                    env=env)
     elapsed = time.monotonic() - began
     assert proc.returncode == 1, proc.stderr
+    assert list(tmp.iterdir()) == []
     assert elapsed < limit
     assert message in proc.stderr
     assert "slow/0: FAILED (attempt 0" in proc.stderr

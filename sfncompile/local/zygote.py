@@ -16,6 +16,7 @@ import os
 import selectors
 import signal
 import sys
+import tempfile
 from typing import Any
 
 
@@ -33,6 +34,12 @@ def _child(request: dict[str, Any], closing: list[int]) -> None:
     os.close(null)
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the process ends with os._exit
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    # Temporary files (artifacts being staged, captured logs, the step's own) go beside the
+    # output file, in the run's directory that the runner removes at the end: a task killed
+    # in the middle of a write leaves nothing behind in /tmp.
+    tmp = request["out"] + ".tmp"
+    os.makedirs(tmp, exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = tmp
     code = 1
     try:
         from sfncompile.runtime.__main__ import main

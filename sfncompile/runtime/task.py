@@ -180,7 +180,7 @@ class TaskRunner:
                                                   spec.task)
         frames = [Frame(**f) for f in done["frames"]]
         pinfo = self.graph["steps"][parent]
-        if pinfo["kind"] == "foreach" and (parent, spec.step) not in self._back_edges():
+        if pinfo["kind"] == "foreach":  # the first step of a foreach body: one more frame
             index = lineage.foreach_index(spec.task)
             frames.append(Frame(parent, pinfo["foreach_var"], index, done["width"],
                                 done["foreach_items"][index]))
@@ -188,9 +188,6 @@ class TaskRunner:
                                   step=spec.step))
         flow._load_now(params)
         return flow, None, [f"{parent}/{ptask}"]
-
-    def _back_edges(self) -> set[tuple[str, str]]:
-        return {(p, self.spec.step) for p in self.info["back_parents"]}
 
     def view(self, cls: type[FlowSpec], step: str, done: dict[str, Any]) -> FlowSpec:
         shas = dict(done["artifacts"])

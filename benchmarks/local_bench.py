@@ -1,0 +1,366 @@
+"""The local runner's costs, and how it compares with Metaflow's own local runner.
+
+    python benchmarks/local_bench.py [--runs 3] [--max-workers 4] [--metaflow-python PATH]
+
+  (a) per-task overhead: a linear flow of 50+ steps through `sfncompile run`, with the median
+      wall time of a task as the runner sees it and of the step inside the task; and the cold
+      start of one task through `python -m sfncompile.runtime`, as a Batch container pays it
+  (b) a 100-wide foreach of trivial steps, end to end through `sfncompile run`
+  (c) save and load of a 256 MiB artifact (benchmarks/artifact_bench.py): throughput and peak
+      RSS, which must stay under 2.5x the artifact
+  (d) the flow of (b) with `from metaflow import`, through `python flow.py run` of the real
+      Metaflow, in a venv outside the repository (made in /tmp/mf-venv unless
+      --metaflow-python names a Python that has Metaflow); the target is Metaflow taking at
+      least 3x as long as sfncompile
+
+Every end-to-end number is the median of --runs runs, each on a fresh datastore. The exit code
+is 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_VENV = Path("/tmp/mf-venv")
+PEAK_LIMIT = 2.5  # peak RSS / artifact size
+RATIO_TARGET = 3.0  # Metaflow time / sfncompile time
+
+WIDE_FLOW = """\
+from {module} import FlowSpec, Parameter, step
+
+
+class WideFlow(FlowSpec):
+    width = Parameter("width", default=100, type=int)
+
+    @step
+    def start(self):
+        self.items = list(range(self.width))
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        self.out = self.input + 1
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.out for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("total", self.total)
+
+
+if __name__ == "__main__":
+    WideFlow()
+"""
+
+
+def linear_flow(steps: int) -> str:
+    """start -> s1 -> ... -> s<steps> -> end, each step adding one to an artifact."""
+    names = ["start", *(f"s{i}" for i in range(1, steps + 1)), "end"]
+    lines = ["from sfncompile import FlowSpec, step", "", "", "class LinearFlow(FlowSpec):"]
+    for name, nxt in zip(names, [*names[1:], None], strict=True):
+        body = "self.x = 0" if name == "start" else "self.x += 1"
+        lines += ["    @step", f"    def {name}(self):", f"        {body}"]
+        if nxt:
+            lines.append(f"        self.next(self.{nxt})")
+        lines.append("")
+    return "\n".join(lines)
+
+
+@dataclass
+class Row:
+    what: str
+    value: str
+    note: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, what: str, value: str, note: str = "") -> None:
+        self.rows.append(Row(what, value, note))
+        print(f"  {what}: {value}  {note}".rstrip(), file=sys.stderr, flush=True)
+
+    def print(self, header: Sequence[str]) -> None:
+        width = max(len(r.what) for r in self.rows)
+        vwidth = max(len(r.value) for r in self.rows)
+        print()
+        for line in header:
+            print(line)
+        print()
+        print(f"{'measurement'.ljust(width)}  {'median'.rjust(vwidth)}  note")
+        print(f"{'-' * width}  {'-' * vwidth}  {'-' * 30}")
+        for r in self.rows:
+            print(f"{r.what.ljust(width)}  {r.value.rjust(vwidth)}  {r.note}".rstrip())
+        print()
+        for failure in self.failures:
+            print(f"TARGET MISSED: {failure}")
+        if not self.failures:
+            print("all targets met")
+
+
+def timed(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+          check: bool = True) -> tuple[float, subprocess.CompletedProcess[str]]:
+    began = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
+    seconds = time.perf_counter() - began
+    if check and proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(argv)}\n{proc.stdout}\n{proc.stderr}")
+    return seconds, proc
+
+
+def sfn_run(flow: Path, root: Path, workers: int,
+            *extra: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    return timed([sys.executable, "-m", "sfncompile", "run", str(flow), "--datastore-root",
+                  str(root), "--max-workers", str(workers), *extra])
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+# ------------------------------------------------------------------------------- (a)
+
+
+def bench_overhead(tmp: Path, steps: int, runs: int, report: Report) -> None:
+    flow = tmp / "linear_flow.py"
+    flow.write_text(linear_flow(steps), encoding="utf-8")
+    tasks = steps + 2
+    walls, runner_medians, inside_medians, last = [], [], [], None
+    for i in range(runs):
+        root = tmp / f"linear{i}"
+        wall, proc = sfn_run(flow, root, 1)
+        pathspec = proc.stdout.strip().splitlines()[-1]
+        walls.append(wall)
+        seen = [float(m) for m in re.findall(r": done in ([0-9.]+)s", proc.stderr)]
+        assert len(seen) == tasks, f"expected {tasks} task lines, got {len(seen)}"
+        runner_medians.append(statistics.median(seen))
+        inside = []
+        for done in (root / pathspec).glob("*/*/*/done.json"):
+            data = json.loads(done.read_text())
+            inside.append(data["finished"] - data["started"])
+        inside_medians.append(statistics.median(inside))
+        last = (root, pathspec)
+    wall = statistics.median(walls)
+    report.add(f"(a) linear flow, {tasks} tasks, end to end", f"{wall:.2f} s",
+               f"{ms(wall / tasks)} per task, CLI and first fork included")
+    report.add("(a) per task, as the runner sees it", ms(statistics.median(runner_medians)),
+               "fork from the preloaded server to exit, median task")
+    report.add("(a) per task, inside the task", ms(statistics.median(inside_medians)),
+               "done.json finished - started: load flow, inputs, step, save")
+    assert last is not None
+    bench_cold_start(tmp, *last, runs=max(runs, 5), report=report)
+
+
+def bench_cold_start(tmp: Path, root: Path, pathspec: str, runs: int, report: Report) -> None:
+    """One task through `python -m sfncompile.runtime`, in a new interpreter each time."""
+    flow_name, run_id = pathspec.split("/")
+    meta = json.loads((root / flow_name / run_id / "_run.json").read_text())
+    graph = tmp / "graph.json"
+    graph.write_text(json.dumps(meta["graph"]), encoding="utf-8")
+    times = []
+    for i in range(runs):
+        argv = [sys.executable, "-m", "sfncompile.runtime", "--step", "start", "--run",
+                f"cold-{i}", "--task", "0", "--root", str(root), "--graph", str(graph),
+                "--flow-file", meta["flow_file"], "--params", "{}"]
+        times.append(timed(argv)[0])
+    report.add("(a) cold start: python -m sfncompile.runtime", ms(statistics.median(times)),
+               f"one start task in a new interpreter, {runs} runs")
+    bare = [timed([sys.executable, "-c", "pass"])[0] for _ in range(runs)]
+    report.add("(a)   of which a bare python -c pass", ms(statistics.median(bare)))
+    imports = [timed([sys.executable, "-c", "import sfncompile.runtime.task"])[0]
+               for _ in range(runs)]
+    report.add("(a)   of which import sfncompile.runtime.task", ms(statistics.median(imports)),
+               "python startup included")
+
+
+# ------------------------------------------------------------------------------- (b), (d)
+
+
+class SfnForeach:
+    """(b): the wide flow through `sfncompile run`, one run per call, checked through the
+    client."""
+
+    def __init__(self, tmp: Path, width: int, workers: int) -> None:
+        self.tmp, self.width, self.workers = tmp, width, workers
+        self.flow = tmp / "sfn_wide" / "wide_flow.py"
+        self.flow.parent.mkdir()
+        self.flow.write_text(WIDE_FLOW.format(module="sfncompile"), encoding="utf-8")
+        self.times: list[float] = []
+
+    def run_once(self) -> None:
+        from sfncompile import client
+
+        root = self.tmp / f"wide{len(self.times)}"
+        seconds, proc = sfn_run(self.flow, root, self.workers, "--param", f"width={self.width}")
+        client.set_datastore_root(str(root))
+        try:
+            data = client.Run(proc.stdout.strip().splitlines()[-1]).data
+            assert data is not None and data.total == self.width * (self.width + 1) // 2
+        finally:
+            client.set_datastore_root(None)
+        self.times.append(seconds)
+        shutil.rmtree(root)
+
+    def report(self, report: Report) -> float:
+        median = statistics.median(self.times)
+        report.add(f"(b) sfncompile run, {self.width}-wide foreach", f"{median:.2f} s",
+                   f"{self.width + 3} tasks, --max-workers {self.workers}, "
+                   f"runs {fmt_runs(self.times)}")
+        return median
+
+
+def fmt_runs(times: list[float]) -> str:
+    return "/".join(f"{t:.1f}" for t in times)
+
+
+def metaflow_python(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    python = DEFAULT_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {DEFAULT_VENV} with Metaflow (pip install metaflow)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(DEFAULT_VENV)], check=True)
+    has = subprocess.run([str(python), "-c", "import metaflow"], capture_output=True)
+    if has.returncode != 0:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "metaflow"], check=True)
+    return python
+
+
+class MetaflowForeach:
+    """(d): the same flow with `from metaflow import`, through Metaflow's own local runner."""
+
+    def __init__(self, tmp: Path, python: Path, width: int, workers: int) -> None:
+        self.tmp, self.python, self.width, self.workers = tmp, python, width, workers
+        self.flow = tmp / "mf_wide" / "wide_flow.py"
+        self.flow.parent.mkdir()
+        self.flow.write_text(WIDE_FLOW.format(module="metaflow"), encoding="utf-8")
+        self.version = subprocess.run(
+            [str(python), "-c", "import metaflow; print(metaflow.__version__)"],
+            capture_output=True, text=True, check=True).stdout.strip()
+        self.times: list[float] = []
+
+    def run_once(self) -> None:
+        sysroot = self.tmp / f"mf{len(self.times)}"
+        env = os.environ | {
+            "USERNAME": "bench",
+            "METAFLOW_DEFAULT_DATASTORE": "local",
+            "METAFLOW_DEFAULT_METADATA": "local",
+            "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(sysroot),
+        }
+        seconds, proc = timed([str(self.python), str(self.flow), "--no-pylint", "run",
+                               "--max-workers", str(self.workers), "--width", str(self.width)],
+                              env=env, cwd=self.flow.parent)
+        total = self.width * (self.width + 1) // 2
+        assert f"total {total}" in proc.stdout + proc.stderr, "Metaflow's run printed no total"
+        self.times.append(seconds)
+        shutil.rmtree(sysroot, ignore_errors=True)
+
+    def report(self, report: Report) -> float:
+        median = statistics.median(self.times)
+        report.add(f"(d) Metaflow {self.version} run, {self.width}-wide foreach",
+                   f"{median:.2f} s", f"python flow.py run --max-workers {self.workers}, "
+                   f"runs {fmt_runs(self.times)}")
+        return median
+
+
+# ------------------------------------------------------------------------------- (c)
+
+
+def bench_artifact(size_mib: int, runs: int, report: Report) -> None:
+    argv = [sys.executable, str(HERE / "artifact_bench.py"), "--size-mib", str(size_mib),
+            "--runs", str(runs)]
+    _, proc = timed(argv)
+    pattern = r"^{}: median +([0-9.]+) MiB/s wall, +([0-9.]+) CPU-s .*" \
+              r"peak RSS +([0-9.]+) MiB = ([0-9.]+)x the artifact$"
+    for what in ("save", "load"):
+        match = re.search(pattern.format(what), proc.stdout, re.MULTILINE)
+        if match is None:
+            sys.exit(f"cannot read artifact_bench.py's output:\n{proc.stdout}")
+        speed, cpu, peak, ratio = match.groups()
+        report.add(f"(c) {what} a {size_mib} MiB artifact", f"{float(speed):.0f} MiB/s",
+                   f"{cpu} CPU-s; peak RSS {float(peak):.0f} MiB = {ratio}x the artifact "
+                   f"(limit {PEAK_LIMIT}x)")
+        if float(ratio) >= PEAK_LIMIT:
+            report.failures.append(f"(c) {what}: peak RSS {ratio}x the artifact, limit "
+                                   f"{PEAK_LIMIT}x")
+    stored = re.search(r"^artifact: .*, (stored blob .*)$", proc.stdout, re.MULTILINE)
+    if stored:
+        report.add("(c) artifact", f"{size_mib} MiB", stored.group(1))
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--runs", type=int, default=3, help="runs per end-to-end median (>= 3)")
+    p.add_argument("--max-workers", type=int, default=4, help="the same N for both runners")
+    p.add_argument("--steps", type=int, default=50, help="middle steps of the linear flow")
+    p.add_argument("--width", type=int, default=100, help="foreach width (Metaflow caps 100)")
+    p.add_argument("--size-mib", type=int, default=256)
+    p.add_argument("--metaflow-python", metavar="PATH",
+                   help=f"a Python with Metaflow installed (default: {DEFAULT_VENV})")
+    p.add_argument("--only", default="abcd", help="which parts to run, e.g. 'bd'")
+    args = p.parse_args(argv)
+    if args.runs < 3:
+        p.error("--runs must be at least 3: every end-to-end number is a median")
+    report = Report()
+    header = [
+        f"sfncompile local benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.platform()}",
+    ]
+    with tempfile.TemporaryDirectory(prefix="sfn-local-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        if "a" in args.only:
+            bench_overhead(tmp, args.steps, args.runs, report)
+        if "c" in args.only:
+            bench_artifact(args.size_mib, args.runs, report)
+        # (b) and (d) alternate, run by run, so that both see the same load on the machine.
+        runners: list[SfnForeach | MetaflowForeach] = []
+        if "b" in args.only:
+            runners.append(SfnForeach(tmp, args.width, args.max_workers))
+        if "d" in args.only:
+            python = metaflow_python(args.metaflow_python)
+            metaflow = MetaflowForeach(tmp, python, args.width, args.max_workers)
+            runners.append(metaflow)
+            header.append(f"Metaflow {metaflow.version} at {python}")
+        for i in range(args.runs):
+            for runner in runners:
+                print(f"  {type(runner).__name__} run {i + 1}/{args.runs}", file=sys.stderr,
+                      flush=True)
+                runner.run_once()
+        medians = [runner.report(report) for runner in runners]
+        if len(medians) == 2:
+            ratio = medians[1] / medians[0]
+            report.add("(d)/(b) Metaflow time / sfncompile time", f"{ratio:.1f}x",
+                       f"target >= {RATIO_TARGET:.0f}x")
+            if ratio < RATIO_TARGET:
+                report.failures.append(f"(d)/(b) Metaflow is only {ratio:.1f}x slower")
+    report.print(header)
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
