@@ -97,7 +97,11 @@ class Run:
         return dict(self._meta.get("params") or {})
 
     def steps(self) -> list[Step]:
-        return [Step(self, s) for s in ds.list_steps(self._storage, self.flow, self.id)]
+        """The steps that ran, in graph order when the run recorded its graph."""
+        names = ds.list_steps(self._storage, self.flow, self.id)
+        order = list((self._meta.get("graph") or {}).get("steps", {}))
+        names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
+        return [Step(self, s) for s in names]
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps())

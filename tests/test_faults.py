@@ -139,7 +139,8 @@ def test_sigkill_mid_write_leaves_no_visible_task_and_resume_completes(
     attempt = attempt_dir(root, pathspec, "write", "0", 0)
     meta = read_json(attempt / "meta.json")
     assert meta["pid"] == int(marker.read_text())
-    assert meta["status"] == "running"  # nobody could mark it: it was killed
+    # The task could not mark itself; the runner, which saw it die, did.
+    assert meta["status"] == "failed" and meta["exit_code"] == -9
     assert not (attempt / "done.json").exists()
     # It died mid-write: `big` (4 MiB of random bytes, stored uncompressed) reached the blob
     # store before the kill, yet nothing points to it.

@@ -24,7 +24,7 @@ from sfncompile.local.progress import Progress
 from sfncompile.local.worker import TaskLauncher
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.lineage import body_task_id, split_task_id
-from sfncompile.runtime.storage import Storage, open_storage
+from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
 
 # A task's process gets this long beyond its @timeout to stop by itself before it is killed.
 TIMEOUT_GRACE_SECONDS = 5
@@ -199,6 +199,20 @@ class LocalRunner:
                     else:
                         self.progress.failed(outcome)
                         result.failed.append(outcome)
+                    if outcome.returncode != 0:
+                        self.record_failure(outcome)
+
+    def record_failure(self, outcome: Outcome) -> None:
+        """A task killed before it could say so itself still reads as failed, not running."""
+        step, task = outcome.key
+        try:
+            meta = ds.read_meta(self.storage, self.flow, self.run_id, step, task, outcome.attempt)
+        except KeyNotFound:
+            meta = {"attempt": outcome.attempt}
+        if meta.get("status") in (None, "running"):
+            meta.update(status="failed", exit_code=outcome.returncode, finished=time.time())
+            ds.TaskStore(self.storage, self.flow, self.run_id, step, task,
+                         outcome.attempt).write_meta(meta)
 
     def done(self, key: Key) -> dict[str, Any]:
         return ds.read_done(self.storage, self.flow, self.run_id, *key)

@@ -21,7 +21,12 @@ _FALSE = {"false", "0", "no", "n", "off"}
 def convert(kind: str, value: Any) -> Any:
     """Convert a value (a string from the command line, or JSON) to the parameter's type."""
     if kind == "json":
-        return json.loads(value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"expected JSON ({exc.msg}), got {value!r}") from None
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -34,11 +39,17 @@ def convert(kind: str, value: Any) -> Any:
             raise ValueError(f"expected an integer, got {value!r}")
         if isinstance(value, int | float):
             return int(value)
-        return int(str(value).strip())
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected an integer, got {value!r}") from None
     if kind == "float":
         if isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {value!r}") from None
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
     return value

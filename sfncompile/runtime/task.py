@@ -215,7 +215,7 @@ class TaskRunner:
             if not (info["catch"] and last_attempt):
                 raise
             if info["print_exception"]:
-                traceback.print_exc()
+                print_user_traceback(exc)
             print(f"@catch: step {spec.step!r} failed and continues: {exc!r}", file=sys.stderr)
             if info["catch_var"]:
                 setattr(flow, info["catch_var"], exc)
@@ -305,7 +305,7 @@ class TaskRunner:
                 except TaskError as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
                 except BaseException as exc:  # the user's exception, reported with its trace
-                    traceback.print_exc()
+                    print_user_traceback(exc)
                     if isinstance(exc, KeyboardInterrupt):
                         raise
             for name in ("stdout", "stderr"):
@@ -335,6 +335,17 @@ class TaskRunner:
         if caught is not None:
             done["caught"] = repr(caught)
         return done
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def print_user_traceback(exc: BaseException) -> None:
+    """The traceback from the user's code on: sfncompile's own frames above it are noise."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb or exc.__traceback__, file=sys.stderr)
 
 
 def _describe(info: dict[str, Any]) -> str:
