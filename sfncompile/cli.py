@@ -48,13 +48,12 @@ def friendly_errors(func: F) -> F:
 
 
 def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"{option} {pair!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs
+
+    try:
+        return parse_cli_pairs(pairs, option)
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

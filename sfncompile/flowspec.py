@@ -175,13 +175,6 @@ class Inputs:
     def __getitem__(self, index: int) -> Any:
         return self._flows[index]
 
-    def _load_now(self, names: list[str]) -> None:
-        """Load these artifacts at once: Parameters, which class attributes would shadow."""
-        binding = self._sfn
-        for name in names:
-            if name in binding.shas:
-                object.__setattr__(self, name, binding.load(binding.shas.pop(name)))
-
     def __getattr__(self, name: str) -> Any:
         for flow in self.__dict__.get("_flows", []):
             if flow._sfn.step == name:

@@ -79,11 +79,12 @@ def resolve_parameters(spec: list[dict[str, Any]], given: dict[str, Any]) -> dic
     return values
 
 
-def parse_cli_pairs(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+def parse_cli_pairs(pairs: list[str] | tuple[str, ...], option: str = "--param") -> dict[str, str]:
+    """`NAME=VALUE` strings from a repeatable option, as a dict."""
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ParameterError(f"--param {pair!r}: expected NAME=VALUE")
+            raise ParameterError(f"{option} {pair!r}: expected NAME=VALUE")
         out[name] = value
     return out
