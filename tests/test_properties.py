@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sfncompile.emit import compile_asl
@@ -258,3 +258,38 @@ def test_unclosed_nested_foreach_is_a_flow_error() -> None:
         assert "never joined" in str(exc)
     else:
         raise AssertionError("parse_source accepted a foreach without a join")
+
+
+# -- the local runner agrees with the state machine -------------------------------------------
+
+
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(source=flow_sources())
+def test_local_runner_runs_the_tasks_the_state_machine_would(source: str,
+                                                             tmp_path_factory: Any) -> None:
+    """Run a random flow locally, then replay its state machine with the decisions the local
+    run made (its control objects): both must run exactly the same (step, task id) set."""
+    from sfncompile.runtime import datastore as ds
+    from sfncompile.runtime.storage import LocalStorage
+    from tests.asl_sim import Simulator
+    from tests.flows import run_local
+
+    flow = parse_source(source, "random_flow.py")
+    # Every switch picks arm a0 at run time; a loop there would never end.
+    assume(not any(s.kind == "switch" and (s.name, dict(s.cases)["a0"]) in flow.analysis.back_edges
+                   for s in flow.steps))
+    tmp = tmp_path_factory.mktemp("random")
+    (tmp / "random_flow.py").write_text(source)
+    proc = run_local(tmp / "random_flow.py", str(tmp / "store"))
+    assert proc.returncode == 0, proc.stderr
+    run = proc.stdout.strip().splitlines()[-1].split("/")[1]
+    storage = LocalStorage(tmp / "store")
+    local = {(step, task) for step in ds.list_steps(storage, flow.name, run)
+             for task in ds.list_tasks(storage, flow.name, run, step)}
+    simulator = Simulator(
+        compile_asl(flow), flow_name=flow.name, execution_name=run,
+        on_task=lambda *args: None,
+        control=lambda step, task: ds.read_control(storage, flow.name, run, step, task))
+    replayed = {(t.step, t.task_id) for t in simulator.run({}).tasks}
+    assert replayed == local
