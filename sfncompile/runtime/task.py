@@ -140,8 +140,13 @@ class TaskRunner:
         self.flow_name: str = spec.graph["flow"]
         self.info: dict[str, Any] = spec.graph["steps"][spec.step]
         self.storage = storage or open_storage(spec.root)
-        self.store = ds.TaskStore(self.storage, self.flow_name, spec.run, spec.step, spec.task,
-                                  spec.attempt)
+        # Step Functions counts attempts from 0 again after a redrive: write under a number
+        # no earlier attempt used, so a redrive never overwrites an earlier attempt's logs.
+        key = (self.storage, self.flow_name, spec.run, spec.step, spec.task)
+        attempt = spec.attempt
+        if attempt in ds.list_attempts(*key):
+            attempt = ds.next_attempt(*key)
+        self.store = ds.TaskStore(*key, attempt)
         self.pending_control: Any = None  # written just before the commit
 
     def load(self, sha: str) -> Any:
@@ -291,7 +296,7 @@ class TaskRunner:
     def run(self) -> int:
         spec = self.spec
         started = time.time()
-        meta = {"status": "running", "attempt": spec.attempt, "started": started,
+        meta = {"status": "running", "attempt": self.store.attempt, "started": started,
                 "host": socket.gethostname(), "pid": os.getpid()}
         self.store.write_meta(meta)
         status = "failed"
@@ -299,7 +304,8 @@ class TaskRunner:
             with captured_output(logs):
                 try:
                     done = self.run_step()
-                    done.update(attempt=spec.attempt, started=started, finished=time.time(),
+                    done.update(attempt=self.store.attempt, started=started,
+                                finished=time.time(), retry_count=spec.attempt,
                                 origin_run_id=spec.origin_run)
                     status = "succeeded"
                 except TaskError as exc:

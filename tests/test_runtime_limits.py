@@ -1,0 +1,72 @@
+"""Runtime guarantees that only show at scale or on AWS: attempt numbers never reused (a
+redrive starts counting again), and an Inline foreach never outgrows the history limit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sfncompile.parser import parse_flow
+from sfncompile.runtime import datastore as ds
+from sfncompile.runtime.storage import LocalStorage
+from tests.conftest import GOLDEN
+from tests.flows import run_local
+
+FAILS_ONCE = '''
+from pathlib import Path
+from sfncompile import FlowSpec, step
+
+
+class OnceFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.shaky)
+
+    @step
+    def shaky(self):
+        marker = Path(__file__).with_name("fail")
+        if marker.exists():
+            raise RuntimeError("failing while the marker exists")
+        self.ok = True
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_a_rerun_of_the_same_attempt_gets_a_new_number(tmp_path: Path) -> None:
+    flow_file = tmp_path / "once.py"
+    flow_file.write_text(FAILS_ONCE)
+    (tmp_path / "fail").touch()
+    root = tmp_path / "store"
+    proc = run_local(flow_file, str(root))
+    assert proc.returncode == 1
+    run = proc.stdout.strip().splitlines()[-1].split("/")[1]
+    (tmp_path / "fail").unlink()
+    # What a redrive does: the same task again, with Step Functions' attempt count at 0.
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps(parse_flow(flow_file).graph_json()))
+    rerun = subprocess.run(
+        [sys.executable, "-m", "sfncompile.runtime", "--step", "shaky", "--run", run,
+         "--task", "0", "--attempt", "0", "--root", str(root), "--graph", str(graph),
+         "--flow-file", str(flow_file)], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    storage = LocalStorage(root)
+    assert ds.list_attempts(storage, "OnceFlow", run, "shaky", "0") == [0, 1]
+    assert ds.committed_attempt(storage, "OnceFlow", run, "shaky", "0") == 1
+    failed = ds.read_log(storage, "OnceFlow", run, "shaky", "0", 0, "stderr").decode()
+    assert "failing while the marker exists" in failed  # the first attempt's log is intact
+    assert ds.read_done(storage, "OnceFlow", run, "shaky", "0")["retry_count"] == 0
+
+
+def test_an_inline_foreach_wider_than_the_history_allows_is_refused(tmp_path: Path) -> None:
+    flow = GOLDEN / "foreach" / "flow.py"
+    cap = parse_flow(flow).analysis.max_inline_width["start"]
+    proc = run_local(flow, str(tmp_path / "store"), {"width": str(cap + 1)})
+    assert proc.returncode == 1
+    assert f"has {cap + 1} items; an Inline Map of this flow holds at most {cap}" in proc.stderr
+    assert "@foreach_options(mode='distributed')" in proc.stderr
