@@ -154,3 +154,21 @@ def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None)
     data = end_data(d.root, f"PoliciesFlow/{run_id}")
     assert data["attempts"] == 2  # the ASL Retry ran attempts 0, 1, 2; the runtime saw each
     assert data["failure_type"] == "KeyError"
+
+
+def test_redrive_asks_step_functions_and_reports_its_answer(deployment: Deployment) -> None:
+    """moto 5.2.5 has no RedriveExecution, so this checks the call and the error path only."""
+    d = deployment
+    flow = FLOWS / "fails.py"
+    d.deploy(flow)
+    run_id = d.trigger(flow, {})
+    assert d.wait("FailingFlow", run_id)["status"] == "FAILED"
+    proc = d.cli("redrive", f"FailingFlow/{run_id}")
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 0:  # an engine that implements it
+        assert f"Redriving FailingFlow/{run_id}" in proc.stdout
+    else:
+        assert proc.returncode == 2
+        assert f"cannot redrive FailingFlow/{run_id}" in proc.stderr
+    missing = d.cli("redrive", "NoSuchFlow/run")
+    assert missing.returncode == 2 and "no state machine named 'NoSuchFlow'" in missing.stderr
