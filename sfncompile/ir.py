@@ -193,6 +193,7 @@ class FlowAnalysis:
                 if t in self.parents and s.name not in self.parents[t]:
                     self.parents[t].append(s.name)
         self.back_edges: set[tuple[str, str]] = set()
+        self._closing: dict[str, str | None] = {}
         self.ordered: list[StepIR] = self._order()
         self.join_of: dict[str, str] = {}
         self.opener_of: dict[str, str] = {}
@@ -298,8 +299,11 @@ class FlowAnalysis:
         return join
 
     def find_closing_join(self, step: StepIR) -> str | None:
-        joins = self.closing_joins(step)
-        return next(iter(joins)) if len(joins) == 1 else None
+        # Memoised: nested splits would otherwise be walked once per enclosing split.
+        if step.name not in self._closing:
+            joins = self.closing_joins(step)
+            self._closing[step.name] = next(iter(joins)) if len(joins) == 1 else None
+        return self._closing[step.name]
 
     def closing_joins(self, step: StepIR) -> set[str]:
         """The joins reached first from the branches of `step`; exactly one when valid.
