@@ -63,12 +63,15 @@ def _target_name(target: str, flow_name: str | None, config: Config) -> tuple[st
               help="MaxConcurrency of every foreach that does not set its own.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
               help="A tag for every resource (repeatable).")
+@click.option("--type", "machine_type", default="STANDARD", show_default=True,
+              metavar="STANDARD|EXPRESS",
+              help="State machine type; Batch .sync needs STANDARD, so EXPRESS is refused.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the ASL; touch nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="List every AWS call made.")
 @_setting_options
 def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: str | None,
-           timezone: str | None, max_workers: int | None, tags: tuple[str, ...], dry_run: bool,
-           verbose: bool, **settings: Any) -> None:
+           timezone: str | None, max_workers: int | None, tags: tuple[str, ...],
+           machine_type: str, dry_run: bool, verbose: bool, **settings: Any) -> None:
     """Deploy FLOW.py: code package to S3, Batch job definition, state machine, schedule.
 
     Each part changes only when it differs from what is deployed, so running it twice
@@ -76,9 +79,11 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     """
     from sfncompile.deploy.deployer import deploy as apply
     from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
+    from sfncompile.emit.limits import check_machine_type
     from sfncompile.emit.render import render_json
     from sfncompile.parser import parse_flow
 
+    check_machine_type(machine_type)
     config = _config(flow_file.parent, settings, tags)
     flow = parse_flow(flow_file, flow_name)
     if max_workers:

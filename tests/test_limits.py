@@ -1,0 +1,69 @@
+"""AWS limits are enforced at build time with a clear error, never as bad output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sfncompile.emit.names import MAX_STATE_NAME
+
+
+def linear_flow(steps: int, name_length: int = 4, env_size: int = 0) -> str:
+    names = ["start"] + [f"s{i:0{name_length - 1}d}" for i in range(1, steps)] + ["end"]
+    env = f'@environment(vars={{"BIG": "{"x" * env_size}"}})\n    ' if env_size else ""
+    out = ["from sfncompile import FlowSpec, environment, step", "", "",
+           "class LimitFlow(FlowSpec):"]
+    for here, there in zip(names, names[1:], strict=False):
+        out += [f"    {env if here == 'start' else ''}@step", f"    def {here}(self):",
+                f"        self.next(self.{there})", ""]
+    out += ["    @step", "    def end(self):", "        pass", ""]
+    return "\n".join(out)
+
+
+def build(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    flow = tmp_path / "flow.py"
+    flow.write_text(source)
+    return subprocess.run([sys.executable, "-m", "sfncompile", "build", str(flow)],
+                          capture_output=True, text=True)
+
+
+def test_long_step_names_give_short_unique_state_names(tmp_path: Path) -> None:
+    proc = build(tmp_path, linear_flow(3, name_length=100))
+    assert proc.returncode == 0, proc.stderr
+    names = list(json.loads(proc.stdout)["States"])
+    assert all(len(n) <= MAX_STATE_NAME for n in names)
+    assert len(set(names)) == len(names) == 5
+    assert any("~" in n for n in names)  # shortened with a hash suffix
+
+
+def test_batch_job_name_limit(tmp_path: Path) -> None:
+    proc = build(tmp_path, linear_flow(3, name_length=130))
+    assert proc.returncode == 2
+    assert "the Batch job name 'LimitFlow-s" in proc.stderr
+    assert "at most 128 characters of letters, digits, - and _" in proc.stderr
+
+
+def test_container_overrides_limit(tmp_path: Path) -> None:
+    proc = build(tmp_path, linear_flow(3, env_size=9000))
+    assert proc.returncode == 2
+    assert "step 'start': its container overrides (environment and resources) take" in proc.stderr
+    assert "AWS Batch allows 8192" in proc.stderr
+
+
+def test_definition_size_limit(tmp_path: Path) -> None:
+    proc = build(tmp_path, linear_flow(1400))
+    assert proc.returncode == 2
+    assert "the state machine definition is" in proc.stderr
+    assert "Step Functions allows 1048576" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_express_machines_are_refused(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(linear_flow(2))
+    proc = subprocess.run([sys.executable, "-m", "sfncompile", "deploy", str(flow), "--type",
+                           "EXPRESS", "--dry-run"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "the AWS Batch .sync integration that runs every step needs a STANDARD" in proc.stderr
