@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ def linear_flow(steps: int, name_length: int = 4, env_size: int = 0) -> str:
     env = f'@environment(vars={{"BIG": "{"x" * env_size}"}})\n    ' if env_size else ""
     out = ["from sfncompile import FlowSpec, environment, step", "", "",
            "class LimitFlow(FlowSpec):"]
-    for here, there in zip(names, names[1:], strict=False):
+    for here, there in itertools.pairwise(names):
         out += [f"    {env if here == 'start' else ''}@step", f"    def {here}(self):",
                 f"        self.next(self.{there})", ""]
     out += ["    @step", "    def end(self):", "        pass", ""]
