@@ -15,9 +15,9 @@ import pytest
 from tests.deployment import Deployment
 from tests.flows import CASES, Case, end_data, run_local
 
-E2E_SHAPES = ["linear", "split", "foreach", "foreach_nested", "switch", "loop",
-              "switch_in_foreach", "foreach_in_split"]
-E2E_CASES = [c for c in CASES if c.shape in E2E_SHAPES and (c.shape != "foreach" or not c.params)]
+# Every golden shape but `decorators`, whose @batch(queue="gpu-queue") names a queue that the
+# emulator does not have; the 300-wide local case is replaced by a 100-wide one.
+E2E_CASES = [c for c in CASES if c.shape != "decorators" and (c.shape != "foreach" or not c.params)]
 E2E_CASES.append(Case("foreach", {"width": "100"}, {"squares": [i * i for i in range(100)]}))
 
 
