@@ -172,3 +172,23 @@ def test_redrive_asks_step_functions_and_reports_its_answer(deployment: Deployme
         assert f"cannot redrive FailingFlow/{run_id}" in proc.stderr
     missing = d.cli("redrive", "NoSuchFlow/run")
     assert missing.returncode == 2 and "no state machine named 'NoSuchFlow'" in missing.stderr
+
+
+def test_fargate_job_definitions(deployment: Deployment) -> None:
+    d = deployment
+    flow = GOLDEN / "foreach" / "flow.py"
+    fargate = ["--name", "FargateFlow", "--platform", "FARGATE", "--execution-role",
+               "arn:aws:iam::123456789012:role/exec"]
+    d.deploy(flow, *fargate)
+    found = d.sfn.client("batch").describe_job_definitions(
+        jobDefinitionName="FargateFlow", status="ACTIVE")["jobDefinitions"]
+    assert found[-1]["platformCapabilities"] == ["FARGATE"]
+    assert found[-1]["containerProperties"]["executionRoleArn"].endswith(":role/exec")
+    again = d.cli("deploy", str(flow), *d.settings(), *fargate)
+    assert "No changes: FargateFlow is up to date" in again.stdout, again.stderr
+    gpu = d.cli("deploy", str(GOLDEN / "decorators" / "flow.py"), *d.settings(), *fargate,
+                "--schedule", "none")
+    assert gpu.returncode == 2
+    assert "step 'train' asks for 1 GPU(s)" in gpu.stderr
+    no_role = d.cli("deploy", str(flow), *d.settings(), "--platform", "fargate")
+    assert no_role.returncode == 2 and "  execution_role:" in no_role.stderr

@@ -35,6 +35,9 @@ SETTINGS = (
     Setting("image", "container image with Python 3 and boto3", True),
     Setting("sfn_role", "IAM role ARN that the state machine assumes", True),
     Setting("job_role", "IAM role ARN for the Batch jobs (S3 access)"),
+    Setting("platform", "Batch platform of the job definitions: EC2 (default) or FARGATE"),
+    Setting("execution_role", "IAM role ARN that Fargate uses to pull the image and log "
+            "(FARGATE only)"),
     Setting("events_role", "IAM role ARN that EventBridge uses to start executions"),
     Setting("region", "AWS region (default: the boto3 default)"),
     Setting("name_prefix", "prefix of every AWS resource name"),
@@ -136,6 +139,12 @@ def load_config(flow_dir: Path, flags: dict[str, Any] | None = None,
                 value = table[name]
                 config.values[name] = parse_tags(value, source) if name == "tags" else value
                 config.sources[name] = source
+    platform = str(config.values.get("platform") or "EC2").upper()
+    if platform not in ("EC2", "FARGATE"):
+        raise UsageError(f"platform {config.values['platform']!r} (from "
+                         f"{config.sources['platform']}) must be EC2 or FARGATE")
+    if "platform" in config.values:
+        config.values["platform"] = platform
     root = config.values.get("s3_root")
     if root and not str(root).startswith("s3://"):
         raise UsageError(f"s3_root {root!r} (from {config.sources['s3_root']}) must be "

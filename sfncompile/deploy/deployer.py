@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.config import Config
 from sfncompile.emit import compile_asl
-from sfncompile.emit.jobdef import job_definitions
+from sfncompile.emit.jobdef import Fargate, fargate_problems, job_definitions
 from sfncompile.emit.limits import MAX_MACHINE_NAME, MAX_RULE_NAME, check_name
 from sfncompile.emit.render import render_json, resolve
 from sfncompile.errors import UsageError
@@ -106,7 +106,12 @@ def split_s3_root(root: str) -> tuple[str, str]:
 def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
             schedule: Schedule, workdir: Path) -> Target:
     """Everything deploy needs, computed locally (no AWS call)."""
-    config.require(*(["events_role"] if schedule.expression else []))
+    fargate = config.get("platform") == "FARGATE"
+    config.require(*(["events_role"] if schedule.expression else []),
+                   *(["execution_role"] if fargate else []))
+    if fargate and (problems := fargate_problems(flow)):
+        raise UsageError(f"platform FARGATE: {'; '.join(problems)}, which Fargate does not "
+                         "offer; deploy to an EC2 job queue (platform = EC2)")
     machine_name = check_name("state machine", name or f"{config.name_prefix}{flow.name}",
                               MAX_MACHINE_NAME)
     if not _NAME.fullmatch(machine_name):
@@ -120,8 +125,10 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
            "SFNCOMPILE_CODE_PACKAGE": f"s3://{bucket}/{package_key}",
            "SFNCOMPILE_CODE_SHA256": sha, "PYTHONUNBUFFERED": "1"}
     tags = config.tags
-    definitions = job_definitions(flow, name=machine_name, image=str(config.get("image")),
-                                  job_role=config.get("job_role"), environment=env, tags=tags)
+    definitions = job_definitions(
+        flow, name=machine_name, image=str(config.get("image")), job_role=config.get("job_role"),
+        environment=env, tags=tags,
+        fargate=Fargate(str(config.get("execution_role"))) if fargate else None)
     missing = [p.name for p in flow.parameters if p.required and p.default is None]
     if schedule.expression and missing:
         raise UsageError(f"a scheduled run cannot be given the required parameter(s) "
@@ -348,6 +355,9 @@ def _same_job_definition(current: dict[str, Any], wanted: dict[str, Any]) -> boo
             "resources": sorted((r["type"], r["value"])
                                 for r in c.get("resourceRequirements", [])),
             "shm": (c.get("linuxParameters") or {}).get("sharedMemorySize"),
+            "platform": d.get("platformCapabilities") or ["EC2"],
+            "executionRoleArn": c.get("executionRoleArn"),
+            "network": c.get("networkConfiguration"),
             "parameters": d.get("parameters") or {},
             "tags": d.get("tags") or {},
         }

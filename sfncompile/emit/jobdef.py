@@ -3,6 +3,7 @@ with its own image, IAM role or shared memory (settings a job cannot override at
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sfncompile.emit.names import job_definition_placeholder
@@ -22,22 +23,45 @@ def needs_own_definition(step: StepIR) -> bool:
     return bool(p.batch.image or p.batch.iam_role or p.resources.shared_memory)
 
 
+@dataclass(frozen=True)
+class Fargate:
+    """Fargate job definitions need a platform, an execution role and a network setting."""
+
+    execution_role: str
+    assign_public_ip: bool = True
+
+
+def fargate_problems(flow: FlowIR) -> list[str]:
+    """What a flow asks for that Fargate cannot give (GPUs, shared memory)."""
+    problems = []
+    for step in flow.analysis.ordered:
+        r = step.policies.resources
+        if r.gpu:
+            problems.append(f"step {step.name!r} asks for {r.gpu} GPU(s)")
+        if r.shared_memory:
+            problems.append(f"step {step.name!r} asks for shared memory")
+    return problems
+
+
 def job_definitions(flow: FlowIR, *, name: str, image: str, job_role: str | None,
-                    environment: dict[str, str], tags: dict[str, str]) -> dict[str, dict[str, Any]]:
+                    environment: dict[str, str], tags: dict[str, str],
+                    fargate: Fargate | None = None) -> dict[str, dict[str, Any]]:
     """Placeholder name (as in the ASL, without `${}`) -> RegisterJobDefinition arguments."""
-    out = {"JobDefinition": _definition(name, image, job_role, None, environment, tags)}
+    out = {"JobDefinition": _definition(name, image, job_role, None, environment, tags,
+                                        fargate)}
     for step in flow.analysis.ordered:
         if needs_own_definition(step):
             p = step.policies
             key = job_definition_placeholder(step.name)[2:-1]
             out[key] = _definition(f"{name}-{step.name}", p.batch.image or image,
                                    p.batch.iam_role or job_role, p.resources.shared_memory,
-                                   environment, tags)
+                                   environment, tags, fargate)
     return out
 
 
 def _definition(name: str, image: str, role: str | None, shared_memory: int | None,
-                environment: dict[str, str], tags: dict[str, str]) -> dict[str, Any]:
+                environment: dict[str, str], tags: dict[str, str],
+                fargate: Fargate | None) -> dict[str, Any]:
     container: dict[str, Any] = {
         "image": image,
         "command": COMMAND,
@@ -51,6 +75,11 @@ def _definition(name: str, image: str, role: str | None, shared_memory: int | No
         container["jobRoleArn"] = role
     if shared_memory:
         container["linuxParameters"] = {"sharedMemorySize": shared_memory}
+    if fargate is not None:
+        container["executionRoleArn"] = fargate.execution_role
+        container["networkConfiguration"] = {
+            "assignPublicIp": "ENABLED" if fargate.assign_public_ip else "DISABLED"}
+        container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
     definition: dict[str, Any] = {
         "jobDefinitionName": name,
         "type": "container",
@@ -58,6 +87,8 @@ def _definition(name: str, image: str, role: str | None, shared_memory: int | No
         "containerProperties": container,
         "propagateTags": True,
     }
+    if fargate is not None:
+        definition["platformCapabilities"] = ["FARGATE"]
     if tags:
         definition["tags"] = dict(sorted(tags.items()))
     return definition
