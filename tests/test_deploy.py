@@ -192,3 +192,19 @@ def test_fargate_job_definitions(deployment: Deployment) -> None:
     assert "step 'train' asks for 1 GPU(s)" in gpu.stderr
     no_role = d.cli("deploy", str(flow), *d.settings(), "--platform", "fargate")
     assert no_role.returncode == 2 and "  execution_role:" in no_role.stderr
+
+
+def test_max_workers_sets_the_concurrency_of_foreach_steps_without_their_own(
+        tmp_path: Path) -> None:
+    def dry_run(flow: Path) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sfncompile", "deploy", str(flow), "--dry-run",
+             "--max-workers", "7", "--s3-root", "s3://b/p", "--job-queue", "q", "--image", "i",
+             "--sfn-role", "arn:aws:iam::1:role/r"],
+            capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert dry_run(GOLDEN / "foreach_nested" / "flow.py").count('"MaxConcurrency": 7') == 3
+    # @foreach_options(max_concurrency=20) wins over --max-workers.
+    assert '"MaxConcurrency": 20' in dry_run(GOLDEN / "foreach" / "flow.py")
