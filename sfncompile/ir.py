@@ -119,6 +119,11 @@ class FlowIR(_Frozen):
     def step(self, name: str) -> StepIR:
         return self.analysis.by_name[name]
 
+    def with_steps(self, steps: tuple[StepIR, ...]) -> FlowIR:
+        """A copy with other steps (and a fresh analysis: model_copy would keep the cache)."""
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self)(**{**fields, "steps": steps})
+
     @cached_property
     def analysis(self) -> FlowAnalysis:
         return FlowAnalysis(self)

@@ -129,7 +129,7 @@ def _with_max_concurrency(flow: Any, n: int) -> Any:
             step = step.model_copy(update={
                 "policies": step.policies.model_copy(update={"foreach": options})})
         steps.append(step)
-    return flow.model_copy(update={"steps": tuple(steps)})
+    return flow.with_steps(tuple(steps))
 
 
 @click.command()
