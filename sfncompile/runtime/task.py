@@ -17,6 +17,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -270,8 +271,12 @@ class TaskRunner:
                     f"holds at most {cap} within Step Functions' 25,000-event history. Use "
                     "@foreach_options(mode='distributed') on this step"
                 )
-            shas = [ds.save_artifact(self.storage, self.flow_name, item, f"{var}[{i}]")
-                    for i, item in enumerate(items)]
+            # Each item is its own artifact, so a body task loads only its own; saving them
+            # in parallel hides the round trips to S3.
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                shas = list(pool.map(
+                    lambda i: ds.save_artifact(self.storage, self.flow_name, items[i],
+                                               f"{var}[{i}]"), range(len(items))))
             return {"width": len(items), "foreach_items": shas}, list(range(len(items)))
         if info["kind"] == "switch":
             value = getattr(flow, info["condition"])
