@@ -72,6 +72,10 @@ class Progress:
         self._line(f"{outcome.key[0]}/{outcome.key[1]}: FAILED (attempt {outcome.attempt}, "
                    f"exit {outcome.returncode})\n{tail}")
 
+    def interrupted(self, pathspec: str) -> None:
+        self._line(f"Interrupted: running tasks were stopped. Continue with "
+                   f"`sfncompile resume {pathspec}`")
+
     def end(self, succeeded: bool) -> None:
         if self.tty:
             self.stream.write("\r\033[K")

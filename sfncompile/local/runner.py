@@ -162,6 +162,11 @@ class LocalRunner:
             self.launcher = TaskLauncher()
             try:
                 self.walk(graph_file, result)
+            except KeyboardInterrupt:
+                meta.update(status="failed", interrupted=True, finished=time.time())
+                ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
+                self.progress.interrupted(f"{self.flow}/{self.run_id}")
+                raise
             finally:
                 self.launcher.close()
         result.succeeded = not result.failed
@@ -174,33 +179,42 @@ class LocalRunner:
         ready: deque[tuple[Key, int]] = deque([(("start", "0"), 0)])
         running: dict[Future[Outcome], Key] = {}
         with ThreadPoolExecutor(self.max_workers) as pool:
-            while ready or running:
-                while ready and len(running) < self.max_workers and not result.failed:
-                    key, attempt = ready.popleft()
-                    if attempt == 0 and self.clone is not None and self.clone(key):
-                        self.progress.cloned(key)
-                        ready.extend((k, 0) for k in self.successors(key, self.done(key)))
-                        continue
-                    self.progress.started(key, attempt)
-                    running[pool.submit(self.execute, key, attempt, graph_file)] = key
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    del running[future]
-                    outcome = future.result()
-                    if outcome.returncode == 0:
-                        self.progress.finished(outcome)
-                        done = self.done(outcome.key)
-                        ready.extend((k, 0) for k in self.successors(outcome.key, done))
-                    elif outcome.attempt < self.steps[outcome.key[0]]["retry_times"]:
-                        self.progress.retrying(outcome)
-                        ready.appendleft((outcome.key, outcome.attempt + 1))
-                    else:
-                        self.progress.failed(outcome)
-                        result.failed.append(outcome)
-                    if outcome.returncode != 0:
-                        self.record_failure(outcome)
+            try:
+                self._walk(pool, ready, running, graph_file, result)
+            except KeyboardInterrupt:
+                # Before the pool's exit waits for them: stop the running tasks now.
+                self.launcher.kill_all()
+                raise
+
+    def _walk(self, pool: ThreadPoolExecutor, ready: deque[tuple[Key, int]],
+              running: dict[Future[Outcome], Key], graph_file: str, result: RunResult) -> None:
+        while ready or running:
+            while ready and len(running) < self.max_workers and not result.failed:
+                key, attempt = ready.popleft()
+                if attempt == 0 and self.clone is not None and self.clone(key):
+                    self.progress.cloned(key)
+                    ready.extend((k, 0) for k in self.successors(key, self.done(key)))
+                    continue
+                self.progress.started(key, attempt)
+                running[pool.submit(self.execute, key, attempt, graph_file)] = key
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                del running[future]
+                outcome = future.result()
+                if outcome.returncode == 0:
+                    self.progress.finished(outcome)
+                    done = self.done(outcome.key)
+                    ready.extend((k, 0) for k in self.successors(outcome.key, done))
+                elif outcome.attempt < self.steps[outcome.key[0]]["retry_times"]:
+                    self.progress.retrying(outcome)
+                    ready.appendleft((outcome.key, outcome.attempt + 1))
+                else:
+                    self.progress.failed(outcome)
+                    result.failed.append(outcome)
+                if outcome.returncode != 0:
+                    self.record_failure(outcome)
 
     def record_failure(self, outcome: Outcome) -> None:
         """A task killed before it could say so itself still reads as failed, not running."""

@@ -67,6 +67,13 @@ class TaskLauncher:
             return -9
         return job.code
 
+    def kill_all(self) -> None:
+        """Kill every task still running (on Ctrl-C): their attempts stay uncommitted."""
+        for job in list(self._jobs.values()):
+            if job.pid and not job.exited.is_set():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(job.pid, signal.SIGKILL)
+
     def close(self) -> None:
         if self._proc.stdin is not None:
             self._proc.stdin.close()
