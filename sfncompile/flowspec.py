@@ -20,6 +20,19 @@ class MergeArtifactsError(Exception):
     pass
 
 
+class TaskDied(Exception):
+    """What @catch records when a task could not catch its own failure: its process or
+    container died (out of memory, killed, host lost). `error` and `cause` say what is known."""
+
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(f"{error}: {cause}" if cause else error)
+        self.error = error
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[type[TaskDied], tuple[str, str]]:
+        return (TaskDied, (self.error, self.cause))
+
+
 @dataclass
 class Frame:
     """One level of foreach: which step split, over which artifact, and this task's item."""

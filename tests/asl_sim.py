@@ -10,7 +10,7 @@ Supported:
 - `Pass` with `Parameters` or `Result`, and `ResultPath`;
 - `Task` on `batch:submitJob.sync` (simulated by `on_task`) and on `aws-sdk:s3:getObject` of a
   control object (its body comes from `control`), with `Parameters`, `ResultSelector`,
-  `ResultPath`, `Retry` and `TimeoutSeconds`;
+  `ResultPath`, `Retry`, `Catch` and `TimeoutSeconds`;
 - `Choice` with `Variable` + `StringEquals` rules and an optional `Default`;
 - `Parallel` with `Branches`, `ResultSelector`, `ResultPath`;
 - `Map` INLINE (`ItemsPath`, `ItemSelector`, `MaxConcurrency`, `ResultSelector`, `ResultPath`)
@@ -89,6 +89,15 @@ class ExecutionFailed(SimulationError):
         super().__init__(f"{error}: {cause}")
         self.error = error
         self.cause = cause
+
+
+class _Caught(Exception):
+    """A Task's Catch took over: go to `next_state` with `data`."""
+
+    def __init__(self, next_state: str, data: Any) -> None:
+        super().__init__(next_state)
+        self.next_state = next_state
+        self.data = data
 
 
 class TaskFailure(Exception):
@@ -437,7 +446,7 @@ _COMMON = frozenset({"Type", "Comment", "Next", "End", "OutputPath"})
 _ALLOWED = {
     "Pass": _COMMON | {"Parameters", "Result", "ResultPath"},
     "Task": _COMMON | {"Resource", "Parameters", "ResultSelector", "ResultPath", "Retry",
-                       "TimeoutSeconds"},
+                       "TimeoutSeconds", "Catch"},
     "Choice": frozenset({"Type", "Comment", "Choices", "Default"}),
     "Parallel": _COMMON | {"Branches", "ResultSelector", "ResultPath"},
     "Map": _COMMON | {"ItemsPath", "ItemReader", "ItemSelector", "MaxConcurrency",
@@ -515,7 +524,11 @@ class Simulator:
             if kind == "Succeed":
                 execution.events += EVENTS_SUCCEED
                 return read_path(state.get("OutputPath", "$"), data, ctx)
-            data = getattr(self, f"_{kind.lower()}")(name, state, data, ctx)
+            try:
+                data = getattr(self, f"_{kind.lower()}")(name, state, data, ctx)
+            except _Caught as caught:
+                name, data = caught.next_state, caught.data
+                continue
             data = read_path(state.get("OutputPath", "$"), data, ctx)
             if state.get("End") is True and "Next" not in state:
                 return data
@@ -586,6 +599,15 @@ class Simulator:
                              if failure.error in r["ErrorEquals"]
                              or "States.ALL" in r["ErrorEquals"]), None)
                 if rule is None or attempts_by_rule[rule] >= retriers[rule].get("MaxAttempts", 3):
+                    for catcher in state.get("Catch", []):
+                        if set(catcher) != {"ErrorEquals", "ResultPath", "Next"}:
+                            raise Unsupported(
+                                f"state {name!r}: a Catch with {sorted(catcher)}") from None
+                        if failure.error in catcher["ErrorEquals"] or \
+                                "States.ALL" in catcher["ErrorEquals"]:
+                            error = {"Error": failure.error, "Cause": "simulated"}
+                            raise _Caught(catcher["Next"], apply_result_path(
+                                catcher["ResultPath"], data, error)) from None
                     raise ExecutionFailed(failure.error,
                                           f"state {name!r} failed after {ctx.retry_count} "
                                           "retries") from None

@@ -208,3 +208,17 @@ def test_max_workers_sets_the_concurrency_of_foreach_steps_without_their_own(
     assert dry_run(GOLDEN / "foreach_nested" / "flow.py").count('"MaxConcurrency": 7') == 3
     # @foreach_options(max_concurrency=20) wins over --max-workers.
     assert '"MaxConcurrency": 20' in dry_run(GOLDEN / "foreach" / "flow.py")
+
+
+def test_catch_survives_a_task_that_dies(deployment: Deployment, s3_env: None) -> None:
+    """The container dies (os._exit) where the step's own @catch cannot act: the state
+    machine's Catch records the failure as the artifact and the run goes on."""
+    d = deployment
+    flow = FLOWS / "dies.py"
+    d.deploy(flow)
+    run_id = d.trigger(flow, {})
+    desc = d.wait("DiesFlow", run_id)
+    assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
+    data = end_data(d.root, f"DiesFlow/{run_id}")
+    assert data["kind"] == "TaskDied" and data["before"] == 1
+    assert "States.TaskFailed" in data["error"]

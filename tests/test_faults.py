@@ -585,3 +585,16 @@ def test_metaflow_imports_run_with_the_shim(
     assert data is not None
     assert data.words == ["HI A", "HI B"]
     assert data.flow_name == "MetaflowStyleFlow"
+
+
+def test_catch_records_a_task_that_died(tmp_path: Path) -> None:
+    """A task process that dies (os._exit) cannot catch anything itself; under @catch the
+    runner records the death in a stand-in attempt, as the state machine's Catch does."""
+    from tests.flows import end_data, run_local
+
+    root = str(tmp_path / "store")
+    proc = run_local(Path(__file__).parent / "data" / "flows" / "dies.py", root)
+    assert proc.returncode == 0, proc.stderr
+    data = end_data(root, proc.stdout.strip().splitlines()[-1])
+    assert data["kind"] == "TaskDied" and data["before"] == 1
+    assert data["error"] == "the task process exited with 3"

@@ -340,7 +340,7 @@ def _mutated(name: str, path: tuple[Any, ...], key: str, value: Any) -> dict[str
 
 
 @pytest.mark.parametrize(("name", "path", "key", "value"), [
-    pytest.param("linear", ("States", "add"), "Catch", [], id="Catch"),
+    pytest.param("linear", ("States", "Init run"), "Catch", [], id="Catch-on-Pass"),
     pytest.param("linear", ("States", "Init run"), "InputPath", "$", id="InputPath"),
     pytest.param("linear", ("States", "add"), "Type", "Wait", id="Wait"),
     pytest.param("linear", ("States", "add"), "Resource", "arn:aws:states:::lambda:invoke",

@@ -87,7 +87,8 @@ class _Emitter:
         state["End"] = True
         return state
 
-    def task(self, step: StepIR) -> State:
+    def task(self, step: StepIR, caught: bool = False) -> State:
+        """The Batch Task of a step; `caught` is its stand-in after a failure under @catch."""
         p = step.policies
         job_params: dict[str, Any] = {
             "step": step.name,
@@ -95,6 +96,8 @@ class _Emitter:
             "task.$": TASK_ID,
             "attempt.$": ATTEMPT,
         }
+        if caught:
+            job_params["caught.$"] = "States.JsonToString($.error)"
         if step.name == "start":
             job_params["params.$"] = "States.JsonToString($$.Execution.Input)"
         own_jobdef = p.batch.image or p.batch.iam_role or p.resources.shared_memory
@@ -113,6 +116,12 @@ class _Emitter:
                 "AttemptDurationSeconds": max(BATCH_MIN_ATTEMPT_SECONDS, p.timeout_seconds)
             }
             state["TimeoutSeconds"] = p.timeout_seconds
+        if caught:
+            # Records the failure as the @catch artifact; keep the error out of the state.
+            state["ResultSelector"] = {"caught": True}
+            state["ResultPath"] = "$.error"
+            state["Retry"] = [dict(THROTTLE_RETRY)]
+            return state
         state["ResultPath"] = None
         retry = [dict(THROTTLE_RETRY)]
         if p.retry and p.retry.times > 0:
@@ -123,7 +132,18 @@ class _Emitter:
                 "BackoffRate": 1.0,
             })
         state["Retry"] = retry
+        if p.catch is not None:
+            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                               "Next": names.state(step.name, "caught")}]
         return state
+
+    def caught(self, step: StepIR, target: str | None, stop: str | None) -> States:
+        """For a step under @catch: the state that records a failure the runtime itself could
+        not catch (the container died: out of memory, killed, lost host) and goes on."""
+        if step.policies.catch is None:
+            return {}
+        return {names.state(step.name, "caught"): self.goto(self.task(step, caught=True),
+                                                            target, stop)}
 
     def control_key(self, step: StepIR) -> str:
         template = f"${{S3KeyPrefix}}{self.flow.name}/{{}}/{step.name}/{{}}{{}}/control.json"
@@ -167,11 +187,12 @@ def resource_requirements(r: Resources) -> list[dict[str, str]]:
 
 
 def _linear(e: _Emitter, step: StepIR, stop: str | None) -> States:
-    return {names.state(step.name): e.goto(e.task(step), step.targets[0], stop)}
+    return {names.state(step.name): e.goto(e.task(step), step.targets[0], stop),
+            **e.caught(step, step.targets[0], stop)}
 
 
 def _end(e: _Emitter, step: StepIR, stop: str | None) -> States:
-    return {names.state(step.name): e.goto(e.task(step), None, stop)}
+    return {names.state(step.name): e.goto(e.task(step), None, stop), **e.caught(step, None, stop)}
 
 
 def _split(e: _Emitter, step: StepIR, stop: str | None) -> States:

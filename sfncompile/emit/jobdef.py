@@ -13,9 +13,11 @@ from sfncompile.runtime.bootstrap import BOOTSTRAP
 DEFAULT_VCPU = "1"
 DEFAULT_MEMORY = "4096"
 
-# `Ref::name` is filled from the Task's Parameters; `params` only reaches `start`.
+# `Ref::name` is filled from the Task's Parameters; `params` only reaches `start`, and
+# `caught` only the stand-in Task that records a failure under @catch.
 COMMAND = ["python3", "-c", BOOTSTRAP, "--step", "Ref::step", "--run", "Ref::run", "--task",
-           "Ref::task", "--attempt", "Ref::attempt", "--params", "Ref::params"]
+           "Ref::task", "--attempt", "Ref::attempt", "--params", "Ref::params", "--caught",
+           "Ref::caught"]
 
 
 def needs_own_definition(step: StepIR) -> bool:
@@ -83,7 +85,7 @@ def _definition(name: str, image: str, role: str | None, shared_memory: int | No
     definition: dict[str, Any] = {
         "jobDefinitionName": name,
         "type": "container",
-        "parameters": {"params": ""},
+        "parameters": {"params": "", "caught": ""},
         "containerProperties": container,
         "propagateTags": True,
     }

@@ -44,6 +44,11 @@ class Outcome:
     returncode: int
     output: str
     seconds: float
+    caught: dict[str, Any] | None = None  # the failure this attempt recorded under @catch
+
+
+# A task to start: its key, its attempt, and a failure to record under @catch instead.
+Launch = tuple[Key, int, "dict[str, Any] | None"]
 
 
 @dataclass
@@ -124,7 +129,8 @@ class LocalRunner:
 
     # -- processes ----------------------------------------------------------------------------
 
-    def command(self, key: Key, attempt: int, graph_file: str) -> list[str]:
+    def command(self, key: Key, attempt: int, graph_file: str,
+                caught: dict[str, Any] | None = None) -> list[str]:
         """The runtime's arguments (after `python -m sfncompile.runtime`)."""
         step, task = key
         cmd = ["--step", step, "--run", self.run_id,
@@ -134,18 +140,21 @@ class LocalRunner:
             cmd += ["--params", json.dumps(self.params)]
         if self.origin_run:
             cmd += ["--origin-run", self.origin_run]
+        if caught is not None:
+            cmd += ["--caught", json.dumps(caught)]
         return cmd
 
-    def execute(self, key: Key, attempt: int, graph_file: str) -> Outcome:
+    def execute(self, key: Key, attempt: int, graph_file: str,
+                caught: dict[str, Any] | None = None) -> Outcome:
         timeout = self.steps[key[0]]["timeout_seconds"]
         began = time.monotonic()
         out = os.path.join(os.path.dirname(graph_file), f"{key[0]}.{key[1]}.{attempt}.out")
-        code = self.launcher.run_task(self.command(key, attempt, graph_file), out,
+        code = self.launcher.run_task(self.command(key, attempt, graph_file, caught), out,
                                       timeout + TIMEOUT_GRACE_SECONDS if timeout else None)
         output = Path(out).read_text(errors="replace") if os.path.exists(out) else ""
         if code == -9 and timeout:
             output += f"\nsfncompile: killed after its @timeout of {timeout} s\n"
-        return Outcome(key, attempt, code, output, time.monotonic() - began)
+        return Outcome(key, attempt, code, output, time.monotonic() - began, caught)
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -176,7 +185,7 @@ class LocalRunner:
         return result
 
     def walk(self, graph_file: str, result: RunResult) -> None:
-        ready: deque[tuple[Key, int]] = deque([(("start", "0"), 0)])
+        ready: deque[Launch] = deque([(("start", "0"), 0, None)])
         running: dict[Future[Outcome], Key] = {}
         with ThreadPoolExecutor(self.max_workers) as pool:
             try:
@@ -186,30 +195,38 @@ class LocalRunner:
                 self.launcher.kill_all()
                 raise
 
-    def _walk(self, pool: ThreadPoolExecutor, ready: deque[tuple[Key, int]],
+    def _walk(self, pool: ThreadPoolExecutor, ready: deque[Launch],
               running: dict[Future[Outcome], Key], graph_file: str, result: RunResult) -> None:
         while ready or running:
             while ready and len(running) < self.max_workers and not result.failed:
-                key, attempt = ready.popleft()
+                key, attempt, caught = ready.popleft()
                 if attempt == 0 and self.clone is not None and self.clone(key):
                     self.progress.cloned(key)
-                    ready.extend((k, 0) for k in self.successors(key, self.done(key)))
+                    ready.extend((k, 0, None) for k in self.successors(key, self.done(key)))
                     continue
                 self.progress.started(key, attempt)
-                running[pool.submit(self.execute, key, attempt, graph_file)] = key
+                running[pool.submit(self.execute, key, attempt, graph_file, caught)] = key
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 del running[future]
                 outcome = future.result()
+                info = self.steps[outcome.key[0]]
                 if outcome.returncode == 0:
                     self.progress.finished(outcome)
                     done = self.done(outcome.key)
-                    ready.extend((k, 0) for k in self.successors(outcome.key, done))
-                elif outcome.attempt < self.steps[outcome.key[0]]["retry_times"]:
+                    ready.extend((k, 0, None) for k in self.successors(outcome.key, done))
+                elif outcome.caught is None and outcome.attempt < info["retry_times"]:
                     self.progress.retrying(outcome)
-                    ready.appendleft((outcome.key, outcome.attempt + 1))
+                    ready.appendleft((outcome.key, outcome.attempt + 1, None))
+                elif outcome.caught is None and info["catch"]:
+                    # The task died before its own @catch could act (killed, out of memory):
+                    # record the failure in a stand-in attempt and go on, as the ASL Catch does.
+                    self.progress.retrying(outcome)
+                    died = {"Error": f"the task process exited with {outcome.returncode}",
+                            "Cause": "\n".join(outcome.output.splitlines()[-20:])}
+                    ready.appendleft((outcome.key, outcome.attempt + 1, died))
                 else:
                     self.progress.failed(outcome)
                     result.failed.append(outcome)

@@ -47,8 +47,9 @@ def _check_names(flow: FlowIR) -> list[FlowError]:
             elif t == "start":
                 errors.append(_err(s.next_pos, f"step {s.name!r}: no step may go back to "
                                    "'start'"))
-        if s.kind == "end" and s.name != "end":
-            pass  # reported by the parser (a step without self.next)
+        if s.policies.catch is not None and s.kind not in ("linear", "end"):
+            errors.append(_err(s.pos, f"step {s.name!r}: @catch needs a step with a single "
+                               f"next step; after a failure a {s.kind} has nothing to decide on"))
     return errors
 
 

@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--flow-file", type=Path, help="default: the graph's source, next to it")
     p.add_argument("--params", default=None, help="JSON object of parameters (start only)")
     p.add_argument("--origin-run", default=None, help="the run this one resumes")
+    p.add_argument("--caught", default=None,
+                   help="JSON {Error, Cause} of a failure to record under @catch instead of "
+                        "running the step")
     return p.parse_args(argv)
 
 
@@ -39,9 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         params = json.loads(args.params) if args.params else None
         if params is not None and not isinstance(params, dict):
             raise TaskError("--params must be a JSON object")
+        caught = json.loads(args.caught) if args.caught else None
+        if caught is not None and not isinstance(caught, dict):
+            raise TaskError("--caught must be a JSON object")
         spec = TaskSpec(flow_file=flow_file, graph=graph, root=args.root, run=args.run,
                         step=args.step, task=args.task, attempt=args.attempt, params=params,
-                        origin_run=args.origin_run)
+                        origin_run=args.origin_run, caught=caught)
         return TaskRunner(spec).run()
     except (TaskError, json.JSONDecodeError) as exc:
         print(f"sfncompile.runtime: {exc}", file=sys.stderr)

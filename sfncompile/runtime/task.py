@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from sfncompile.current import current
-from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, Transition
+from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Transition
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import lineage
 from sfncompile.runtime.params import ParameterError, resolve_parameters
@@ -52,6 +52,7 @@ class TaskSpec:
     attempt: int
     params: dict[str, Any] | None = None  # the raw parameters, for `start`
     origin_run: str | None = None
+    caught: dict[str, Any] | None = None  # a failure to record under @catch, not a run
 
 
 def install_metaflow_shim() -> None:
@@ -230,6 +231,20 @@ class TaskRunner:
             return exc
         return None
 
+    def record_caught(self, flow: FlowSpec, caught: dict[str, Any]) -> BaseException:
+        """Stand in for a task that died where its own @catch could not see it."""
+        info, spec = self.info, self.spec
+        if not info["catch"]:
+            raise TaskError(f"step {spec.step!r} has no @catch to record a failure with")
+        cause = str(caught.get("Cause") or "")
+        died = TaskDied(str(caught.get("Error") or "the task failed"), cause[:4000])
+        print(f"@catch: step {spec.step!r} died and continues: {died.error}", file=sys.stderr)
+        if info["catch_var"]:
+            setattr(flow, info["catch_var"], died)
+        if info["kind"] == "linear":
+            flow._sfn.transition = Transition(tuple(info["targets"]))
+        return died
+
     def check_transition(self, flow: FlowSpec) -> None:
         info, step = self.info, self.spec.step
         got = flow._sfn.transition
@@ -333,7 +348,10 @@ class TaskRunner:
     def run_step(self) -> dict[str, Any]:
         cls = load_flow_class(self.spec.flow_file, self.flow_name)
         flow, inputs, parents = self.bind(cls)
-        caught = self.execute(flow, inputs)
+        if self.spec.caught is not None:
+            caught: BaseException | None = self.record_caught(flow, self.spec.caught)
+        else:
+            caught = self.execute(flow, inputs)
         self.check_transition(flow)
         extra, control = self.decide(flow)
         self.pending_control = control
