@@ -44,6 +44,12 @@ class Deployment:
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip()
 
+    def run(self, flow: Path, name: str) -> tuple[str, dict[str, Any]]:
+        """Deploy, trigger and wait: the run id and the finished execution's description."""
+        self.deploy(flow)
+        run_id = self.trigger(flow, {})
+        return run_id, self.wait(name, run_id)
+
     def wait(self, name: str, run_id: str) -> dict[str, Any]:
         sfn = self.sfn.client("stepfunctions")
         machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]

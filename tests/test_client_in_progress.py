@@ -10,14 +10,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sfncompile import client
+from tests.flows import wait_for
 
 FLOW = """
     import os
@@ -62,16 +61,6 @@ FLOW = """
             self.result = "".join(self.xs)
             print(f"result {self.result} in {current.run_id}")
 """
-
-
-def wait_for(predicate: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
 class Harness:

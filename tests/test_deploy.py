@@ -132,10 +132,8 @@ def test_missing_settings_are_listed_together(tmp_path: Path) -> None:
 
 def test_failed_step_shows_in_status(deployment: Deployment) -> None:
     d = deployment
-    flow = FLOWS / "fails.py"
-    d.deploy(flow)
-    run_id = d.trigger(flow, {})
-    assert d.wait("FailingFlow", run_id)["status"] == "FAILED"
+    run_id, desc = d.run(FLOWS / "fails.py", "FailingFlow")
+    assert desc["status"] == "FAILED"
     proc = d.cli("status", "FailingFlow", run_id)
     assert proc.returncode == 1
     assert f"FailingFlow/{run_id}: FAILED" in proc.stdout
@@ -146,10 +144,7 @@ def test_failed_step_shows_in_status(deployment: Deployment) -> None:
 
 def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None) -> None:
     d = deployment
-    flow = FLOWS / "policies.py"
-    d.deploy(flow)
-    run_id = d.trigger(flow, {})
-    desc = d.wait("PoliciesFlow", run_id)
+    run_id, desc = d.run(FLOWS / "policies.py", "PoliciesFlow")
     assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
     data = end_data(d.root, f"PoliciesFlow/{run_id}")
     assert data["attempts"] == 2  # the ASL Retry ran attempts 0, 1, 2; the runtime saw each
@@ -159,10 +154,8 @@ def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None)
 def test_redrive_asks_step_functions_and_reports_its_answer(deployment: Deployment) -> None:
     """moto 5.2.5 has no RedriveExecution, so this checks the call and the error path only."""
     d = deployment
-    flow = FLOWS / "fails.py"
-    d.deploy(flow)
-    run_id = d.trigger(flow, {})
-    assert d.wait("FailingFlow", run_id)["status"] == "FAILED"
+    run_id, desc = d.run(FLOWS / "fails.py", "FailingFlow")
+    assert desc["status"] == "FAILED"
     proc = d.cli("redrive", f"FailingFlow/{run_id}")
     assert "Traceback" not in proc.stderr
     if proc.returncode == 0:  # an engine that implements it
@@ -214,10 +207,7 @@ def test_catch_survives_a_task_that_dies(deployment: Deployment, s3_env: None) -
     """The container dies (os._exit) where the step's own @catch cannot act: the state
     machine's Catch records the failure as the artifact and the run goes on."""
     d = deployment
-    flow = FLOWS / "dies.py"
-    d.deploy(flow)
-    run_id = d.trigger(flow, {})
-    desc = d.wait("DiesFlow", run_id)
+    run_id, desc = d.run(FLOWS / "dies.py", "DiesFlow")
     assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
     data = end_data(d.root, f"DiesFlow/{run_id}")
     assert data["kind"] == "TaskDied" and data["before"] == 1

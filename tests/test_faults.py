@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from sfncompile import client
+from tests.flows import wait_for
 
 
 def sfn(*args: str, env: dict[str, str] | None = None,
@@ -60,16 +61,6 @@ def private_tmp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     return tmp, {"TMPDIR": str(tmp)}
-
-
-def wait_for(predicate: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
 @pytest.fixture
