@@ -7,6 +7,7 @@ also what `--dry-run` prints); `apply` compares with what is deployed and change
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tempfile
@@ -25,10 +26,13 @@ from sfncompile.emit.limits import MAX_MACHINE_NAME, MAX_RULE_NAME, check_name
 from sfncompile.emit.render import render_json, resolve
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
-from sfncompile.runtime.package import build_package
+from sfncompile.runtime.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.schedule import ScheduleError, validate_schedule
 
 TARGET_ID = "sfncompile"
+# Every job definition that deploy registers carries this tag, whose value is the state
+# machine's name: `delete` finds them by it, never by a name prefix (Team-Flow is not Team's).
+OWNER_TAG = "sfncompile:state-machine"
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 _PREFIX = re.compile(r"[A-Za-z0-9/_.-]*")
 
@@ -55,10 +59,11 @@ class Target:
     schedule: Schedule
     schedule_input: dict[str, Any]
     tags: dict[str, str] = field(default_factory=dict)
+    package_files: dict[str, int] = field(default_factory=dict)  # archive name -> bytes
 
     @property
     def rule_name(self) -> str:
-        return self.machine_name[:MAX_RULE_NAME]
+        return rule_name(self.machine_name)
 
     @property
     def package_url(self) -> str:
@@ -72,6 +77,15 @@ class Target:
         out: dict[str, Any] = resolve(self.definition, self.substitutions(job_definition_arns),
                                       strict=False)
         return out
+
+
+def rule_name(machine_name: str) -> str:
+    """The schedule's name (EventBridge rule or Scheduler schedule): the state machine's, with
+    a hash of the full name when it is too long, so that two long names never share one."""
+    if len(machine_name) <= MAX_RULE_NAME:
+        return machine_name
+    digest = hashlib.sha256(machine_name.encode()).hexdigest()[:8]
+    return f"{machine_name[:MAX_RULE_NAME - 9]}-{digest}"
 
 
 def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Schedule:
@@ -119,7 +133,11 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     bucket, key_prefix = split_s3_root(str(config.get("s3_root")))
     graph = json.dumps(flow.graph_json(), sort_keys=True).encode()
     package_path = workdir / "code.tar.gz"
-    sha = build_package(flow_file.parent, package_path, extra={"_sfncompile/graph.json": graph})
+    try:
+        entries = package_entries(flow_file.parent, extra={"_sfncompile/graph.json": graph})
+        sha = write_package(entries, package_path)
+    except PackageError as exc:
+        raise UsageError(f"code package: {exc}") from None
     package_key = f"{key_prefix}{flow.name}/code/{sha}.tar.gz"
     env = {"SFNCOMPILE_DATASTORE_ROOT": str(config.get("s3_root")).rstrip("/"),
            "SFNCOMPILE_CODE_PACKAGE": f"s3://{bucket}/{package_key}",
@@ -127,7 +145,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     tags = config.tags
     definitions = job_definitions(
         flow, name=machine_name, image=str(config.get("image")), job_role=config.get("job_role"),
-        environment=env, tags=tags,
+        environment=env, tags={**tags, OWNER_TAG: machine_name},
         fargate=Fargate(str(config.get("execution_role"))) if fargate else None)
     missing = [p.name for p in flow.parameters if p.required and p.default is None]
     if schedule.expression and missing:
@@ -140,7 +158,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
         package_key=package_key, job_definitions=definitions, definition=compile_asl(flow),
         schedule=schedule,
         schedule_input={p.name: p.default for p in flow.parameters if p.default is not None},
-        tags=tags,
+        tags=tags, package_files={name: entry_size(src) for name, src in entries.items()},
     )
 
 

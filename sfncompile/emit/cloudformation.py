@@ -597,7 +597,12 @@ def _verbatim_user_text(definition: dict[str, Any], substitutions: dict[str, Any
 
 def _strings(obj: Any) -> list[str]:
     found: list[str] = []
-    map_strings(obj, lambda text: found.append(text) or text)
+
+    def keep(text: str) -> str:
+        found.append(text)
+        return text
+
+    map_strings(obj, keep)
     return found
 
 
