@@ -100,7 +100,7 @@ def test_dry_run_makes_no_aws_call(tmp_path: Path) -> None:
                AWS_MAX_ATTEMPTS="1")
     proc = subprocess.run(
         [sys.executable, "-m", "sfncompile", "deploy", str(SCHEDULED), "--dry-run",
-         "--s3-root", "s3://b/p", "--job-queue", "q", "--image", "img",
+         "--s3-root", "s3://bkt/p", "--job-queue", "q", "--image", "img",
          "--sfn-role", "arn:aws:iam::1:role/r", "--events-role", "arn:aws:iam::1:role/e"],
         capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -112,7 +112,7 @@ def test_dry_run_makes_no_aws_call(tmp_path: Path) -> None:
 def test_dry_run_shows_step_overrides(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sfncompile", "deploy", str(GOLDEN / "decorators" / "flow.py"),
-         "--dry-run", "--schedule", "none", "--s3-root", "s3://b/p", "--job-queue", "q",
+         "--dry-run", "--schedule", "none", "--s3-root", "s3://bkt/p", "--job-queue", "q",
          "--image", "img", "--sfn-role", "arn:aws:iam::1:role/r"],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -192,7 +192,7 @@ def test_max_workers_sets_the_concurrency_of_foreach_steps_without_their_own(
     def dry_run(flow: Path) -> str:
         proc = subprocess.run(
             [sys.executable, "-m", "sfncompile", "deploy", str(flow), "--dry-run",
-             "--max-workers", "7", "--s3-root", "s3://b/p", "--job-queue", "q", "--image", "i",
+             "--max-workers", "7", "--s3-root", "s3://bkt/p", "--job-queue", "q", "--image", "i",
              "--sfn-role", "arn:aws:iam::1:role/r"],
             capture_output=True, text=True, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr

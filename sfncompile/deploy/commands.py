@@ -262,6 +262,9 @@ def config() -> None:
 @_setting_options
 def config_show(flow_file: Path | None, **settings: Any) -> None:
     """Print the effective settings and where each one came from."""
+    if flow_file is not None and not flow_file.is_file():
+        raise UsageError(f"{flow_file}: no such file (the settings are looked up from the "
+                         "flow's directory)")
     where = flow_file.parent if flow_file else Path.cwd()
     cfg = _config(where, settings)
     for s in SETTINGS:

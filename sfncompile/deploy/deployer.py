@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
-from sfncompile.deploy.config import Config
+from sfncompile.deploy.config import Config, split_s3_root
 from sfncompile.emit import compile_asl
 from sfncompile.emit.jobdef import Fargate, fargate_problems, job_definitions
 from sfncompile.emit.limits import MAX_MACHINE_NAME, MAX_RULE_NAME, check_name
@@ -34,7 +34,6 @@ TARGET_ID = "sfncompile"
 # machine's name: `delete` finds them by it, never by a name prefix (Team-Flow is not Team's).
 OWNER_TAG = "sfncompile:state-machine"
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
-_PREFIX = re.compile(r"[A-Za-z0-9/_.-]*")
 
 
 @dataclass
@@ -88,8 +87,29 @@ def rule_name(machine_name: str) -> str:
     return f"{machine_name[:MAX_RULE_NAME - 9]}-{digest}"
 
 
+def check_timezone(name: str, where: str) -> str:
+    """An IANA time zone that EventBridge Scheduler knows, checked with zoneinfo (when this
+    machine has a time zone database to check against)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if zoneinfo.available_timezones():
+            raise UsageError(f"{where} {name!r} is not an IANA time zone (such as Europe/Paris "
+                             "or America/New_York)") from None
+    return name
+
+
 def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Schedule:
     """`--schedule` wins over `@schedule`; 'none' removes it and 'disable' keeps it disabled."""
+    if timezone is not None:
+        check_timezone(timezone, "--timezone")
+        word = (option or "").strip().lower()
+        if word == "none" or (option is None and flow.schedule is None):
+            raise UsageError("--timezone: there is no schedule to apply it to (give --schedule)")
+    elif flow.schedule is not None and flow.schedule.timezone:
+        check_timezone(flow.schedule.timezone, "@schedule(timezone=...)")
     if option is None:
         if flow.schedule is None:
             return Schedule(None)
@@ -106,15 +126,6 @@ def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Sc
         return Schedule(validate_schedule(option), timezone)
     except ScheduleError as exc:
         raise UsageError(f"--schedule: {exc}") from None
-
-
-def split_s3_root(root: str) -> tuple[str, str]:
-    bucket, _, prefix = root[len("s3://"):].partition("/")
-    prefix = prefix.strip("/")
-    if not bucket or not _PREFIX.fullmatch(prefix):
-        raise UsageError(f"s3_root {root!r}: expected s3://bucket[/prefix] with a prefix of "
-                         "letters, digits and / _ . -")
-    return bucket, (prefix + "/" if prefix else "")
 
 
 def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
