@@ -365,7 +365,7 @@ def test_a_sample_in_real_processes(world: dict[str, str]) -> None:
             [sys.executable, "-m", "sfncompile", *_args(c, world, directory)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=directory)))
     for c, proc in running:
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == c.code, (c.id, err)
         assert "Traceback" not in err and any(
             line.startswith("error: ") and c.message in line for line in err.splitlines()), \
