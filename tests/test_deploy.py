@@ -107,6 +107,10 @@ def test_dry_run_makes_no_aws_call(tmp_path: Path) -> None:
     assert "dry run: no AWS call is made" in proc.stdout
     assert "events:PutRule ScheduledFlow cron(0 6 * * ? *) ENABLED" in proc.stdout
     assert "${" not in proc.stdout.split("Resolved ASL:")[1]
+    listing = proc.stdout.split("Code package: ")[1].split("Resolved ASL:")[0]
+    size = SCHEDULED.stat().st_size
+    assert f"  {size:>10,}  scheduled.py\n" in listing
+    assert "sfncompile runtime and step graph" in listing and " KiB compressed)" in listing
 
 
 def test_dry_run_shows_step_overrides(tmp_path: Path) -> None:
