@@ -270,6 +270,10 @@ CASES: list[Case] = [
           ("disable-without-schedule", ("--schedule", "disable", "--flow", "Nope"),
            "Nope"),
       )),
+    case("deploy-schedule-timezone-unknown", "deploy", "{dir}/tz.py", *SETTINGS,
+         message="@schedule(timezone=...) 'Mars/Base' is not an IANA time zone",
+         files={"tz.py": FLOW.replace('cron="0 6 * * ? *"',
+                                      'cron="0 6 * * ? *", timezone="Mars/Base"').encode()}),
     case("deploy-missing-settings", "deploy", "{flow}", message="missing deployment settings"),
     case("cfn-tag-aws", "build", "{flow}", "--format", "cloudformation", "--tags", "aws:x=1",
          message="prefix aws: is reserved"),
@@ -385,3 +389,14 @@ def test_a_closed_stdout_is_an_error_not_a_traceback(world: dict[str, str]) -> N
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == "error: standard output was closed before everything was " \
                                   "written"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any directory")
+def test_an_unwritable_datastore_directory(tmp_path: Path, clean_env: None) -> None:
+    (tmp_path / "flow.py").write_text(FLOW)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "flow.py"), "--datastore-root",
+                                       str(locked)])
+    assert result.exit_code == 2, result.stderr
+    assert f"error: --datastore-root {locked}: cannot write there" in result.stderr
