@@ -61,6 +61,9 @@ def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
         raise UsageError(str(exc)) from None
 
 
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class _Main(click.Group):
     """click's own usage errors in the same `error: ...` form as ours, and a closed stdout
     (`sfncompile build f.py | head -c1`) as an error rather than a traceback."""
@@ -76,6 +79,9 @@ class _Main(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)
+        except _NO_ARGS as exc:  # `sfncompile` alone: the help, as click prints it
+            exc.show()
+            sys.exit(EXIT_USAGE)
         except click.ClickException as exc:
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
