@@ -230,7 +230,9 @@ def _needs_ec2(step: StepIR) -> bool:
 def _queue_arn(queue: str) -> Any:
     if queue.startswith("arn:"):
         return queue
-    return _arn("batch", f"job-queue/{queue}")
+    # Inside Fn::Sub: a `${` of the user's must stay text (Batch will refuse such a name, but
+    # with its own message rather than a template that cannot resolve).
+    return _arn("batch", f"job-queue/{queue.replace('${', '${!')}")
 
 
 # -- the template -----------------------------------------------------------------------------
