@@ -331,9 +331,20 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
 
 
+FAMILIES = ["-run-dot", "-run-dotdot", "-run-data", "-run-long", "-root-s3-no-bucket",
+            "-root-file", "-root-dev-null", "-root-unwritable", "-config-toml-not-utf8",
+            "-config-tags-list", "-config-tags-number", "-config-tool-number",
+            "validate-not-utf8", "validate-deep", "validate-huge-int", "check-not-utf8",
+            "-param-json-deep", "-param-nan", "-param-inf", "-timezone-unknown", "-tag-aws",
+            "-s3-root-dotdot", "output-is-flow", "config-show-missing", "logs-missing-task",
+            "unknown-option", "-aws"]
+
+
 def test_the_table_covers_every_family() -> None:
     assert len(CASES) >= 150
     assert len({c.id for c in CASES}) == len(CASES)
+    missing = [f for f in FAMILIES if not any(f in c.id for c in CASES)]
+    assert not missing
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
