@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
@@ -27,7 +28,11 @@ def friendly_errors(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return result
+        except BrokenPipeError:
+            _stdout_closed()
         except FlowErrors as exc:
             for error in exc.errors:
                 click.echo(str(error), err=True)
@@ -56,7 +61,49 @@ def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
         raise UsageError(str(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _Main(click.Group):
+    """click's own usage errors in the same `error: ...` form as ours, and a closed stdout
+    (`sfncompile build f.py | head -c1`) as an error rather than a traceback."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except _NO_ARGS as exc:  # `sfncompile` alone: the help, as click prints it
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                click.echo(f"{ctx.get_usage()}\nTry '{ctx.command_path} "
+                           f"{ctx.help_option_names[0]}' for help.\n", err=True)
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(EXIT_USAGE)
+        except BrokenPipeError:
+            _stdout_closed()
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stdout_closed() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):  # no real descriptor (captured in tests)
+        os.dup2(devnull, sys.stdout.fileno())
+    click.echo("error: standard output was closed before everything was written", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sfncompile")
 def main() -> None:
     """Run Metaflow-style flows locally, or compile them to AWS Step Functions.
@@ -138,20 +185,31 @@ def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
         config = load_config(flow_file.parent, dict(settings))
         stack = StackSettings.from_values(config.values, code_package=code_package,
                                           code_sha256=code_sha256)
-        emit_text(render_json(cloudformation_template(flow, definition, stack)), output, golden)
+        emit_text(render_json(cloudformation_template(flow, definition, stack)), output, golden,
+                  flow_file)
         return
     if resolve_pairs:
         definition = resolve(definition, parse_pairs(resolve_pairs, "--resolve"))
     text = render_json(definition)
-    emit_text(text, output, golden)
+    emit_text(text, output, golden, flow_file)
 
 
-def emit_text(text: str, output: Path | None, golden: Path | None) -> None:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def emit_text(text: str, output: Path | None, golden: Path | None,
+              source: Path | None = None) -> None:
     if golden is not None:
         try:
             expected = golden.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--check {golden}: cannot read it: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"--check {golden}: not UTF-8 (byte {exc.start})") from None
         if expected != text:
             diff = difflib.unified_diff(expected.splitlines(keepends=True),
                                         text.splitlines(keepends=True),
@@ -161,6 +219,8 @@ def emit_text(text: str, output: Path | None, golden: Path | None) -> None:
         click.echo(f"{golden}: up to date", err=True)
         return
     if output is not None:
+        if source is not None and _same_file(output, source):
+            raise UsageError(f"-o {output}: that is the flow file itself; write elsewhere")
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -181,7 +241,8 @@ def graph(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None)
     from sfncompile.emit import diagram
 
     flow = load_flow(flow_file, flow_name)
-    emit_text(diagram.mermaid(flow) if fmt == "mermaid" else diagram.dot(flow), output, None)
+    emit_text(diagram.mermaid(flow) if fmt == "mermaid" else diagram.dot(flow), output, None,
+              flow_file)
 
 
 @main.command()
@@ -197,9 +258,18 @@ def validate(asl_file: Path) -> None:
         definition = json.loads(asl_file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"{asl_file}: cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{asl_file}: not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{asl_file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
-    problems = validate_asl(definition)
+    except RecursionError:
+        raise UsageError(f"{asl_file}: nested too deeply to be a state machine") from None
+    except ValueError as exc:  # an integer of over 4300 digits
+        raise UsageError(f"{asl_file}: not usable JSON: {exc}") from None
+    try:
+        problems = validate_asl(definition)
+    except RecursionError:
+        raise UsageError(f"{asl_file}: nested too deeply to be a state machine") from None
     for problem in problems:
         click.echo(f"{asl_file}: {problem}", err=True)
     if problems:
@@ -256,7 +326,7 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
     flow = load_flow(flow_file, flow_name)
     graph = flow.graph_json()
     given = _check_params(graph, params)
-    _run_locally(graph, flow_file, datastore_root, given, max_workers)
+    _run_locally(graph, flow_file, _datastore(datastore_root, write=True), given, max_workers)
 
 
 @main.command()
@@ -278,7 +348,7 @@ def resume(run_pathspec: str, from_step: str | None, max_workers: int,
     from sfncompile.runtime.storage import KeyNotFound, open_storage
 
     flow_name, run_id = _split_run(run_pathspec)
-    storage = open_storage(datastore_root)
+    storage = open_storage(_datastore(datastore_root, write=True))
     try:
         meta = ds.read_run_meta(storage, flow_name, run_id)
     except KeyNotFound:
@@ -299,8 +369,53 @@ def resume(run_pathspec: str, from_step: str | None, max_workers: int,
 def _split_run(pathspec: str) -> tuple[str, str]:
     flow, _, run = pathspec.partition("/")
     if not flow or not run or "/" in run:
-        raise UsageError(f"{pathspec!r}: name a run as Flow/run-id")
+        raise UsageError(f"{_shown(pathspec)}: name a run as Flow/run-id")
+    _check_part(flow, "flow name", identifier=True)
+    _check_part(run, "run id")
     return flow, run
+
+
+MAX_NAME = 255  # a file name on every file system we run on
+RESERVED_NAMES = (".", "..", "data")  # data/ holds a flow's artifact blobs
+
+
+def _check_part(value: str, what: str, identifier: bool = False) -> str:
+    """One part of a pathspec, which becomes one directory (or S3 key part) of the datastore."""
+    if identifier and not value.isidentifier():
+        raise UsageError(f"{what} {_shown(value)} is not a Python identifier")
+    if len(value) > MAX_NAME:
+        raise UsageError(f"{what} {_shown(value)} is longer than {MAX_NAME} characters")
+    if value in RESERVED_NAMES or not value.isprintable():
+        raise UsageError(f"{what} {_shown(value)} is not allowed ({', '.join(RESERVED_NAMES)} "
+                         "are reserved, and control characters cannot be used)")
+    return value
+
+
+def _shown(value: str) -> str:
+    return repr(value) if len(value) <= 80 else f"{value[:60]!r}... ({len(value)} characters)"
+
+
+def _datastore(root: str, write: bool) -> str:
+    """Check the datastore root before any task starts or anything is read from it."""
+    if root.startswith("s3://"):
+        from sfncompile.deploy.config import split_s3_root
+
+        split_s3_root(root, "--datastore-root")
+        return root
+    path = Path(root)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--datastore-root {root}: not a directory")
+    if write:
+        import tempfile
+
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            raise UsageError(f"--datastore-root {root}: cannot write there: "
+                             f"{exc.strerror}") from None
+    return root
 
 
 @main.command()
@@ -312,7 +427,7 @@ def show(run_pathspec: str, datastore_root: str) -> None:
     from sfncompile import client
 
     _split_run(run_pathspec)
-    client.set_datastore_root(datastore_root)
+    client.set_datastore_root(_datastore(datastore_root, write=False))
     run_ = client.Run(run_pathspec)
     steps = run_.steps()
     if not steps:
@@ -342,12 +457,21 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
 
     parts = pathspec.split("/")
     if len(parts) not in (3, 4) or not all(parts):
-        raise UsageError(f"{pathspec!r}: expected Flow/run-id/step or Flow/run-id/step/task")
-    client.set_datastore_root(datastore_root)
+        raise UsageError(f"{_shown(pathspec)}: expected Flow/run-id/step or "
+                         "Flow/run-id/step/task")
+    _split_run("/".join(parts[:2]))
+    _check_part(parts[2], "step name", identifier=True)
+    if len(parts) == 4:
+        _check_part(parts[3], "task id")
+    client.set_datastore_root(_datastore(datastore_root, write=False))
     step_ = client.Step(client.Run("/".join(parts[:2])), parts[2])
-    task_ids = [parts[3]] if len(parts) == 4 else step_.started_tasks()
-    if not task_ids:
-        raise UsageError(f"no tasks for {pathspec} under {datastore_root}")
+    started = step_.started_tasks()
+    task_ids = [parts[3]] if len(parts) == 4 else started
+    if not started:
+        raise UsageError(f"no tasks for {'/'.join(parts[:3])} under {datastore_root}")
+    if len(parts) == 4 and parts[3] not in started:
+        raise UsageError(f"no task {parts[3]!r} in {'/'.join(parts[:3])} (tasks: "
+                         f"{', '.join(started[:10])}{', ...' if len(started) > 10 else ''})")
     for task_id in task_ids:
         task = step_[task_id]
         streams = [("stdout", task.stdout), ("stderr", task.stderr)]

@@ -73,6 +73,32 @@ def timezone_flow(directory: Path) -> Path:
     return path
 
 
+DOLLAR_FLOW = '''
+from sfncompile import FlowSpec, environment, step
+
+
+class DollarFlow(FlowSpec):
+    @environment(vars={"X": "${JobQueue}", "Y": "${Secret}", "Z": "${!S3Bucket}"})
+    @step
+    def start(self):
+        self.choice = "${Secret}"
+        self.next({"${Secret}": self.a, "${JobQueue_1}": self.b}, condition="choice")
+
+    @step
+    def a(self):
+        self.next(self.end)
+
+    @step
+    def b(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+DOLLAR_TEXT = {"${JobQueue}", "${Secret}", "${!S3Bucket}", "${JobQueue_1}"}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Name -> template file, every one built through the command line."""
@@ -83,6 +109,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name in BARE:
         jobs[f"{name}-bare"] = [str(GOLDEN / name / "flow.py")]
     jobs["timezone"] = [str(timezone_flow(out)), *SETTINGS]
+    (out / "dollar_flow.py").write_text(DOLLAR_FLOW)
+    jobs["dollar"] = [str(out / "dollar_flow.py"), *SETTINGS]
     files = {name: out / f"{name}.json" for name in jobs}
     # In parallel: each is a fresh interpreter, and start-up is most of its time.
     running = {
@@ -154,7 +182,8 @@ def wildcard_actions(template: dict[str, Any]) -> set[str]:
 # -- cfn-lint -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [*FLOWS, *(f"{n}-bare" for n in BARE), "timezone", "infra"])
+@pytest.mark.parametrize("name", [*FLOWS, *(f"{n}-bare" for n in BARE), "timezone", "dollar",
+                                  "infra"])
 def test_cfn_lint_passes(name: str, built: dict[str, Path],
                          lint: dict[str, list[dict[str, Any]]]) -> None:
     path = INFRA if name == "infra" else built[name]
@@ -264,6 +293,41 @@ def test_definition_is_the_golden_asl(name: str, built: dict[str, Path]) -> None
     assert machine["StateMachineType"] == "STANDARD"
     assert machine["StateMachineName"] == "ml-" + golden["Comment"].split(",")[0]
     assert sorted(machine["DefinitionSubstitutions"]) == placeholders(golden)
+
+
+def _replace_each_repeatedly(text: str, values: dict[str, str]) -> str:
+    """What CloudFormation does with DefinitionSubstitutions (StringUtils.replaceEachRepeatedly
+    in the AWS::StepFunctions::StateMachine handler): replace every `${Key}` until none is left."""
+    for _ in range(10):
+        before = text
+        for key, value in values.items():
+            text = text.replace(f"${{{key}}}", value)
+        if text == before:
+            return text
+    raise AssertionError("substitution does not settle")
+
+
+def test_user_dollar_text_reaches_aws_verbatim(built: dict[str, Path]) -> None:
+    machine = load(built["dollar"])["Resources"]["StateMachine"]["Properties"]
+    markers = {key: f"<{key}>" for key in machine["DefinitionSubstitutions"]}
+    deployed = json.loads(_replace_each_repeatedly(json.dumps(machine["Definition"]), markers))
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str) and "${" in node:
+            found.add(node)
+
+    walk(deployed)
+    assert found == DOLLAR_TEXT  # every user string, and no placeholder left
+    queues = {s["Parameters"]["JobQueue"] for s in deployed["States"].values()
+              if s["Type"] == "Task" and "JobQueue" in s.get("Parameters", {})}
+    assert queues == {markers[k] for k in markers if k.startswith("JobQueue")}
 
 
 def test_parameter_defaults_come_from_the_settings(built: dict[str, Path]) -> None:

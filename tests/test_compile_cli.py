@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,22 @@ def test_validate_command(tmp_path: Path) -> None:
     bad.write_text(json.dumps(broken))
     proc = run("validate", str(bad))
     assert proc.returncode == 1 and "Nxt" in proc.stderr
+
+
+def test_resolve_leaves_the_users_dollar_text_alone(tmp_path: Path) -> None:
+    from tests.test_cloudformation import DOLLAR_FLOW, DOLLAR_TEXT
+
+    flow = tmp_path / "dollar_flow.py"
+    flow.write_text(DOLLAR_FLOW)
+    template = run("build", str(flow))
+    assert template.returncode == 0, template.stderr
+    assert '"${!JobQueue}"' in template.stdout and '"${!!S3Bucket}"' in template.stdout
+    values = ["JobQueue=Q", "S3Bucket=B", "S3KeyPrefix=P/", "JobDefinition=JD"]
+    partial = run("build", str(flow), "--resolve", "JobQueue=${Q}")
+    assert '"JobQueue": "${!Q}"' in partial.stdout  # still a template: escapes kept
+    assert '"${!Secret}"' in partial.stdout
+    full = run("build", str(flow), *(f"--resolve={v}" for v in values))
+    assert full.returncode == 0, full.stderr
+    strings = set(re.findall(r'"([^"]*\$\{[^"]*)"', full.stdout))
+    assert strings == DOLLAR_TEXT
+    assert '"JobQueue": "Q"' in full.stdout

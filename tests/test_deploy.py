@@ -100,19 +100,23 @@ def test_dry_run_makes_no_aws_call(tmp_path: Path) -> None:
                AWS_MAX_ATTEMPTS="1")
     proc = subprocess.run(
         [sys.executable, "-m", "sfncompile", "deploy", str(SCHEDULED), "--dry-run",
-         "--s3-root", "s3://b/p", "--job-queue", "q", "--image", "img",
+         "--s3-root", "s3://bkt/p", "--job-queue", "q", "--image", "img",
          "--sfn-role", "arn:aws:iam::1:role/r", "--events-role", "arn:aws:iam::1:role/e"],
         capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "dry run: no AWS call is made" in proc.stdout
     assert "events:PutRule ScheduledFlow cron(0 6 * * ? *) ENABLED" in proc.stdout
     assert "${" not in proc.stdout.split("Resolved ASL:")[1]
+    listing = proc.stdout.split("Code package: ")[1].split("Resolved ASL:")[0]
+    size = SCHEDULED.stat().st_size
+    assert f"  {size:>10,}  scheduled.py\n" in listing
+    assert "sfncompile runtime and step graph" in listing and " KiB compressed)" in listing
 
 
 def test_dry_run_shows_step_overrides(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sfncompile", "deploy", str(GOLDEN / "decorators" / "flow.py"),
-         "--dry-run", "--schedule", "none", "--s3-root", "s3://b/p", "--job-queue", "q",
+         "--dry-run", "--schedule", "none", "--s3-root", "s3://bkt/p", "--job-queue", "q",
          "--image", "img", "--sfn-role", "arn:aws:iam::1:role/r"],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -192,7 +196,7 @@ def test_max_workers_sets_the_concurrency_of_foreach_steps_without_their_own(
     def dry_run(flow: Path) -> str:
         proc = subprocess.run(
             [sys.executable, "-m", "sfncompile", "deploy", str(flow), "--dry-run",
-             "--max-workers", "7", "--s3-root", "s3://b/p", "--job-queue", "q", "--image", "i",
+             "--max-workers", "7", "--s3-root", "s3://bkt/p", "--job-queue", "q", "--image", "i",
              "--sfn-role", "arn:aws:iam::1:role/r"],
             capture_output=True, text=True, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
@@ -212,3 +216,103 @@ def test_catch_survives_a_task_that_dies(deployment: Deployment, s3_env: None) -
     data = end_data(d.root, f"DiesFlow/{run_id}")
     assert data["kind"] == "TaskDied" and data["before"] == 1
     assert "States.TaskFailed" in data["error"]
+
+
+def _active_job_definitions(d: Deployment) -> set[str]:
+    paginator = d.sfn.client("batch").get_paginator("describe_job_definitions")
+    return {j["jobDefinitionName"] for page in paginator.paginate(status="ACTIVE")
+            for j in page["jobDefinitions"]}
+
+
+def _machines(d: Deployment) -> set[str]:
+    return {m["name"] for m in d.sfn.client("stepfunctions").list_state_machines()["stateMachines"]}
+
+
+TEAM_FLOW = '''
+from sfncompile import FlowSpec, batch, schedule, step
+
+
+@schedule(cron="0 6 * * ? *")
+class TeamFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.train)
+
+    @batch(image="python:3.12-slim")  # a job definition of its own: <name>-train
+    @step
+    def train(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_delete_touches_only_its_own_resources(deployment: Deployment) -> None:
+    """`delete Team` once deregistered Team-Flow's job definitions too (a name prefix)."""
+    d = deployment
+    flow = d.tmp / "team" / "flow.py"
+    flow.parent.mkdir()
+    flow.write_text(TEAM_FLOW)
+    d.deploy(flow, "--name", "Team")
+    d.deploy(flow, "--name", "Team-Flow")
+    assert {"Team", "Team-train", "Team-Flow", "Team-Flow-train"} <= _active_job_definitions(d)
+    proc = d.cli("delete", "Team", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    left = _active_job_definitions(d)
+    assert not {"Team", "Team-train"} & left
+    assert {"Team-Flow", "Team-Flow-train"} <= left
+    assert "Team" not in _machines(d) and "Team-Flow" in _machines(d)
+    assert rule(d, "Team") is None and rule(d, "Team-Flow") is not None
+    again = d.cli("delete", "Team", "--yes")
+    assert again.returncode == 2 and "error: nothing named Team is deployed" in again.stderr
+    assert d.cli("delete", "Team-Flow", "--yes").returncode == 0
+
+
+def test_long_names_get_their_own_schedule_rule(deployment: Deployment) -> None:
+    d = deployment
+    head = "L" * 64
+    for name in (f"{head}-first", f"{head}-second"):
+        d.deploy(SCHEDULED, "--name", name)
+    rules = [r for r in d.sfn.client("events").list_rules(NamePrefix=head[:55])["Rules"]]
+    assert len(rules) == 2 and all(len(r["Name"]) <= 64 for r in rules)
+    for r in rules:
+        targets = d.sfn.client("events").list_targets_by_rule(Rule=r["Name"])["Targets"]
+        assert len(targets) == 1
+    arns = {d.sfn.client("events").list_targets_by_rule(Rule=r["Name"])["Targets"][0]["Arn"]
+            for r in rules}
+    assert {a.rsplit(":", 1)[1] for a in arns} == {f"{head}-first", f"{head}-second"}
+    assert d.cli("delete", f"{head}-first", "--yes").returncode == 0
+    left = d.sfn.client("events").list_rules(NamePrefix=head[:55])["Rules"]
+    assert len(left) == 1 and f"{head}-second" in _machines(d)
+
+
+ENV_FLOW = '''
+import os
+
+from sfncompile import FlowSpec, environment, step
+
+
+class DollarEnvFlow(FlowSpec):
+    @environment(vars={"X": "${JobQueue}", "Y": "${!S3Bucket}"})
+    @step
+    def start(self):
+        self.x, self.y = os.environ["X"], os.environ["Y"]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_dollar_text_reaches_the_job_verbatim(deployment: Deployment, s3_env: None) -> None:
+    d = deployment
+    flow = d.tmp / "dollar_env" / "flow.py"
+    flow.parent.mkdir()
+    flow.write_text(ENV_FLOW)
+    run_id, desc = d.run(flow, "DollarEnvFlow")
+    assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
+    assert end_data(d.root, f"DollarEnvFlow/{run_id}") == {"x": "${JobQueue}",
+                                                           "y": "${!S3Bucket}"}

@@ -259,3 +259,78 @@ def test_unsafe_members_are_refused_before_extracting(
         verify_and_extract(tar_path, sha, dest)
     assert not dest.exists()  # not even the harmless member was written
     assert not (tmp_path / "deep" / "escape.txt").exists()
+
+
+def test_only_the_flows_own_code_is_packaged(tmp_path: Path) -> None:
+    """Secrets, environments, history and caches stay out; a link leaving the directory is
+    refused; a link inside it is packed as what it points to."""
+    outside = _tree(tmp_path / "outside", {"secret.txt": "password\n", "dir/key.pem": "k"})
+    flow = _tree(tmp_path / "flow", {
+        "flow.py": "", "lib/util.py": "X = 1\n",
+        ".env": "TOKEN=1\n", ".env.local": "TOKEN=2\n", "sub/.envrc": "export A=1\n",
+        "venv/lib/site.py": "", ".venv/bin/python": "", "py310/pyvenv.cfg": "home = /usr\n",
+        "py310/lib/x.py": "", "conda/conda-meta/history": "", "conda/bin/python": "",
+        ".git/config": "", ".mypy_cache/x": "", ".pytest_cache/x": "", ".ruff_cache/x": "",
+        "lib/__pycache__/u.pyc": "", ".sfncompile/Flow/r/x": "",
+    })
+    (flow / "lib" / "alias.py").symlink_to("util.py")
+    (flow / "shared").symlink_to("lib", target_is_directory=True)
+    (flow / "loop").symlink_to(".", target_is_directory=True)  # never followed
+    out = tmp_path / "p.tar.gz"
+    build_package(flow, out, include_runtime=False)
+    assert _flow_names(out) == {"flow.py", "lib/util.py", "lib/alias.py", "shared/util.py",
+                                "shared/alias.py"}
+    with tarfile.open(out, "r:gz") as tar:
+        alias = tar.extractfile("lib/alias.py")
+        assert alias is not None and alias.read() == b"X = 1\n"
+
+    (flow / "passwd").symlink_to(outside / "secret.txt")
+    (flow / "keys").symlink_to(outside / "dir", target_is_directory=True)
+    with pytest.raises(PackageError, match=r"point outside it: keys -> .*passwd -> "):
+        build_package(flow, out, include_runtime=False)
+    (flow / ".sfnignore").write_text("/passwd\nkeys\n")
+    build_package(flow, out, include_runtime=False)
+    assert "secret" not in out.read_bytes().decode("latin-1")
+    assert not {"passwd", "keys/key.pem"} & _flow_names(out)
+
+
+def test_package_limits_are_enforced_on_both_sides(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sfncompile.runtime import package
+
+    flow = _tree(tmp_path / "flow", {f"f{i}.py": "" for i in range(5)})
+    out = tmp_path / "p.tar.gz"
+    sha = build_package(flow, out, include_runtime=False)
+    monkeypatch.setattr(package, "MAX_MEMBERS", 4)
+    with pytest.raises(PackageError, match="limit is 4 files"):
+        build_package(flow, tmp_path / "q.tar.gz", include_runtime=False)
+    with pytest.raises(PackageError, match="over 4 members"):
+        verify_and_extract(out, sha, tmp_path / "x")
+    monkeypatch.setattr(package, "MAX_MEMBERS", 10)
+    monkeypatch.setattr(package, "MAX_PACKAGE_BYTES", 10)
+    with pytest.raises(PackageError, match="over 0 MiB"):
+        verify_and_extract(out, sha, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_bootstrap_refuses_a_package_with_too_many_members(tmp_path: Path) -> None:
+    """The bootstrap as a Batch container runs it, with boto3's download replaced by a copy."""
+    from sfncompile.runtime.bootstrap import BOOTSTRAP
+    from sfncompile.runtime.package import MAX_MEMBERS
+
+    bomb = tmp_path / "bomb.tar.gz"
+    with tarfile.open(bomb, "w:gz") as tar:
+        for i in range(MAX_MEMBERS + 1):
+            tar.addfile(_file(f"f{i}", b""), io.BytesIO(b""))
+    fake = tmp_path / "fake" / "boto3"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "import shutil\nclass _S3:\n    def download_file(self, b, k, p):\n"
+        f"        shutil.copy({str(bomb)!r}, p)\ndef client(name):\n    return _S3()\n")
+    env = {**os.environ, "PYTHONPATH": str(fake.parent),
+           "SFNCOMPILE_CODE_PACKAGE": "s3://b/k",
+           "SFNCOMPILE_CODE_SHA256": hashlib.sha256(bomb.read_bytes()).hexdigest()}
+    proc = subprocess.run([sys.executable, "-c", BOOTSTRAP], env=env, capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert f"package over {MAX_MEMBERS} members" in proc.stderr

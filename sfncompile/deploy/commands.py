@@ -97,6 +97,7 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
                 click.echo(f"  {call}")
             names = {k: f"<{d['jobDefinitionName']}:revision>"
                      for k, d in target.job_definitions.items()}
+            _print_package(target.package_files, target.package_path.stat().st_size)
             click.echo("Resolved ASL:")
             click.echo(render_json(target.resolved(names)), nl=False)
             return
@@ -111,6 +112,23 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
         click.echo(f"Deployed {arn} ({len(changed)} change{'s' if len(changed) != 1 else ''})")
     else:
         click.echo(f"No changes: {target.machine_name} is up to date ({arn})")
+
+
+def _print_package(files: dict[str, int], compressed: int) -> None:
+    """What the code package holds: the flow's files one by one, the runtime in one line."""
+    runtime = {n: size for n, size in files.items()
+               if n.startswith(("sfncompile/", "_sfncompile/"))}
+    own = {n: size for n, size in files.items() if n not in runtime}
+    click.echo(f"Code package: {len(files)} files, {_size(sum(files.values()))} "
+               f"({_size(compressed)} compressed):")
+    for name, size in sorted(own.items()):
+        click.echo(f"  {size:>10,}  {name}")
+    click.echo(f"  {sum(runtime.values()):>10,}  sfncompile runtime and step graph "
+               f"({len(runtime)} files)")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
 
 
 def _progress() -> Any:
@@ -220,12 +238,14 @@ def delete(name: str, yes: bool, **settings: Any) -> None:
     config = _config(Path.cwd(), settings)
     if not yes and sys.stdin.isatty():
         click.confirm(f"Delete the state machine {name} and its schedule?", abort=True)
-    removed = ops.delete(_clients(config), name, name[:64])
+    from sfncompile.deploy.deployer import rule_name
+
+    removed = ops.delete(_clients(config), name, rule_name(name))
     for item in removed:
         click.echo(f"  removed {item}", err=True)
     if not removed:
-        click.echo(f"Nothing named {name} was deployed.")
-        return
+        raise UsageError(f"nothing named {name} is deployed (no state machine, schedule or "
+                         "job definition of that name)")
     click.echo(f"Deleted {name}. Left alone: the code packages and run artifacts in S3 "
                f"({config.get('s3_root') or 'your s3_root'}), which `sfncompile.client` "
                "still reads.")
@@ -242,6 +262,9 @@ def config() -> None:
 @_setting_options
 def config_show(flow_file: Path | None, **settings: Any) -> None:
     """Print the effective settings and where each one came from."""
+    if flow_file is not None and not flow_file.is_file():
+        raise UsageError(f"{flow_file}: no such file (the settings are looked up from the "
+                         "flow's directory)")
     where = flow_file.parent if flow_file else Path.cwd()
     cfg = _config(where, settings)
     for s in SETTINGS:

@@ -9,7 +9,9 @@ before any AWS call.
 from __future__ import annotations
 
 import os
+import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ SETTINGS = (
     Setting("tags", "tags for every resource: KEY=VALUE,... (a table in TOML)"),
 )
 NAMES = tuple(s.name for s in SETTINGS)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 
 
 @dataclass
@@ -78,16 +81,80 @@ def _help(name: str) -> str:
     return next(s.help for s in SETTINGS if s.name == name)
 
 
-def parse_tags(text: str | dict[str, Any], where: str) -> dict[str, str]:
+# What AWS accepts in a tag (Step Functions, Batch, EventBridge and Scheduler agree): keys of
+# 1-128 and values of 0-256 Unicode letters, digits, spaces and _ . : / = + - @; at most 50
+# tags; `aws:` keys are AWS's own. `sfncompile:` keys are deploy's own (the owner tag).
+MAX_TAGS = 49  # one is left for the owner tag on job definitions
+_TAG_SYMBOLS = frozenset("_.:/=+-@ ")
+
+
+def _tag_text_ok(text: str) -> bool:
+    return all(c.isalnum() or c in _TAG_SYMBOLS or unicodedata.category(c) == "Zs"
+               for c in text)
+
+
+def check_tags(tags: dict[str, str], where: str) -> dict[str, str]:
+    problems = []
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or not _tag_text_ok(key):
+            problems.append(f"tag key {key[:140]!r} must be 1-128 letters, digits, spaces or "
+                            "_ . : / = + - @")
+        elif key.lower().startswith(("aws:", "sfncompile:")):
+            problems.append(f"tag key {key!r}: the prefix {key.split(':')[0]}: is reserved")
+        if len(value) > 256 or not _tag_text_ok(value):
+            problems.append(f"tag {key[:140]!r}: value {value[:270]!r} must be at most 256 "
+                            "letters, digits, spaces or _ . : / = + - @")
+    if len(tags) > MAX_TAGS:
+        problems.append(f"{len(tags)} tags: at most {MAX_TAGS}")
+    if problems:
+        raise UsageError(f"{where}: {'; '.join(problems)}")
+    return tags
+
+
+def parse_tags(text: Any, where: str) -> dict[str, str]:
     if isinstance(text, dict):
-        return {str(k): str(v) for k, v in text.items()}
+        bad = sorted(str(k) for k, v in text.items() if not isinstance(v, str))
+        if bad:
+            raise UsageError(f"{where}: tags: the value of {', '.join(bad)} must be a string")
+        return check_tags(dict(text), where)
+    if not isinstance(text, str):
+        raise UsageError(f"{where}: tags must be a table (or KEY=VALUE,... text), not "
+                         f"{_type_name(text)}")
     tags: dict[str, str] = {}
     for pair in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"{where}: tag {pair!r} must be KEY=VALUE")
         tags[key] = value
-    return tags
+    return check_tags(tags, where)
+
+
+def _type_name(value: Any) -> str:
+    names = {list: "an array", int: "a number", float: "a number", bool: "a boolean",
+             dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KEY_PART = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def split_s3_root(root: str, what: str = "s3_root") -> tuple[str, str]:
+    """(bucket, "" or "prefix/") of s3://bucket[/prefix], or UsageError: S3 would refuse
+    the bucket, and `.`/`..` or empty segments would be read differently by S3 and by a
+    local path."""
+    if not root.startswith("s3://"):
+        raise UsageError(f"{what} {root!r} must be s3://bucket[/prefix]")
+    bucket, _, prefix = root[len("s3://"):].partition("/")
+    prefix = prefix.rstrip("/")
+    parts = prefix.split("/") if prefix else []
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise UsageError(f"{what} {root!r}: {bucket!r} is not an S3 bucket name (3-63 "
+                         "lowercase letters, digits, . and -)")
+    if any(p in ("", ".", "..") or not _KEY_PART.fullmatch(p) for p in parts):
+        raise UsageError(f"{what} {root!r}: the prefix must be /-separated names of letters, "
+                         "digits and _ . - (no empty, . or .. parts)")
+    return bucket, (prefix + "/" if prefix else "")
 
 
 def _find_upwards(start: Path, name: str) -> Path | None:
@@ -105,13 +172,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return data
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read it: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 (byte {exc.start})") from None
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UsageError(f"{where} must be a table, not {_type_name(value)}")
+    return value
 
 
 def _file_layers(flow_dir: Path) -> list[tuple[str, dict[str, Any]]]:
     layers = []
     pyproject = _find_upwards(flow_dir, "pyproject.toml")
     if pyproject is not None:
-        table = _read_toml(pyproject).get("tool", {}).get("sfncompile", {})
+        tool = _table(_read_toml(pyproject).get("tool", {}), f"{pyproject}: [tool]")
+        table = _table(tool.get("sfncompile", {}), f"{pyproject}: [tool.sfncompile]")
         layers.append((f"{pyproject} [tool.sfncompile]", table))
     own = _find_upwards(flow_dir, "sfncompile.toml")
     if own is not None:
@@ -137,6 +213,9 @@ def load_config(flow_dir: Path, flags: dict[str, Any] | None = None,
         for name in NAMES:
             if name in table and name not in config.values:
                 value = table[name]
+                if name != "tags" and not isinstance(value, str):
+                    raise UsageError(f"{source}: {name} must be a string, not "
+                                     f"{_type_name(value)}")
                 config.values[name] = parse_tags(value, source) if name == "tags" else value
                 config.sources[name] = source
     platform = str(config.values.get("platform") or "EC2").upper()
@@ -146,7 +225,10 @@ def load_config(flow_dir: Path, flags: dict[str, Any] | None = None,
     if "platform" in config.values:
         config.values["platform"] = platform
     root = config.values.get("s3_root")
-    if root and not str(root).startswith("s3://"):
-        raise UsageError(f"s3_root {root!r} (from {config.sources['s3_root']}) must be "
-                         "s3://bucket[/prefix]")
+    if root:
+        split_s3_root(root, f"s3_root (from {config.sources['s3_root']})")
+    region = config.values.get("region")
+    if region and not _REGION.fullmatch(region):
+        raise UsageError(f"region {region!r} (from {config.sources['region']}) is not an AWS "
+                         "region name such as eu-west-1")
     return config

@@ -7,6 +7,7 @@ also what `--dry-run` prints); `apply` compares with what is deployed and change
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tempfile
@@ -18,19 +19,21 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
-from sfncompile.deploy.config import Config
+from sfncompile.deploy.config import Config, split_s3_root
 from sfncompile.emit import compile_asl
 from sfncompile.emit.jobdef import Fargate, fargate_problems, job_definitions
 from sfncompile.emit.limits import MAX_MACHINE_NAME, MAX_RULE_NAME, check_name
 from sfncompile.emit.render import render_json, resolve
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
-from sfncompile.runtime.package import build_package
+from sfncompile.runtime.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.schedule import ScheduleError, validate_schedule
 
 TARGET_ID = "sfncompile"
+# Every job definition that deploy registers carries this tag, whose value is the state
+# machine's name: `delete` finds them by it, never by a name prefix (Team-Flow is not Team's).
+OWNER_TAG = "sfncompile:state-machine"
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
-_PREFIX = re.compile(r"[A-Za-z0-9/_.-]*")
 
 
 @dataclass
@@ -55,10 +58,11 @@ class Target:
     schedule: Schedule
     schedule_input: dict[str, Any]
     tags: dict[str, str] = field(default_factory=dict)
+    package_files: dict[str, int] = field(default_factory=dict)  # archive name -> bytes
 
     @property
     def rule_name(self) -> str:
-        return self.machine_name[:MAX_RULE_NAME]
+        return rule_name(self.machine_name)
 
     @property
     def package_url(self) -> str:
@@ -74,8 +78,38 @@ class Target:
         return out
 
 
+def rule_name(machine_name: str) -> str:
+    """The schedule's name (EventBridge rule or Scheduler schedule): the state machine's, with
+    a hash of the full name when it is too long, so that two long names never share one."""
+    if len(machine_name) <= MAX_RULE_NAME:
+        return machine_name
+    digest = hashlib.sha256(machine_name.encode()).hexdigest()[:8]
+    return f"{machine_name[:MAX_RULE_NAME - 9]}-{digest}"
+
+
+def check_timezone(name: str, where: str) -> str:
+    """An IANA time zone that EventBridge Scheduler knows, checked with zoneinfo (when this
+    machine has a time zone database to check against)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if zoneinfo.available_timezones():
+            raise UsageError(f"{where} {name!r} is not an IANA time zone (such as Europe/Paris "
+                             "or America/New_York)") from None
+    return name
+
+
 def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Schedule:
     """`--schedule` wins over `@schedule`; 'none' removes it and 'disable' keeps it disabled."""
+    if timezone is not None:
+        check_timezone(timezone, "--timezone")
+        word = (option or "").strip().lower()
+        if word == "none" or (option is None and flow.schedule is None):
+            raise UsageError("--timezone: there is no schedule to apply it to (give --schedule)")
+    elif flow.schedule is not None and flow.schedule.timezone:
+        check_timezone(flow.schedule.timezone, "@schedule(timezone=...)")
     if option is None:
         if flow.schedule is None:
             return Schedule(None)
@@ -94,15 +128,6 @@ def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Sc
         raise UsageError(f"--schedule: {exc}") from None
 
 
-def split_s3_root(root: str) -> tuple[str, str]:
-    bucket, _, prefix = root[len("s3://"):].partition("/")
-    prefix = prefix.strip("/")
-    if not bucket or not _PREFIX.fullmatch(prefix):
-        raise UsageError(f"s3_root {root!r}: expected s3://bucket[/prefix] with a prefix of "
-                         "letters, digits and / _ . -")
-    return bucket, (prefix + "/" if prefix else "")
-
-
 def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
             schedule: Schedule, workdir: Path) -> Target:
     """Everything deploy needs, computed locally (no AWS call)."""
@@ -119,7 +144,11 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     bucket, key_prefix = split_s3_root(str(config.get("s3_root")))
     graph = json.dumps(flow.graph_json(), sort_keys=True).encode()
     package_path = workdir / "code.tar.gz"
-    sha = build_package(flow_file.parent, package_path, extra={"_sfncompile/graph.json": graph})
+    try:
+        entries = package_entries(flow_file.parent, extra={"_sfncompile/graph.json": graph})
+        sha = write_package(entries, package_path)
+    except PackageError as exc:
+        raise UsageError(f"code package: {exc}") from None
     package_key = f"{key_prefix}{flow.name}/code/{sha}.tar.gz"
     env = {"SFNCOMPILE_DATASTORE_ROOT": str(config.get("s3_root")).rstrip("/"),
            "SFNCOMPILE_CODE_PACKAGE": f"s3://{bucket}/{package_key}",
@@ -127,7 +156,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     tags = config.tags
     definitions = job_definitions(
         flow, name=machine_name, image=str(config.get("image")), job_role=config.get("job_role"),
-        environment=env, tags=tags,
+        environment=env, tags={**tags, OWNER_TAG: machine_name},
         fargate=Fargate(str(config.get("execution_role"))) if fargate else None)
     missing = [p.name for p in flow.parameters if p.required and p.default is None]
     if schedule.expression and missing:
@@ -140,7 +169,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
         package_key=package_key, job_definitions=definitions, definition=compile_asl(flow),
         schedule=schedule,
         schedule_input={p.name: p.default for p in flow.parameters if p.default is not None},
-        tags=tags,
+        tags=tags, package_files={name: entry_size(src) for name, src in entries.items()},
     )
 
 

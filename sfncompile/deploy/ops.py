@@ -100,7 +100,12 @@ def redrive(clients: AwsClients, name: str, run_id: str) -> None:
 
 
 def delete(clients: AwsClients, name: str, rule_name: str) -> list[str]:
-    """Remove the schedule, the state machine and the job definitions; return what went."""
+    """Remove the schedule, the state machine and the job definitions; return what went.
+
+    Everything is found by its exact name, and a job definition also by the owner tag that
+    deploy writes: never by a name prefix, so deleting `Team` leaves `Team-Flow` alone."""
+    from sfncompile.deploy.deployer import OWNER_TAG
+
     removed = []
     try:
         clients.events.describe_rule(Name=rule_name)
@@ -126,7 +131,8 @@ def delete(clients: AwsClients, name: str, rule_name: str) -> list[str]:
     for page in paginator.paginate(status="ACTIVE"):
         for d in page["jobDefinitions"]:
             jd = d["jobDefinitionName"]
-            if jd == name or jd.startswith(f"{name}-"):
+            owner = (d.get("tags") or {}).get(OWNER_TAG)
+            if owner == name or (owner is None and jd == name):
                 clients.batch.deregister_job_definition(jobDefinition=d["jobDefinitionArn"])
                 removed.append(f"job definition {jd}:{d['revision']}")
     return removed

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.emit import names
+from sfncompile.emit.render import literal
 from sfncompile.ir import FlowAnalysis, FlowIR, Resources, StepIR
 
 State = dict[str, Any]
@@ -103,7 +104,7 @@ class _Emitter:
         own_jobdef = p.batch.image or p.batch.iam_role or p.resources.shared_memory
         params: dict[str, Any] = {
             "JobName": names.job_name(self.flow.name, step.name) or step.name,
-            "JobQueue": p.batch.queue or "${JobQueue}",
+            "JobQueue": literal(p.batch.queue) if p.batch.queue else "${JobQueue}",
             "JobDefinition": names.job_definition_placeholder(step.name if own_jobdef else None),
             "Parameters": job_params,
         }
@@ -162,7 +163,7 @@ class _Emitter:
 
 def container_overrides(step: StepIR) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
-    env = [{"Name": k, "Value": v} for k, v in step.policies.environment]
+    env = [{"Name": literal(k), "Value": literal(v)} for k, v in step.policies.environment]
     if env:
         overrides["Environment"] = env
     requirements = resource_requirements(step.policies.resources)
@@ -272,7 +273,7 @@ def _switch(e: _Emitter, step: StepIR, stop: str | None) -> States:
             }
         else:
             dest = names.state(target)
-        rules.append({"Variable": "$.ctl.v", "StringEquals": value, "Next": dest})
+        rules.append({"Variable": "$.ctl.v", "StringEquals": literal(value), "Next": dest})
     out[choice] = {"Type": "Choice", "Choices": rules}
     out.update(extra)
     return out

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sfncompile.emit.jobdef import job_definitions
-from sfncompile.emit.render import placeholders
+from sfncompile.emit.render import PLACEHOLDER, map_strings, placeholders, substitute
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, StepIR
 
@@ -230,7 +230,9 @@ def _needs_ec2(step: StepIR) -> bool:
 def _queue_arn(queue: str) -> Any:
     if queue.startswith("arn:"):
         return queue
-    return _arn("batch", f"job-queue/{queue}")
+    # Inside Fn::Sub: a `${` of the user's must stay text (Batch will refuse such a name, but
+    # with its own message rather than a template that cannot resolve).
+    return _arn("batch", f"job-queue/{queue.replace('${', '${!')}")
 
 
 # -- the template -----------------------------------------------------------------------------
@@ -511,11 +513,12 @@ class _Builder:
                 substitutions[name] = _ref(name)
             else:
                 raise ValueError(f"no DefinitionSubstitutions value for ${{{name}}}")
+        definition, substitutions = _verbatim_user_text(self.definition, substitutions)
         machine: dict[str, Any] = {
             "StateMachineName": self.name,
             "StateMachineType": "STANDARD",
             "RoleArn": {"Fn::GetAtt": ["StateMachineRole", "Arn"]},
-            "Definition": self.definition,
+            "Definition": definition,
             "DefinitionSubstitutions": substitutions,
         }
         if self.tag_list:
@@ -568,6 +571,41 @@ class _Builder:
             "Resources": resources,
             "Outputs": outputs,
         }
+
+
+def _verbatim_user_text(definition: dict[str, Any], substitutions: dict[str, Any]
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The definition with the user's escaped `${` restored, and substitutions that cannot
+    touch them.
+
+    CloudFormation replaces every `${Key}` of DefinitionSubstitutions, repeatedly, and has no
+    escape there; text without a key's `${Key}` is left alone. So a placeholder whose name
+    the user's text also spells (an environment value "${JobQueue}") is renamed, with a
+    suffix that no user text spells either.
+    """
+    user_text = "\0".join(substitute(PLACEHOLDER.sub("\0", s), {}, unescape=True)
+                           for s in _strings(definition))
+    keys: dict[str, str] = {}
+    for name in substitutions:
+        key, n = name, 0
+        while f"${{{key}}}" in user_text:
+            n += 1
+            key = f"{name}_{n}"
+        keys[name] = key
+    renamed = {name: f"${{{key}}}" for name, key in keys.items()}
+    out = map_strings(definition, lambda text: substitute(text, renamed, unescape=True))
+    return out, {keys[name]: value for name, value in substitutions.items()}
+
+
+def _strings(obj: Any) -> list[str]:
+    found: list[str] = []
+
+    def keep(text: str) -> str:
+        found.append(text)
+        return text
+
+    map_strings(obj, keep)
+    return found
 
 
 def cloudformation_template(flow: FlowIR, definition: dict[str, Any],

@@ -1,14 +1,26 @@
-"""Byte-stable text for generated files, and `${Name}` placeholder substitution."""
+"""Byte-stable text for generated files, and `${Name}` placeholder substitution.
+
+The unresolved ASL holds two kinds of `${`: our placeholders (`${JobQueue}`, ...), which
+deploy, `build --resolve` and CloudFormation fill in, and the user's own text (an
+`@environment` value, a switch arm's key, a queue name), which must reach AWS verbatim. The
+emitter writes every `${` of user text as `${!` (`literal`), as CloudFormation's Fn::Sub
+escapes it; no placeholder name starts with `!`, so the two never mix. Resolving turns `${!`
+back into `${` once no placeholder is left.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sfncompile.errors import UsageError
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
+ESCAPE = "${!"
+# A placeholder, or an escaped `${` (group 1 empty), in one left-to-right pass.
+_TOKEN = re.compile(r"\$\{(?:!|([A-Za-z][A-Za-z0-9_]*)\})")
 
 
 def render_json(obj: Any) -> str:
@@ -16,29 +28,53 @@ def render_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=True) + "\n"
 
 
+def literal(text: str) -> str:
+    """User text as the unresolved ASL holds it: no substitution will touch it."""
+    return text.replace("${", ESCAPE)
+
+
 def placeholders(obj: Any) -> list[str]:
     return sorted(set(PLACEHOLDER.findall(json.dumps(obj))))
+
+
+def map_strings(obj: Any, func: Callable[[str], str]) -> Any:
+    """obj with func applied to every string value (keys are ours: state and field names)."""
+    if isinstance(obj, str):
+        return func(obj)
+    if isinstance(obj, dict):
+        return {k: map_strings(v, func) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [map_strings(v, func) for v in obj]
+    return obj
+
+
+def substitute(text: str, values: dict[str, str], unescape: bool) -> str:
+    """`${Name}` -> values[Name] (unknown names stay), and with unescape `${!` -> `${`."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name is None:
+            return "${" if unescape else m.group(0)
+        return values.get(name, m.group(0))
+
+    return _TOKEN.sub(one, text)
 
 
 def resolve(obj: Any, values: dict[str, str], strict: bool = True) -> Any:
     """Substitute `${Name}` in every string, as CloudFormation's DefinitionSubstitutions does.
 
-    `strict` rejects values for placeholders that do not occur (a typo on the command line).
+    When every placeholder gets a value, the user's escaped `${` are restored too: the result
+    is what AWS receives. Otherwise it is still a template (escapes kept, values escaped), so
+    that it can be resolved again. `strict` rejects values for placeholders that do not occur
+    (a typo on the command line).
     """
-    unknown = sorted(set(values) - set(placeholders(obj)))
+    present = placeholders(obj)
+    unknown = sorted(set(values) - set(present))
     if strict and unknown:
         raise UsageError(
             f"--resolve: no placeholder named {', '.join(unknown)} "
-            f"(placeholders: {', '.join(placeholders(obj))})"
+            f"(placeholders: {', '.join(present)})"
         )
-
-    def sub(value: Any) -> Any:
-        if isinstance(value, str):
-            return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value)
-        if isinstance(value, dict):
-            return {k: sub(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [sub(v) for v in value]
-        return value
-
-    return sub(obj)
+    final = set(present) <= set(values)
+    given = values if final else {k: literal(v) for k, v in values.items()}
+    return map_strings(obj, lambda text: substitute(text, given, unescape=final))

@@ -5,7 +5,14 @@ machine (sorted entries, mtime 0, uid/gid 0, no user names, modes 0o644/0o755, a
 header with mtime 0 and no file name). Which files go in:
 
 - the flow directory, minus what `.sfnignore` (or, failing that, `.gitignore`) excludes, and
-  minus `.git`, `__pycache__`, `*.pyc` and `.sfncompile` everywhere;
+  minus, everywhere and whatever the ignore files say, what is never the flow's code and may
+  hold secrets: `.env*` files and directories, virtualenvs (`venv`, `.venv`, any directory
+  with a `pyvenv.cfg` or `conda-meta`), `.git`, caches (`__pycache__`, `*.pyc`, `.mypy_cache`,
+  `.pytest_cache`, `.ruff_cache`) and `.sfncompile` (local runs);
+- symlinks: one that stays inside the flow directory is packed as what it points to (a
+  directory link is followed unless it points to one of its own parents); one that leaves the
+  directory is an error unless the ignore file excludes it, so no outside file (a key, a
+  `/etc/passwd`) is ever uploaded by accident;
 - with include_runtime, this runtime package and the sfncompile modules that it and
   `sfncompile/__init__.py` import (found by reading their imports: today `__init__`, `api`,
   `current`, `flowspec`), taken from the installed sfncompile. They replace same-named files
@@ -15,6 +22,10 @@ header with mtime 0 and no file name). Which files go in:
 Ignore files follow gitignore syntax (`*`, `?`, `[...]`, `**`, trailing `/` for directories,
 a leading or inner `/` anchors to the flow directory, `!` re-includes, last match wins; a file
 under an excluded directory stays excluded). Only the flow directory's own ignore file is read.
+
+A package holds at most MAX_MEMBERS files and MAX_PACKAGE_BYTES compressed, MAX_UNPACKED_BYTES
+uncompressed: `build_package` refuses to make a bigger one, and the bootstrap and
+`verify_and_extract` refuse to open one.
 """
 
 from __future__ import annotations
@@ -29,10 +40,17 @@ import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
-_ALWAYS_SKIP_DIRS = frozenset({".git", "__pycache__", ".sfncompile"})
+_ALWAYS_SKIP_DIRS = frozenset({".git", "__pycache__", ".sfncompile", ".mypy_cache",
+                               ".pytest_cache", ".ruff_cache", "venv", ".venv"})
+# A directory holding one of these is a Python environment, whatever its name.
+_ENVIRONMENT_MARKERS = ("pyvenv.cfg", "conda-meta")
+
+MAX_MEMBERS = 10_000
+MAX_PACKAGE_BYTES = 256 << 20  # compressed, as uploaded
+MAX_UNPACKED_BYTES = 1 << 30
 _SFNCOMPILE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -128,24 +146,48 @@ def _load_rules(flow_dir: Path) -> list[_Rule]:
     return []
 
 
+def _never_packed(name: str, path: Path, is_dir: bool) -> bool:
+    if name.startswith(".env"):
+        return True
+    if is_dir:
+        return name in _ALWAYS_SKIP_DIRS or any(
+            (path / marker).exists() for marker in _ENVIRONMENT_MARKERS)
+    return name.endswith(".pyc")
+
+
 def _flow_files(flow_dir: Path, skip: Path | None) -> dict[str, Path]:
+    """The flow directory's files by archive name. flow_dir is already resolved."""
     rules = _load_rules(flow_dir)
     files: dict[str, Path] = {}
-    # Symlinked directories are not followed (no loops, no surprises); symlinked files are
-    # packed as the regular files they point to.
-    for dirpath, dirnames, filenames in os.walk(flow_dir):
-        base = PurePosixPath(Path(dirpath).relative_to(flow_dir).as_posix())
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if d not in _ALWAYS_SKIP_DIRS and not _ignored(rules, str(base / d), is_dir=True)
-        ]
-        for name in filenames:
-            rel, path = str(base / name), Path(dirpath, name)
-            if name.endswith(".pyc") or _ignored(rules, rel, is_dir=False):
+    leaving: list[str] = []
+    # (real directory, archive prefix); a followed directory link is read at its target.
+    todo: list[tuple[Path, str]] = [(flow_dir, "")]
+    while todo:
+        directory, prefix = todo.pop()
+        with os.scandir(directory) as entries:
+            found = sorted(entries, key=lambda e: e.name)
+        for entry in found:
+            rel, path = prefix + entry.name, Path(entry.path)
+            is_dir = entry.is_dir()  # follows a link
+            if _never_packed(entry.name, path, is_dir) or _ignored(rules, rel, is_dir):
                 continue
-            if path.is_file() and (skip is None or path.resolve() != skip):
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(flow_dir):
+                    leaving.append(f"{rel} -> {os.readlink(path)}")
+                    continue
+                if is_dir and directory.resolve().is_relative_to(target):
+                    continue  # a link to a parent: following it would never end
+                path = target
+            if is_dir:
+                todo.append((path, rel + "/"))
+            elif entry.is_file() and (skip is None or path.resolve() != skip):
                 files[rel] = path
+    if leaving:
+        raise PackageError(
+            f"symlinks in {flow_dir} point outside it: {', '.join(sorted(leaving))}; the code "
+            "package takes only the flow's own files: exclude them in .sfnignore (or "
+            ".gitignore), or replace them with copies")
     return files
 
 
@@ -219,6 +261,29 @@ def _tarinfo(name: str, size: int, executable: bool) -> tarfile.TarInfo:
     return info
 
 
+Entries = dict[str, Path | bytes]
+
+
+def package_entries(
+    flow_dir: Path,
+    extra: dict[str, bytes] | None = None,
+    include_runtime: bool = True,
+    skip: Path | None = None,
+) -> Entries:
+    """What goes into the package, by archive name: a file to read, or the bytes themselves."""
+    flow_dir = Path(flow_dir).resolve()
+    entries: Entries = dict(_flow_files(flow_dir, skip))
+    if include_runtime:
+        entries.update(_runtime_files())
+    for name, data in (extra or {}).items():
+        entries[_safe_name(name)] = data
+    return entries
+
+
+def entry_size(source: Path | bytes) -> int:
+    return len(source) if isinstance(source, bytes) else source.stat().st_size
+
+
 def build_package(
     flow_dir: Path,
     out_path: Path,
@@ -226,20 +291,29 @@ def build_package(
     include_runtime: bool = True,
 ) -> str:
     """Write the code package to out_path (atomically) and return its sha256 hex."""
-    flow_dir = Path(flow_dir).resolve()
     out_path = Path(out_path)
-    entries: dict[str, Path | bytes] = dict(_flow_files(flow_dir, out_path.resolve()))
-    if include_runtime:
-        entries.update(_runtime_files())
-    for name, data in (extra or {}).items():
-        entries[_safe_name(name)] = data
+    entries = package_entries(flow_dir, extra, include_runtime, skip=out_path.resolve())
+    return write_package(entries, out_path)
 
+
+def write_package(entries: Entries, out_path: Path) -> str:
+    unpacked = sum(entry_size(source) for source in entries.values())
+    if len(entries) > MAX_MEMBERS or unpacked > MAX_UNPACKED_BYTES:
+        raise PackageError(
+            f"the code package would hold {len(entries)} files, {unpacked >> 20} MiB; the "
+            f"limit is {MAX_MEMBERS} files and {MAX_UNPACKED_BYTES >> 20} MiB: exclude data "
+            "and build outputs in .sfnignore (artifacts and S3 are the place for data)")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".sfn-tmp-", dir=out_path.parent)
     try:
         with os.fdopen(fd, "wb") as raw:
             _write_tar(raw, entries)
         os.chmod(tmp, 0o644)
+        size = os.path.getsize(tmp)
+        if size > MAX_PACKAGE_BYTES:
+            raise PackageError(
+                f"the code package is {size >> 20} MiB compressed; the limit is "
+                f"{MAX_PACKAGE_BYTES >> 20} MiB: exclude data and build outputs in .sfnignore")
         os.replace(tmp, out_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -247,7 +321,7 @@ def build_package(
     return _sha256(out_path)
 
 
-def _write_tar(raw: IO[bytes], entries: dict[str, Path | bytes]) -> None:
+def _write_tar(raw: IO[bytes], entries: Entries) -> None:
     # filename="" and mtime=0 keep the gzip header free of the path and the clock.
     with (
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz,
@@ -299,9 +373,18 @@ def verify_and_extract(tar_path: Path, expected_sha: str, dest: Path) -> None:
                 f"code package {tar_path} has sha256 {digest.hexdigest()}, expected "
                 f"{expected_sha}: refusing to extract it"
             )
+        if f.tell() > MAX_PACKAGE_BYTES:
+            raise PackageError(f"code package {tar_path} is over {MAX_PACKAGE_BYTES >> 20} MiB")
         f.seek(0)
         with tarfile.open(fileobj=f, mode="r:gz") as tar:
-            members = tar.getmembers()
+            members = []
+            for member in tar:  # counted while reading: a million headers never pile up
+                members.append(member)
+                if len(members) > MAX_MEMBERS:
+                    raise PackageError(f"code package {tar_path} has over {MAX_MEMBERS} members")
+            if sum(m.size for m in members) > MAX_UNPACKED_BYTES:
+                raise PackageError(f"code package {tar_path} unpacks to over "
+                                   f"{MAX_UNPACKED_BYTES >> 20} MiB")
             for member in members:
                 if not (member.isfile() or member.isdir()):
                     raise PackageError(

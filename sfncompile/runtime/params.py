@@ -7,6 +7,7 @@ the state machine was started with, so a bad input fails at `start`, never later
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -18,40 +19,87 @@ _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
 
+# A JSON parameter is parsed, pickled, and sent to Step Functions as JSON: deeper nesting than
+# this would only find Python's recursion limit somewhere along that way.
+MAX_JSON_DEPTH = 100
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (Step Functions refuses it)")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            todo.extend((child, depth + 1)
+                        for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def _short(value: str) -> str:
+    return repr(value) if len(value) <= 80 else f"{value[:60]!r}... ({len(value)} characters)"
+
+
+def _show(value: Any) -> str:
+    return _short(value) if isinstance(value, str) else _short(repr(value))[1:-1]
+
+
+def parse_json(text: str) -> Any:
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"expected JSON ({exc.msg}), got {_short(text)}") from None
+    except RecursionError:
+        value = None  # reported below, with the limit
+        depth = MAX_JSON_DEPTH + 1
+    except ValueError as exc:  # NaN/Infinity, or an integer of over 4300 digits
+        raise ValueError(f"expected JSON ({exc}), got {_short(text)}") from None
+    else:
+        depth = _depth(value)
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
 def convert(kind: str, value: Any) -> Any:
     """Convert a value (a string from the command line, or JSON) to the parameter's type."""
     if kind == "json":
         if not isinstance(value, str):
             return value
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"expected JSON ({exc.msg}), got {value!r}") from None
+        return parse_json(value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
         if text in _TRUE or text in _FALSE:
             return text in _TRUE
-        raise ValueError(f"expected a boolean (true/false), got {value!r}")
+        raise ValueError(f"expected a boolean (true/false), got {_show(value)}")
     if kind == "int":
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"expected an integer, got {value!r}")
+            raise ValueError(f"expected an integer, got {_show(value)}")
         if isinstance(value, int | float):
             return int(value)
         try:
             return int(str(value).strip())
         except ValueError:
-            raise ValueError(f"expected an integer, got {value!r}") from None
+            raise ValueError(f"expected an integer, got {_show(value)}") from None
     if kind == "float":
         if isinstance(value, bool):
-            raise ValueError(f"expected a number, got {value!r}")
+            raise ValueError(f"expected a number, got {_show(value)}")
         try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected a number, got {value!r}") from None
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"expected a number, got {_show(value)}") from None
+        if not math.isfinite(number):
+            # JSON (the execution input, the run record) has no NaN or infinity.
+            raise ValueError(f"expected a finite number, got {_show(value)}")
+        return number
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
+        raise ValueError(f"expected a string, got {_show(value)}")
     return value
 
 

@@ -1,0 +1,413 @@
+"""Bad command lines, one table: each is an `error: ...` line on stderr and exit 2 (exit 1 for
+an error AWS returned), never a traceback, and values AWS would refuse never reach it.
+
+Most cases run in this process (click's CliRunner on `sfncompile.cli.main`, checking that no
+exception escaped); a sample runs again as real subprocesses, and a closed stdout can only be
+tested that way. AWS points at a closed port: a case that reached AWS would end in exit 1.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sfncompile.cli import main
+
+FLOW = '''
+from sfncompile import FlowSpec, JSONType, Parameter, schedule, step
+
+
+@schedule(cron="0 6 * * ? *")
+class BadCliFlow(FlowSpec):
+    count = Parameter("count", default=3, type=int)
+    rate = Parameter("rate", default=0.5, type=float)
+    fast = Parameter("fast", default=False, type=bool)
+    cfg = Parameter("cfg", default="{}", type=JSONType)
+
+    @step
+    def start(self):
+        print("hello")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+DEAD_AWS = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"}
+SETTINGS = ["--s3-root", "s3://bkt/p", "--job-queue", "q", "--image", "img",
+            "--sfn-role", "arn:aws:iam::123456789012:role/r",
+            "--events-role", "arn:aws:iam::123456789012:role/e"]
+LONG = "r" * 256
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    args: list[str]
+    message: str  # a part of the error line
+    files: dict[str, bytes] = field(default_factory=dict)  # written into the case's directory
+    code: int = 2
+
+
+def case(id: str, *args: str, message: str = "", code: int = 2,
+         files: dict[str, bytes] | None = None) -> Case:
+    return Case(id, list(args), message, files or {}, code)
+
+
+def toml(text: str) -> dict[str, bytes]:
+    return {"sfncompile.toml": text.encode()}
+
+
+def pyproject(text: str) -> dict[str, bytes]:
+    return {"pyproject.toml": text.encode()}
+
+
+# {flow}, {dir}, {run} and {root} are filled in per case.
+CASES: list[Case] = [
+    # -- click's own usage errors, in the same form -------------------------------------------
+    case("unknown-command", "frobnicate", message="No such command"),
+    case("unknown-option", "build", "{flow}", "--frob", message="No such option"),
+    case("missing-flow", "build", message="Missing argument"),
+    case("flow-is-a-directory", "build", "{dir}", message="is a directory"),
+    case("bad-format", "build", "{flow}", "--format", "yaml", message="'yaml' is not one of"),
+    case("bad-graph-format", "graph", "{flow}", "--format", "png", message="is not one of"),
+    case("max-workers-0", "run", "{flow}", "--max-workers", "0", message="not in the range"),
+    case("max-workers-text", "run", "{flow}", "--max-workers", "x", message="not a valid integer"),
+    case("extra-argument", "build", "{flow}", "extra", message="unexpected extra argument"),
+    case("show-no-run", "show", message="Missing argument"),
+    case("logs-extra", "logs", "F/r/s", "x", message="unexpected extra argument"),
+    case("deploy-max-workers-0", "deploy", "{flow}", "--max-workers", "0", *SETTINGS,
+         message="not in the range"),
+    case("config-unknown", "config", "frob", message="No such command"),
+    case("validate-missing-arg", "validate", message="Missing argument"),
+    case("option-missing-value", "build", "{flow}", "-o", message="requires an argument"),
+    # -- run ids, flow names, step names and task ids in show / logs / resume ----------------
+    *(case(f"{cmd}-run-{label}", cmd, f"BadCliFlow/{run}{tail}", message=message)
+      for cmd, tail in (("show", ""), ("resume", ""), ("logs", "/start"))
+      for label, run, message in (
+          ("dot", ".", "run id '.' is not allowed"),
+          ("dotdot", "..", "run id '..' is not allowed"),
+          ("data", "data", "run id 'data' is not allowed"),
+          ("long", LONG, "longer than 255 characters"),
+          ("control", "r\x01n", "control characters"),
+      )),
+    *(case(f"{cmd}-flow-{label}", cmd, f"{flow}/r1{tail}", message=message)
+      for cmd, tail in (("show", ""), ("resume", ""), ("logs", "/start"))
+      for label, flow, message in (
+          ("digit", "1Flow", "not a Python identifier"),
+          ("dot", ".", "not a Python identifier"),
+          ("dotdot", "..", "not a Python identifier"),
+          ("empty", "", "Flow/run-id"),
+      )),
+    case("show-no-slash", "show", "BadCliFlow", message="name a run as Flow/run-id"),
+    case("show-three-parts", "show", "BadCliFlow/r/x", message="name a run as Flow/run-id"),
+    case("resume-no-run", "resume", "BadCliFlow/", message="name a run as Flow/run-id"),
+    case("logs-two-parts", "logs", "BadCliFlow/r1", message="expected Flow/run-id/step"),
+    case("logs-five-parts", "logs", "BadCliFlow/r1/start/0/x", message="expected Flow/run-id"),
+    case("logs-empty-step", "logs", "BadCliFlow/r1//0", message="expected Flow/run-id"),
+    case("logs-step-dotdot", "logs", "BadCliFlow/r1/../0", message="not a Python identifier"),
+    case("logs-step-data", "logs", "BadCliFlow/r1/data", message="step name 'data'"),
+    case("logs-task-dotdot", "logs", "{run}/start/..", message="task id '..' is not allowed"),
+    case("logs-task-long", "logs", "{run}/start/" + LONG, message="longer than 255"),
+    # -- things that do not exist ------------------------------------------------------------
+    case("logs-missing-task", "logs", "{run}/start/7", "--datastore-root", "{root}",
+         message="no task '7' in"),
+    case("logs-missing-step", "logs", "{run}/nope", "--datastore-root", "{root}",
+         message="no tasks for"),
+    case("logs-missing-run", "logs", "BadCliFlow/nope/start", "--datastore-root", "{root}",
+         message="no tasks for"),
+    case("show-missing-run", "show", "BadCliFlow/nope", "--datastore-root", "{root}",
+         message="no run BadCliFlow/nope"),
+    case("resume-missing-run", "resume", "BadCliFlow/nope", "--datastore-root", "{root}",
+         message="no run BadCliFlow/nope"),
+    case("config-show-missing", "config", "show", "{dir}/missing.py", message="no such file"),
+    case("build-missing-flow", "build", "{dir}/missing.py", message="missing.py"),
+    case("validate-missing", "validate", "{dir}/missing.json", message="cannot read it"),
+    # -- datastore roots -----------------------------------------------------------------------
+    *(case(f"{cmd}-root-{label}", *args, "--datastore-root", root, message=message)
+      for cmd, args in (("run", ("run", "{flow}")), ("resume", ("resume", "BadCliFlow/r1")),
+                        ("show", ("show", "BadCliFlow/r1")),
+                        ("logs", ("logs", "BadCliFlow/r1/start")))
+      for label, root, message in (
+          ("s3-no-bucket", "s3://", "is not an S3 bucket name"),
+          ("s3-empty-bucket", "s3:///p", "is not an S3 bucket name"),
+          ("s3-upper-bucket", "s3://My_Bucket/p", "is not an S3 bucket name"),
+          ("s3-dotdot", "s3://bkt/../p", "no empty, . or .. parts"),
+          ("s3-dot", "s3://bkt/./p", "no empty, . or .. parts"),
+          ("s3-double-slash", "s3://bkt/a//b", "no empty, . or .. parts"),
+          ("file", "{dir}/flow.py", "not a directory"),
+          ("dev-null", "/dev/null", "not a directory"),
+      )),
+    *(case(f"{cmd}-root-unwritable-{label}", *args, "--datastore-root", root,
+           message="cannot write there")
+      for cmd, args in (("run", ("run", "{flow}")), ("resume", ("resume", "BadCliFlow/r1")))
+      for label, root in (("proc", "/proc/sfncompile-nope"), ("under-a-file", "{flow}/x"),
+                          ("sys", "/sys/sfncompile-nope"))),
+    # -- sfncompile.toml / pyproject.toml ------------------------------------------------------
+    *(case(f"{cmd}-config-{label}", *args, message=message, files=files)
+      for cmd, args in (("deploy", ("deploy", "{flow}", "--dry-run")),
+                        ("config-show", ("config", "show", "{flow}")),
+                        ("cloudformation", ("build", "{flow}", "--format", "cloudformation")))
+      for label, files, message in (
+          ("toml-not-utf8", {"sfncompile.toml": b'image = "\xff"\n'}, "not UTF-8"),
+          ("pyproject-not-utf8", {"pyproject.toml": b'[tool.sfncompile]\nimage = "\xfe"\n'},
+           "not UTF-8"),
+          ("toml-invalid", toml("image = \n"), "cannot read it"),
+          ("tags-list", toml('tags = ["a", "b"]\n'), "tags must be a table"),
+          ("tags-number", toml("tags = 5\n"), "tags must be a table"),
+          ("tags-bool", toml("tags = true\n"), "tags must be a table"),
+          ("tag-value-number", toml("[tags]\nteam = 1\n"), "the value of team must be a string"),
+          ("tag-aws", toml('[tags]\n"aws:x" = "1"\n'), "prefix aws: is reserved"),
+          ("tool-number", pyproject("[tool]\nsfncompile = 1\n"), "must be a table"),
+          ("tool-not-table", pyproject("tool = 1\n"), "[tool] must be a table"),
+          ("image-number", toml("image = 5\n"), "image must be a string, not a number"),
+          ("region-list", toml('region = ["eu-west-1"]\n'), "region must be a string"),
+          ("unknown-setting", toml('job_quee = "q"\n'), "unknown setting job_quee"),
+          ("s3-root-dotdot", toml('s3_root = "s3://bkt/a/../b"\n'), "no empty, . or .. parts"),
+          ("s3-root-http", toml('s3_root = "https://bkt/a"\n'), "must be s3://bucket"),
+          ("region-bad", toml('region = "moon-1"\n'), "is not an AWS region name"),
+          ("platform-bad", toml('platform = "LAMBDA"\n'), "must be EC2 or FARGATE"),
+      )),
+    # -- validate ------------------------------------------------------------------------------
+    case("validate-not-utf8", "validate", "{dir}/x.json", message="not UTF-8 (byte 7)",
+         files={"x.json": b'{"a": "\xff"}'}),
+    case("validate-deep", "validate", "{dir}/x.json", message="nested too deeply",
+         files={"x.json": ("[" * 100_000 + "]" * 100_000).encode()}),
+    case("validate-deep-objects", "validate", "{dir}/x.json", message="nested too deeply",
+         files={"x.json": ('{"a":' * 50_000 + "1" + "}" * 50_000).encode()}),
+    case("validate-huge-int", "validate", "{dir}/x.json", message="not usable JSON",
+         files={"x.json": b"1" * 5000}),
+    case("validate-not-json", "validate", "{dir}/x.json", message="not JSON",
+         files={"x.json": b"{nope"}),
+    case("validate-empty", "validate", "{dir}/x.json", message="not JSON",
+         files={"x.json": b""}),
+    case("validate-directory", "validate", "{dir}", message="is a directory"),
+    # -- build: output, golden, --resolve ------------------------------------------------------
+    case("check-not-utf8", "build", "{flow}", "--check", "{dir}/g.json", message="not UTF-8",
+         files={"g.json": b"\xff\xfe{}"}),
+    case("check-missing", "build", "{flow}", "--check", "{dir}/nope.json",
+         message="cannot read it"),
+    case("output-is-flow", "build", "{flow}", "-o", "{flow}", message="the flow file itself"),
+    case("output-is-flow-relative", "build", "{flow}", "-o", "{dir}/./flow.py",
+         message="the flow file itself"),
+    case("output-is-flow-cfn", "build", "{flow}", "--format", "cloudformation", "-o", "{flow}",
+         message="the flow file itself"),
+    case("graph-output-is-flow", "graph", "{flow}", "-o", "{flow}",
+         message="the flow file itself"),
+    case("output-in-missing-dir", "build", "{flow}", "-o", "{dir}/no/such/out.json",
+         message="cannot write it"),
+    case("resolve-no-equals", "build", "{flow}", "--resolve", "JobQueue",
+         message="expected NAME=VALUE"),
+    case("resolve-unknown", "build", "{flow}", "--resolve", "Nope=1",
+         message="no placeholder named Nope"),
+    case("resolve-with-cfn", "build", "{flow}", "--format", "cloudformation", "--resolve",
+         "JobQueue=q", message="only with --format asl"),
+    case("cfn-option-with-asl", "build", "{flow}", "--image", "x",
+         message="only with --format cloudformation"),
+    # -- parameters ----------------------------------------------------------------------------
+    *(case(f"{cmd}-param-{label}", *args, "--param", param, message=message)
+      for cmd, args in (("run", ("run", "{flow}")), ("trigger", ("trigger", "{flow}")))
+      for label, param, message in (
+          ("nan", "rate=nan", "expected a finite number"),
+          ("inf", "rate=inf", "expected a finite number"),
+          ("minus-inf", "rate=-Infinity", "expected a finite number"),
+          ("overflow", "rate=1e999", "expected a finite number"),
+          ("not-a-number", "rate=fast", "expected a number"),
+          ("int-text", "count=three", "expected an integer"),
+          ("int-float", "count=1.5", "expected an integer"),
+          ("int-huge", "count=" + "9" * 5000, "expected an integer"),
+          ("bool-bad", "fast=maybe", "expected a boolean"),
+          ("json-deep", "cfg=" + DEEP, "nested deeper than 100 levels"),
+          ("json-deep-unclosed", "cfg=" + "[" * 100_000, "nested deeper than 100 levels"),
+          ("json-nan", "cfg=NaN", "NaN is not JSON"),
+          ("json-infinity", "cfg=[Infinity]", "Infinity is not JSON"),
+          ("json-huge-int", "cfg=" + "1" * 5000, "expected JSON"),
+          ("json-invalid", "cfg={nope", "expected JSON"),
+          ("unknown", "nope=1", "unknown parameter 'nope'"),
+          ("no-equals", "count", "expected NAME=VALUE"),
+          ("empty-name", "=1", "expected NAME=VALUE"),
+      )),
+    # -- deploy: values AWS would refuse, refused before any AWS call --------------------------
+    *(case(f"deploy-{label}", "deploy", "{flow}", *SETTINGS, *extra, message=message)
+      for label, extra, message in (
+          ("timezone-unknown", ("--timezone", "Mars/Olympus_Mons"), "not an IANA time zone"),
+          ("timezone-path", ("--timezone", "../../etc/passwd"), "not an IANA time zone"),
+          ("timezone-empty-ish", ("--timezone", "Europe/"), "not an IANA time zone"),
+          ("timezone-offset", ("--timezone", "+02:00"), "not an IANA time zone"),
+          ("timezone-no-schedule", ("--timezone", "Europe/Paris", "--schedule", "none"),
+           "no schedule to apply it to"),
+          ("tag-aws", ("--tag", "aws:cost=1"), "prefix aws: is reserved"),
+          ("tag-aws-upper", ("--tag", "AWS:cost=1"), "prefix AWS: is reserved"),
+          ("tag-sfncompile", ("--tag", "sfncompile:state-machine=x"), "is reserved"),
+          ("tag-key-long", ("--tag", "k" * 129 + "=1"), "must be 1-128"),
+          ("tag-key-chars", ("--tag", "a*b=1"), "must be 1-128"),
+          ("tag-value-long", ("--tag", "k=" + "v" * 257), "must be at most 256"),
+          ("tag-value-chars", ("--tag", "k=a;b"), "must be at most 256"),
+          ("tag-value-newline", ("--tag", "k=a\nb"), "must be at most 256"),
+          ("tag-no-equals", ("--tag", "team"), "must be KEY=VALUE"),
+          ("tag-empty-key", ("--tag", "=x"), "must be KEY=VALUE"),
+          ("too-many-tags", tuple(f"--tag=k{i}=v" for i in range(50)), "at most 49"),
+          ("s3-root-dotdot", ("--s3-root", "s3://bkt/../x"), "no empty, . or .. parts"),
+          ("s3-root-bucket", ("--s3-root", "s3://b/x"), "is not an S3 bucket name"),
+          ("s3-root-no-scheme", ("--s3-root", "bkt/x"), "must be s3://bucket"),
+          ("s3-root-space", ("--s3-root", "s3://bkt/a b"), "no empty, . or .. parts"),
+          ("region-bad", ("--region", "Europe"), "is not an AWS region name"),
+          ("express", ("--type", "EXPRESS"), "EXPRESS"),
+          ("schedule-bad", ("--schedule", "cron(0 6 * * * *)"), "must be '?'"),
+          ("schedule-garbage", ("--schedule", "whenever"), "--schedule"),
+          ("name-chars", ("--name", "my flow"), "use letters, digits, - and _"),
+          ("name-long", ("--name", "n" * 81), "state machine"),
+          ("platform-bad", ("--platform", "LAMBDA"), "must be EC2 or FARGATE"),
+          ("disable-without-schedule", ("--schedule", "disable", "--flow", "Nope"),
+           "Nope"),
+      )),
+    case("deploy-schedule-timezone-unknown", "deploy", "{dir}/tz.py", *SETTINGS,
+         message="@schedule(timezone=...) 'Mars/Base' is not an IANA time zone",
+         files={"tz.py": FLOW.replace('cron="0 6 * * ? *"',
+                                      'cron="0 6 * * ? *", timezone="Mars/Base"').encode()}),
+    case("deploy-missing-settings", "deploy", "{flow}", message="missing deployment settings"),
+    case("cfn-tag-aws", "build", "{flow}", "--format", "cloudformation", "--tags", "aws:x=1",
+         message="prefix aws: is reserved"),
+    case("cfn-s3-root-dotdot", "build", "{flow}", "--format", "cloudformation", "--s3-root",
+         "s3://bkt/../x", message="no empty, . or .. parts"),
+    case("trigger-region-bad", "trigger", "Name", "--region", "moon", message="region"),
+    case("redrive-no-run", "redrive", "Name", message="name the run as NAME/run-id"),
+    # -- AWS answers (here: nobody answers): exit 1 ------------------------------------------
+    case("status-aws", "status", "SomeFlow", message="AWS", code=1),
+    case("delete-aws", "delete", "SomeFlow", "--yes", message="AWS", code=1),
+    case("trigger-aws", "trigger", "SomeFlow", message="AWS", code=1),
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A flow, and a datastore holding one finished run of it."""
+    base = tmp_path_factory.mktemp("badcli")
+    (base / "flow.py").write_text(FLOW)
+    root = base / "store"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SFNCOMPILE_", "AWS_"))}
+    proc = subprocess.run([sys.executable, "-m", "sfncompile", "run", str(base / "flow.py"),
+                           "--datastore-root", str(root)], capture_output=True, text=True,
+                          env=env, cwd=base)
+    assert proc.returncode == 0, proc.stderr
+    return {"base": str(base), "root": str(root), "run": proc.stdout.split()[-1]}
+
+
+def _args(c: Case, world: dict[str, str], directory: Path) -> list[str]:
+    values = {"{flow}": str(directory / "flow.py"), "{dir}": str(directory),
+              "{run}": world["run"], "{root}": world["root"]}
+    out = []
+    for arg in c.args:
+        for token, value in values.items():
+            arg = arg.replace(token, value)
+        out.append(arg)
+    return out
+
+
+def _directory(c: Case, base: Path) -> Path:
+    directory = base / c.id
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "flow.py").write_text(FLOW)
+    for name, data in c.files.items():
+        (directory / name).write_bytes(data)
+    return directory
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("SFNCOMPILE_", "AWS_")):
+            monkeypatch.delenv(key)
+    for key, value in DEAD_AWS.items():
+        monkeypatch.setenv(key, value)
+
+
+FAMILIES = ["-run-dot", "-run-dotdot", "-run-data", "-run-long", "-root-s3-no-bucket",
+            "-root-file", "-root-dev-null", "-root-unwritable", "-config-toml-not-utf8",
+            "-config-tags-list", "-config-tags-number", "-config-tool-number",
+            "validate-not-utf8", "validate-deep", "validate-huge-int", "check-not-utf8",
+            "-param-json-deep", "-param-nan", "-param-inf", "-timezone-unknown", "-tag-aws",
+            "-s3-root-dotdot", "output-is-flow", "config-show-missing", "logs-missing-task",
+            "unknown-option", "-aws"]
+
+
+def test_the_table_covers_every_family() -> None:
+    assert len(CASES) >= 150
+    assert len({c.id for c in CASES}) == len(CASES)
+    missing = [f for f in FAMILIES if not any(f in c.id for c in CASES)]
+    assert not missing
+
+
+@pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
+def test_bad_command_line(c: Case, world: dict[str, str], clean_env: None,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = _directory(c, Path(world["base"]))
+    monkeypatch.chdir(directory)
+    result = CliRunner().invoke(main, _args(c, world, directory))
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        f"{type(result.exception).__name__}: {result.exception}"
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors, result.stderr
+    assert c.message in "\n".join(errors), result.stderr
+    assert result.exit_code == c.code, result.stderr
+    assert (directory / "flow.py").read_text() == FLOW  # never overwritten
+
+
+SAMPLE = ["show-run-dotdot", "run-root-dev-null", "deploy-config-tags-list",
+          "validate-deep", "run-param-json-deep", "output-is-flow", "deploy-timezone-unknown",
+          "unknown-option", "logs-missing-task", "delete-aws"]
+
+
+def test_a_sample_in_real_processes(world: dict[str, str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SFNCOMPILE_", "AWS_"))}
+    env.update(DEAD_AWS)
+    by_id = {c.id: c for c in CASES}
+    running = []
+    for name in SAMPLE:
+        c = by_id[name]
+        directory = _directory(c, Path(world["base"]) / "processes")
+        running.append((c, subprocess.Popen(
+            [sys.executable, "-m", "sfncompile", *_args(c, world, directory)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=directory)))
+    for c, proc in running:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == c.code, (c.id, err)
+        assert "Traceback" not in err and any(
+            line.startswith("error: ") and c.message in line for line in err.splitlines()), \
+            (c.id, err)
+
+
+def test_a_closed_stdout_is_an_error_not_a_traceback(world: dict[str, str]) -> None:
+    """`sfncompile build flow.py | head -c1`, made deterministic: the reader is gone first."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "sfncompile", "build",
+                               str(Path(world["base"]) / "flow.py")],
+                              stdout=write, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "error: standard output was closed before everything was " \
+                                  "written"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any directory")
+def test_an_unwritable_datastore_directory(tmp_path: Path, clean_env: None) -> None:
+    (tmp_path / "flow.py").write_text(FLOW)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "flow.py"), "--datastore-root",
+                                       str(locked)])
+    assert result.exit_code == 2, result.stderr
+    assert f"error: --datastore-root {locked}: cannot write there" in result.stderr
