@@ -109,7 +109,7 @@ def summary_text(diff: MachineDiff) -> str:
               for s in ("added", "removed", "changed")
               if any(c.status == s for c in diff.steps)]
     head = f"{diff.old_label} -> {diff.new_label}"
-    lines = [f"{head}: steps {', '.join(counts)}" if counts else head]
+    lines = [f"{head}: steps {', '.join(counts) if counts else 'unchanged'}"]
     marks = {"added": "+", "removed": "-", "changed": "~"}
     for change in diff.steps:
         lines.append(f"{marks[change.status]} step {change.name} {change.status}"
