@@ -41,18 +41,29 @@ def sfncompile_golden(request: pytest.FixtureRequest) -> GoldenCheck:
         from sfncompile.errors import FlowErrors, UsageError
         from sfncompile.review.golden import check_flow
 
-        flow = root / flow_path
-        golden = root / golden_path if golden_path is not None else None
+        flow = _shown(root / flow_path)
+        golden = _shown(root / golden_path) if golden_path is not None else None
         try:
             result = check_flow(flow, golden, flow_name)
         except (FlowErrors, UsageError) as exc:
-            pytest.fail(f"{flow_path} does not build:\n{exc}", pytrace=False)
-        if update:
-            result.update()
-        elif not result.up_to_date:
-            pytest.fail(f"{result.explain()}\n{result.golden} is out of date; if the change "
-                        f"is intended, run pytest {UPDATE_OPTION} and review the diff",
-                        pytrace=False)
-        return result.golden
+            problem = f"{flow} does not build:\n{exc}"
+        else:
+            if update:
+                result.update()
+                return result.golden
+            if result.up_to_date:
+                return result.golden
+            verb = "is missing" if result.expected is None else "is out of date"
+            problem = (f"{result.explain()}\n{result.golden} {verb}; if the flow is right, run "
+                       f"pytest {UPDATE_OPTION} and review the diff")
+        pytest.fail(problem, pytrace=False)
 
     return check
+
+
+def _shown(path: Path) -> Path:
+    """The path as the user reads it: relative to the current directory when under it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
