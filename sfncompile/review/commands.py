@@ -114,8 +114,8 @@ def check_goldens(files: tuple[Path, ...], pattern: str, update: bool) -> None:
         drifted += 1
         click.echo(check.explain())
     if not broken and not drifted:
-        click.echo(f"{len(flows)} flow{'s' if len(flows) != 1 else ''} match their goldens",
-                   err=True)
+        click.echo("1 flow matches its golden" if len(flows) == 1
+                   else f"{len(flows)} flows match their goldens", err=True)
     if drifted:
         click.echo(f"{drifted} golden{'s' if drifted != 1 else ''} out of date: run "
                    f"`sfncompile check-goldens --update` and review the diff", err=True)
