@@ -58,7 +58,7 @@ def test_try_repo_passes_on_a_clean_flow_and_fails_on_a_drifted_one(tmp_path: Pa
 
     def try_repo(repo: Path) -> subprocess.CompletedProcess[str]:
         return run(repo, sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), HOOK,
-                   "--all-files", home=tmp_path / f"home-{repo.name}")
+                   "--all-files", "--verbose", home=tmp_path / f"home-{repo.name}")
 
     with ThreadPoolExecutor(2) as pool:
         clean, drifted = pool.map(try_repo, repos)
