@@ -92,7 +92,7 @@ def check_goldens(files: tuple[Path, ...], pattern: str, update: bool) -> None:
 
     candidates = list(files) or _all_python_files(Path("."))
     flows = sorted({f for f in (_flow_of(p, pattern) for p in candidates) if f is not None})
-    drifted = broken = 0
+    drifted = broken = rewritten = 0
     for flow in flows:
         try:
             check = check_flow(flow, pattern=pattern)
@@ -109,11 +109,12 @@ def check_goldens(files: tuple[Path, ...], pattern: str, update: bool) -> None:
             continue
         if update:
             check.update()
+            rewritten += 1
             click.echo(f"{check.golden}: rewritten from {flow}", err=True)
             continue
         drifted += 1
         click.echo(check.explain())
-    if not broken and not drifted:
+    if not (broken or drifted or rewritten):
         click.echo("1 flow matches its golden" if len(flows) == 1
                    else f"{len(flows)} flows match their goldens", err=True)
     if drifted:
