@@ -120,10 +120,11 @@ def test_entry_point_declared() -> None:
 
 def test_entry_point_installed() -> None:
     """Holds wherever the package is installed from this checkout (as CI does)."""
-    dist = metadata.distribution("sfncompile")
-    origin = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
-    if origin != ROOT.as_uri():
-        pytest.skip(f"sfncompile is installed from {origin or 'an index'}, not this checkout")
-    plugins = [e for e in dist.entry_points if e.group == "pytest11"]
+    # Not metadata.distribution(): an egg-info left in the checkout may shadow the install.
+    ours = [d for d in metadata.distributions() if d.metadata["Name"] == "sfncompile"
+            and json.loads(d.read_text("direct_url.json") or "{}").get("url") == ROOT.as_uri()]
+    if not ours:
+        pytest.skip("sfncompile is not installed from this checkout")
+    plugins = [e for e in ours[0].entry_points if e.group == "pytest11"]
     assert [(e.name, e.value) for e in plugins] == [
         ("sfncompile.pytest_plugin", "sfncompile.pytest_plugin")]
