@@ -126,7 +126,9 @@ def _step_from_ir(step: StepIR) -> StepFacts:
         facts["catch variable"] = p.catch.var or "none"
     if step.kind == "foreach":
         facts["foreach mode"] = p.foreach.mode
-        facts["foreach concurrency"] = words_concurrency(p.foreach.max_concurrency)
+        # `concurrency`, where the IR has it, resolves a limit the flow left to its default.
+        limit = getattr(p.foreach, "concurrency", p.foreach.max_concurrency)
+        facts["foreach concurrency"] = words_concurrency(limit)
         facts["foreach variable"] = step.foreach_var or ""
     if step.kind == "switch":
         facts["switch condition"] = step.condition or ""
