@@ -13,6 +13,26 @@ GOLDEN = ROOT / "golden"
 pytest_plugins = ["tests.moto_server", "tests.moto_sfn.fixture", "tests.deployment"]
 
 
+# `scripts/test --fast` leaves out the tests marked slow: those that start moto's server, run
+# flows as processes, build virtualenvs or lint the whole tree. A test is slow when its module
+# (or module::test) is listed here or when it asks for one of the server fixtures.
+SLOW = frozenset({
+    "test_client_in_progress", "test_cross_python", "test_e2e", "test_faults", "test_interrupt",
+    "test_lint", "test_local_run", "test_moto_harness", "test_resume", "test_deploy",
+    "test_properties::test_local_runner_runs_the_tasks_the_state_machine_would",
+})
+SLOW_FIXTURES = frozenset({"moto_endpoint", "sfn_endpoint", "s3_bucket", "deployment"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path, _, name = item.nodeid.partition("::")
+        module = path.rpartition("/")[2].removesuffix(".py")
+        test = f"{module}::{name.partition('[')[0]}"
+        if {module, test} & SLOW or SLOW_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-goldens",
