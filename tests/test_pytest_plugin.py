@@ -23,7 +23,8 @@ pytest_plugins = ["pytester"]
 
 # Until the package is reinstalled the entry point may be missing, so load the plugin by name;
 # the entry point carries the same name, so both together register it once.
-PLUGIN = ("-p", "sfncompile.pytest_plugin")
+# (pytest-benchmark, where installed, only warns that xdist disabled it.)
+PLUGIN = ("-p", "sfncompile.pytest_plugin", "-p", "no:benchmark")
 
 # Three flows, each in its own layout: golden beside the flow, or elsewhere.
 FLOWS = {
