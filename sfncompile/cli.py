@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import sys
 from collections.abc import Callable
@@ -137,7 +136,8 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of stdout.")
 @click.option("--check", "golden", type=click.Path(dir_okay=False, path_type=Path),
-              help="Compare with a golden file; exit 1 with a unified diff if it differs.")
+              help="Compare with a golden file; exit 1 if it differs, saying what changed per "
+                   "step, then the unified diff.")
 @click.option("--resolve", "resolve_pairs", multiple=True, metavar="KEY=VALUE",
               help="Substitute a ${KEY} placeholder (repeatable), as deploy does (asl only).")
 @click.option("--code-package", metavar="s3://BUCKET/KEY",
@@ -211,10 +211,9 @@ def emit_text(text: str, output: Path | None, golden: Path | None,
         except UnicodeDecodeError as exc:
             raise UsageError(f"--check {golden}: not UTF-8 (byte {exc.start})") from None
         if expected != text:
-            diff = difflib.unified_diff(expected.splitlines(keepends=True),
-                                        text.splitlines(keepends=True),
-                                        fromfile=str(golden), tofile="(built)")
-            sys.stdout.writelines(diff)
+            from sfncompile.review.golden import explain_drift
+
+            sys.stdout.write(explain_drift(expected, text, str(golden)))
             sys.exit(EXIT_DIFF)
         click.echo(f"{golden}: up to date", err=True)
         return
@@ -494,3 +493,15 @@ def _register_aws_commands() -> None:
 
 
 _register_aws_commands()
+
+
+def _register_review_commands() -> None:
+    from sfncompile.review.commands import COMMANDS
+
+    for command in COMMANDS:
+        if command.callback is not None:
+            command.callback = friendly_errors(command.callback)
+        main.add_command(command)
+
+
+_register_review_commands()
