@@ -10,21 +10,23 @@ once here, by `FlowIR.analysis`.
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
 
 StepKind = Literal["linear", "split", "foreach", "switch", "end"]
 ParamType = Literal["str", "int", "float", "bool", "json"]
 MapMode = Literal["inline", "distributed"]
+DEFAULT_MAX_CONCURRENCY = 40
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# Frozen stdlib dataclasses rather than pydantic models: importing pydantic costs more than the
+# rest of `build` together. The parser checks every value before it builds the IR, so the IR
+# holds no validation of its own; it is typed (mypy strict) and immutable.
 
 
-class SourcePos(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class SourcePos:
     """Where something was written: a path relative to the flow's directory, 1-based line/col."""
 
     path: str
@@ -35,14 +37,16 @@ class SourcePos(_Frozen):
         return f"{self.path}:{self.line}:{self.col}"
 
 
-class Resources(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class Resources:
     cpu: float | None = None
     memory: int | None = None  # MiB
     gpu: int | None = None
     shared_memory: int | None = None  # MiB
 
 
-class BatchSettings(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class BatchSettings:
     """Per-step overrides of the deployment defaults (from `@batch`)."""
 
     image: str | None = None
@@ -50,22 +54,32 @@ class BatchSettings(_Frozen):
     iam_role: str | None = None
 
 
-class RetryPolicy(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
     times: int = 3
     minutes_between_retries: int = 2
 
 
-class CatchPolicy(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class CatchPolicy:
     var: str | None = None
     print_exception: bool = True
 
 
-class ForeachOptions(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class ForeachOptions:
     mode: MapMode = "inline"
-    max_concurrency: int = 40
+    # None: not given in the flow, so a deployment may choose it (DEFAULT_MAX_CONCURRENCY
+    # otherwise); 0: no limit.
+    max_concurrency: int | None = None
+
+    @property
+    def concurrency(self) -> int:
+        return DEFAULT_MAX_CONCURRENCY if self.max_concurrency is None else self.max_concurrency
 
 
-class Policies(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class Policies:
     resources: Resources = Resources()
     batch: BatchSettings = BatchSettings()
     retry: RetryPolicy | None = None
@@ -75,7 +89,8 @@ class Policies(_Frozen):
     foreach: ForeachOptions = ForeachOptions()
 
 
-class StepIR(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class StepIR:
     name: str
     kind: StepKind
     is_join: bool = False
@@ -91,7 +106,8 @@ class StepIR(_Frozen):
     doc: str | None = None
 
 
-class ParameterIR(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class ParameterIR:
     name: str  # the name on the command line
     attr: str  # the class attribute the flow reads
     type: ParamType = "str"
@@ -101,13 +117,15 @@ class ParameterIR(_Frozen):
     pos: SourcePos
 
 
-class ScheduleIR(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class ScheduleIR:
     expression: str  # "cron(...)" or "rate(...)"
     timezone: str | None = None
     pos: SourcePos
 
 
-class FlowIR(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class FlowIR:
     name: str
     source: str  # the flow file, relative to its directory
     steps: tuple[StepIR, ...]
@@ -120,16 +138,15 @@ class FlowIR(_Frozen):
         return self.analysis.by_name[name]
 
     def with_steps(self, steps: tuple[StepIR, ...]) -> FlowIR:
-        """A copy with other steps (and a fresh analysis: model_copy would keep the cache)."""
-        fields = {name: getattr(self, name) for name in type(self).model_fields}
-        return type(self)(**{**fields, "steps": steps})
+        """A copy with other steps (and so a fresh analysis)."""
+        return replace(self, steps=steps)
 
     @cached_property
     def analysis(self) -> FlowAnalysis:
         return FlowAnalysis(self)
 
     def graph_json(self) -> dict[str, Any]:
-        """The step graph as plain JSON, for the runtime (which must not import pydantic)."""
+        """The step graph as plain JSON, for the runtime (which imports nothing of the compiler)."""
         a = self.analysis
         return {
             "flow": self.name,

@@ -236,8 +236,8 @@ def _foreach(e: _Emitter, step: StepIR, stop: str | None) -> States:
         state["ItemsPath"] = "$.ctl.v"
         config = {"Mode": "INLINE"}
     state["ItemSelector"] = selector
-    if opts.max_concurrency:
-        state["MaxConcurrency"] = opts.max_concurrency
+    if opts.concurrency:
+        state["MaxConcurrency"] = opts.concurrency
     state["ItemProcessor"] = {"ProcessorConfig": config, **processor}
     # Keep the Map's result (one entry per iteration) out of the state.
     state["ResultSelector"] = {"foreach": step.name}

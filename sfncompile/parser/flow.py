@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sfncompile.errors import FlowError, FlowErrors, UsageError
-from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
+from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
     STEP_DECORATORS,
@@ -296,7 +296,8 @@ class _Reader:
         if default is not None and not _fits(ptype, default):
             self.error(args["default"], f"{where}: default {default!r} is not of type {ptype}")
             return None
-        return ParameterIR(name=values["name"], attr=attr, type=ptype, default=default,
+        return ParameterIR(name=values["name"], attr=attr, type=cast(ParamType, ptype),
+                           default=default,
                            required=bool(values.get("required", False)),
                            help=values.get("help"), pos=self.pos(stmt))
 
