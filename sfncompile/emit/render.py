@@ -16,6 +16,11 @@ def render_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=True) + "\n"
 
 
+def render_compact(obj: Any) -> str:
+    """What deploy sends: no whitespace (Step Functions counts the definition's bytes)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=True)
+
+
 def placeholders(obj: Any) -> list[str]:
     return sorted(set(PLACEHOLDER.findall(json.dumps(obj))))
 
