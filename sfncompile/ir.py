@@ -369,6 +369,11 @@ class FlowAnalysis:
                 stack.extend(self.forward_targets(step))
         return seen
 
+    @cached_property
+    def order_index(self) -> dict[str, int]:
+        """Each ordered step's position in `ordered`."""
+        return {s.name: i for i, s in enumerate(self.ordered)}
+
     def region_steps(self, scope: tuple[str, ...]) -> list[StepIR]:
         """The steps whose nesting scope is `scope`, in graph order."""
         return self._by_scope.get(scope, [])
