@@ -56,7 +56,29 @@ def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
         raise UsageError(str(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Imports the AWS commands' module only when one of them (or the list) is asked for."""
+
+    _aws_loaded = False
+
+    def _load_aws(self) -> None:
+        if not self._aws_loaded:
+            type(self)._aws_loaded = True
+            _register_aws_commands()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._aws_loaded:
+            self._load_aws()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_aws()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sfncompile")
 def main() -> None:
     """Run Metaflow-style flows locally, or compile them to AWS Step Functions.
@@ -81,7 +103,8 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 
 
 @main.command()
-@flow_argument
+@click.argument("flow_files", metavar="FLOW.py...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
 @flow_option
 @click.option("--format", "fmt", type=click.Choice(["asl", "cloudformation"]), default="asl",
               show_default=True,
@@ -91,6 +114,10 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
               help="Write to this file instead of stdout.")
 @click.option("--check", "golden", type=click.Path(dir_okay=False, path_type=Path),
               help="Compare with a golden file; exit 1 with a unified diff if it differs.")
+@click.option("--check-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Compare each FLOW.py with DIR/<its directory's name>/<its stem>.asl.json "
+                   "(golden/x/flow.py: golden/x/flow.asl.json), all in one process; exit 1 "
+                   "with a diff for each that differs.")
 @click.option("--resolve", "resolve_pairs", multiple=True, metavar="KEY=VALUE",
               help="Substitute a ${KEY} placeholder (repeatable), as deploy does (asl only).")
 @click.option("--code-package", metavar="s3://BUCKET/KEY",
@@ -104,13 +131,15 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 @click.option("--name-prefix", help="cloudformation: prefix of the state machine's name.")
 @click.option("--tags", metavar="KEY=VALUE,...", help="cloudformation: tags for the resources.")
 @friendly_errors
-def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
-          golden: Path | None, resolve_pairs: tuple[str, ...], code_package: str | None,
-          code_sha256: str | None, **settings: str | None) -> None:
+def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output: Path | None,
+          golden: Path | None, check_dir: Path | None, resolve_pairs: tuple[str, ...],
+          code_package: str | None, code_sha256: str | None, **settings: str | None) -> None:
     """Compile FLOW.py to Amazon States Language (JSON), or to a CloudFormation template.
 
     The ASL is deterministic and account-independent: deployment values are ${Name}
     placeholders (JobQueue, JobDefinition, S3Bucket, S3KeyPrefix) that deploy fills in.
+
+    Several FLOW.py files are built together only with --check-dir (golden tests in CI).
 
     With --format cloudformation, the template maps those placeholders to stack parameters
     and resources. Settings (flags, SFNCOMPILE_* environment, [tool.sfncompile] or
@@ -120,6 +149,16 @@ def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
     from sfncompile.emit import compile_asl
     from sfncompile.emit.render import render_json, resolve
 
+    if check_dir is not None:
+        given = [flag for flag, value in (("--check", golden), ("-o", output),
+                                          ("--resolve", resolve_pairs)) if value]
+        if fmt != "asl" or given:
+            raise UsageError(f"--check-dir: not with {', '.join(given) or '--format ' + fmt}")
+        check_goldens(flow_files, flow_name, check_dir)
+        return
+    if len(flow_files) > 1:
+        raise UsageError("several FLOW.py files: only with --check-dir DIR")
+    flow_file = flow_files[0]
     cfn_only = {"--code-package": code_package, "--code-sha256": code_sha256,
                 **{f"--{k.replace('_', '-')}": v for k, v in settings.items()}}
     if fmt == "asl":
@@ -130,7 +169,7 @@ def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
         raise UsageError("--resolve: only with --format asl (the template substitutes "
                          "placeholders itself, through DefinitionSubstitutions)")
     flow = load_flow(flow_file, flow_name)
-    definition = compile_asl(flow)
+    definition = compile_asl(flow, check_schema=False)
     if fmt == "cloudformation":
         from sfncompile.deploy.config import load_config
         from sfncompile.emit.cloudformation import StackSettings, cloudformation_template
@@ -146,17 +185,59 @@ def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
     emit_text(text, output, golden)
 
 
+def golden_for(flow_file: Path, check_dir: Path) -> Path:
+    """`--check-dir` layout: DIR/<the flow's directory name>/<the flow's stem>.asl.json."""
+    return check_dir / flow_file.resolve().parent.name / f"{flow_file.stem}.asl.json"
+
+
+def check_goldens(flow_files: tuple[Path, ...], flow_name: str | None, check_dir: Path) -> None:
+    """Build and compare every flow in this process; report all of them, then exit."""
+    from sfncompile.emit import compile_asl
+    from sfncompile.emit.render import render_json
+
+    bad_input = differ = 0
+    for flow_file in flow_files:
+        golden = golden_for(flow_file, check_dir)
+        try:
+            text = render_json(compile_asl(load_flow(flow_file, flow_name), check_schema=False))
+            same = compare_with_golden(text, golden, "--check-dir")
+        except FlowErrors as exc:
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            bad_input += 1
+            continue
+        except UsageError as exc:
+            click.echo(f"error: {exc}", err=True)
+            bad_input += 1
+            continue
+        differ += not same
+    ok = len(flow_files) - bad_input - differ
+    click.echo(f"{ok} up to date, {differ} differ, {bad_input} with errors "
+               f"(goldens under {check_dir})", err=True)
+    if bad_input:
+        sys.exit(EXIT_USAGE)
+    if differ:
+        sys.exit(EXIT_DIFF)
+
+
+def compare_with_golden(text: str, golden: Path, option: str) -> bool:
+    """True when `golden` holds `text`; otherwise write a unified diff to stdout."""
+    try:
+        raw = golden.read_bytes()  # byte for byte: no newline translation
+    except OSError as exc:
+        raise UsageError(f"{option} {golden}: cannot read it: {exc.strerror}") from None
+    if raw == text.encode():
+        return True
+    expected = raw.decode(errors="replace")
+    sys.stdout.writelines(difflib.unified_diff(expected.splitlines(keepends=True),
+                                               text.splitlines(keepends=True),
+                                               fromfile=str(golden), tofile="(built)"))
+    return False
+
+
 def emit_text(text: str, output: Path | None, golden: Path | None) -> None:
     if golden is not None:
-        try:
-            expected = golden.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--check {golden}: cannot read it: {exc.strerror}") from None
-        if expected != text:
-            diff = difflib.unified_diff(expected.splitlines(keepends=True),
-                                        text.splitlines(keepends=True),
-                                        fromfile=str(golden), tofile="(built)")
-            sys.stdout.writelines(diff)
+        if not compare_with_golden(text, golden, "--check"):
             sys.exit(EXIT_DIFF)
         click.echo(f"{golden}: up to date", err=True)
         return
@@ -367,6 +448,3 @@ def _register_aws_commands() -> None:
             if sub.callback is not None and not isinstance(sub, click.Group):
                 sub.callback = friendly_errors(sub.callback)
         main.add_command(command)
-
-
-_register_aws_commands()

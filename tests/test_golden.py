@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from sfncompile.emit import compile_asl, diagram
 from sfncompile.emit.render import render_json
 from sfncompile.parser import parse_flow
-from tests.conftest import golden_dirs
+from tests.conftest import GOLDEN, golden_dirs
 
 GOLDENS = golden_dirs()
 
@@ -43,3 +45,14 @@ def test_metaflow_import_compiles_identically(case: Path) -> None:
     ours = render_json(compile_asl(parse_flow(case / "flow.py")))
     theirs = render_json(compile_asl(parse_flow(case / "flow_metaflow.py")))
     assert ours == theirs
+
+
+def test_check_dir_checks_every_golden_in_one_process(update_goldens: bool) -> None:
+    """What CI runs: the CLI builds every golden flow (both imports) and compares them."""
+    if update_goldens:
+        pytest.skip("goldens are being rewritten")
+    flows = [str(case / "flow.py") for case in GOLDENS]
+    proc = subprocess.run([sys.executable, "-m", "sfncompile", "build", *flows,
+                           "--check-dir", str(GOLDEN)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(flows)} up to date, 0 differ, 0 with errors" in proc.stderr
