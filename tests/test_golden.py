@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +58,31 @@ def test_check_dir_checks_every_golden_in_one_process(update_goldens: bool) -> N
                            "--check-dir", str(GOLDEN)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{len(flows)} up to date, 0 differ, 0 with errors" in proc.stderr
+
+
+# Bytes of reviewed ASL per Batch task (the golden file over its Batch Task states).
+BYTES_PER_BATCH_TASK = 1_000
+# Above the target still, each pinned at its size so that it cannot grow: every Inline Map
+# level costs a control read and a Map state, deep in the indentation, and a loop a Pass.
+NOT_YET_WITHIN = {"foreach_nested": 1_180, "loop_in_foreach": 1_130, "switch_in_foreach": 1_030,
+                  "loop": 1_010}
+
+
+def batch_tasks(machine: dict[str, Any]) -> int:
+    count = 0
+    for state in machine["States"].values():
+        count += str(state.get("Resource", "")).startswith("arn:aws:states:::batch:submitJob")
+        for sub in [*state.get("Branches", []), state.get("ItemProcessor")]:
+            count += batch_tasks(sub) if sub else 0
+    return count
+
+
+def test_asl_bytes_per_batch_task() -> None:
+    sizes = {}
+    for case in GOLDENS:
+        text = (case / "flow.asl.json").read_bytes()
+        sizes[case.name] = len(text) / batch_tasks(json.loads(text))
+    over = {name: round(size) for name, size in sizes.items()
+            if size > NOT_YET_WITHIN.get(name, BYTES_PER_BATCH_TASK)}
+    assert not over, over
+    assert min(sizes.values()) > 500  # counted the Batch tasks, not every state

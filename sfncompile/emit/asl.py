@@ -32,7 +32,7 @@ THROTTLE_RETRY: State = {
     "ErrorEquals": ["Batch.AWSBatchException", "Batch.TooManyRequestsException"],
     "IntervalSeconds": 2,
     "MaxAttempts": 6,
-    "BackoffRate": 2.0,
+    # BackoffRate: Step Functions' default, 2.0
     "MaxDelaySeconds": 60,
     "JitterStrategy": "FULL",
 }
