@@ -209,11 +209,13 @@ class FlowAnalysis:
     def __init__(self, flow: FlowIR) -> None:
         self.flow = flow
         self.by_name: dict[str, StepIR] = {s.name: s for s in flow.steps}
-        self.parents: dict[str, list[str]] = {s.name: [] for s in flow.steps}
+        # dicts as ordered sets: a list's `in` made a wide join quadratic
+        parents: dict[str, dict[str, None]] = {s.name: {} for s in flow.steps}
         for s in flow.steps:
             for t in s.targets:
-                if t in self.parents and s.name not in self.parents[t]:
-                    self.parents[t].append(s.name)
+                if t in parents:
+                    parents[t][s.name] = None
+        self.parents: dict[str, list[str]] = {name: list(p) for name, p in parents.items()}
         self.back_edges: set[tuple[str, str]] = set()
         self._closing: dict[str, str | None] = {}
         self.ordered: list[StepIR] = self._order()
