@@ -199,6 +199,12 @@ class _Reader:
             head = self.lines[last.lineno - 1][:last.col_offset]
             if "next" not in head and not any("next" in line for line in before):
                 scope = last
+                # The usual step: its last statement is its one `self.next(...)`.
+                lines = self.lines[last.lineno - 1:last.end_lineno or last.lineno]
+                if (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+                        and _is_self_next(last.value)
+                        and sum(line.count("next") for line in lines) == 1):
+                    return [last.value]
         calls = [n for n in ast.walk(scope) if isinstance(n, ast.Call) and _is_self_next(n)]
         calls.sort(key=lambda c: (c.lineno, c.col_offset))
         return calls
