@@ -10,6 +10,7 @@ once here, by `FlowIR.analysis`.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
@@ -273,8 +274,11 @@ class FlowAnalysis:
                         heapq.heappush(ready, (preorder[t], t))
         return out
 
-    def forward_targets(self, step: StepIR) -> list[str]:
-        return [t for t in step.targets if (step.name, t) not in self.back_edges]
+    def forward_targets(self, step: StepIR) -> tuple[str, ...]:
+        # Most steps have no back edge: their targets as they are, without a new list.
+        if not self.back_edges:
+            return step.targets
+        return tuple(t for t in step.targets if (step.name, t) not in self.back_edges)
 
     def _find_joins(self) -> None:
         """Pair every split and foreach with the join that closes it, and record scopes.
@@ -294,7 +298,7 @@ class FlowAnalysis:
                 continue
             self.scope_of[name] = scope
             step = self.by_name[name]
-            nxt: list[str]
+            nxt: Sequence[str]
             if step.kind in ("split", "foreach"):
                 join = self._join_for(step, scope)
                 if join is None:

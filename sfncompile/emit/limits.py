@@ -29,7 +29,8 @@ def check_flow_limits(flow: FlowIR, definition: dict[str, Any]) -> list[FlowErro
         if names.job_name(flow.name, step.name) is None:
             at(step.pos, f"step {step.name!r}: the Batch job name '{flow.name}-{step.name}' "
                f"must be at most {names.MAX_JOB_NAME} characters of letters, digits, - and _")
-        size = len(json.dumps(container_overrides(step)))
+        overrides = container_overrides(step)
+        size = len(json.dumps(overrides)) if overrides else 0
         if size > MAX_CONTAINER_OVERRIDES:
             at(step.pos, f"step {step.name!r}: its container overrides (environment and "
                f"resources) take {size} characters; AWS Batch allows {MAX_CONTAINER_OVERRIDES}")
