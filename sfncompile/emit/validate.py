@@ -73,6 +73,8 @@ def _distinct(definition: Any) -> Any:
 
     def key(value: Any) -> str:
         def norm(v: Any, field: str = "") -> Any:
+            if isinstance(v, dict) and field == "States":
+                return [norm(x) for x in v.values()]  # state names as keys: by position
             if isinstance(v, dict):
                 return {k: norm(x, k) for k, x in v.items()}
             if isinstance(v, list):
