@@ -15,9 +15,10 @@ For each flow:
   bytes    the ASL's size, and per step.
 Then, measured in the same run: `python -c pass` (the floor); the golden check of every
 golden flow with one `build --check` per flow against one `build ... --check-dir golden`;
-whether `build` imports boto3, pydantic, jsonschema. Targets (ratios of medians, wall and
-CPU): a 4-step build at most 4x `python -c pass`; 1,000 steps under 0.4 s; the 10,000-wide
-split refused in under 2 s; --check-dir at least 5x faster than one process per flow.
+whether `build` imports boto3, pydantic, jsonschema; the schema check of a 200-wide split.
+Targets (ratios of medians, wall and CPU): a 4-step build at most 4x `python -c pass`; 1,000
+steps under 0.4 s; the 10,000-wide split refused in under 2 s; --check-dir at least 5x faster
+than one process per flow.
 """
 
 from __future__ import annotations
@@ -125,6 +126,22 @@ def in_process(path: Path, runs: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def schema_check(path: Path, runs: int) -> float:
+    """Median CPU seconds of the full check (JSON Schema and graph) of a flow's ASL."""
+    from sfncompile.emit.asl import emit_asl
+    from sfncompile.emit.validate import validate_asl
+    from sfncompile.parser import parse_flow
+
+    definition = emit_asl(parse_flow(path))
+    validate_asl(definition)  # loads the schema once
+    cpus = []
+    for _ in range(runs):
+        c0 = time.process_time()
+        assert not validate_asl(definition)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(cpus)
+
+
 def build_imports(path: Path) -> dict[str, bool]:
     code = (
         "import json, sys\n"
@@ -173,6 +190,9 @@ def main() -> int:
             wall, cpu = timed(build_argv(str(path), "-o", str(out)), runs)
             rows[label] = (steps, wall, cpu, *in_process(path, runs), out.stat().st_size)
         imports = build_imports(Path(tmp) / "linear_10.py")
+        split200 = Path(tmp) / "split_200.py"
+        split200.write_text(split(200), encoding="utf-8")
+        schema_200 = schema_check(split200, runs)
         wide = Path(tmp) / "split_10000.py"
         wide.write_text(split(10_000), encoding="utf-8")
         refuse = timed(build_argv(str(wide), "-o", str(wide.with_suffix(".json"))), runs,
@@ -194,6 +214,8 @@ def main() -> int:
     print("\ncompile CPU time per step, 1000 steps vs 100: "
           f"{per_step('linear 1000') / per_step('linear 100'):.2f}x")
     print(f"modules imported by build: {imports}")
+    print(f"schema check of a 200-wide split (identical branches): {schema_200 * 1000:.1f} ms "
+          "CPU")
     print(f"split 10,000 wide, refused: {refuse[0]:.2f} s wall, {refuse[1]:.2f} s CPU")
     print(f"golden check of {n_goldens} flows: one process per flow {one_by_one[0]:.2f} s wall "
           f"({one_by_one[1]:.2f} s CPU); --check-dir {together[0]:.2f} s wall "
