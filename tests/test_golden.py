@@ -86,3 +86,17 @@ def test_asl_bytes_per_batch_task() -> None:
             if size > NOT_YET_WITHIN.get(name, BYTES_PER_BATCH_TASK)}
     assert not over, over
     assert min(sizes.values()) > 500  # counted the Batch tasks, not every state
+
+
+def test_render_json_round_trips_and_puts_records_on_one_line() -> None:
+    cases: list[Any] = [{}, [], "x", 1.5, None, {"a": [], "b": {}}, [1, [2, [3]]],
+                        {"é": ["ü", {"k": None}]}, {"Retry": [{"E": ["a", "b"], "N": 2}]},
+                        {"Retry": [{"E": ["a"]}, {"E": ["b"]}]}, {"a": {"b": {"c": [1]}}}]
+    for case in cases:
+        text = render_json(case)
+        assert json.loads(text) == case and text.isascii() and text.endswith("\n")
+    assert render_json({"Retry": [{"E": ["a", "b"], "N": 2}]}) == (
+        '{\n  "Retry": [{"E": ["a", "b"], "N": 2}]\n}\n')
+    assert render_json({"Retry": [{"E": ["a"]}, {"E": ["b"]}]}) == (
+        '{\n  "Retry": [\n    {"E": ["a"]},\n    {"E": ["b"]}\n  ]\n}\n')
+    assert render_json({"a": {"b": {"c": [1]}}}) == '{\n  "a": {\n    "b": {"c": [1]}\n  }\n}\n'
