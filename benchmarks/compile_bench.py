@@ -2,19 +2,23 @@
 
     python benchmarks/compile_bench.py [--runs 5]
 
-Flows: linear chains of 10, 100 and 1,000 steps; a foreach whose body is one step (its ASL
-does not depend on the width, which is only known at run time); splits 10 and 100 wide.
+Flows: linear chains of 4, 10, 100 and 1,000 steps; a foreach whose body is one step (its ASL
+does not depend on the width, which is only known at run time); splits 10 and 100 wide; a
+10,000-wide split, which `build` must refuse (exit 2).
 
 For each flow:
   e2e      median wall time of `python -m sfncompile build FLOW.py -o OUT` in a fresh
            subprocess (interpreter start, imports, parse, compile, validate, write), with its
            CPU seconds beside it, since a busy machine stretches wall time;
   compile  median in-process time (wall, and CPU) of parse + compile (emit, limits,
-           validation) + render;
+           graph checks) + render;
   bytes    the ASL's size, and per step.
-Then: the per-step compile time of 1,000 steps over that of 10 and 100 (about 1 when compile
-time grows linearly), whether `build` imports boto3, and the targets: 1,000 steps build end to
-end in under 1 s, and a plain step costs under 1,500 bytes of ASL.
+Then, measured in the same run: `python -c pass` (the floor); the golden check of every
+golden flow with one `build --check` per flow against one `build ... --check-dir golden`;
+whether `build` imports boto3, pydantic, jsonschema; the schema check of a 200-wide split.
+Targets (ratios of medians, wall and CPU): a 4-step build at most 4x `python -c pass`; 1,000
+steps under 0.4 s; the 10,000-wide split refused in under 2 s; --check-dir at least 5x faster
+than one process per flow.
 """
 
 from __future__ import annotations
@@ -30,8 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
-E2E_TARGET_S = 1.0
+SMALL_BUILD_RATIO = 4.0  # a 4-step build over `python -c pass`
+E2E_1000_TARGET_S = 0.4
+REFUSE_10000_TARGET_S = 2.0
+CHECK_DIR_SPEEDUP = 5.0
 BYTES_PER_STEP_TARGET = 1_500
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 HEADER = "from sfncompile import FlowSpec, step\n\n\nclass {name}(FlowSpec):\n"
 
 
@@ -71,6 +79,7 @@ def split(width: int) -> str:
 
 
 FLOWS = {
+    "linear 4": (linear(4), 4),
     "linear 10": (linear(10), 10),
     "linear 100": (linear(100), 100),
     "linear 1000": (linear(1000), 1000),
@@ -85,17 +94,21 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def end_to_end(path: Path, runs: int) -> tuple[float, float, int]:
-    """Median wall and CPU seconds of the CLI build in a subprocess, and the output's bytes."""
-    out = path.with_suffix(".asl.json")
+def timed(argv: list[str], runs: int, expect: int = 0) -> tuple[float, float]:
+    """Median wall and CPU seconds of a subprocess; it must exit with `expect`."""
     walls, cpus = [], []
     for _ in range(runs):
         cpu0, t0 = _children_cpu(), time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sfncompile", "build", str(path), "-o", str(out)],
-                       check=True)
+        proc = subprocess.run(argv, capture_output=True, text=True)
         walls.append(time.perf_counter() - t0)
         cpus.append(_children_cpu() - cpu0)
-    return statistics.median(walls), statistics.median(cpus), out.stat().st_size
+        if proc.returncode != expect:
+            raise SystemExit(f"{argv}: exit {proc.returncode}, expected {expect}\n{proc.stderr}")
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def build_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sfncompile", "build", *args]
 
 
 def in_process(path: Path, runs: int) -> tuple[float, float]:
@@ -107,20 +120,26 @@ def in_process(path: Path, runs: int) -> tuple[float, float]:
     walls, cpus = [], []
     for _ in range(runs):
         c0, t0 = time.process_time(), time.perf_counter()
-        render_json(compile_asl(parse_flow(path)))
+        render_json(compile_asl(parse_flow(path), check_schema=False))
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     return statistics.median(walls), statistics.median(cpus)
 
 
-def python_floor(runs: int) -> float:
-    """The bare interpreter's start, for scale."""
-    walls = []
+def schema_check(path: Path, runs: int) -> float:
+    """Median CPU seconds of the full check (JSON Schema and graph) of a flow's ASL."""
+    from sfncompile.emit.asl import emit_asl
+    from sfncompile.emit.validate import validate_asl
+    from sfncompile.parser import parse_flow
+
+    definition = emit_asl(parse_flow(path))
+    validate_asl(definition)  # loads the schema once
+    cpus = []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        walls.append(time.perf_counter() - t0)
-    return statistics.median(walls)
+        c0 = time.process_time()
+        assert not validate_asl(definition)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(cpus)
 
 
 def build_imports(path: Path) -> dict[str, bool]:
@@ -138,22 +157,51 @@ def build_imports(path: Path) -> dict[str, bool]:
     return loaded
 
 
+def golden_checks(runs: int) -> tuple[int, tuple[float, float], tuple[float, float]]:
+    """One `build --check` per golden flow (summed), and one `--check-dir` over all."""
+    flows = sorted(GOLDEN.glob("*/flow.py"))
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall = cpu = 0.0
+        for flow in flows:
+            w, c = timed(build_argv(str(flow), "--check", str(flow.with_suffix(".asl.json"))), 1)
+            wall, cpu = wall + w, cpu + c
+        walls.append(wall)
+        cpus.append(cpu)
+    together = timed(build_argv(*map(str, flows), "--check-dir", str(GOLDEN)), runs)
+    return len(flows), (statistics.median(walls), statistics.median(cpus)), together
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    runs = max(5, args.runs)
+    runs = max(3, args.runs)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, (source, steps) in FLOWS.items():
             path = Path(tmp) / (label.split(" ")[0] + f"_{steps}.py")
             path.write_text(source, encoding="utf-8")
-            wall, cpu, size = end_to_end(path, runs)
-            rows[label] = (steps, wall, cpu, *in_process(path, runs), size)
+            out = path.with_suffix(".asl.json")
+            wall, cpu = timed(build_argv(str(path), "-o", str(out)), runs)
+            rows[label] = (steps, wall, cpu, *in_process(path, runs), out.stat().st_size)
         imports = build_imports(Path(tmp) / "linear_10.py")
-    floor = python_floor(runs)
+        split200 = Path(tmp) / "split_200.py"
+        split200.write_text(split(200), encoding="utf-8")
+        schema_200 = schema_check(split200, runs)
+        wide = Path(tmp) / "split_10000.py"
+        wide.write_text(split(10_000), encoding="utf-8")
+        refuse = timed(build_argv(str(wide), "-o", str(wide.with_suffix(".json"))), runs,
+                       expect=2)
+    floor = timed([sys.executable, "-c", "pass"], runs)
+    n_goldens, one_by_one, together = golden_checks(runs)
 
-    print(f"median of {runs} runs; python -c pass takes {floor * 1000:.0f} ms here\n")
+    print(f"median of {runs} runs; python -c pass: {floor[0] * 1000:.0f} ms wall, "
+          f"{floor[1] * 1000:.0f} ms CPU\n")
     print(f"{'flow':34} {'steps':>5} {'e2e wall':>9} {'e2e cpu':>8} {'compile':>9} "
           f"{'cpu':>8} {'ASL bytes':>10} {'bytes/step':>10}")
     for label, (steps, wall, cpu, c_wall, c_cpu, size) in rows.items():
@@ -163,22 +211,38 @@ def main() -> int:
     def per_step(label: str) -> float:
         return rows[label][4] / rows[label][0]  # CPU: a busy machine distorts wall time
 
-    print("\ncompile CPU time per step, 1000 steps vs 10:  "
-          f"{per_step('linear 1000') / per_step('linear 10'):.2f}x")
-    print("compile CPU time per step, 1000 steps vs 100: "
+    print("\ncompile CPU time per step, 1000 steps vs 100: "
           f"{per_step('linear 1000') / per_step('linear 100'):.2f}x")
     print(f"modules imported by build: {imports}")
+    print(f"schema check of a 200-wide split (identical branches): {schema_200 * 1000:.1f} ms "
+          "CPU")
+    print(f"split 10,000 wide, refused: {refuse[0]:.2f} s wall, {refuse[1]:.2f} s CPU")
+    print(f"golden check of {n_goldens} flows: one process per flow {one_by_one[0]:.2f} s wall "
+          f"({one_by_one[1]:.2f} s CPU); --check-dir {together[0]:.2f} s wall "
+          f"({together[1]:.2f} s CPU)")
 
-    e2e = rows["linear 1000"][1]
-    per_plain_step = rows["linear 1000"][5] / rows["linear 1000"][0]
-    ok_time = e2e < E2E_TARGET_S
-    ok_size = per_plain_step < BYTES_PER_STEP_TARGET
-    print(f"\ntarget: 1,000-step build end to end < {E2E_TARGET_S:.0f} s: {e2e:.2f} s "
-          f"(CPU {rows['linear 1000'][2]:.2f} s) {'ok' if ok_time else 'MISSED'}")
-    print(f"target: < {BYTES_PER_STEP_TARGET:,} ASL bytes per plain step: {per_plain_step:,.0f} "
-          f"{'ok' if ok_size else 'MISSED'}")
-    print(f"boto3 imported by build: {'yes' if imports['boto3'] else 'no'}")
-    return 0 if ok_time and ok_size and not imports["boto3"] else 1
+    small = rows["linear 4"]
+    ratio = (small[1] / floor[0], small[2] / floor[1])
+    big = rows["linear 1000"]
+    speedup = (one_by_one[0] / together[0], one_by_one[1] / together[1])
+    checks = [
+        (f"4-step build / python -c pass <= {SMALL_BUILD_RATIO:.0f}: {ratio[0]:.1f}x wall, "
+         f"{ratio[1]:.1f}x CPU", ratio[0] <= SMALL_BUILD_RATIO),
+        (f"1,000-step build < {E2E_1000_TARGET_S} s: {big[1]:.2f} s wall, {big[2]:.2f} s CPU",
+         big[1] < E2E_1000_TARGET_S),
+        (f"10,000-wide split refused < {REFUSE_10000_TARGET_S:.0f} s: {refuse[0]:.2f} s wall, "
+         f"{refuse[1]:.2f} s CPU", refuse[0] < REFUSE_10000_TARGET_S),
+        (f"--check-dir >= {CHECK_DIR_SPEEDUP:.0f}x one build per golden: {speedup[0]:.1f}x "
+         f"wall, {speedup[1]:.1f}x CPU", speedup[0] >= CHECK_DIR_SPEEDUP),
+        (f"< {BYTES_PER_STEP_TARGET:,} ASL bytes per plain step: {big[5] / big[0]:,.0f}",
+         big[5] / big[0] < BYTES_PER_STEP_TARGET),
+        ("build imports neither boto3 nor pydantic nor jsonschema",
+         not (imports["boto3"] or imports["pydantic"] or imports["jsonschema"])),
+    ]
+    print()
+    for text, ok in checks:
+        print(f"target: {text} {verdict(ok)}")
+    return 0 if all(ok for _, ok in checks) else 1
 
 
 if __name__ == "__main__":

@@ -60,10 +60,32 @@ def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
         raise UsageError(str(exc)) from None
 
 
+class _Commands(click.Group):
+    """Imports the AWS commands' module only when one of them (or the list) is asked for."""
+
+    _aws_loaded = False
+
+    def _load_aws(self) -> None:
+        if not self._aws_loaded:
+            type(self)._aws_loaded = True
+            _register_aws_commands()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._aws_loaded:
+            self._load_aws()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_aws()
+        return super().list_commands(ctx)
+
+
 _NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
-class _Main(click.Group):
+class _Main(_Commands):
     """click's own usage errors in the same `error: ...` form as ours, and a closed stdout
     (`sfncompile build f.py | head -c1`) as an error rather than a traceback."""
 
@@ -127,7 +149,8 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 
 
 @main.command()
-@flow_argument
+@click.argument("flow_files", metavar="FLOW.py...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
 @flow_option
 @click.option("--format", "fmt", type=click.Choice(["asl", "cloudformation"]), default="asl",
               show_default=True,
@@ -138,6 +161,10 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 @click.option("--check", "golden", type=click.Path(dir_okay=False, path_type=Path),
               help="Compare with a golden file; exit 1 if it differs, saying what changed per "
                    "step, then the unified diff.")
+@click.option("--check-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Compare each FLOW.py with DIR/<its directory's name>/<its stem>.asl.json "
+                   "(golden/x/flow.py: golden/x/flow.asl.json), all in one process; exit 1 "
+                   "with a diff for each that differs.")
 @click.option("--resolve", "resolve_pairs", multiple=True, metavar="KEY=VALUE",
               help="Substitute a ${KEY} placeholder (repeatable), as deploy does (asl only).")
 @click.option("--code-package", metavar="s3://BUCKET/KEY",
@@ -151,13 +178,15 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 @click.option("--name-prefix", help="cloudformation: prefix of the state machine's name.")
 @click.option("--tags", metavar="KEY=VALUE,...", help="cloudformation: tags for the resources.")
 @friendly_errors
-def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
-          golden: Path | None, resolve_pairs: tuple[str, ...], code_package: str | None,
-          code_sha256: str | None, **settings: str | None) -> None:
+def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output: Path | None,
+          golden: Path | None, check_dir: Path | None, resolve_pairs: tuple[str, ...],
+          code_package: str | None, code_sha256: str | None, **settings: str | None) -> None:
     """Compile FLOW.py to Amazon States Language (JSON), or to a CloudFormation template.
 
     The ASL is deterministic and account-independent: deployment values are ${Name}
     placeholders (JobQueue, JobDefinition, S3Bucket, S3KeyPrefix) that deploy fills in.
+
+    Several FLOW.py files are built together only with --check-dir (golden tests in CI).
 
     With --format cloudformation, the template maps those placeholders to stack parameters
     and resources. Settings (flags, SFNCOMPILE_* environment, [tool.sfncompile] or
@@ -167,6 +196,16 @@ def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
     from sfncompile.emit import compile_asl
     from sfncompile.emit.render import render_json, resolve
 
+    if check_dir is not None:
+        given = [flag for flag, value in (("--check", golden), ("-o", output),
+                                          ("--resolve", resolve_pairs)) if value]
+        if fmt != "asl" or given:
+            raise UsageError(f"--check-dir: not with {', '.join(given) or '--format ' + fmt}")
+        check_goldens(flow_files, flow_name, check_dir)
+        return
+    if len(flow_files) > 1:
+        raise UsageError("several FLOW.py files: only with --check-dir DIR")
+    flow_file = flow_files[0]
     cfn_only = {"--code-package": code_package, "--code-sha256": code_sha256,
                 **{f"--{k.replace('_', '-')}": v for k, v in settings.items()}}
     if fmt == "asl":
@@ -177,7 +216,7 @@ def build(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
         raise UsageError("--resolve: only with --format asl (the template substitutes "
                          "placeholders itself, through DefinitionSubstitutions)")
     flow = load_flow(flow_file, flow_name)
-    definition = compile_asl(flow)
+    definition = compile_asl(flow, check_schema=False)
     if fmt == "cloudformation":
         from sfncompile.deploy.config import load_config
         from sfncompile.emit.cloudformation import StackSettings, cloudformation_template
@@ -201,19 +240,64 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def golden_for(flow_file: Path, check_dir: Path) -> Path:
+    """`--check-dir` layout: DIR/<the flow's directory name>/<the flow's stem>.asl.json."""
+    return check_dir / flow_file.resolve().parent.name / f"{flow_file.stem}.asl.json"
+
+
+def check_goldens(flow_files: tuple[Path, ...], flow_name: str | None, check_dir: Path) -> None:
+    """Build and compare every flow in this process; report all of them, then exit."""
+    from sfncompile.emit import compile_asl
+    from sfncompile.emit.render import render_json
+
+    bad_input = differ = 0
+    for flow_file in flow_files:
+        golden = golden_for(flow_file, check_dir)
+        try:
+            text = render_json(compile_asl(load_flow(flow_file, flow_name), check_schema=False))
+            same = compare_with_golden(text, golden, "--check-dir")
+        except FlowErrors as exc:
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            bad_input += 1
+            continue
+        except UsageError as exc:
+            click.echo(f"error: {exc}", err=True)
+            bad_input += 1
+            continue
+        differ += not same
+    ok = len(flow_files) - bad_input - differ
+    click.echo(f"{ok} up to date, {differ} differ, {bad_input} with errors "
+               f"(goldens under {check_dir})", err=True)
+    if bad_input:
+        sys.exit(EXIT_USAGE)
+    if differ:
+        sys.exit(EXIT_DIFF)
+
+
+def compare_with_golden(text: str, golden: Path, option: str) -> bool:
+    """True when `golden` holds `text`; otherwise say what changed per step, then the
+    unified diff, on stdout."""
+    try:
+        raw = golden.read_bytes()  # byte for byte: no newline translation
+    except OSError as exc:
+        raise UsageError(f"{option} {golden}: cannot read it: {exc.strerror}") from None
+    if raw == text.encode():
+        return True
+    try:
+        expected = raw.decode()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{option} {golden}: not UTF-8 (byte {exc.start})") from None
+    from sfncompile.review.golden import explain_drift
+
+    sys.stdout.write(explain_drift(expected, text, str(golden)))
+    return False
+
+
 def emit_text(text: str, output: Path | None, golden: Path | None,
               source: Path | None = None) -> None:
     if golden is not None:
-        try:
-            expected = golden.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--check {golden}: cannot read it: {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"--check {golden}: not UTF-8 (byte {exc.start})") from None
-        if expected != text:
-            from sfncompile.review.golden import explain_drift
-
-            sys.stdout.write(explain_drift(expected, text, str(golden)))
+        if not compare_with_golden(text, golden, "--check"):
             sys.exit(EXIT_DIFF)
         click.echo(f"{golden}: up to date", err=True)
         return
@@ -490,9 +574,6 @@ def _register_aws_commands() -> None:
             if sub.callback is not None and not isinstance(sub, click.Group):
                 sub.callback = friendly_errors(sub.callback)
         main.add_command(command)
-
-
-_register_aws_commands()
 
 
 def _register_review_commands() -> None:

@@ -10,21 +10,24 @@ once here, by `FlowIR.analysis`.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
 
 StepKind = Literal["linear", "split", "foreach", "switch", "end"]
 ParamType = Literal["str", "int", "float", "bool", "json"]
 MapMode = Literal["inline", "distributed"]
+DEFAULT_MAX_CONCURRENCY = 40
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# Frozen stdlib dataclasses rather than pydantic models: importing pydantic costs more than the
+# rest of `build` together. The parser checks every value before it builds the IR, so the IR
+# holds no validation of its own; it is typed (mypy strict) and immutable.
 
 
-class SourcePos(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class SourcePos:
     """Where something was written: a path relative to the flow's directory, 1-based line/col."""
 
     path: str
@@ -35,14 +38,16 @@ class SourcePos(_Frozen):
         return f"{self.path}:{self.line}:{self.col}"
 
 
-class Resources(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class Resources:
     cpu: float | None = None
     memory: int | None = None  # MiB
     gpu: int | None = None
     shared_memory: int | None = None  # MiB
 
 
-class BatchSettings(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class BatchSettings:
     """Per-step overrides of the deployment defaults (from `@batch`)."""
 
     image: str | None = None
@@ -50,22 +55,32 @@ class BatchSettings(_Frozen):
     iam_role: str | None = None
 
 
-class RetryPolicy(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
     times: int = 3
     minutes_between_retries: int = 2
 
 
-class CatchPolicy(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class CatchPolicy:
     var: str | None = None
     print_exception: bool = True
 
 
-class ForeachOptions(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class ForeachOptions:
     mode: MapMode = "inline"
-    max_concurrency: int = 40
+    # None: not given in the flow, so a deployment may choose it (DEFAULT_MAX_CONCURRENCY
+    # otherwise); 0: no limit.
+    max_concurrency: int | None = None
+
+    @property
+    def concurrency(self) -> int:
+        return DEFAULT_MAX_CONCURRENCY if self.max_concurrency is None else self.max_concurrency
 
 
-class Policies(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class Policies:
     resources: Resources = Resources()
     batch: BatchSettings = BatchSettings()
     retry: RetryPolicy | None = None
@@ -75,7 +90,8 @@ class Policies(_Frozen):
     foreach: ForeachOptions = ForeachOptions()
 
 
-class StepIR(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class StepIR:
     name: str
     kind: StepKind
     is_join: bool = False
@@ -91,7 +107,8 @@ class StepIR(_Frozen):
     doc: str | None = None
 
 
-class ParameterIR(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class ParameterIR:
     name: str  # the name on the command line
     attr: str  # the class attribute the flow reads
     type: ParamType = "str"
@@ -101,13 +118,15 @@ class ParameterIR(_Frozen):
     pos: SourcePos
 
 
-class ScheduleIR(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class ScheduleIR:
     expression: str  # "cron(...)" or "rate(...)"
     timezone: str | None = None
     pos: SourcePos
 
 
-class FlowIR(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class FlowIR:
     name: str
     source: str  # the flow file, relative to its directory
     steps: tuple[StepIR, ...]
@@ -120,16 +139,15 @@ class FlowIR(_Frozen):
         return self.analysis.by_name[name]
 
     def with_steps(self, steps: tuple[StepIR, ...]) -> FlowIR:
-        """A copy with other steps (and a fresh analysis: model_copy would keep the cache)."""
-        fields = {name: getattr(self, name) for name in type(self).model_fields}
-        return type(self)(**{**fields, "steps": steps})
+        """A copy with other steps (and so a fresh analysis)."""
+        return replace(self, steps=steps)
 
     @cached_property
     def analysis(self) -> FlowAnalysis:
         return FlowAnalysis(self)
 
     def graph_json(self) -> dict[str, Any]:
-        """The step graph as plain JSON, for the runtime (which must not import pydantic)."""
+        """The step graph as plain JSON, for the runtime (which imports nothing of the compiler)."""
         a = self.analysis
         return {
             "flow": self.name,
@@ -192,11 +210,13 @@ class FlowAnalysis:
     def __init__(self, flow: FlowIR) -> None:
         self.flow = flow
         self.by_name: dict[str, StepIR] = {s.name: s for s in flow.steps}
-        self.parents: dict[str, list[str]] = {s.name: [] for s in flow.steps}
+        # dicts as ordered sets: a list's `in` made a wide join quadratic
+        parents: dict[str, dict[str, None]] = {s.name: {} for s in flow.steps}
         for s in flow.steps:
             for t in s.targets:
-                if t in self.parents and s.name not in self.parents[t]:
-                    self.parents[t].append(s.name)
+                if t in parents:
+                    parents[t][s.name] = None
+        self.parents: dict[str, list[str]] = {name: list(p) for name, p in parents.items()}
         self.back_edges: set[tuple[str, str]] = set()
         self._closing: dict[str, str | None] = {}
         self.ordered: list[StepIR] = self._order()
@@ -254,8 +274,11 @@ class FlowAnalysis:
                         heapq.heappush(ready, (preorder[t], t))
         return out
 
-    def forward_targets(self, step: StepIR) -> list[str]:
-        return [t for t in step.targets if (step.name, t) not in self.back_edges]
+    def forward_targets(self, step: StepIR) -> tuple[str, ...]:
+        # Most steps have no back edge: their targets as they are, without a new list.
+        if not self.back_edges:
+            return step.targets
+        return tuple(t for t in step.targets if (step.name, t) not in self.back_edges)
 
     def _find_joins(self) -> None:
         """Pair every split and foreach with the join that closes it, and record scopes.
@@ -275,7 +298,7 @@ class FlowAnalysis:
                 continue
             self.scope_of[name] = scope
             step = self.by_name[name]
-            nxt: list[str]
+            nxt: Sequence[str]
             if step.kind in ("split", "foreach"):
                 join = self._join_for(step, scope)
                 if join is None:
@@ -351,6 +374,11 @@ class FlowAnalysis:
             else:
                 stack.extend(self.forward_targets(step))
         return seen
+
+    @cached_property
+    def order_index(self) -> dict[str, int]:
+        """Each ordered step's position in `ordered`."""
+        return {s.name: i for i, s in enumerate(self.ordered)}
 
     def region_steps(self, scope: tuple[str, ...]) -> list[StepIR]:
         """The steps whose nesting scope is `scope`, in graph order."""

@@ -42,11 +42,13 @@ def test_build_never_executes_the_module(tmp_path: Path) -> None:
     assert "HostileFlow-start" in proc.stdout
 
 
-def test_build_does_not_import_boto3(tmp_path: Path) -> None:
+def test_build_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
     code = ("import sys; from sfncompile.cli import main\n"
             "try:\n    main(['build', sys.argv[1], '-o', sys.argv[2]])\n"
             "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')]\n"
+            "heavy = [m for m in sys.modules if m.split('.')[0] in "
+            "('boto3', 'botocore', 'pydantic', 'jsonschema')\n"
+            "         or m.startswith('sfncompile.deploy')]\n"
             "assert not heavy, heavy\n")
     proc = subprocess.run([sys.executable, "-c", code, str(GOLDEN / "foreach" / "flow.py"),
                            str(tmp_path / "out.json")], capture_output=True, text=True)
@@ -132,3 +134,39 @@ def test_resolve_leaves_the_users_dollar_text_alone(tmp_path: Path) -> None:
     strings = set(re.findall(r'"([^"]*\$\{[^"]*)"', full.stdout))
     assert strings == DOLLAR_TEXT
     assert '"JobQueue": "Q"' in full.stdout
+
+
+def test_check_dir_reports_every_flow_then_exits(tmp_path: Path) -> None:
+    golden = tmp_path / "golden"
+    for name in ("linear", "split", "broken"):
+        (golden / name).mkdir(parents=True)
+    for name in ("linear", "split"):
+        for file in ("flow.py", "flow.asl.json"):
+            (golden / name / file).write_bytes((GOLDEN / name / file).read_bytes())
+    drifted = golden / "split" / "flow.asl.json"
+    drifted.write_text(drifted.read_text().replace("SplitFlow-square", "SplitFlow-x"))
+    flows = [str(golden / name / "flow.py") for name in ("linear", "split")]
+
+    proc = run("build", *flows, "--check-dir", str(golden))
+    assert proc.returncode == 1
+    assert '-                "JobName": "SplitFlow-x",' in proc.stdout
+    assert f"--- {drifted}" in proc.stdout and "linear" not in proc.stdout
+    assert "1 up to date, 1 differ, 0 with errors" in proc.stderr
+
+    (golden / "broken" / "flow.py").write_text(HOSTILE.replace("pass", "self.next(self.nope)"))
+    proc = run("build", *flows, str(golden / "broken" / "flow.py"), str(tmp_path / "none.py"),
+               "--check-dir", str(golden), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "broken/flow.py:14:9: step 'end' must not call" in proc.stderr
+    assert "none.py" in proc.stderr
+    assert "1 up to date, 1 differ, 2 with errors" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_several_flows_only_with_check_dir() -> None:
+    flow = str(GOLDEN / "linear" / "flow.py")
+    proc = run("build", flow, flow)
+    assert proc.returncode == 2
+    assert "error: several FLOW.py files: only with --check-dir DIR" in proc.stderr
+    proc = run("build", flow, "--check-dir", str(GOLDEN), "-o", "x.json")
+    assert proc.returncode == 2 and "error: --check-dir: not with -o" in proc.stderr

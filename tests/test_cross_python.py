@@ -38,7 +38,7 @@ def venv_python(version: str) -> Path:
     if not (venv / ".ready").exists():
         subprocess.run([interpreter(version), "-m", "venv", "--clear", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, "pydantic>=2.6,<3", "click>=8.1", "jsonschema>=4.20",
+        subprocess.run([*pip, "click>=8.1", "jsonschema>=4.20",
                         "tomli>=2.0"], check=True)
         subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
         (venv / ".ready").touch()
@@ -49,13 +49,13 @@ def venv_python(version: str) -> Path:
 def test_goldens_are_byte_identical_on(version: str, tmp_path: Path) -> None:
     python = venv_python(version)
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    for case in golden_dirs():
-        out = tmp_path / f"{case.name}.json"
-        proc = subprocess.run([str(python), "-m", "sfncompile", "build",
-                               str(case / "flow.py"), "-o", str(out)],
-                              capture_output=True, text=True, cwd=tmp_path, env=env)
-        assert proc.returncode == 0, proc.stderr
-        assert out.read_bytes() == (case / "flow.asl.json").read_bytes(), case.name
+    # One process builds every golden flow and compares it byte for byte.
+    flows = [str(case / "flow.py") for case in golden_dirs()]
+    proc = subprocess.run([str(python), "-m", "sfncompile", "build", *flows,
+                           "--check-dir", str(ROOT / "golden")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(flows)} up to date, 0 differ, 0 with errors" in proc.stderr
 
 
 def test_output_has_no_paths_times_or_ids() -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sfncompile.emit import compile_asl, diagram
 from sfncompile.emit.render import render_json
 from sfncompile.parser import parse_flow
-from tests.conftest import golden_dirs
+from tests.conftest import GOLDEN, golden_dirs
 
 GOLDENS = golden_dirs()
 
@@ -43,3 +47,56 @@ def test_metaflow_import_compiles_identically(case: Path) -> None:
     ours = render_json(compile_asl(parse_flow(case / "flow.py")))
     theirs = render_json(compile_asl(parse_flow(case / "flow_metaflow.py")))
     assert ours == theirs
+
+
+def test_check_dir_checks_every_golden_in_one_process(update_goldens: bool) -> None:
+    """What CI runs: the CLI builds every golden flow (both imports) and compares them."""
+    if update_goldens:
+        pytest.skip("goldens are being rewritten")
+    flows = [str(case / "flow.py") for case in GOLDENS]
+    proc = subprocess.run([sys.executable, "-m", "sfncompile", "build", *flows,
+                           "--check-dir", str(GOLDEN)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(flows)} up to date, 0 differ, 0 with errors" in proc.stderr
+
+
+# Bytes of reviewed ASL per Batch task (the golden file over its Batch Task states).
+BYTES_PER_BATCH_TASK = 1_000
+# Above the target still, each pinned at its size so that it cannot grow: every Inline Map
+# level costs a control read and a Map state, deep in the indentation, and a loop a Pass.
+NOT_YET_WITHIN = {"foreach_nested": 1_180, "loop_in_foreach": 1_130, "switch_in_foreach": 1_030,
+                  "loop": 1_010}
+
+
+def batch_tasks(machine: dict[str, Any]) -> int:
+    count = 0
+    for state in machine["States"].values():
+        count += str(state.get("Resource", "")).startswith("arn:aws:states:::batch:submitJob")
+        for sub in [*state.get("Branches", []), state.get("ItemProcessor")]:
+            count += batch_tasks(sub) if sub else 0
+    return count
+
+
+def test_asl_bytes_per_batch_task() -> None:
+    sizes = {}
+    for case in GOLDENS:
+        text = (case / "flow.asl.json").read_bytes()
+        sizes[case.name] = len(text) / batch_tasks(json.loads(text))
+    over = {name: round(size) for name, size in sizes.items()
+            if size > NOT_YET_WITHIN.get(name, BYTES_PER_BATCH_TASK)}
+    assert not over, over
+    assert min(sizes.values()) > 500  # counted the Batch tasks, not every state
+
+
+def test_render_json_round_trips_and_puts_records_on_one_line() -> None:
+    cases: list[Any] = [{}, [], "x", 1.5, None, {"a": [], "b": {}}, [1, [2, [3]]],
+                        {"é": ["ü", {"k": None}]}, {"Retry": [{"E": ["a", "b"], "N": 2}]},
+                        {"Retry": [{"E": ["a"]}, {"E": ["b"]}]}, {"a": {"b": {"c": [1]}}}]
+    for case in cases:
+        text = render_json(case)
+        assert json.loads(text) == case and text.isascii() and text.endswith("\n")
+    assert render_json({"Retry": [{"E": ["a", "b"], "N": 2}]}) == (
+        '{\n  "Retry": [{"E": ["a", "b"], "N": 2}]\n}\n')
+    assert render_json({"Retry": [{"E": ["a"]}, {"E": ["b"]}]}) == (
+        '{\n  "Retry": [\n    {"E": ["a"]},\n    {"E": ["b"]}\n  ]\n}\n')
+    assert render_json({"a": {"b": {"c": [1]}}}) == '{\n  "a": {\n    "b": {"c": [1]}\n  }\n}\n'

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sfncompile.emit.names import MAX_STATE_NAME
 
 
@@ -68,3 +70,32 @@ def test_express_machines_are_refused(tmp_path: Path) -> None:
                            "EXPRESS", "--dry-run"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "the AWS Batch .sync integration that runs every step needs a STANDARD" in proc.stderr
+
+
+# The largest linear flow (`linear_flow`: start, s001, s002, ..., end) that `build` accepts;
+# README ("Limits") states it. It depends on the ASL per task, so it moves with the emitter.
+LARGEST_LINEAR_FLOW = 1166
+# The longest values AWS allows for the placeholders (partition aws-us-gov, a long region,
+# names at their limits), written out here independently of the compiler's own table.
+_HEAD = "arn:aws-us-gov:batch:" + "r" * 20 + ":123456789012:"
+LONGEST_ARNS = {"JobQueue": _HEAD + "job-queue/" + "q" * 128,
+                "JobDefinition": _HEAD + "job-definition/" + "d" * 128 + ":2147483647"}
+
+
+def test_largest_linear_flow_fits_as_deployed_and_one_more_step_is_refused() -> None:
+    from sfncompile.emit import compile_asl
+    from sfncompile.emit.render import render_compact, resolve
+    from sfncompile.errors import FlowErrors
+    from sfncompile.parser import parse_source
+
+    definition = compile_asl(parse_source(linear_flow(LARGEST_LINEAR_FLOW - 1), "flow.py"))
+    assert len(definition["States"]) == LARGEST_LINEAR_FLOW + 1  # and the Init state
+    sent = render_compact(resolve(definition, LONGEST_ARNS))
+    assert "${" not in sent
+    assert 1_048_576 - 2_000 < len(sent.encode()) < 1_048_576  # the largest: one more won't fit
+    with pytest.raises(FlowErrors) as info:
+        compile_asl(parse_source(linear_flow(LARGEST_LINEAR_FLOW), "flow.py"))
+    [error] = info.value.errors
+    assert "the state machine definition is" in error.message
+    assert "as deploy sends it" in error.message
+    assert "Step Functions allows 1048576" in error.message

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +143,9 @@ def _with_max_concurrency(flow: Any, n: int) -> Any:
     steps = []
     for step in flow.steps:
         options = step.policies.foreach
-        if step.kind == "foreach" and "max_concurrency" not in options.model_fields_set:
-            options = options.model_copy(update={"max_concurrency": n})
-            step = step.model_copy(update={
-                "policies": step.policies.model_copy(update={"foreach": options})})
+        if step.kind == "foreach" and options.max_concurrency is None:
+            options = replace(options, max_concurrency=n)
+            step = replace(step, policies=replace(step.policies, foreach=options))
         steps.append(step)
     return flow.with_steps(tuple(steps))
 

@@ -22,8 +22,13 @@ from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.config import Config, split_s3_root
 from sfncompile.emit import compile_asl
 from sfncompile.emit.jobdef import Fargate, fargate_problems, job_definitions
-from sfncompile.emit.limits import MAX_MACHINE_NAME, MAX_RULE_NAME, check_name
-from sfncompile.emit.render import render_json, resolve
+from sfncompile.emit.limits import (
+    MAX_MACHINE_NAME,
+    MAX_RULE_NAME,
+    check_definition_size,
+    check_name,
+)
+from sfncompile.emit.render import render_compact, resolve
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
 from sfncompile.runtime.package import PackageError, entry_size, package_entries, write_package
@@ -216,7 +221,11 @@ class Deployer:
     def run(self) -> str:
         self.upload_package()
         arns = {key: self.job_definition(key, d) for key, d in self.t.job_definitions.items()}
-        machine_arn = self.state_machine(render_json(self.t.resolved(arns)))
+        # Compact, as Step Functions counts the definition's bytes; build checked the size
+        # with the longest values AWS allows, this checks it with the actual ones.
+        definition = render_compact(self.t.resolved(arns))
+        check_definition_size(definition)
+        machine_arn = self.state_machine(definition)
         self.schedule(machine_arn)
         return machine_arn
 

@@ -12,8 +12,13 @@ class InvalidOutput(Exception):
     """The emitter produced ASL that our own schema rejects: a bug in sfncompile."""
 
 
-def compile_asl(flow: FlowIR) -> dict[str, Any]:
-    """Emit the ASL, enforce AWS limits, and check it against the schema before returning."""
+def compile_asl(flow: FlowIR, check_schema: bool = True) -> dict[str, Any]:
+    """Emit the ASL, enforce AWS limits, and check it before returning.
+
+    The graph checks always run. The JSON Schema check (`check_schema`) guards the emitter
+    against itself; the test suite runs it on every golden and random flow, and `build`
+    leaves it out, since importing jsonschema alone takes longer than a small build.
+    """
     from sfncompile.emit.asl import emit_asl
     from sfncompile.emit.limits import check_flow_limits
     from sfncompile.emit.validate import validate_asl
@@ -22,7 +27,7 @@ def compile_asl(flow: FlowIR) -> dict[str, Any]:
     errors = check_flow_limits(flow, definition)
     if errors:
         raise FlowErrors(errors)
-    problems = validate_asl(definition)
+    problems = validate_asl(definition, schema=check_schema)
     if problems:
         raise InvalidOutput(
             "sfncompile generated ASL that fails its own schema (please report this):\n  "

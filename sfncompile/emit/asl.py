@@ -33,7 +33,7 @@ THROTTLE_RETRY: State = {
     "ErrorEquals": ["Batch.AWSBatchException", "Batch.TooManyRequestsException"],
     "IntervalSeconds": 2,
     "MaxAttempts": 6,
-    "BackoffRate": 2.0,
+    # BackoffRate: Step Functions' default, 2.0
     "MaxDelaySeconds": 60,
     "JitterStrategy": "FULL",
 }
@@ -66,11 +66,15 @@ class _Emitter:
     def region(self, scope: tuple[str, ...], entry: str, stop: str | None) -> States:
         """The states of the steps of `scope` reachable from `entry`, in graph order; reaching
         `stop` ends the region (a Parallel branch holds only the steps of its own branch)."""
-        reach = self.a.reachable_in_scope(entry, stop)
+        # Only the reached steps, sorted into graph order: walking all of the scope's steps
+        # for each branch would make a wide split quadratic.
+        order = self.a.order_index
+        reach = sorted((n for n in self.a.reachable_in_scope(entry, stop)
+                        if self.a.scope_of.get(n) == scope), key=order.__getitem__)
         states: States = {}
-        for step in self.a.region_steps(scope):
-            if step.name in reach:
-                states.update(_EMITTERS[step.kind](self, step, stop))
+        for name in reach:
+            step = self.a.by_name[name]
+            states.update(_EMITTERS[step.kind](self, step, stop))
         return states
 
     def sub_machine(self, opener: StepIR, entry: str, stop: str) -> dict[str, Any]:
@@ -237,8 +241,8 @@ def _foreach(e: _Emitter, step: StepIR, stop: str | None) -> States:
         state["ItemsPath"] = "$.ctl.v"
         config = {"Mode": "INLINE"}
     state["ItemSelector"] = selector
-    if opts.max_concurrency:
-        state["MaxConcurrency"] = opts.max_concurrency
+    if opts.concurrency:
+        state["MaxConcurrency"] = opts.concurrency
     state["ItemProcessor"] = {"ProcessorConfig": config, **processor}
     # Keep the Map's result (one entry per iteration) out of the state.
     state["ResultSelector"] = {"foreach": step.name}

@@ -23,9 +23,58 @@ ESCAPE = "${!"
 _TOKEN = re.compile(r"\$\{(?:!|([A-Za-z][A-Za-z0-9_]*)\})")
 
 
+# Without `indent`, json uses its C encoder; the indented one is pure Python and was the
+# slowest part of a large build.
+_one_line = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+
+
 def render_json(obj: Any) -> str:
-    """2-space indentation, insertion key order, ASCII only, final newline."""
-    return json.dumps(obj, indent=2, ensure_ascii=True) + "\n"
+    """2-space indentation, insertion key order, ASCII only, final newline.
+
+    A container whose items are all scalars, or scalars and lists of scalars (a Retry rule,
+    a Task's Batch parameters, an ItemSelector), is written on one line, as is a list holding
+    one such container: each reads as one record, and deep states do not spend most of their
+    bytes on indentation.
+    """
+    out: list[str] = []
+    _render(obj, "", out)
+    out.append("\n")
+    return "".join(out)
+
+
+def _render(value: Any, indent: str, out: list[str]) -> None:
+    if not isinstance(value, dict | list) or _is_record(value) or (
+            isinstance(value, list) and len(value) == 1 and _is_record(value[0])):
+        out.append(_one_line(value))
+        return
+    inner = indent + "  "
+    if isinstance(value, dict):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            out.append(("\n" if i == 0 else ",\n") + inner + _one_line(key) + ": ")
+            _render(item, inner, out)
+        out.append("\n" + indent + "}")
+    else:
+        out.append("[")
+        for i, item in enumerate(value):
+            out.append(("\n" if i == 0 else ",\n") + inner)
+            _render(item, inner, out)
+        out.append("\n" + indent + "]")
+
+
+def _is_record(value: Any) -> bool:
+    """Scalars, or scalars and lists of scalars (empty containers count as scalars)."""
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        return all(not isinstance(v, dict | list) or not v
+                   or (isinstance(v, list) and not any(isinstance(x, dict | list) for x in v))
+                   for v in items)
+    return not any(isinstance(v, dict | list) and v for v in items)
+
+
+def render_compact(obj: Any) -> str:
+    """What deploy sends: no whitespace (Step Functions counts the definition's bytes)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=True)
 
 
 def literal(text: str) -> str:

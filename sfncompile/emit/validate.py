@@ -13,14 +13,14 @@ import json
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# types-jsonschema is not a test dependency; unused-ignore keeps this clean with it too.
-from jsonschema import (  # type: ignore[import-untyped,unused-ignore]
-    Draft202012Validator,
-    ValidationError,
-)
+if TYPE_CHECKING:
+    # types-jsonschema is not a test dependency; unused-ignore keeps this clean with it too.
+    from jsonschema import (  # type: ignore[import-untyped,unused-ignore]
+        Draft202012Validator,
+        ValidationError,
+    )
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_MESSAGE = 200
@@ -33,14 +33,23 @@ Path = tuple[str | int, ...]
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
+    # Imported here: jsonschema takes longer to import than a small build takes.
+    from importlib.resources import files
+
+    from jsonschema import Draft202012Validator
+
     text = files("sfncompile.emit").joinpath("asl_schema.json").read_text(encoding="utf-8")
     # The schema itself is checked against the meta-schema by the tests, not at every build.
     return Draft202012Validator(json.loads(text))
 
 
-def validate_asl(definition: dict[str, Any]) -> list[str]:
-    """Return every problem in ``definition`` as ``<json path>: <message>``, sorted."""
-    problems = {_format(e.absolute_path, _schema_message(e)) for e in _schema_errors(definition)}
+def validate_asl(definition: dict[str, Any], schema: bool = True) -> list[str]:
+    """Return every problem in ``definition`` as ``<json path>: <message>``, sorted.
+
+    ``schema=False`` runs only the graph checks (no jsonschema import).
+    """
+    problems = ({_format(e.absolute_path, _schema_message(e))
+                 for e in _schema_errors(definition)} if schema else set())
     problems.update(_format(path, msg) for path, msg in _graph_errors(definition))
     return sorted(problems)
 
@@ -64,6 +73,8 @@ def _distinct(definition: Any) -> Any:
 
     def key(value: Any) -> str:
         def norm(v: Any, field: str = "") -> Any:
+            if isinstance(v, dict) and field == "States":
+                return [norm(x) for x in v.values()]  # state names as keys: by position
             if isinstance(v, dict):
                 return {k: norm(x, k) for k, x in v.items()}
             if isinstance(v, list):
@@ -78,7 +89,7 @@ def _distinct(definition: Any) -> Any:
         seen: set[str] = set()
         states: dict[str, Any] = {}
         for name, state in machine["States"].items():
-            state = _reduce_children(state, reduce)
+            state = _reduce_children(state, reduce, key)
             k = key(state)
             if k not in seen:
                 seen.add(k)
@@ -88,12 +99,17 @@ def _distinct(definition: Any) -> Any:
     return reduce(definition)
 
 
-def _reduce_children(state: Any, reduce: Any) -> Any:
+def _reduce_children(state: Any, reduce: Any, key: Any) -> Any:
     if not isinstance(state, dict):
         return state
     out = dict(state)
     if isinstance(state.get("Branches"), list):
-        out["Branches"] = [reduce(b) if _is_machine(b) else b for b in state["Branches"]]
+        # Identical branches (a wide split of alike steps) are checked once.
+        branches: dict[str, Any] = {}
+        for b in state["Branches"]:
+            b = reduce(b) if _is_machine(b) else b
+            branches.setdefault(key(b), b)
+        out["Branches"] = list(branches.values())
     for field in ("ItemProcessor", "Iterator"):
         if _is_machine(state.get(field)):
             out[field] = reduce(state[field])

@@ -119,11 +119,16 @@ def _type_names(types: tuple[type, ...]) -> str:
                         "bool": "a bool", "dict": "a dict"}[t.__name__] for t in types)
 
 
+_NO_POLICIES = Policies()
+
+
 def build_policies(decorators: dict[str, dict[str, Any]]) -> Policies:
     """Merge the checked decorator arguments of one step into its policies.
 
     `@batch` and `@resources` both size the job; like Metaflow, the larger value wins.
     """
+    if not decorators:
+        return _NO_POLICIES  # frozen, so shared by every undecorated step
     sizing: dict[str, Any] = {}
     for name in ("resources", "batch"):
         for key in ("cpu", "memory", "gpu", "shared_memory"):

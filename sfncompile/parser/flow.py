@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sfncompile.errors import FlowError, FlowErrors, UsageError
-from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
+from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
     STEP_DECORATORS,
@@ -25,9 +25,12 @@ _PARAM_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 class _Reader:
     """Collects every problem instead of stopping at the first."""
 
-    def __init__(self, path: str, info: ModuleInfo) -> None:
+    def __init__(self, path: str, info: ModuleInfo, text: str = "") -> None:
         self.path = path
         self.info = info
+        # For a text prefilter in next_calls; only ASCII, where a column is a character offset
+        # and no other spelling of `next` normalises to it.
+        self.lines: list[str] | None = text.splitlines() if text.isascii() else None
         self.errors: list[FlowError] = []
 
     def pos(self, node: ast.AST) -> SourcePos:
@@ -161,8 +164,7 @@ class _Reader:
         if len(positional) > 2 or func.args.vararg or func.args.kwonlyargs:
             self.error(func, f"{where} takes `self`, plus `inputs` for a join, and nothing else")
         is_join = len(positional) == 2
-        calls = [n for n in ast.walk(func) if isinstance(n, ast.Call) and _is_self_next(n)]
-        calls.sort(key=lambda c: (c.lineno, c.col_offset))
+        calls = self.next_calls(func)
         base: dict[str, Any] = {
             "name": func.name, "is_join": is_join, "pos": self.pos(func),
             "doc": ast.get_docstring(func), "policies": build_policies(decorators),
@@ -182,6 +184,30 @@ class _Reader:
         if not (isinstance(last, ast.Expr) and last.value is call):
             self.error(call, f"{where}: self.next(...) must be the last statement of the step")
         return self.transition(call, base, where)
+
+    def next_calls(self, func: ast.FunctionDef) -> list[ast.Call]:
+        """Every `self.next(...)` call in the step (decorators included), in source order.
+
+        Walking each step's whole tree was most of the parse time of a large flow: when no
+        text before the last statement mentions `next`, only the last statement can hold one.
+        """
+        last = func.body[-1]
+        scope: ast.AST = func
+        if self.lines is not None:
+            first = min([func.lineno, *(d.lineno for d in func.decorator_list)])
+            before = self.lines[first - 1:last.lineno - 1]
+            head = self.lines[last.lineno - 1][:last.col_offset]
+            if "next" not in head and not any("next" in line for line in before):
+                scope = last
+                # The usual step: its last statement is its one `self.next(...)`.
+                lines = self.lines[last.lineno - 1:last.end_lineno or last.lineno]
+                if (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+                        and _is_self_next(last.value)
+                        and sum(line.count("next") for line in lines) == 1):
+                    return [last.value]
+        calls = [n for n in ast.walk(scope) if isinstance(n, ast.Call) and _is_self_next(n)]
+        calls.sort(key=lambda c: (c.lineno, c.col_offset))
+        return calls
 
     def transition(self, call: ast.Call, base: dict[str, Any], where: str) -> StepIR | None:
         kwargs = {kw.arg: kw.value for kw in call.keywords}
@@ -296,7 +322,8 @@ class _Reader:
         if default is not None and not _fits(ptype, default):
             self.error(args["default"], f"{where}: default {default!r} is not of type {ptype}")
             return None
-        return ParameterIR(name=values["name"], attr=attr, type=ptype, default=default,
+        return ParameterIR(name=values["name"], attr=attr, type=cast(ParamType, ptype),
+                           default=default,
                            required=bool(values.get("required", False)),
                            help=values.get("help"), pos=self.pos(stmt))
 
@@ -365,7 +392,7 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
     except (ValueError, RecursionError, MemoryError) as exc:
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
     info = read_module(tree)
-    reader = _Reader(display, info)
+    reader = _Reader(display, info, text)
     classes = [c for c in tree.body if isinstance(c, ast.ClassDef)
                and any(info.api_name(b) == "FlowSpec" for b in c.bases)]
     if not classes:
