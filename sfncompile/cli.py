@@ -38,6 +38,11 @@ def friendly_errors(func: F) -> F:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
         except Exception as exc:
+            from sfncompile.runtime.storage import DatastoreError
+
+            if isinstance(exc, DatastoreError):  # a damaged run record or artifact, named
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(EXIT_AWS)
             # AWS errors (botocore's) are the user's to act on, not a bug of ours.
             if type(exc).__module__.split(".")[0] not in ("botocore", "boto3"):
                 raise
@@ -370,3 +375,7 @@ def _register_aws_commands() -> None:
 
 
 _register_aws_commands()
+from sfncompile.verify import verify as _verify  # noqa: E402 (needs friendly_errors above)
+
+_verify.callback = friendly_errors(_verify.callback)  # type: ignore[type-var]
+main.add_command(_verify)

@@ -33,13 +33,12 @@ import tempfile
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-from .storage import KeyNotFound, Storage
+from .storage import DatastoreError, KeyNotFound, Storage
 
 # Level 1: on benchmarks/artifact_bench.py levels 2 and 3 cost 1.2x and 1.75x the CPU of level 1
 # for blobs under 1% smaller.
@@ -53,8 +52,18 @@ _MAX_WORKERS = 8
 # already compressed) that it cannot shrink, while storing them runs at memory speed.
 _SEGMENT = 512 << 10
 _WORTHWHILE_RATIO = 0.9
+# A pickle up to this size is compressed in one call on the caller's thread: a thread pool and
+# a temporary file cost more than they save on it.
+_SMALL = 1 << 20
+# A blob that decompresses to at most this is verified and unpickled from memory (one pass);
+# a larger one in two passes over the compressed bytes, so memory stays bounded.
+_INLINE = 16 << 20
 
 RESERVED_RUN_IDS = frozenset({"data"})
+
+
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class ArtifactPickleError(pickle.PicklingError):
@@ -213,7 +222,7 @@ class _GunzipReader(io.RawIOBase):
     _IN = 1 << 20  # compressed bytes per read: few Python-level iterations
     _OUT = 1 << 20  # decompressed bytes per call: bounds the temporary
 
-    def __init__(self, f: IO[bytes]) -> None:
+    def __init__(self, f: _Reader) -> None:
         self._f = f
         self._d = zlib.decompressobj(31)
         self._in = b""
@@ -250,29 +259,74 @@ class _GunzipReader(io.RawIOBase):
 
 
 def save_artifact(storage: Storage, flow: str, obj: object, name: str = "<artifact>") -> str:
-    """Pickle obj into the flow's blob store; returns its sha256. Uploads only new blobs.
+    """Pickle obj into the flow's blob store; returns its sha256. Writes only new blobs.
 
-    The pickle streams through the hasher and compressor into a temp file: no second copy of
-    the pickled bytes is ever held in memory."""
-    with tempfile.TemporaryDirectory(prefix="sfn-artifact-") as tmp_dir:
-        tmp = Path(tmp_dir, "blob")
-        with tmp.open("wb") as out:
-            sink = _HashingGzipWriter(out, COMPRESS_LEVEL)
-            try:
-                try:
-                    pickle.Pickler(sink, protocol=5).dump(obj)
-                except OSError:
-                    raise  # the disk, not the object
-                except Exception as err:
-                    raise ArtifactPickleError(name, f"{type(err).__name__}: {err}") from err
-                sink.finish()
-            finally:
-                sink.close()
-        sha = sink.sha.hexdigest()
-        key = blob_key(flow, sha)
-        if not storage.exists(key):
-            storage.put_file(key, tmp)
+    The pickle is hashed first and the blob's existence checked before anything is compressed
+    or written. Skipping an existing blob is safe because every read verifies the content
+    against its sha256 (`load_artifact`): a damaged or planted blob can make a read fail, with
+    an error naming it, but never give a wrong value or run code; `sfncompile verify --repair`
+    removes it, and the next save writes it again. A small pickle is held in memory and
+    written in one call; a large one is pickled a second time, straight through the
+    chunk-parallel compressor into the storage, so no copy of it is ever held in memory."""
+    hasher = _HashingSink()
+    _pickle_into(hasher, obj, name)
+    sha = hasher.sha.hexdigest()
+    key = blob_key(flow, sha)
+    if storage.exists(key):
+        return sha
+    if hasher.small is not None:
+        storage.put_bytes(key, _compress_chunk(hasher.small, COMPRESS_LEVEL))
+        return sha
+
+    def write(out: IO[bytes]) -> None:
+        sink = _HashingGzipWriter(out, COMPRESS_LEVEL)
+        try:
+            _pickle_into(sink, obj, name)
+            sink.finish()
+        finally:
+            sink.close()
+        if sink.sha.hexdigest() != sha:  # the blob must hold what its name says
+            raise ArtifactPickleError(name, "pickling it twice gave different bytes; its "
+                                      "__reduce__/__getstate__ must be deterministic")
+
+    storage.put_stream(key, write)
     return sha
+
+
+def _pickle_into(sink: object, obj: object, name: str) -> None:
+    try:
+        pickle.Pickler(sink, protocol=5).dump(obj)  # type: ignore[arg-type]
+    except OSError:
+        raise  # the disk, not the object
+    except ArtifactPickleError:
+        raise
+    except Exception as err:
+        raise ArtifactPickleError(name, f"{type(err).__name__}: {err}") from err
+
+
+class _HashingSink:
+    """A write-only sink for pickle that only hashes, keeping the bytes while they are few.
+    Big payloads (bytes, numpy data as a PickleBuffer) are hashed in place, without a copy."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self._parts: list[bytes] | None = []
+        self._len = 0
+
+    def write(self, data: ReadableBuffer | pickle.PickleBuffer) -> int:
+        view = data.raw() if isinstance(data, pickle.PickleBuffer) else memoryview(data).cast("B")
+        self.sha.update(view)
+        self._len += len(view)
+        if self._parts is not None:
+            if self._len > _SMALL:
+                self._parts = None
+            else:
+                self._parts.append(bytes(view))
+        return len(view)
+
+    @property
+    def small(self) -> bytes | None:
+        return None if self._parts is None else b"".join(self._parts)
 
 
 def save_artifacts(storage: Storage, flow: str, artifacts: dict[str, object]) -> dict[str, str]:
@@ -280,13 +334,102 @@ def save_artifacts(storage: Storage, flow: str, artifacts: dict[str, object]) ->
     return {name: save_artifact(storage, flow, obj, name) for name, obj in artifacts.items()}
 
 
-def load_artifact(storage: Storage, flow: str, sha: str) -> object:
-    """Download the blob to a temp file, then unpickle while decompressing from it."""
-    with tempfile.TemporaryDirectory(prefix="sfn-artifact-") as tmp_dir:
-        tmp = Path(tmp_dir, "blob")
-        storage.get_file(blob_key(flow, sha), tmp)
-        with tmp.open("rb") as raw, io.BufferedReader(_GunzipReader(raw), 1 << 20) as f:
-            return pickle.load(f)
+class ArtifactError(DatastoreError):
+    """An artifact cannot be read: its blob is missing, damaged or not what its sha says."""
+
+    def __init__(self, message: str, blob: str) -> None:
+        super().__init__(message)
+        self.blob = blob
+
+
+def load_artifact(storage: Storage, flow: str, sha: str, name: str = "<artifact>",
+                  task: str | None = None) -> object:
+    """Read a blob, check it against its sha256 as it streams, and only then unpickle it.
+
+    A blob that decompresses to at most _INLINE bytes is checked and unpickled from memory;
+    a larger one is checked in a first pass and unpickled in a second, so memory stays
+    bounded. A local blob is read in place; an S3 one is spooled as it streams (to disk once
+    large) for the second pass. Raises ArtifactError naming the artifact, task and blob."""
+    try:
+        key = blob_key(flow, sha)
+    except ValueError:
+        raise ArtifactError(f"artifact {name!r}{_of(task)}: its recorded sha {sha!r} is not a "
+                            "sha256; the task's done.json is damaged", "") from None
+    try:
+        with storage.open(key) as src:
+            seekable = src.seekable()
+            with tempfile.SpooledTemporaryFile(_INLINE, prefix="sfn-blob-") as spool:
+                inline = _verify(src if seekable else _Tee(src, spool), sha)
+                if inline is not None:
+                    return pickle.loads(inline)
+                again = src if seekable else spool
+                again.seek(0)
+                with io.BufferedReader(_GunzipReader(again), 1 << 20) as f:
+                    return pickle.load(f)
+    except KeyNotFound:
+        reason = "the blob is missing"
+    except _Damaged as exc:
+        reason = str(exc)
+    url = storage.url(key)
+    raise ArtifactError(f"artifact {name!r}{_of(task)}: {reason} (blob {url}); the datastore "
+                        "was damaged or tampered with: `sfncompile verify --repair` removes bad "
+                        "blobs", url)
+
+
+def _of(where: str | None) -> str:
+    return f" of {where}" if where else ""
+
+
+class _Damaged(Exception):
+    pass
+
+
+def _verify(src: _Reader, sha: str) -> bytearray | None:
+    """Decompress src, check its sha256; return the content if small, else None."""
+    digest, kept = hashlib.sha256(), bytearray()
+    keep = True
+    reader = _GunzipReader(src)
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    try:
+        while n := reader.readinto(buf):
+            digest.update(view[:n])
+            if keep and len(kept) + n <= _INLINE:
+                kept += view[:n]
+            elif keep:
+                keep, kept = False, bytearray()
+    except (zlib.error, EOFError) as exc:
+        raise _Damaged(f"the blob is truncated or not gzip ({exc})") from None
+    if digest.hexdigest() != sha:
+        raise _Damaged("its content does not match its sha256")
+    return kept if keep else None
+
+
+class _Tee(io.RawIOBase):
+    """Reads from src, copying every byte read into copy."""
+
+    def __init__(self, src: _Reader, copy: IO[bytes]) -> None:
+        self._src, self._copy = src, copy
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._src.read(size)
+        self._copy.write(data)
+        return data
+
+
+def check_blob(storage: Storage, flow: str, sha: str) -> str | None:
+    """Why the blob is bad, or None when it is sound. Never unpickles anything."""
+    try:
+        with storage.open(blob_key(flow, sha)) as src:
+            _verify(src, sha)
+    except KeyNotFound:
+        return "the blob is missing"
+    except _Damaged as exc:
+        return str(exc)
+    return None
 
 
 # ---------------------------------------------------------------------------- JSON objects
@@ -296,14 +439,24 @@ def _dump(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
+class DamagedRecord(DatastoreError, ValueError):
+    """A metadata file (done.json, _run.json, ...) is not the JSON it must be."""
+
+
 def _load(storage: Storage, key: str) -> Any:
-    return json.loads(storage.get_bytes(key))
+    data = storage.get_bytes(key)
+    try:
+        return json.loads(data)
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise DamagedRecord(f"{storage.url(key)} is damaged: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DamagedRecord(f"{storage.url(key)} is damaged: nested too deeply") from None
 
 
 def _load_dict(storage: Storage, key: str) -> dict[str, Any]:
     value = _load(storage, key)
     if not isinstance(value, dict):
-        raise ValueError(f"{storage.url(key)} does not hold a JSON object")
+        raise DamagedRecord(f"{storage.url(key)} is damaged: not a JSON object")
     return value
 
 
@@ -389,7 +542,15 @@ def read_done(
         attempt = committed_attempt(storage, flow, run, step, task)
         if attempt is None:
             raise KeyNotFound(task_prefix(flow, run, step, task))
-    return _load_dict(storage, f"{attempt_prefix(flow, run, step, task, attempt)}/done.json")
+    key = f"{attempt_prefix(flow, run, step, task, attempt)}/done.json"
+    done = _load_dict(storage, key)
+    artifacts = done.get("artifacts", {})
+    if not isinstance(artifacts, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in artifacts.items()
+    ):
+        raise DamagedRecord(f"{storage.url(key)} is damaged: no 'artifacts' object of names "
+                            "to shas")
+    return done
 
 
 def read_meta(
