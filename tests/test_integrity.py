@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from sfncompile import client
