@@ -154,7 +154,7 @@ def _storages(tmp_path: Path, s3_bucket: str) -> list[Storage]:
     return [LocalStorage(tmp_path / "root"), open_storage(f"s3://{s3_bucket}/p")]
 
 
-@pytest.mark.parametrize("inline", [ds._INLINE, 1000])  # one pass in memory; two passes
+@pytest.mark.parametrize("inline", [ds._INLINE, 1000])  # in memory; through a temp file
 def test_bad_blobs_are_refused_before_unpickling(tmp_path: Path, s3_bucket: str,
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  inline: int) -> None:
@@ -194,7 +194,7 @@ def test_bad_blobs_are_refused_before_unpickling(tmp_path: Path, s3_bucket: str,
         assert ds.load_artifact(storage, FLOW, sha) == value
 
 
-def test_large_artifact_round_trips_through_the_two_pass_read(tmp_path: Path,
+def test_large_artifact_round_trips_through_the_spool(tmp_path: Path,
                                                               s3_bucket: str) -> None:
     value = [bytes(range(256)) * 40_000, "x" * (ds._INLINE + 1)]  # decompresses past _INLINE
     for storage in _storages(tmp_path, s3_bucket):
@@ -295,6 +295,6 @@ def test_verify_refuses_what_does_not_exist(tmp_path: Path) -> None:
 
 
 def test_bytes_of_a_planted_blob_in_memory_are_not_unpickled() -> None:
-    # _verify is the gate: it returns the content only once the digest matched.
+    # _verified is the gate: it yields the content only once the digest matched.
     with pytest.raises(ds._Damaged):
         ds._verify(io.BytesIO(_planted_blob(Path("/nonexistent/x"))), "0" * 64)

@@ -24,6 +24,7 @@ multi-member gzip stream (it is compressed in parallel chunks); any gzip reader 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -32,6 +33,7 @@ import pickle
 import tempfile
 import zlib
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -55,8 +57,8 @@ _WORTHWHILE_RATIO = 0.9
 # A pickle up to this size is compressed in one call on the caller's thread: a thread pool and
 # a temporary file cost more than they save on it.
 _SMALL = 1 << 20
-# A blob that decompresses to at most this is verified and unpickled from memory (one pass);
-# a larger one in two passes over the compressed bytes, so memory stays bounded.
+# A blob that decompresses to at most this is verified and unpickled from memory; a larger
+# one through an anonymous temporary file, so memory stays bounded.
 _INLINE = 16 << 20
 
 RESERVED_RUN_IDS = frozenset({"data"})
@@ -346,26 +348,21 @@ def load_artifact(storage: Storage, flow: str, sha: str, name: str = "<artifact>
                   task: str | None = None) -> object:
     """Read a blob, check it against its sha256 as it streams, and only then unpickle it.
 
-    A blob that decompresses to at most _INLINE bytes is checked and unpickled from memory;
-    a larger one is checked in a first pass and unpickled in a second, so memory stays
-    bounded. A local blob is read in place; an S3 one is spooled as it streams (to disk once
-    large) for the second pass. Raises ArtifactError naming the artifact, task and blob."""
+    The blob is read in place (a local file) or as it streams (S3), decompressed and hashed
+    in one pass; the pickle is unpickled only once the digest matched, and from exactly the
+    bytes that were hashed: up to _INLINE bytes from memory, beyond that from an anonymous
+    temporary file, so memory stays bounded (writing the page cache once costs far less than
+    decompressing twice). Raises ArtifactError naming the artifact, task and blob."""
     try:
         key = blob_key(flow, sha)
     except ValueError:
         raise ArtifactError(f"artifact {name!r}{_of(task)}: its recorded sha {sha!r} is not a "
                             "sha256; the task's done.json is damaged", "") from None
     try:
-        with storage.open(key) as src:
-            seekable = src.seekable()
-            with tempfile.SpooledTemporaryFile(_INLINE, prefix="sfn-blob-") as spool:
-                inline = _verify(src if seekable else _Tee(src, spool), sha)
-                if inline is not None:
-                    return pickle.loads(inline)
-                again = src if seekable else spool
-                again.seek(0)
-                with io.BufferedReader(_GunzipReader(again), 1 << 20) as f:
-                    return pickle.load(f)
+        with storage.open(key) as src, _verified(src, sha) as pickled:
+            if isinstance(pickled, bytearray):
+                return pickle.loads(pickled)
+            return pickle.load(pickled)  # a buffered file: pickle reads large objects into place
     except KeyNotFound:
         reason = "the blob is missing"
     except _Damaged as exc:
@@ -384,40 +381,43 @@ class _Damaged(Exception):
     pass
 
 
-def _verify(src: _Reader, sha: str) -> bytearray | None:
-    """Decompress src, check its sha256; return the content if small, else None."""
+@contextlib.contextmanager
+def _verified(src: _Reader, sha: str, keep: bool = True) -> Iterator[bytearray | IO[bytes]]:
+    """Decompress src and check its sha256; then yield the content (None if not `keep`): a
+    bytearray when small, else an anonymous temporary file positioned at its start."""
     digest, kept = hashlib.sha256(), bytearray()
-    keep = True
+    spool: IO[bytes] | None = None
     reader = _GunzipReader(src)
     buf = bytearray(1 << 20)
     view = memoryview(buf)
-    try:
-        while n := reader.readinto(buf):
-            digest.update(view[:n])
-            if keep and len(kept) + n <= _INLINE:
-                kept += view[:n]
-            elif keep:
-                keep, kept = False, bytearray()
-    except (zlib.error, EOFError) as exc:
-        raise _Damaged(f"the blob is truncated or not gzip ({exc})") from None
-    if digest.hexdigest() != sha:
-        raise _Damaged("its content does not match its sha256")
-    return kept if keep else None
+    with contextlib.ExitStack() as stack:
+        try:
+            while n := reader.readinto(buf):
+                digest.update(view[:n])
+                if not keep:
+                    continue
+                if spool is None and len(kept) + n > _INLINE:
+                    spool = stack.enter_context(tempfile.TemporaryFile(prefix="sfn-blob-"))
+                    spool.write(kept)
+                    kept = bytearray()
+                if spool is not None:
+                    spool.write(view[:n])
+                else:
+                    kept += view[:n]
+        except (zlib.error, EOFError) as exc:
+            raise _Damaged(f"the blob is truncated or not gzip ({exc})") from None
+        if digest.hexdigest() != sha:
+            raise _Damaged("its content does not match its sha256")
+        if spool is None:
+            yield kept
+        else:
+            spool.seek(0)
+            yield spool
 
 
-class _Tee(io.RawIOBase):
-    """Reads from src, copying every byte read into copy."""
-
-    def __init__(self, src: _Reader, copy: IO[bytes]) -> None:
-        self._src, self._copy = src, copy
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._src.read(size)
-        self._copy.write(data)
-        return data
+def _verify(src: _Reader, sha: str) -> None:
+    with _verified(src, sha, keep=False):
+        pass
 
 
 def check_blob(storage: Storage, flow: str, sha: str) -> str | None:
