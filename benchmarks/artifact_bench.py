@@ -189,75 +189,72 @@ def main() -> None:
     size = args.size_mib * MiB
     this = str(Path(__file__).resolve().parent.parent)
     versions = {"this": this, **({"baseline": args.baseline} if args.baseline else {})}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {v: {} for v in versions}
     with tempfile.TemporaryDirectory(prefix="sfn-bench-") as tmp:
         data = Path(tmp, "data.bin")
         _generate(data, args.kind, size)
-        results = {v: _measure_version(args, Path(tmp, v), data, code)
-                   for v, code in versions.items()}
-    stored = results["this"]["stored"]
+        # Versions alternate run by run, so that a busy machine slows both alike.
+        for i in range(args.runs):
+            for v, code in versions.items():
+                _measure_once(args, Path(tmp, f"{v}{i}"), data, code, runs[v])
+    stored = runs["this"]["save"][0]["stored"]
     print(f"artifact: {args.size_mib} MiB ({args.kind}), {os.cpu_count()} CPUs, "
-          f"stored blob {stored / MiB:.1f} MiB ({stored / size:.0%}); "
-          f"medians of {args.runs} runs, each in a fresh process")
-    rows = [
-        ("save, new blob", "save", "s"), ("load", "load", "s"),
-        ("save, blob exists", "resave", "s"), ("read unchanged, then save", "reread", "s"),
-        ("small artifact: save", "small_save", "ms"), ("small artifact: load", "small_load", "ms"),
-    ]
-    for label, key, unit in rows:
-        line = f"{label:28}"
+          f"stored blob {stored / MiB:.1f} MiB ({stored / size:.0%})")
+    for what in ("save", "load"):  # the lines local_bench.py reads
+        r = runs["this"][what]
+        speed = statistics.median(size / MiB / x["seconds"] for x in r)
+        cpu = statistics.median(x["cpu_seconds"] for x in r)
+        peak = max(x["peak_rss"] for x in r)
+        print(f"{what}: median {speed:6.1f} MiB/s wall, {cpu:5.2f} CPU-s "
+              f"({size / MiB / cpu:6.1f} MiB per CPU-s), over {len(r)} runs; "
+              f"peak RSS {peak / MiB:6.1f} MiB = {peak / size:.2f}x the artifact")
+    print(f"medians of {args.runs} runs, each in a fresh process; wall s (CPU s)")
+    rows = [("save, new blob", "save"), ("load", "load"), ("save, blob exists", "resave"),
+            ("read unchanged, then save", "reread"), ("small artifact: save", "small_save"),
+            ("small artifact: load", "small_load")]
+    for label, key in rows:
+        line = f"{label:27}"
+        med: dict[str, tuple[float, float]] = {}
         for v in versions:
-            r = results[v][key]
-            value = r["seconds"] if unit == "s" else r["ms"]
-            line += f" {v}: {value:8.3f} {unit}"
-            if "cpu" in r:
-                line += f" ({r['cpu']:.2f} CPU-s)"
-            if "peak" in r:
-                line += f" peak RSS {r['peak'] / size:.2f}x"
+            r = runs[v][key]
+            med[v] = (statistics.median(x["seconds"] for x in r),
+                      statistics.median(x["cpu_seconds"] for x in r))
+            wall, cpu = med[v]
+            if key.startswith("small"):
+                line += f" {v}: {wall * 1000:6.2f} ms"
+            else:
+                line += f" {v}: {wall:6.2f} s ({cpu:5.2f})"
             if key == "reread":
-                line += f", {r['saved']} artifact(s) saved"
+                line += f" {r[0]['saved']} saved"
         if args.baseline:
-            ratio = results["baseline"][key]
-            mine = results["this"][key]
-            field = "seconds" if unit == "s" else "ms"
-            line += f"  -> baseline/this = {ratio[field] / mine[field]:.2f}x"
+            (bw, bc), (tw, tc) = med["baseline"], med["this"]
+            line += f"  baseline/this: wall {bw / tw:5.2f}x"
+            if tc > 0 and not key.startswith("small"):
+                line += f", CPU {bc / tc:5.2f}x"
         print(line)
 
 
-def _measure_version(args: argparse.Namespace, tmp: Path, data: Path, code: str
-                     ) -> dict[str, Any]:
-    size = args.size_mib * MiB
-    out: dict[str, Any] = {}
-
-    def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"seconds": statistics.median(r["seconds"] for r in runs),
-                "cpu": statistics.median(r["cpu_seconds"] for r in runs),
-                "peak": max(r["peak_rss"] for r in runs)}
-
-    saves, roots = [], []
-    for i in range(args.runs):
-        root = tmp / f"root{i}"  # a fresh root per run: dedup would skip the upload
-        saves.append(_measure(args, "--child", "save", "--data", str(data), "--root",
-                              str(root), code=code))
-        roots.append(root)
-    sha = saves[0]["sha"]
-    out["stored"] = next(roots[0].rglob(sha)).stat().st_size
-    for root in roots[1:]:
-        shutil.rmtree(root)
-    common = ("--root", str(roots[0]), "--sha", sha)
-    loads = [_measure(args, "--child", "load", *common, code=code) for _ in range(args.runs)]
-    assert all(r["nbytes"] == size for r in loads), "loaded artifact has the wrong size"
-    resaves = [_measure(args, "--child", "resave", "--data", str(data), *common, code=code)
-               for _ in range(args.runs)]
-    rereads = [_measure(args, "--child", "reread", *common, code=code)
-               for _ in range(args.runs)]
-    smalls = [_measure(args, "--child", "small", "--count", str(args.count), "--root",
-                       str(tmp / f"small{i}"), code=code) for i in range(args.runs)]
-    out.update(save=summary(saves), load=summary(loads), resave=summary(resaves),
-               reread=summary(rereads) | {"saved": rereads[0]["saved"]},
-               small_save={"ms": statistics.median(r["save_ms"] for r in smalls)},
-               small_load={"ms": statistics.median(r["load_ms"] for r in smalls)})
-    shutil.rmtree(roots[0])
-    return out
+def _measure_once(args: argparse.Namespace, tmp: Path, data: Path, code: str,
+                  out: dict[str, list[dict[str, Any]]]) -> None:
+    root = tmp / "root"
+    save = _measure(args, "--child", "save", "--data", str(data), "--root", str(root),
+                    code=code)
+    sha = save["sha"]
+    save["stored"] = next(root.rglob(sha)).stat().st_size
+    common = ("--root", str(root), "--sha", sha)
+    load = _measure(args, "--child", "load", *common, code=code)
+    assert load["nbytes"] == args.size_mib * MiB, "loaded artifact has the wrong size"
+    resave = _measure(args, "--child", "resave", "--data", str(data), *common, code=code)
+    reread = _measure(args, "--child", "reread", *common, code=code)
+    small = _measure(args, "--child", "small", "--count", str(args.count), "--root",
+                     str(tmp / "small"), code=code)
+    for key, result in (("save", save), ("load", load), ("resave", resave),
+                        ("reread", reread)):
+        out.setdefault(key, []).append(result)
+    for key in ("save", "load"):
+        per = small[f"{key}_ms"] / 1000
+        out.setdefault(f"small_{key}", []).append({"seconds": per, "cpu_seconds": 0.0})
+    shutil.rmtree(tmp)
 
 if __name__ == "__main__":
     main()

@@ -5,7 +5,8 @@ machine (which reads control objects straight from S3). Keys, relative to the st
 
     <Flow>/data/<sha[:2]>/<sha>          artifact blob: gzip of a protocol-5 pickle; <sha> is the
                                          sha256 (hex) of the *uncompressed* pickle, so equal
-                                         values share one blob
+                                         values share one blob. Every read checks it before
+                                         unpickling (load_artifact)
     <Flow>/<run>/_run.json               run metadata (JSON object)
     <Flow>/<run>/<step>/<task>/control.json
                                          a dynamic decision (foreach width, switch arm) as JSON.
