@@ -28,7 +28,7 @@ from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Tran
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import lineage
 from sfncompile.runtime.params import ParameterError, resolve_parameters
-from sfncompile.runtime.storage import Storage, open_storage
+from sfncompile.runtime.storage import DatastoreError, Storage, open_storage
 
 EXIT_FAILED = 1
 
@@ -223,7 +223,8 @@ class TaskRunner:
                 else:
                     method(inputs)
         except Exception as exc:
-            if not (info["catch"] and last_attempt):
+            # A damaged datastore is not the step's failure: @catch must not turn it into a value.
+            if not (info["catch"] and last_attempt) or isinstance(exc, DatastoreError):
                 raise
             if info["print_exception"]:
                 print_user_traceback(exc)
