@@ -60,6 +60,8 @@ def scan(storage_root: str, flow: str | None, run: str | None, repair: bool) -> 
 
     storage = open_storage(storage_root)
     flows = [flow] if flow else [f for f in storage.list_dirs("") if storage.list_dirs(f)]
+    if not flows:
+        raise UsageError(f"no flows under {storage_root}")
     report = Report()
     for name in flows:
         if not storage.list_dirs(name):

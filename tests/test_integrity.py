@@ -285,6 +285,8 @@ def test_verify_refuses_what_does_not_exist(tmp_path: Path) -> None:
         proc = _sfn("verify", *args, "--datastore-root", str(tmp_path / "store"), cwd=tmp_path)
         assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr
         assert message in proc.stderr
+    empty = _sfn("verify", "--datastore-root", str(tmp_path / "none"), cwd=tmp_path)
+    assert empty.returncode == 2 and empty.stderr.startswith("error: no flows under ")
     ok = _sfn("verify", "--datastore-root", str(tmp_path / "store"), cwd=tmp_path)
     assert ok.returncode == 0 and ok.stdout == "checked 2 blobs: 0 bad\n"
     stray = tmp_path / "store" / FLOW / "data" / "zz" / "notes.txt"
