@@ -42,6 +42,11 @@ def friendly_errors(func: F) -> F:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
         except Exception as exc:
+            from sfncompile.runtime.storage import DatastoreError
+
+            if isinstance(exc, DatastoreError):  # a damaged run record or artifact, named
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(EXIT_AWS)
             # AWS errors (botocore's) are the user's to act on, not a bug of ours.
             if type(exc).__module__.split(".")[0] not in ("botocore", "boto3"):
                 raise
@@ -576,13 +581,15 @@ def _register_aws_commands() -> None:
         main.add_command(command)
 
 
-def _register_review_commands() -> None:
+def _register_light_commands() -> None:
+    """Commands whose modules import only click at the top: registered at once."""
     from sfncompile.review.commands import COMMANDS
+    from sfncompile.verify import verify
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, verify):
         if command.callback is not None:
             command.callback = friendly_errors(command.callback)
         main.add_command(command)
 
 
-_register_review_commands()
+_register_light_commands()

@@ -11,6 +11,7 @@ The datastore root comes from `set_datastore_root(...)`, else SFNCOMPILE_DATASTO
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
@@ -19,6 +20,10 @@ from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
 
 DEFAULT_ROOT = ".sfncompile"
+
+
+class DamagedRunWarning(UserWarning):
+    """A run was left out of a listing because one of its records is damaged."""
 _root: str | None = None
 
 
@@ -45,9 +50,18 @@ class Flow:
         return f"Flow('{self.name}')"
 
     def runs(self) -> list[Run]:
-        """Every run, newest first."""
-        runs = [Run(f"{self.name}/{r}", self._storage)
-                for r in ds.list_runs(self._storage, self.name)]
+        """Every run, newest first. A run whose records are damaged is left out, with a
+        warning that names the file; the others are still listed."""
+        runs = []
+        for run_id in ds.list_runs(self._storage, self.name):
+            run = Run(f"{self.name}/{run_id}", self._storage)
+            try:
+                run.created  # noqa: B018 - reads _run.json (or the start task's done.json)
+            except ds.DamagedRecord as exc:
+                warnings.warn(f"skipping run {run.pathspec}: {exc}", DamagedRunWarning,
+                              stacklevel=2)
+                continue
+            runs.append(run)
         return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
 
     def __iter__(self) -> Iterator[Run]:
@@ -256,7 +270,8 @@ class Task:
 
     def load(self, name: str) -> Any:
         r = self._run
-        return ds.load_artifact(r._storage, r.flow, self._done["artifacts"][name])
+        sha = self._done["artifacts"][name]
+        return ds.load_artifact(r._storage, r.flow, sha, name, f"task {self.pathspec}")
 
 
 class DataArtifact:

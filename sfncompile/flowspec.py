@@ -57,12 +57,22 @@ class Binding:
     """What a flow instance knows about the task it runs in (or the parent task it shows)."""
 
     shas: dict[str, str]  # artifacts not loaded yet: name -> content address
-    load: Callable[[str], Any]
+    load: Callable[[str, str, str | None], Any]  # (sha, artifact name, where it comes from)
     frames: list[Frame] = field(default_factory=list)
     step: str | None = None
     transition: Transition | None = None
     read_only: bool = False
     all_shas: dict[str, str] = field(default_factory=dict)  # of an input: every artifact
+    origin: str | None = None  # the task whose artifacts these are, for error messages
+    # Artifacts loaded from the store and not reassigned since: name -> (value, sha). One of
+    # these still set to the same immutable value is recorded by its sha, not saved again.
+    loaded: dict[str, tuple[Any, str]] = field(default_factory=dict)
+
+    def fetch(self, name: str) -> Any:
+        sha = self.shas.pop(name)
+        value = self.load(sha, name, self.origin)
+        self.loaded[name] = (value, sha)
+        return value
 
 
 class FlowSpec:
@@ -92,13 +102,13 @@ class FlowSpec:
         binding = self._sfn
         for name in names:
             if name in binding.shas:
-                object.__setattr__(self, name, binding.load(binding.shas.pop(name)))
+                object.__setattr__(self, name, binding.fetch(name))
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: an artifact not loaded yet.
         binding = self.__dict__.get(_INTERNAL)
         if binding is not None and name in binding.shas:
-            value = binding.load(binding.shas.pop(name))
+            value = binding.fetch(name)
             object.__setattr__(self, name, value)
             return value
         where = f" in step {binding.step!r}" if binding and binding.step else ""
@@ -110,7 +120,21 @@ class FlowSpec:
             raise AttributeError(f"artifacts of the input {binding.step!r} are read-only")
         if binding is not None:
             binding.shas.pop(name, None)
+            binding.loaded.pop(name, None)
         object.__setattr__(self, name, value)
+
+    def _artifacts_to_save(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(values to save, name -> sha of the artifacts that need no save). An artifact
+        passed on unread, or read and still the same immutable value, keeps its sha; any
+        other value is saved (which costs only a hash when its blob exists already)."""
+        binding = self._sfn
+        values = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        shas = dict(binding.shas)
+        for name, (value, sha) in binding.loaded.items():
+            if name in values and values[name] is value and _immutable(value):
+                shas[name] = sha
+                del values[name]
+        return values, shas
 
     # -- foreach ------------------------------------------------------------------------------
 
@@ -120,7 +144,7 @@ class FlowSpec:
         if not frames:
             raise AttributeError("self.input is only available inside a foreach")
         top = frames[-1]
-        return self._sfn.load(top.input_sha)
+        return self._sfn.load(top.input_sha, f"{top.var}[{top.index}]", f"step {top.step}")
 
     @property
     def index(self) -> int | None:
@@ -129,7 +153,9 @@ class FlowSpec:
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """(index, width, value) for each enclosing foreach, outermost first."""
-        return [(f.index, f.width, self._sfn.load(f.input_sha)) for f in self._sfn.frames]
+        load = self._sfn.load
+        return [(f.index, f.width, load(f.input_sha, f"{f.var}[{f.index}]", f"step {f.step}"))
+                for f in self._sfn.frames]
 
     # -- transitions --------------------------------------------------------------------------
 
@@ -205,3 +231,26 @@ def _step_name(target: Any) -> str:
 def _artifact_shas(flow: FlowSpec) -> dict[str, str]:
     """Content addresses of an input's artifacts (inputs are read straight from the store)."""
     return dict(flow._sfn.all_shas)
+
+
+_ATOMS = frozenset({bytes, str, int, float, complex, bool, type(None), range})
+
+
+def _immutable(value: Any, budget: int = 10_000) -> bool:
+    """Whether value cannot have changed in place: built-in immutable types only (exact
+    types: a subclass may carry a mutable __dict__), tuples and frozensets of them, looking
+    at no more than `budget` objects (past that, say no: the value is simply saved)."""
+    stack = [value]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        obj = stack.pop()
+        kind = type(obj)
+        if kind in _ATOMS:
+            continue
+        if kind is tuple or kind is frozenset:
+            stack.extend(obj)
+            continue
+        return False
+    return True

@@ -154,9 +154,18 @@ def load(path: Path) -> dict[str, Any]:
     return dict(template)
 
 
+def unrolled(section: dict[str, Any]) -> dict[str, Any]:
+    """A template section with each Fn::ForEach's fragment in place of the loop (its logical
+    ids keep the placeholder, e.g. `JobRole${Flow}`)."""
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        out.update(unrolled(value[2]) if key.startswith("Fn::ForEach::") else {key: value})
+    return out
+
+
 def statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(logical id, statement) for every IAM statement in the template's policies."""
-    for logical, resource in template["Resources"].items():
+    for logical, resource in unrolled(template["Resources"]).items():
         props = resource.get("Properties", {})
         documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
         if "PolicyDocument" in props:
@@ -470,11 +479,30 @@ def test_toml_example_shows_every_setting(tmp_path: Path) -> None:
 def test_infra_outputs_map_onto_the_settings() -> None:
     from sfncompile.deploy.config import NAMES
 
-    outputs = load(INFRA)["Outputs"]
-    described = {o["Description"].split()[0] for o in outputs.values()}
+    outputs = unrolled(load(INFRA)["Outputs"])
+    texts = [o["Description"] for o in outputs.values()]
+    described = {(t["Fn::Sub"] if isinstance(t, dict) else t).split()[0] for t in texts}
     assert set(NAMES) - {"tags"} <= described
+    # job_role differs per flow (one role per flow), so it is not in the shared settings.
     toml = outputs["SfncompileToml"]["Value"]["Fn::Sub"]
-    assert {line.split(" = ")[0] for line in toml.splitlines()} == set(NAMES) - {"tags"}
+    keys = {line.split(" = ")[0] for line in toml.splitlines()}
+    assert keys == set(NAMES) - {"tags", "job_role"}
+
+
+def test_infra_job_roles_write_only_their_own_flow() -> None:
+    infra = load(INFRA)
+    assert infra["Transform"] == "AWS::LanguageExtensions"
+    loop = infra["Resources"]["Fn::ForEach::FlowJobRoles"]
+    assert loop[:2] == ["Flow", {"Ref": "FlowNames"}]
+    job = role_statements(infra, "JobRole${Flow}")
+    assert sorted(job) == ["FlowData", "ListFlowData"]
+    assert job["FlowData"]["Resource"] == {"Fn::Sub": "${Bucket.Arn}/${S3Prefix}/${Flow}/*"}
+    assert job["ListFlowData"]["Condition"] == {
+        "StringLike": {"s3:prefix": {"Fn::Sub": "${S3Prefix}/${Flow}/*"}}}
+    # No other role in the stack may write objects.
+    writers = {logical for logical, st in statements(infra) if st["Effect"] == "Allow"
+               and "s3:PutObject" in as_list(st["Action"])}
+    assert writers == {"JobRole${Flow}"}
 
 
 def test_dockerfile_runs_as_non_root_with_boto3() -> None:

@@ -10,7 +10,9 @@ import pickle
 import threading
 import uuid
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import boto3
 import pytest
@@ -58,6 +60,10 @@ class RecordingStorage(LocalStorage):
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         self.writes.append(key)
         super().put_file(key, local_path)
+
+    def put_stream(self, key: str, write: Callable[[IO[bytes]], object]) -> None:
+        self.writes.append(key)
+        super().put_stream(key, write)
 
 
 # ---------------------------------------------------------------------------- storage
@@ -265,13 +271,14 @@ def test_local_function_artifact_is_named(tmp_path: Path) -> None:
 
 def test_missing_or_truncated_blob_fails_loudly(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
-    with pytest.raises(KeyNotFound):
-        ds.load_artifact(storage, FLOW, "ab" * 32)
+    with pytest.raises(ds.ArtifactError, match=r"^artifact 'gone' of task s/1: the blob is "
+                       r"missing \(blob file://.*/data/ab/abab"):
+        ds.load_artifact(storage, FLOW, "ab" * 32, "gone", "task s/1")
     sha = ds.save_artifact(storage, FLOW, _text(2 * MiB))
     path = tmp_path / ds.blob_key(FLOW, sha)
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises((EOFError, zlib.error)):
-        ds.load_artifact(storage, FLOW, sha)
+    with pytest.raises(ds.ArtifactError, match=r"^artifact 'x': the blob is truncated"):
+        ds.load_artifact(storage, FLOW, sha, "x")
 
 
 def _member(data: bytes, level: int) -> bytes:

@@ -5,7 +5,8 @@ machine (which reads control objects straight from S3). Keys, relative to the st
 
     <Flow>/data/<sha[:2]>/<sha>          artifact blob: gzip of a protocol-5 pickle; <sha> is the
                                          sha256 (hex) of the *uncompressed* pickle, so equal
-                                         values share one blob
+                                         values share one blob. Every read checks it before
+                                         unpickling (load_artifact)
     <Flow>/<run>/_run.json               run metadata (JSON object)
     <Flow>/<run>/<step>/<task>/control.json
                                          a dynamic decision (foreach width, switch arm) as JSON.
@@ -24,6 +25,7 @@ multi-member gzip stream (it is compressed in parallel chunks); any gzip reader 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -32,14 +34,14 @@ import pickle
 import tempfile
 import zlib
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-from .storage import KeyNotFound, Storage
+from .storage import DatastoreError, KeyNotFound, Storage
 
 # Level 1: on benchmarks/artifact_bench.py levels 2 and 3 cost 1.2x and 1.75x the CPU of level 1
 # for blobs under 1% smaller.
@@ -53,8 +55,18 @@ _MAX_WORKERS = 8
 # already compressed) that it cannot shrink, while storing them runs at memory speed.
 _SEGMENT = 512 << 10
 _WORTHWHILE_RATIO = 0.9
+# A pickle up to this size is compressed in one call on the caller's thread: a thread pool and
+# a temporary file cost more than they save on it.
+_SMALL = 1 << 20
+# A blob that decompresses to at most this is verified and unpickled from memory; a larger
+# one through an anonymous temporary file, so memory stays bounded.
+_INLINE = 16 << 20
 
 RESERVED_RUN_IDS = frozenset({"data"})
+
+
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class ArtifactPickleError(pickle.PicklingError):
@@ -213,7 +225,7 @@ class _GunzipReader(io.RawIOBase):
     _IN = 1 << 20  # compressed bytes per read: few Python-level iterations
     _OUT = 1 << 20  # decompressed bytes per call: bounds the temporary
 
-    def __init__(self, f: IO[bytes]) -> None:
+    def __init__(self, f: _Reader) -> None:
         self._f = f
         self._d = zlib.decompressobj(31)
         self._in = b""
@@ -250,29 +262,74 @@ class _GunzipReader(io.RawIOBase):
 
 
 def save_artifact(storage: Storage, flow: str, obj: object, name: str = "<artifact>") -> str:
-    """Pickle obj into the flow's blob store; returns its sha256. Uploads only new blobs.
+    """Pickle obj into the flow's blob store; returns its sha256. Writes only new blobs.
 
-    The pickle streams through the hasher and compressor into a temp file: no second copy of
-    the pickled bytes is ever held in memory."""
-    with tempfile.TemporaryDirectory(prefix="sfn-artifact-") as tmp_dir:
-        tmp = Path(tmp_dir, "blob")
-        with tmp.open("wb") as out:
-            sink = _HashingGzipWriter(out, COMPRESS_LEVEL)
-            try:
-                try:
-                    pickle.Pickler(sink, protocol=5).dump(obj)
-                except OSError:
-                    raise  # the disk, not the object
-                except Exception as err:
-                    raise ArtifactPickleError(name, f"{type(err).__name__}: {err}") from err
-                sink.finish()
-            finally:
-                sink.close()
-        sha = sink.sha.hexdigest()
-        key = blob_key(flow, sha)
-        if not storage.exists(key):
-            storage.put_file(key, tmp)
+    The pickle is hashed first and the blob's existence checked before anything is compressed
+    or written. Skipping an existing blob is safe because every read verifies the content
+    against its sha256 (`load_artifact`): a damaged or planted blob can make a read fail, with
+    an error naming it, but never give a wrong value or run code; `sfncompile verify --repair`
+    removes it, and the next save writes it again. A small pickle is held in memory and
+    written in one call; a large one is pickled a second time, straight through the
+    chunk-parallel compressor into the storage, so no copy of it is ever held in memory."""
+    hasher = _HashingSink()
+    _pickle_into(hasher, obj, name)
+    sha = hasher.sha.hexdigest()
+    key = blob_key(flow, sha)
+    if storage.exists(key):
+        return sha
+    if hasher.small is not None:
+        storage.put_bytes(key, _compress_chunk(hasher.small, COMPRESS_LEVEL))
+        return sha
+
+    def write(out: IO[bytes]) -> None:
+        sink = _HashingGzipWriter(out, COMPRESS_LEVEL)
+        try:
+            _pickle_into(sink, obj, name)
+            sink.finish()
+        finally:
+            sink.close()
+        if sink.sha.hexdigest() != sha:  # the blob must hold what its name says
+            raise ArtifactPickleError(name, "pickling it twice gave different bytes; its "
+                                      "__reduce__/__getstate__ must be deterministic")
+
+    storage.put_stream(key, write)
     return sha
+
+
+def _pickle_into(sink: object, obj: object, name: str) -> None:
+    try:
+        pickle.Pickler(sink, protocol=5).dump(obj)  # type: ignore[arg-type]
+    except OSError:
+        raise  # the disk, not the object
+    except ArtifactPickleError:
+        raise
+    except Exception as err:
+        raise ArtifactPickleError(name, f"{type(err).__name__}: {err}") from err
+
+
+class _HashingSink:
+    """A write-only sink for pickle that only hashes, keeping the bytes while they are few.
+    Big payloads (bytes, numpy data as a PickleBuffer) are hashed in place, without a copy."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self._parts: list[bytes] | None = []
+        self._len = 0
+
+    def write(self, data: ReadableBuffer | pickle.PickleBuffer) -> int:
+        view = data.raw() if isinstance(data, pickle.PickleBuffer) else memoryview(data).cast("B")
+        self.sha.update(view)
+        self._len += len(view)
+        if self._parts is not None:
+            if self._len > _SMALL:
+                self._parts = None
+            else:
+                self._parts.append(bytes(view))
+        return len(view)
+
+    @property
+    def small(self) -> bytes | None:
+        return None if self._parts is None else b"".join(self._parts)
 
 
 def save_artifacts(storage: Storage, flow: str, artifacts: dict[str, object]) -> dict[str, str]:
@@ -280,13 +337,100 @@ def save_artifacts(storage: Storage, flow: str, artifacts: dict[str, object]) ->
     return {name: save_artifact(storage, flow, obj, name) for name, obj in artifacts.items()}
 
 
-def load_artifact(storage: Storage, flow: str, sha: str) -> object:
-    """Download the blob to a temp file, then unpickle while decompressing from it."""
-    with tempfile.TemporaryDirectory(prefix="sfn-artifact-") as tmp_dir:
-        tmp = Path(tmp_dir, "blob")
-        storage.get_file(blob_key(flow, sha), tmp)
-        with tmp.open("rb") as raw, io.BufferedReader(_GunzipReader(raw), 1 << 20) as f:
-            return pickle.load(f)
+class ArtifactError(DatastoreError):
+    """An artifact cannot be read: its blob is missing, damaged or not what its sha says."""
+
+    def __init__(self, message: str, blob: str) -> None:
+        super().__init__(message)
+        self.blob = blob
+
+
+def load_artifact(storage: Storage, flow: str, sha: str, name: str = "<artifact>",
+                  task: str | None = None) -> object:
+    """Read a blob, check it against its sha256 as it streams, and only then unpickle it.
+
+    The blob is read in place (a local file) or as it streams (S3), decompressed and hashed
+    in one pass; the pickle is unpickled only once the digest matched, and from exactly the
+    bytes that were hashed: up to _INLINE bytes from memory, beyond that from an anonymous
+    temporary file, so memory stays bounded (writing the page cache once costs far less than
+    decompressing twice). Raises ArtifactError naming the artifact, task and blob."""
+    try:
+        key = blob_key(flow, sha)
+    except ValueError:
+        raise ArtifactError(f"artifact {name!r}{_of(task)}: its recorded sha {sha!r} is not a "
+                            "sha256; the task's done.json is damaged", "") from None
+    try:
+        with storage.open(key) as src, _verified(src, sha) as pickled:
+            if isinstance(pickled, bytearray):
+                return pickle.loads(pickled)
+            return pickle.load(pickled)  # a buffered file: pickle reads large objects into place
+    except KeyNotFound:
+        reason = "the blob is missing"
+    except _Damaged as exc:
+        reason = str(exc)
+    url = storage.url(key)
+    raise ArtifactError(f"artifact {name!r}{_of(task)}: {reason} (blob {url}); the datastore "
+                        "was damaged or tampered with: `sfncompile verify --repair` removes bad "
+                        "blobs", url)
+
+
+def _of(where: str | None) -> str:
+    return f" of {where}" if where else ""
+
+
+class _Damaged(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _verified(src: _Reader, sha: str, keep: bool = True) -> Iterator[bytearray | IO[bytes]]:
+    """Decompress src and check its sha256; then yield the content (None if not `keep`): a
+    bytearray when small, else an anonymous temporary file positioned at its start."""
+    digest, kept = hashlib.sha256(), bytearray()
+    spool: IO[bytes] | None = None
+    reader = _GunzipReader(src)
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    with contextlib.ExitStack() as stack:
+        try:
+            while n := reader.readinto(buf):
+                digest.update(view[:n])
+                if not keep:
+                    continue
+                if spool is None and len(kept) + n > _INLINE:
+                    spool = stack.enter_context(tempfile.TemporaryFile(prefix="sfn-blob-"))
+                    spool.write(kept)
+                    kept = bytearray()
+                if spool is not None:
+                    spool.write(view[:n])
+                else:
+                    kept += view[:n]
+        except (zlib.error, EOFError) as exc:
+            raise _Damaged(f"the blob is truncated or not gzip ({exc})") from None
+        if digest.hexdigest() != sha:
+            raise _Damaged("its content does not match its sha256")
+        if spool is None:
+            yield kept
+        else:
+            spool.seek(0)
+            yield spool
+
+
+def _verify(src: _Reader, sha: str) -> None:
+    with _verified(src, sha, keep=False):
+        pass
+
+
+def check_blob(storage: Storage, flow: str, sha: str) -> str | None:
+    """Why the blob is bad, or None when it is sound. Never unpickles anything."""
+    try:
+        with storage.open(blob_key(flow, sha)) as src:
+            _verify(src, sha)
+    except KeyNotFound:
+        return "the blob is missing"
+    except _Damaged as exc:
+        return str(exc)
+    return None
 
 
 # ---------------------------------------------------------------------------- JSON objects
@@ -296,14 +440,24 @@ def _dump(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
+class DamagedRecord(DatastoreError, ValueError):
+    """A metadata file (done.json, _run.json, ...) is not the JSON it must be."""
+
+
 def _load(storage: Storage, key: str) -> Any:
-    return json.loads(storage.get_bytes(key))
+    data = storage.get_bytes(key)
+    try:
+        return json.loads(data)
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise DamagedRecord(f"{storage.url(key)} is damaged: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DamagedRecord(f"{storage.url(key)} is damaged: nested too deeply") from None
 
 
 def _load_dict(storage: Storage, key: str) -> dict[str, Any]:
     value = _load(storage, key)
     if not isinstance(value, dict):
-        raise ValueError(f"{storage.url(key)} does not hold a JSON object")
+        raise DamagedRecord(f"{storage.url(key)} is damaged: not a JSON object")
     return value
 
 
@@ -389,7 +543,15 @@ def read_done(
         attempt = committed_attempt(storage, flow, run, step, task)
         if attempt is None:
             raise KeyNotFound(task_prefix(flow, run, step, task))
-    return _load_dict(storage, f"{attempt_prefix(flow, run, step, task, attempt)}/done.json")
+    key = f"{attempt_prefix(flow, run, step, task, attempt)}/done.json"
+    done = _load_dict(storage, key)
+    artifacts = done.get("artifacts", {})
+    if not isinstance(artifacts, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in artifacts.items()
+    ):
+        raise DamagedRecord(f"{storage.url(key)} is damaged: no 'artifacts' object of names "
+                            "to shas")
+    return done
 
 
 def read_meta(

@@ -18,7 +18,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -30,6 +30,10 @@ _TMP_PREFIX = ".sfn-tmp-"
 
 class KeyNotFound(KeyError):
     """The key does not exist in the storage."""
+
+
+class DatastoreError(Exception):
+    """What the datastore holds is damaged or not what it claims; the message names the file."""
 
 
 def _check_key(key: str) -> str:
@@ -67,6 +71,19 @@ class Storage(ABC):
     @abstractmethod
     def get_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         """Stream the key into local_path (parents created). Raises KeyNotFound."""
+
+    @abstractmethod
+    def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """A binary stream of the key's content, read as it is consumed (in place for a local
+        file, which is seekable; S3's is not). Raises KeyNotFound."""
+
+    @abstractmethod
+    def put_stream(self, key: str, write: Callable[[IO[bytes]], object]) -> None:
+        """Store what `write` writes to the stream it is given, whole or not at all."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the key; no error if it does not exist."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
@@ -129,6 +146,23 @@ class LocalStorage(Storage):
         dest = Path(local_path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
+
+    def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        try:
+            return self._path(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyNotFound(key) from None
+
+    def put_stream(self, key: str, write: Callable[[IO[bytes]], object]) -> None:
+        def write_to(tmp: str) -> None:
+            with builtins.open(tmp, "wb") as out:
+                write(out)
+
+        self._atomic_write(key, write_to)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -226,6 +260,31 @@ class S3Storage(Storage):
                 raise KeyNotFound(key) from None
             raise
 
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as err:
+            if _is_not_found(err):
+                raise KeyNotFound(key) from None
+            raise
+        body = resp["Body"]
+        try:
+            yield cast(IO[bytes], body)  # botocore's StreamingBody: read(n), not seekable
+        finally:
+            body.close()
+
+    def put_stream(self, key: str, write: Callable[[IO[bytes]], object]) -> None:
+        # An anonymous temp file (no directory to create or remove): the upload needs the
+        # size up front, and a large one goes up in parallel parts.
+        with tempfile.TemporaryFile(prefix="sfn-upload-") as tmp:
+            write(tmp)
+            tmp.seek(0)
+            self.client.upload_fileobj(tmp, self.bucket, self._key(key))
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
@@ -269,4 +328,4 @@ def open_storage(root: str) -> Storage:
     return LocalStorage(root)
 
 
-__all__ = ["KeyNotFound", "LocalStorage", "S3Storage", "Storage", "open_storage"]
+__all__ = ["DatastoreError", "KeyNotFound", "LocalStorage", "S3Storage", "Storage", "open_storage"]

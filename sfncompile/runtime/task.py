@@ -28,7 +28,7 @@ from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Tran
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import lineage
 from sfncompile.runtime.params import ParameterError, resolve_parameters
-from sfncompile.runtime.storage import Storage, open_storage
+from sfncompile.runtime.storage import DatastoreError, Storage, open_storage
 
 EXIT_FAILED = 1
 
@@ -151,8 +151,8 @@ class TaskRunner:
         self.store = ds.TaskStore(*key, attempt)
         self.pending_control: Any = None  # written just before the commit
 
-    def load(self, sha: str) -> Any:
-        return ds.load_artifact(self.storage, self.flow_name, sha)
+    def load(self, sha: str, name: str, where: str | None) -> Any:
+        return ds.load_artifact(self.storage, self.flow_name, sha, name, where)
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class TaskRunner:
         if info["closes"] is not None:
             gathered = lineage.join_inputs(self.storage, self.graph, spec.run, spec.step,
                                            spec.task)
-            views = [self.view(cls, s, done) for s, _, done in gathered]
+            views = [self.view(cls, s, t, done) for s, t, done in gathered]
             first = gathered[0][2]["artifacts"] if gathered else {}
             opener = info["closes"]
             if self.graph["steps"][opener]["kind"] == "foreach":
@@ -178,8 +178,10 @@ class TaskRunner:
                                       spec.task)["frames"]
             else:
                 frames = gathered[0][2]["frames"] if gathered else []
+            origin = f"task {gathered[0][0]}/{gathered[0][1]}" if gathered else None
             binding = Binding({p: first[p] for p in params if p in first}, self.load,
-                              frames=[Frame(**f) for f in frames], step=spec.step)
+                              frames=[Frame(**f) for f in frames], step=spec.step,
+                              origin=origin)
             flow = cls._bound(binding)
             flow._load_now(params)
             return flow, Inputs(views), [f"{s}/{t}" for s, t, _ in gathered]
@@ -192,14 +194,16 @@ class TaskRunner:
             frames.append(Frame(parent, pinfo["foreach_var"], index, done["width"],
                                 done["foreach_items"][index]))
         flow = cls._bound(Binding(dict(done["artifacts"]), self.load, frames=frames,
-                                  step=spec.step))
+                                  step=spec.step, origin=f"task {parent}/{ptask}"))
         flow._load_now(params)
         return flow, None, [f"{parent}/{ptask}"]
 
-    def view(self, cls: type[FlowSpec], step: str, done: dict[str, Any]) -> FlowSpec:
+    def view(self, cls: type[FlowSpec], step: str, task: str, done: dict[str, Any]
+             ) -> FlowSpec:
         shas = dict(done["artifacts"])
         return cls._bound(Binding(dict(shas), self.load, [Frame(**f) for f in done["frames"]],
-                                  step=step, read_only=True, all_shas=shas))
+                                  step=step, read_only=True, all_shas=shas,
+                                  origin=f"task {step}/{task}"))
 
     # -- the step -----------------------------------------------------------------------------
 
@@ -219,7 +223,8 @@ class TaskRunner:
                 else:
                     method(inputs)
         except Exception as exc:
-            if not (info["catch"] and last_attempt):
+            # A damaged datastore is not the step's failure: @catch must not turn it into a value.
+            if not (info["catch"] and last_attempt) or isinstance(exc, DatastoreError):
                 raise
             if info["print_exception"]:
                 print_user_traceback(exc)
@@ -303,8 +308,7 @@ class TaskRunner:
         return {}, None
 
     def artifacts(self, flow: FlowSpec) -> dict[str, str]:
-        values = {k: v for k, v in flow.__dict__.items() if not k.startswith("_")}
-        shas = dict(flow._sfn.shas)
+        values, shas = flow._artifacts_to_save()
         try:
             shas.update(self.store.save_artifacts(values))
         except ds.ArtifactPickleError as exc:
@@ -328,7 +332,7 @@ class TaskRunner:
                                 finished=time.time(), retry_count=spec.attempt,
                                 origin_run_id=spec.origin_run)
                     status = "succeeded"
-                except TaskError as exc:
+                except (TaskError, ds.ArtifactError, ds.DamagedRecord) as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
                 except BaseException as exc:  # the user's exception, reported with its trace
                     print_user_traceback(exc)
