@@ -461,7 +461,11 @@ def decode_source(data: bytes, display: str) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise FlowErrors([FlowError(display, exc.lineno or 1, 1, str(exc.msg))]) from None
+        # Bytes that are not UTF-8 in the first two lines, or an unknown coding declaration.
+        if "encoding declaration" not in str(exc.msg):
+            line = data.count(b"\n", 0, data.find(b"coding")) + 1 if b"coding" in data else 1
+            raise FlowErrors([FlowError(display, line, 1, str(exc.msg))]) from None
+        encoding = "utf-8"
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
