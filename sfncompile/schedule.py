@@ -59,6 +59,19 @@ def validate_schedule(expression: str) -> str:
     return text
 
 
+def timezone_problem(name: str) -> str | None:
+    """Why EventBridge Scheduler would refuse the time zone `name`, or None. Checked with
+    zoneinfo when this machine has a time zone database to check against."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if zoneinfo.available_timezones():
+            return "is not an IANA time zone (such as Europe/Paris or America/New_York)"
+    return None
+
+
 def _check_rate(text: str) -> None:
     m = _RATE.fullmatch(text)
     if not m:

@@ -19,7 +19,14 @@ from sfncompile.ir import (
     Resources,
     RetryPolicy,
 )
-from sfncompile.schedule import DAILY, HOURLY, WEEKLY, ScheduleError, validate_schedule
+from sfncompile.schedule import (
+    DAILY,
+    HOURLY,
+    WEEKLY,
+    ScheduleError,
+    timezone_problem,
+    validate_schedule,
+)
 
 _NUMBER = (int, float)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -134,7 +141,7 @@ CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
         "daily": Arg(_BOOL),
         "hourly": Arg(_BOOL),
         "weekly": Arg(_BOOL),
-        "timezone": Arg(_STR),
+        "timezone": Arg(_STR, timezone_problem),
     }
 }
 
