@@ -6,14 +6,22 @@ import ast
 import gc
 import io
 import json
-import math
-import tokenize
 import warnings
 from pathlib import Path
 from typing import Any
 
 from sfncompile.errors import FlowError, FlowErrors, UsageError
-from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
+from sfncompile.ir import (
+    EVENTS_BATCH_TASK,
+    EVENTS_PER_ITERATION,
+    HISTORY_HEADROOM,
+    HISTORY_LIMIT,
+    FlowIR,
+    ParameterIR,
+    ScheduleIR,
+    SourcePos,
+    StepIR,
+)
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
     STEP_DECORATORS,
@@ -28,13 +36,13 @@ from sfncompile.schedule import ScheduleError
 
 _PARAM_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 # Every step is a Batch Task state of at least this many bytes, so a definition within Step
-# Functions' 1,048,576 bytes has at most MAX_STEPS steps: checked before anything is built.
+# Functions' 1,048,576 bytes (emit/limits.py checks the real size) has at most MAX_STEPS
+# steps: checked before anything is built, so a huge flow is refused at once.
 MIN_TASK_STATE_BYTES = 200
 MAX_DEFINITION_BYTES = 1_048_576
 MAX_STEPS = MAX_DEFINITION_BYTES // MIN_TASK_STATE_BYTES
-# Each branch of a Parallel records at least 8 history events (its start and end, and its
-# Batch task's 6); an execution's history holds 25,000, with room kept for the rest.
-MAX_SPLIT_WIDTH = (25_000 - 1_000) // 8
+# Each branch of a Parallel records at least its own start and end and its Batch task's events.
+MAX_SPLIT_WIDTH = (HISTORY_LIMIT - HISTORY_HEADROOM) // (EVENTS_PER_ITERATION + EVENTS_BATCH_TASK)
 
 
 class _Reader:
@@ -246,8 +254,9 @@ class _Reader:
             return None
         if len(names) > MAX_SPLIT_WIDTH:
             self.error(call, f"{where}: a split of {len(names):,} branches; at most "
-                       f"{MAX_SPLIT_WIDTH:,} fit in the 25,000 events of an execution's history "
-                       "(each branch records at least 8). Use a foreach")
+                       f"{MAX_SPLIT_WIDTH:,} fit in the {HISTORY_LIMIT:,} events of an "
+                       f"execution's history (each branch records at least "
+                       f"{EVENTS_PER_ITERATION + EVENTS_BATCH_TASK}). Use a foreach")
             return None
         return StepIR(kind="linear" if len(names) == 1 else "split", targets=names, **base)
 
@@ -381,10 +390,7 @@ def _json_problem(value: Any) -> str | None:
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        kind = "is not a finite number" if isinstance(value, float) else f"is not JSON: {exc}"
-        return kind
-    if isinstance(value, float) and not math.isfinite(value):
-        return "is not a finite number"
+        return "is not a finite number" if isinstance(value, float) else f"is not JSON: {exc}"
     stack = [value]
     while stack:
         item = stack.pop()
@@ -428,6 +434,8 @@ def _parse_python(text: str, display: str) -> ast.Module:
 
 def _longest_statement(text: str) -> int:
     """The line of the statement with the most tokens: where a too-deep expression sits."""
+    import tokenize
+
     best, best_line, count, line = -1, 1, 0, 1
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -458,14 +466,9 @@ def parse_flow(path: str | Path, flow_name: str | None = None) -> FlowIR:
 
 def decode_source(data: bytes, display: str) -> str:
     """The text of a flow file, decoded as Python does (UTF-8, or its coding declaration)."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:
-        # Bytes that are not UTF-8 in the first two lines, or an unknown coding declaration.
-        if "encoding declaration" not in str(exc.msg):
-            line = data.count(b"\n", 0, data.find(b"coding")) + 1 if b"coding" in data else 1
-            raise FlowErrors([FlowError(display, line, 1, str(exc.msg))]) from None
-        encoding = "utf-8"
+    encoding = "utf-8"
+    if b"coding" in b"\n".join(data.split(b"\n", 2)[:2]):
+        encoding = _declared_encoding(data, display)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -476,6 +479,20 @@ def decode_source(data: bytes, display: str) -> str:
         raise FlowErrors([FlowError(display, line, col, f"the file is not valid {encoding}: "
                                     f"cannot decode byte(s) {bad}; save it as UTF-8 or "
                                     "declare its encoding (# -*- coding: ... -*-)")]) from None
+
+
+def _declared_encoding(data: bytes, display: str) -> str:
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        # Bytes that are not UTF-8 in the first two lines, or an unknown coding declaration.
+        if "encoding declaration" not in str(exc.msg):
+            line = data.count(b"\n", 0, data.find(b"coding")) + 1 if b"coding" in data else 1
+            raise FlowErrors([FlowError(display, line, 1, str(exc.msg))]) from None
+        return "utf-8"
+    return encoding
 
 
 def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowIR:
