@@ -10,18 +10,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from sfncompile import ir
 from sfncompile.errors import FlowError, FlowErrors, UsageError
-from sfncompile.ir import (
-    EVENTS_BATCH_TASK,
-    EVENTS_PER_ITERATION,
-    HISTORY_HEADROOM,
-    HISTORY_LIMIT,
-    FlowIR,
-    ParameterIR,
-    ScheduleIR,
-    SourcePos,
-    StepIR,
-)
+from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
     STEP_DECORATORS,
@@ -42,7 +33,8 @@ MIN_TASK_STATE_BYTES = 200
 MAX_DEFINITION_BYTES = 1_048_576
 MAX_STEPS = MAX_DEFINITION_BYTES // MIN_TASK_STATE_BYTES
 # Each branch of a Parallel records at least its own start and end and its Batch task's events.
-MAX_SPLIT_WIDTH = (HISTORY_LIMIT - HISTORY_HEADROOM) // (EVENTS_PER_ITERATION + EVENTS_BATCH_TASK)
+EVENTS_PER_BRANCH = ir.EVENTS_PER_ITERATION + ir.EVENTS_BATCH_TASK
+MAX_SPLIT_WIDTH = (ir.HISTORY_LIMIT - ir.HISTORY_HEADROOM) // EVENTS_PER_BRANCH
 
 
 class _Reader:
@@ -254,9 +246,9 @@ class _Reader:
             return None
         if len(names) > MAX_SPLIT_WIDTH:
             self.error(call, f"{where}: a split of {len(names):,} branches; at most "
-                       f"{MAX_SPLIT_WIDTH:,} fit in the {HISTORY_LIMIT:,} events of an "
+                       f"{MAX_SPLIT_WIDTH:,} fit in the {ir.HISTORY_LIMIT:,} events of an "
                        f"execution's history (each branch records at least "
-                       f"{EVENTS_PER_ITERATION + EVENTS_BATCH_TASK}). Use a foreach")
+                       f"{EVENTS_PER_BRANCH}). Use a foreach")
             return None
         return StepIR(kind="linear" if len(names) == 1 else "split", targets=names, **base)
 
