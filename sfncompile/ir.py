@@ -327,8 +327,10 @@ class FlowAnalysis:
         return join
 
     def find_closing_join(self, step: StepIR) -> str | None:
-        # Memoised: nested splits would otherwise be walked once per enclosing split.
+        # Memoised: nested splits would otherwise be walked once per enclosing split. Marked
+        # unknown first, so a split or foreach that leads back into itself ends the search.
         if step.name not in self._closing:
+            self._closing[step.name] = None
             joins = self.closing_joins(step)
             self._closing[step.name] = next(iter(joins)) if len(joins) == 1 else None
         return self._closing[step.name]

@@ -33,7 +33,12 @@ _FIELDS = (
     _Field("day-of-week", 1, 7, "?L#", _DAYS),
     _Field("year", 1970, 2199, ""),
 )
-_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_RATE = re.compile(r"rate\(([0-9]{1,9}) (minute|minutes|hour|hours|day|days)\)")
+_NUMBER = re.compile(r"[0-9]{1,4}")  # ASCII digits only: str.isdigit() also accepts '²'
+
+
+def _is_number(text: str) -> bool:
+    return _NUMBER.fullmatch(text) is not None
 
 DAILY = "cron(0 0 * * ? *)"
 HOURLY = "cron(0 * * * ? *)"
@@ -54,11 +59,25 @@ def validate_schedule(expression: str) -> str:
     return text
 
 
+def timezone_problem(name: str) -> str | None:
+    """Why EventBridge Scheduler would refuse the time zone `name`, or None. Checked with
+    zoneinfo when this machine has a time zone database to check against."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if zoneinfo.available_timezones():
+            return "is not an IANA time zone (such as Europe/Paris or America/New_York)"
+    return None
+
+
 def _check_rate(text: str) -> None:
     m = _RATE.fullmatch(text)
     if not m:
         raise ScheduleError(
-            f"{text}: expected 'rate(<positive integer> minute(s)|hour(s)|day(s))'"
+            f"{text}: expected 'rate(<positive integer> minute(s)|hour(s)|day(s))' with at "
+            "most 9 digits"
         )
     value, unit = int(m.group(1)), m.group(2)
     if value <= 0:
@@ -114,12 +133,12 @@ def _item_problem(field: _Field, item: str) -> str | None:
         return None
     if field.name == "day-of-week" and "#" in item:
         day, _, nth = item.partition("#")
-        if not nth.isdigit() or not 1 <= int(nth) <= 5:
+        if not _is_number(nth) or not 1 <= int(nth) <= 5:
             return f"the week number after '#' must be 1-5, got {nth!r}"
         return _number_problem(field, day, "before '#'")
     base, slash, step = item.partition("/")
     if slash:
-        if not step.isdigit() or int(step) == 0:
+        if not _is_number(step) or int(step) == 0:
             return f"the increment after '/' must be a positive integer, got {step!r}"
         if base == "*":
             return None
@@ -135,7 +154,7 @@ def _number_problem(field: _Field, text: str, where: str) -> str | None:
     if upper in field.names:
         return None
     suffix = f" {where}" if where else ""
-    if not text.isdigit():
+    if not _is_number(text):
         allowed = f"{field.low}-{field.high}"
         if field.names:
             allowed += f" or {field.names[0]}-{field.names[-1]}"

@@ -10,13 +10,14 @@ the parser must answer with the project's own FlowErrors and nothing else.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sfncompile.emit import compile_asl
+from sfncompile.emit import InvalidOutput, compile_asl
 from sfncompile.emit.render import render_json
 from sfncompile.emit.validate import validate_asl
 from sfncompile.errors import FlowErrors
@@ -158,6 +159,50 @@ def test_valid_flows_compile_consistently(source: str) -> None:
     ran = [(t.step, t.task_id) for t in record.tasks]
     assert len(ran) == len(set(ran))
     assert sorted(ran) == sorted(expected_tasks(flow, explorer.values))
+
+
+# -- rewired flows: the validator stands between any graph and the emitter ---------------------
+
+NEXT_TARGET = re.compile(r"self\.(\w+)(?=[,)])")
+
+
+@st.composite
+def rewired_sources(draw: st.DrawFn) -> str:
+    """A valid flow with one to three transition targets pointed at another step: jumps
+    between split branches, into and out of foreach, back into splits, loops of any kind."""
+    source = draw(flow_sources())
+    steps = re.findall(r"def (\w+)\(", source)
+    lines = source.splitlines()
+    nexts = [i for i, line in enumerate(lines) if "self.next(" in line]
+    for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3]))):
+        i = draw(st.sampled_from(nexts))
+        targets = list(NEXT_TARGET.finditer(lines[i]))
+        if not targets:
+            continue
+        m = draw(st.sampled_from(targets))
+        new = draw(st.sampled_from(steps))
+        lines[i] = lines[i][:m.start(1)] + new + lines[i][m.end(1):]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rewired_sources())
+def test_no_valid_flow_reaches_invalid_output(source: str) -> None:
+    """InvalidOutput means the emitter wrote ASL our own schema rejects: only a bug of ours
+    may cause it. Whatever the graph, the validator refuses it (FlowErrors) or it compiles
+    to schema-valid ASL."""
+    try:
+        flow = parse_source(source, "rewired_flow.py")
+    except FlowErrors:
+        return
+    try:
+        definition = compile_asl(flow)
+    except FlowErrors:
+        return  # an AWS limit
+    except InvalidOutput as exc:
+        raise AssertionError(f"a flow that passed validation reached InvalidOutput:\n{exc}\n"
+                             f"{source}") from None
+    assert validate_asl(definition) == []
 
 
 # -- broken sources ---------------------------------------------------------------------------

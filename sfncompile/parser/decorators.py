@@ -19,7 +19,14 @@ from sfncompile.ir import (
     Resources,
     RetryPolicy,
 )
-from sfncompile.schedule import DAILY, HOURLY, WEEKLY, ScheduleError, validate_schedule
+from sfncompile.schedule import (
+    DAILY,
+    HOURLY,
+    WEEKLY,
+    ScheduleError,
+    timezone_problem,
+    validate_schedule,
+)
 
 _NUMBER = (int, float)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -32,12 +39,44 @@ class Arg:
     check: Callable[[Any], str | None] | None = None  # returns a problem, or None
 
 
-def _positive(v: Any) -> str | None:
-    return None if v > 0 else "must be greater than 0"
+# What AWS accepts, so a flow that builds also deploys and runs (the bound is in the message).
+MAX_VCPUS = 192  # the most vCPUs one ECS/Batch container on EC2 can reserve
+MIN_MEMORY_MIB = 4  # AWS Batch refuses less
+MAX_MEMORY_MIB = 24 * 1024 * 1024  # 24 TiB: the largest EC2 instance Batch can use
+MAX_GPUS = 16  # the most GPUs of any EC2 instance type
+MAX_RETRIES = 99_999_999  # ASL Retry MaxAttempts
+MAX_RETRY_MINUTES = 99_999_999 // 60  # ASL Retry IntervalSeconds, in minutes
+MAX_TIMEOUT_SECONDS = 99_999_999  # ASL TimeoutSeconds
+MAX_MAP_CONCURRENCY = 10_000  # Distributed Map child executions at once
 
 
-def _non_negative(v: Any) -> str | None:
-    return None if v >= 0 else "must be 0 or more"
+def _between(low: float, high: float, why: str, low_inclusive: bool = True) -> Callable[
+        [Any], str | None]:
+    def check(v: Any) -> str | None:
+        if v != v or not (v >= low if low_inclusive else v > low):
+            return f"must be {'at least' if low_inclusive else 'greater than'} {low:,}"
+        if v > high:
+            return f"must be at most {high:,} ({why})"
+        return None
+
+    return check
+
+
+_CPU = _between(0, MAX_VCPUS, "the most vCPUs an AWS Batch job on EC2 can reserve",
+                low_inclusive=False)
+_MEMORY = _between(MIN_MEMORY_MIB, MAX_MEMORY_MIB,
+                   "MiB: the memory of the largest EC2 instance AWS Batch can use")
+_GPU = _between(0, MAX_GPUS, "the most GPUs of any EC2 instance type")
+_RETRIES = _between(0, MAX_RETRIES, "Step Functions' largest Retry MaxAttempts")
+_RETRY_MINUTES = _between(0, MAX_RETRY_MINUTES,
+                          "Step Functions' largest Retry IntervalSeconds is 99,999,999")
+_TIMEOUT = {
+    unit: _between(0, MAX_TIMEOUT_SECONDS // factor,
+                   "Step Functions' largest TimeoutSeconds is 99,999,999")
+    for unit, factor in (("seconds", 1), ("minutes", 60), ("hours", 3600))
+}
+_CONCURRENCY = _between(0, MAX_MAP_CONCURRENCY,
+                        "the most child executions a Distributed Map runs at once")
 
 
 def _identifier(v: Any) -> str | None:
@@ -50,6 +89,8 @@ def _env_vars(v: Any) -> str | None:
             return f"has an invalid variable name {key!r}"
         if not isinstance(value, str | int | float | bool):
             return f"value of {key!r} must be a string or a number"
+        if "\0" in str(value):
+            return f"value of {key!r} must not contain a NUL character"
     return None
 
 
@@ -63,34 +104,34 @@ _BOOL = (bool,)
 
 STEP_DECORATORS: dict[str, dict[str, Arg]] = {
     "batch": {
-        "cpu": Arg(_NUMBER, _positive),
-        "memory": Arg(_INT, _positive),
-        "gpu": Arg(_INT, _non_negative),
-        "shared_memory": Arg(_INT, _positive),
+        "cpu": Arg(_NUMBER, _CPU),
+        "memory": Arg(_INT, _MEMORY),
+        "gpu": Arg(_INT, _GPU),
+        "shared_memory": Arg(_INT, _MEMORY),
         "image": Arg(_STR),
         "queue": Arg(_STR),
         "iam_role": Arg(_STR),
     },
     "resources": {
-        "cpu": Arg(_NUMBER, _positive),
-        "memory": Arg(_INT, _positive),
-        "gpu": Arg(_INT, _non_negative),
-        "shared_memory": Arg(_INT, _positive),
+        "cpu": Arg(_NUMBER, _CPU),
+        "memory": Arg(_INT, _MEMORY),
+        "gpu": Arg(_INT, _GPU),
+        "shared_memory": Arg(_INT, _MEMORY),
     },
     "retry": {
-        "times": Arg(_INT, _non_negative),
-        "minutes_between_retries": Arg(_INT, _non_negative),
+        "times": Arg(_INT, _RETRIES),
+        "minutes_between_retries": Arg(_INT, _RETRY_MINUTES),
     },
     "catch": {"var": Arg(_STR, _identifier), "print_exception": Arg(_BOOL)},
     "timeout": {
-        "seconds": Arg(_INT, _non_negative),
-        "minutes": Arg(_INT, _non_negative),
-        "hours": Arg(_INT, _non_negative),
+        "seconds": Arg(_INT, _TIMEOUT["seconds"]),
+        "minutes": Arg(_INT, _TIMEOUT["minutes"]),
+        "hours": Arg(_INT, _TIMEOUT["hours"]),
     },
     "environment": {"vars": Arg((dict,), _env_vars)},
     "foreach_options": {
         "mode": Arg(_STR, _map_mode),
-        "max_concurrency": Arg(_INT, _non_negative),
+        "max_concurrency": Arg(_INT, _CONCURRENCY),
     },
 }
 
@@ -100,7 +141,7 @@ CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
         "daily": Arg(_BOOL),
         "hourly": Arg(_BOOL),
         "weekly": Arg(_BOOL),
-        "timezone": Arg(_STR),
+        "timezone": Arg(_STR, timezone_problem),
     }
 }
 
@@ -112,6 +153,19 @@ def type_problem(arg: Arg, value: Any) -> str | None:
     if not isinstance(value, arg.types):
         return f"must be {_type_names(arg.types)}, got {type(value).__name__}"
     return arg.check(value) if arg.check else None
+
+
+def combined_problem(name: str, args: dict[str, Any]) -> str | None:
+    """A problem with the arguments of one decorator taken together, or None."""
+    if name == "timeout" and timeout_seconds(args) > MAX_TIMEOUT_SECONDS:
+        return (f"adds up to {timeout_seconds(args):,} seconds; Step Functions' largest "
+                f"TimeoutSeconds is {MAX_TIMEOUT_SECONDS:,}")
+    return None
+
+
+def timeout_seconds(args: dict[str, Any]) -> int:
+    return int(args.get("seconds", 0) + 60 * args.get("minutes", 0)
+               + 3600 * args.get("hours", 0))
 
 
 def _type_names(types: tuple[type, ...]) -> str:
@@ -139,12 +193,7 @@ def build_policies(decorators: dict[str, dict[str, Any]]) -> Policies:
     retry = decorators.get("retry")
     catch = decorators.get("catch")
     timeout = decorators.get("timeout")
-    seconds = None
-    if timeout is not None:
-        seconds = (
-            timeout.get("seconds", 0) + 60 * timeout.get("minutes", 0)
-            + 3600 * timeout.get("hours", 0)
-        )
+    seconds = timeout_seconds(timeout) if timeout is not None else None
     env = decorators.get("environment", {}).get("vars", {})
     return Policies(
         resources=Resources(**sizing),

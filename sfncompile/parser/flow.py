@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import ast
+import gc
+import io
+import json
+import warnings
 from pathlib import Path
 from typing import Any, cast
 
+from sfncompile import ir
 from sfncompile.errors import FlowError, FlowErrors, UsageError
 from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
     STEP_DECORATORS,
     build_policies,
+    combined_problem,
     schedule_expression,
     type_problem,
 )
-from sfncompile.parser.module import ModuleInfo, read_module
+from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
 from sfncompile.parser.validate import validate_graph
 from sfncompile.schedule import ScheduleError
 
 _PARAM_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
+# Every step is a Batch Task state of at least this many bytes, so a definition within Step
+# Functions' 1,048,576 bytes (emit/limits.py checks the real size) has at most MAX_STEPS
+# steps: checked before anything is built, so a huge flow is refused at once.
+MIN_TASK_STATE_BYTES = 200
+MAX_DEFINITION_BYTES = 1_048_576
+MAX_STEPS = MAX_DEFINITION_BYTES // MIN_TASK_STATE_BYTES
+# Each branch of a Parallel records at least its own start and end and its Batch task's events.
+EVENTS_PER_BRANCH = ir.EVENTS_PER_ITERATION + ir.EVENTS_BATCH_TASK
+MAX_SPLIT_WIDTH = (ir.HISTORY_LIMIT - ir.HISTORY_HEADROOM) // EVENTS_PER_BRANCH
 
 
 class _Reader:
@@ -76,9 +91,15 @@ class _Reader:
                 self.error(kw.value, f"{where}: argument {kw.arg!r} of @{name} {problem}")
                 continue
             args[kw.arg] = value
+        problem = combined_problem(name, args)
+        if problem:
+            self.error(node, f"{where}: @{name} {problem}")
         return name, args
 
     def literal(self, node: ast.expr, what: str) -> Any:
+        if too_deep(node, MAX_LITERAL_DEPTH):
+            self.error(node, f"{what} nests more than {MAX_LITERAL_DEPTH} levels deep")
+            return _NOT_LITERAL
         try:
             return self.info.literal(node)
         except (ValueError, TypeError, SyntaxError, RecursionError):
@@ -89,6 +110,14 @@ class _Reader:
     # -- flow class -------------------------------------------------------------------------
 
     def flow(self, cls: ast.ClassDef, source: str) -> FlowIR | None:
+        steps_defined = [stmt for stmt in cls.body if isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef) and self.is_step(stmt)]
+        if len(steps_defined) > MAX_STEPS:
+            self.error(steps_defined[MAX_STEPS], f"flow {cls.name!r} has {len(steps_defined):,} "
+                       f"steps; a Step Functions definition ({MAX_DEFINITION_BYTES:,} bytes at "
+                       f"most) holds at most {MAX_STEPS:,} (every step is a Batch task state of "
+                       f"at least {MIN_TASK_STATE_BYTES} bytes). Use a foreach, or split the flow")
+            return None
         schedule = None
         for deco in cls.decorator_list:
             parsed = self.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
@@ -241,6 +270,12 @@ class _Reader:
         if len(set(names)) != len(names):
             self.error(call, f"{where}: self.next lists the same step twice")
             return None
+        if len(names) > MAX_SPLIT_WIDTH:
+            self.error(call, f"{where}: a split of {len(names):,} branches; at most "
+                       f"{MAX_SPLIT_WIDTH:,} fit in the {ir.HISTORY_LIMIT:,} events of an "
+                       f"execution's history (each branch records at least "
+                       f"{EVENTS_PER_BRANCH}). Use a foreach")
+            return None
         return StepIR(kind="linear" if len(names) == 1 else "split", targets=names, **base)
 
     def switch(self, call: ast.Call, arms: ast.Dict, condition: ast.expr | None,
@@ -315,12 +350,21 @@ class _Reader:
         if not isinstance(values["name"], str) or not values["name"]:
             self.error(args["name"], f"{where}: the name must be a non-empty string")
             return None
+        for key, wanted, kind in (("help", str, "a string"), ("required", bool, "True or False")):
+            if values.get(key) is not None and not isinstance(values[key], wanted):
+                self.error(args[key], f"{where}: {key} must be {kind}, not {values[key]!r:.40}")
+                return None
         ptype = self.parameter_type(args.get("type"), values.get("default"), where)
         if ptype is None:
             return None
         default = values.get("default")
         if default is not None and not _fits(ptype, default):
-            self.error(args["default"], f"{where}: default {default!r} is not of type {ptype}")
+            self.error(args["default"], f"{where}: default {default!r:.60} is not of type "
+                       f"{ptype}")
+            return None
+        problem = _json_problem(default)
+        if problem:
+            self.error(args["default"], f"{where}: the default {problem}")
             return None
         return ParameterIR(name=values["name"], attr=attr, type=cast(ParamType, ptype),
                            default=default,
@@ -360,6 +404,24 @@ def _fits(ptype: str, value: Any) -> bool:
     return isinstance(value, {"str": str, "bool": bool}[ptype])
 
 
+def _json_problem(value: Any) -> str | None:
+    """Why `value` cannot travel as JSON (to the runtime and the state machine), or None."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return "is not a finite number" if isinstance(value, float) else f"is not JSON: {exc}"
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                return "is not JSON: the keys of a JSON object must be strings"
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
 def _is_self_next(call: ast.Call) -> bool:
     f = call.func
     return (isinstance(f, ast.Attribute) and f.attr == "next"
@@ -367,29 +429,110 @@ def _is_self_next(call: ast.Call) -> bool:
 
 
 def _short(node: ast.AST) -> str:
+    if too_deep(node, MAX_LITERAL_DEPTH):
+        return "..."
     text = ast.unparse(node)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _parse_python(text: str, display: str) -> ast.Module:
+    """ast.parse, quietly and fast. Python's own warnings about the source (an invalid escape
+    in a string, say) are Python's to give when the flow runs, not errors of the flow. The
+    tree holds no cycles, so the cycle collector is paused while it is built: on a big flow
+    it would otherwise take half the time, scanning the new nodes over and over."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=display)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _longest_statement(text: str) -> int:
+    """The line of the statement with the most tokens: where a too-deep expression sits."""
+    import tokenize
+
+    best, best_line, count, line = -1, 1, 0, 1
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if count == 0:
+                line = tok.start[0]
+            count += 1
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if count > best:
+                    best, best_line = count, line
+                count = 0
+    except (tokenize.TokenError, SyntaxError):
+        if count > best:
+            best_line = line
+    return best_line
 
 
 def parse_flow(path: str | Path, flow_name: str | None = None) -> FlowIR:
     """Parse the flow in `path`; raise FlowErrors listing every problem found."""
     display = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{display}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{display}: cannot read the flow file: {exc}") from None
-    return parse_source(text, display, flow_name)
+    except OSError as exc:
+        raise UsageError(f"{display}: cannot read the flow file: {exc.strerror or exc}") from None
+    return parse_source(decode_source(data, display), display, flow_name)
+
+
+def decode_source(data: bytes, display: str) -> str:
+    """The text of a flow file, decoded as Python does (UTF-8, or its coding declaration)."""
+    encoding = "utf-8"
+    if b"coding" in b"\n".join(data.split(b"\n", 2)[:2]):
+        encoding = _declared_encoding(data, display)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[line_start:exc.start].decode(encoding, errors="replace")) + 1
+        bad = data[exc.start:exc.end].hex(" ")
+        raise FlowErrors([FlowError(display, line, col, f"the file is not valid {encoding}: "
+                                    f"cannot decode byte(s) {bad}; save it as UTF-8 or "
+                                    "declare its encoding (# -*- coding: ... -*-)")]) from None
+
+
+def _declared_encoding(data: bytes, display: str) -> str:
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        # Bytes that are not UTF-8 in the first two lines, or an unknown coding declaration.
+        if "encoding declaration" not in str(exc.msg):
+            line = data.count(b"\n", 0, data.find(b"coding")) + 1 if b"coding" in data else 1
+            raise FlowErrors([FlowError(display, line, 1, str(exc.msg))]) from None
+        return "utf-8"
+    return encoding
 
 
 def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowIR:
+    text = text.removeprefix("\ufeff")
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        col = nul - text.rfind("\n", 0, nul)
+        raise FlowErrors([FlowError(display, line, col, "the file contains a NUL character; "
+                                    "it is not Python source")])
     try:
-        tree = ast.parse(text, filename=display)
+        tree = _parse_python(text, display)
     except SyntaxError as exc:
         raise FlowErrors([FlowError(display, exc.lineno or 1, exc.offset or 1,
                                     f"syntax error: {exc.msg}")]) from None
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (RecursionError, MemoryError):
+        line = _longest_statement(text)
+        raise FlowErrors([FlowError(display, line, 1, "this statement nests too deeply for "
+                                    "Python's parser; split it into smaller expressions")]
+                         ) from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python allows
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
     info = read_module(tree)
     reader = _Reader(display, info, text)

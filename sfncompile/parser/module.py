@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 API_MODULES = ("sfncompile", "metaflow")
+# Literals nested deeper than this are refused with a message; the stdlib's literal_eval and
+# unparse recurse once per level and would otherwise hit Python's recursion limit.
+MAX_LITERAL_DEPTH = 50
 API_NAMES = frozenset(
     {
         "FlowSpec",
@@ -52,7 +55,20 @@ class ModuleInfo:
         """
         if isinstance(node, ast.Name) and node.id in self.constants:
             return self.constants[node.id]
+        if too_deep(node, MAX_LITERAL_DEPTH):
+            raise ValueError(f"nested more than {MAX_LITERAL_DEPTH} levels deep")
         return ast.literal_eval(_substitute(node, self.constants))
+
+
+def too_deep(node: ast.AST, limit: int) -> bool:
+    """Whether `node` nests more than `limit` levels, found without recursion."""
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(current))
+    return False
 
 
 def _substitute(node: ast.expr, constants: dict[str, Any]) -> ast.expr:

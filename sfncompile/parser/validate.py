@@ -9,6 +9,9 @@ from sfncompile.errors import FlowError
 from sfncompile.ir import FlowAnalysis, FlowIR, SourcePos, StepIR
 
 RESERVED_STEP_NAMES = frozenset({"next", "input", "index", "merge_artifacts", "foreach_stack"})
+# Splits and foreach nest at most this deep. Deeper is no real flow, and the graph analysis
+# and the emitter recurse once per level: the limit keeps them far from Python's own.
+MAX_NESTING = 32
 
 
 def _err(pos: SourcePos | None, message: str) -> FlowError:
@@ -20,12 +23,17 @@ def validate_graph(flow: FlowIR) -> list[FlowError]:
     errors = _check_names(flow)
     if errors:
         return errors
+    errors = _check_nesting(flow)
+    if errors:
+        return errors
     a = flow.analysis
     errors += _check_reachability(flow, a)
     errors += _check_cycles(a)
     errors += _check_joins(flow, a)
     if not errors:
         errors += _check_scopes(flow, a)
+    if not errors:
+        errors += _check_branches(a)
     return errors
 
 
@@ -51,6 +59,57 @@ def _check_names(flow: FlowIR) -> list[FlowError]:
             errors.append(_err(s.pos, f"step {s.name!r}: @catch needs a step with a single "
                                f"next step; after a failure a {s.kind} has nothing to decide on"))
     return errors
+
+
+def _check_nesting(flow: FlowIR) -> list[FlowError]:
+    """Refuse splits and foreach nested deeper than MAX_NESTING, before any recursive analysis.
+
+    The depth of a step is the number of splits and foreach passed on the way from `start`,
+    less the joins passed, over the forward edges (a loop's edge back is left out). Found
+    without recursion, it is exact for a valid flow and bounds the nesting of an invalid one.
+    """
+    by_name = {s.name: s for s in flow.steps}
+    if "start" not in by_name:
+        return []
+    back: set[tuple[str, str]] = set()
+    visited = {"start"}
+    on_path = {"start"}
+    stack: list[tuple[str, int]] = [("start", 0)]
+    while stack:
+        name, i = stack[-1]
+        if i == len(by_name[name].targets):
+            stack.pop()
+            on_path.discard(name)
+            continue
+        stack[-1] = (name, i + 1)
+        t = by_name[name].targets[i]
+        if t in on_path:
+            back.add((name, t))
+        elif t in by_name and t not in visited:
+            visited.add(t)
+            on_path.add(t)
+            stack.append((t, 0))
+    forward = {n: [t for t in by_name[n].targets if t in by_name and (n, t) not in back]
+               for n in visited}
+    indegree = dict.fromkeys(visited, 0)
+    for targets in forward.values():
+        for t in targets:
+            indegree[t] += 1
+    depth = dict.fromkeys(visited, 0)
+    ready = [n for n, d in indegree.items() if d == 0]
+    while ready:
+        name = ready.pop()
+        step = by_name[name]
+        if depth[name] > MAX_NESTING:
+            return [_err(step.pos, f"step {name!r} is nested inside {depth[name]} splits or "
+                         f"foreach; at most {MAX_NESTING} levels are supported")]
+        inner = depth[name] + (1 if step.kind in ("split", "foreach") else 0)
+        for t in forward[name]:
+            depth[t] = max(depth[t], inner - 1 if by_name[t].is_join else inner)
+            indegree[t] -= 1
+            if indegree[t] == 0:
+                ready.append(t)
+    return []
 
 
 def _check_reachability(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
@@ -166,4 +225,34 @@ def _check_scopes(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
                 errors.append(_err(s.next_pos, f"step {s.name!r} jumps to {t!r}, out of its "
                                    "branch; branches of a split or foreach may only leave "
                                    "through their join"))
+    return errors
+
+
+def _check_branches(a: FlowAnalysis) -> list[FlowError]:
+    """The branches of a split meet only at their join: no step of one branch goes into
+    another (the step would run once per branch)."""
+    errors: list[FlowError] = []
+    for split in a.ordered:
+        join = a.join_of.get(split.name)
+        if split.kind != "split" or join is None:
+            continue
+        owner = {head: i for i, head in enumerate(split.targets)}
+        for i, head in enumerate(split.targets):
+            stack = [head]
+            while stack:
+                step = a.by_name[stack.pop()]
+                nxt = ([a.join_of[step.name]] if step.name in a.join_of
+                       else a.forward_targets(step))
+                for t in nxt:
+                    if t == join or t not in a.by_name:
+                        continue
+                    if t not in owner:
+                        owner[t] = i
+                        stack.append(t)
+                    elif owner[t] != i:
+                        other = split.targets[owner[t]]
+                        errors.append(_err(step.next_pos, f"step {step.name!r} goes to {t!r}, "
+                                           f"in the branch of the split {split.name!r} that "
+                                           f"starts at {other!r}; the branches of a split "
+                                           f"meet only at their join {join!r}"))
     return errors
