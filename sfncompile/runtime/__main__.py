@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -14,7 +15,9 @@ GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
 DEFAULT_ROOT = ".sfncompile"
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+@functools.cache
+def parser() -> argparse.ArgumentParser:
+    """Built once: the local fork server builds it before forking, so tasks only parse."""
     p = argparse.ArgumentParser(prog="python -m sfncompile.runtime",
                                 description="Run one task of a compiled flow.")
     p.add_argument("--step", required=True)
@@ -31,7 +34,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--caught", default=None,
                    help="JSON {Error, Cause} of a failure to record under @catch instead of "
                         "running the step")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
