@@ -330,11 +330,16 @@ class TaskRunner:
                     "@foreach_options(mode='distributed') on this step"
                 )
             # Each item is its own artifact, so a body task loads only its own; saving them
-            # in parallel hides the round trips to S3.
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                shas = list(pool.map(
-                    lambda i: ds.save_artifact(self.storage, self.flow_name, items[i],
-                                               f"{var}[{i}]"), range(len(items))))
+            # in parallel hides the round trips to S3. On local disk threads would only
+            # contend for the interpreter's lock.
+            def save(i: int) -> str:
+                return ds.save_artifact(self.storage, self.flow_name, items[i], f"{var}[{i}]")
+
+            if isinstance(self.storage, LocalStorage):
+                shas = [save(i) for i in range(len(items))]
+            else:
+                with ThreadPoolExecutor(max_workers=8) as pool:
+                    shas = list(pool.map(save, range(len(items))))
             return {"width": len(items), "foreach_items": shas}, list(range(len(items)))
         if info["kind"] == "switch":
             value = getattr(flow, info["condition"])
