@@ -363,7 +363,7 @@ class TaskRunner:
 
     def run(self) -> int:
         spec = self.spec
-        started = time.time()
+        started, cpu = time.time(), time.process_time()
         meta = {"status": "running", "attempt": self.store.attempt, "started": started,
                 "host": socket.gethostname(), "pid": os.getpid()}
         self.store.write_meta(meta)
@@ -376,7 +376,8 @@ class TaskRunner:
                     done = self.run_step()
                     done.update(attempt=self.store.attempt, started=started,
                                 finished=time.time(), retry_count=spec.attempt,
-                                origin_run_id=spec.origin_run)
+                                origin_run_id=spec.origin_run,
+                                cpu_seconds=round(time.process_time() - cpu, 6))
                     status = "succeeded"
                 except TaskError as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
