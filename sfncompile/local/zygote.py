@@ -19,7 +19,9 @@ its own process group, so the processes a step starts die with it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import io
 import json
 import os
 import selectors
@@ -30,7 +32,8 @@ from typing import Any
 from sfncompile.local import lifeline
 
 
-def _child(request: dict[str, Any], closing: list[int], devnull: int, server: int) -> None:
+def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: list[int],
+           devnull: int, server: int) -> None:
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGCHLD, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
@@ -55,9 +58,9 @@ def _child(request: dict[str, Any], closing: list[int], devnull: int, server: in
     os.environ["TMPDIR"] = tempfile.tempdir = request["tmp"]
     code = 1
     try:
-        from sfncompile.runtime.__main__ import main
+        from sfncompile.runtime.__main__ import main, run_task
 
-        code = main(request["argv"])
+        code = run_task(args) if args is not None else main(request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -94,6 +97,18 @@ def _remember(request: dict[str, Any]) -> None:
         task.preload_graph(request["graph"])
     if request.get("flow_file"):
         task.preload_flow(request["flow_file"])
+
+
+def _parsed(argv: list[str]) -> argparse.Namespace | None:
+    """The task's arguments, parsed here before the fork; None if they do not parse (the
+    task then parses them itself and reports the error in its own output)."""
+    from sfncompile.runtime import __main__ as entry
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return entry.parse_args(argv)
+    except SystemExit:
+        return None
 
 
 def _kill_all(running: dict[int, int]) -> None:
@@ -151,9 +166,10 @@ def serve(parent: int, s3: bool) -> None:
             for line in lines:
                 request = json.loads(line)
                 _remember(request)
+                args = _parsed(request["argv"])
                 pid = os.fork()
                 if pid == 0:
-                    _child(request, [sig_r, sig_w], devnull, server)
+                    _child(request, args, [sig_r, sig_w], devnull, server)
                 running[pid] = request["id"]
                 reply(f"started {request['id']} {pid}")
 

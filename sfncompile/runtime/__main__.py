@@ -42,7 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run_task(parse_args(argv))
+
+
+def run_task(args: argparse.Namespace) -> int:
+    """Run the task that parsed arguments describe (a fork server parses them before it
+    forks: argparse touches enough shared memory to cost a forked task ~200 page copies)."""
     try:
         graph = load_graph(args.graph)
         flow_file = args.flow_file or args.graph.resolve().parent.parent / graph["source"]
