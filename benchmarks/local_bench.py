@@ -1,20 +1,25 @@
 """The local runner's costs, and how it compares with Metaflow's own local runner.
 
-    python benchmarks/local_bench.py [--runs 3] [--max-workers 4] [--metaflow-python PATH]
+    python benchmarks/local_bench.py [--runs 3] [--wide 100:2,100:8,1000:8] [--wide-runs 1]
+                                     [--metaflow-python PATH]
 
   (a) per-task overhead: a linear flow of 50+ steps through `sfncompile run`, with the median
-      wall time of a task as the runner sees it and of the step inside the task; and the cold
-      start of one task through `python -m sfncompile.runtime`, as a Batch container pays it
-  (b) a 100-wide foreach of trivial steps, end to end through `sfncompile run`
+      wall time of a task as the runner sees it and of the step inside the task (target: under
+      10 ms); and the cold start of one task through `python -m sfncompile.runtime`, as a
+      Batch container pays it
+  (b) a foreach of trivial steps, end to end through `sfncompile run`, for each WIDTH:WORKERS
+      of --wide
   (c) save and load of a 256 MiB artifact (benchmarks/artifact_bench.py): throughput and peak
       RSS, which must stay under 2.5x the artifact
-  (d) the flow of (b) with `from metaflow import`, through `python flow.py run` of the real
-      Metaflow, in a venv outside the repository (made in /tmp/mf-venv unless
-      --metaflow-python names a Python that has Metaflow); the target is Metaflow taking at
-      least 3x as long as sfncompile
+  (d) the flows of (b) with `from metaflow import`, through `python flow.py run` of the real
+      Metaflow 2.19, in a venv outside the repository (/tmp/mfvenv, else /tmp/mf-venv, made
+      with `pip install 'metaflow==2.19.*'` when missing, unless --metaflow-python names a
+      Python that has Metaflow), run by run alternating with (b) so both see the same load.
+      Targets: Metaflow takes at least 20x as long at width 100 and 25x at width 1,000.
 
-Every end-to-end number is the median of --runs runs, each on a fresh datastore. The exit code
-is 1 when a target is missed.
+Every end-to-end number is the median of --runs runs (--wide-runs for foreach wider than
+100: Metaflow needs minutes for one), each on a fresh datastore. The exit code is 1 when a
+target is missed.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -36,9 +42,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_VENV = Path("/tmp/mf-venv")
+VENVS = (Path("/tmp/mfvenv"), Path("/tmp/mf-venv"))  # the first one with Metaflow is used
+METAFLOW_REQUIREMENT = "metaflow==2.19.*"
 PEAK_LIMIT = 2.5  # peak RSS / artifact size
-RATIO_TARGET = 3.0  # Metaflow time / sfncompile time
+IN_TASK_LIMIT = 0.010  # seconds, the median step inside a trivial task
+
+
+def ratio_target(width: int) -> float:
+    """Metaflow time / sfncompile time at least."""
+    return 25.0 if width >= 1000 else 20.0
 
 WIDE_FLOW = """\
 from {module} import FlowSpec, Parameter, step
@@ -129,6 +141,13 @@ def timed(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | Non
     return seconds, proc
 
 
+def children_cpu() -> float:
+    """CPU seconds of every waited-for descendant so far: the runner, and under it Metaflow's
+    task processes or sfncompile's fork server and its tasks."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def sfn_run(flow: Path, root: Path, workers: int,
             *extra: str) -> tuple[float, subprocess.CompletedProcess[str]]:
     return timed([sys.executable, "-m", "sfncompile", "run", str(flow), "--datastore-root",
@@ -136,7 +155,7 @@ def sfn_run(flow: Path, root: Path, workers: int,
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
+    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
 
 
 # ------------------------------------------------------------------------------- (a)
@@ -146,7 +165,7 @@ def bench_overhead(tmp: Path, steps: int, runs: int, report: Report) -> None:
     flow = tmp / "linear_flow.py"
     flow.write_text(linear_flow(steps), encoding="utf-8")
     tasks = steps + 2
-    walls, runner_medians, inside_medians, last = [], [], [], None
+    walls, runner_medians, inside_medians, cpu_medians, last = [], [], [], [], None
     for i in range(runs):
         root = tmp / f"linear{i}"
         wall, proc = sfn_run(flow, root, 1)
@@ -155,19 +174,28 @@ def bench_overhead(tmp: Path, steps: int, runs: int, report: Report) -> None:
         seen = [float(m) for m in re.findall(r": done in ([0-9.]+)s", proc.stderr)]
         assert len(seen) == tasks, f"expected {tasks} task lines, got {len(seen)}"
         runner_medians.append(statistics.median(seen))
-        inside = []
+        inside, cpu = [], []
         for done in (root / pathspec).glob("*/*/*/done.json"):
             data = json.loads(done.read_text())
             inside.append(data["finished"] - data["started"])
+            cpu.append(data["cpu_seconds"])
         inside_medians.append(statistics.median(inside))
+        cpu_medians.append(statistics.median(cpu))
         last = (root, pathspec)
     wall = statistics.median(walls)
     report.add(f"(a) linear flow, {tasks} tasks, end to end", f"{wall:.2f} s",
                f"{ms(wall / tasks)} per task, CLI and first fork included")
     report.add("(a) per task, as the runner sees it", ms(statistics.median(runner_medians)),
                "fork from the preloaded server to exit, median task")
-    report.add("(a) per task, inside the task", ms(statistics.median(inside_medians)),
-               "done.json finished - started: load flow, inputs, step, save")
+    inside = statistics.median(inside_medians)
+    report.add("(a) per task, inside the task", ms(inside),
+               f"done.json finished - started: load flow, inputs, step, save; target < "
+               f"{ms(IN_TASK_LIMIT)}")
+    report.add("(a) per task, CPU inside the task", ms(statistics.median(cpu_medians)),
+               "done.json cpu_seconds: the same span in CPU time, which a loaded machine "
+               "inflates far less")
+    if inside >= IN_TASK_LIMIT:
+        report.failures.append(f"(a) inside a task: {ms(inside)}, target < {ms(IN_TASK_LIMIT)}")
     assert last is not None
     bench_cold_start(tmp, *last, runs=max(runs, 5), report=report)
 
@@ -203,16 +231,19 @@ class SfnForeach:
 
     def __init__(self, tmp: Path, width: int, workers: int) -> None:
         self.tmp, self.width, self.workers = tmp, width, workers
-        self.flow = tmp / "sfn_wide" / "wide_flow.py"
+        self.flow = tmp / f"sfn_wide_{width}_{workers}" / "wide_flow.py"
         self.flow.parent.mkdir()
         self.flow.write_text(WIDE_FLOW.format(module="sfncompile"), encoding="utf-8")
         self.times: list[float] = []
+        self.cpu: list[float] = []
 
     def run_once(self) -> None:
         from sfncompile import client
 
-        root = self.tmp / f"wide{len(self.times)}"
+        root = self.flow.parent / f"run{len(self.times)}"
+        cpu = children_cpu()
         seconds, proc = sfn_run(self.flow, root, self.workers, "--param", f"width={self.width}")
+        self.cpu.append(children_cpu() - cpu)
         client.set_datastore_root(str(root))
         try:
             data = client.Run(proc.stdout.strip().splitlines()[-1]).data
@@ -226,7 +257,7 @@ class SfnForeach:
         median = statistics.median(self.times)
         report.add(f"(b) sfncompile run, {self.width}-wide foreach", f"{median:.2f} s",
                    f"{self.width + 3} tasks, --max-workers {self.workers}, "
-                   f"runs {fmt_runs(self.times)}")
+                   f"runs {fmt_runs(self.times)}; CPU {statistics.median(self.cpu):.2f} s")
         return median
 
 
@@ -237,13 +268,16 @@ def fmt_runs(times: list[float]) -> str:
 def metaflow_python(given: str | None) -> Path:
     if given:
         return Path(given)
-    python = DEFAULT_VENV / "bin" / "python"
-    if not python.exists():
-        print(f"creating {DEFAULT_VENV} with Metaflow (pip install metaflow)", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(DEFAULT_VENV)], check=True)
-    has = subprocess.run([str(python), "-c", "import metaflow"], capture_output=True)
-    if has.returncode != 0:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "metaflow"], check=True)
+    for venv in VENVS:
+        python = venv / "bin" / "python"
+        if python.exists() and subprocess.run([str(python), "-c", "import metaflow"],
+                                              capture_output=True).returncode == 0:
+            return python
+    venv = VENVS[0]
+    print(f"creating {venv} with {METAFLOW_REQUIREMENT}", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", METAFLOW_REQUIREMENT], check=True)
     return python
 
 
@@ -252,25 +286,29 @@ class MetaflowForeach:
 
     def __init__(self, tmp: Path, python: Path, width: int, workers: int) -> None:
         self.tmp, self.python, self.width, self.workers = tmp, python, width, workers
-        self.flow = tmp / "mf_wide" / "wide_flow.py"
+        self.flow = tmp / f"mf_wide_{width}_{workers}" / "wide_flow.py"
         self.flow.parent.mkdir()
         self.flow.write_text(WIDE_FLOW.format(module="metaflow"), encoding="utf-8")
         self.version = subprocess.run(
             [str(python), "-c", "import metaflow; print(metaflow.__version__)"],
             capture_output=True, text=True, check=True).stdout.strip()
         self.times: list[float] = []
+        self.cpu: list[float] = []
 
     def run_once(self) -> None:
-        sysroot = self.tmp / f"mf{len(self.times)}"
+        sysroot = self.flow.parent / f"run{len(self.times)}"
         env = os.environ | {
             "USERNAME": "bench",
             "METAFLOW_DEFAULT_DATASTORE": "local",
             "METAFLOW_DEFAULT_METADATA": "local",
             "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(sysroot),
         }
+        cpu = children_cpu()
         seconds, proc = timed([str(self.python), str(self.flow), "--no-pylint", "run",
-                               "--max-workers", str(self.workers), "--width", str(self.width)],
+                               "--max-workers", str(self.workers), "--width", str(self.width),
+                               "--max-num-splits", str(max(100, self.width))],
                               env=env, cwd=self.flow.parent)
+        self.cpu.append(children_cpu() - cpu)
         total = self.width * (self.width + 1) // 2
         assert f"total {total}" in proc.stdout + proc.stderr, "Metaflow's run printed no total"
         self.times.append(seconds)
@@ -280,7 +318,7 @@ class MetaflowForeach:
         median = statistics.median(self.times)
         report.add(f"(d) Metaflow {self.version} run, {self.width}-wide foreach",
                    f"{median:.2f} s", f"python flow.py run --max-workers {self.workers}, "
-                   f"runs {fmt_runs(self.times)}")
+                   f"runs {fmt_runs(self.times)}; CPU {statistics.median(self.cpu):.2f} s")
         return median
 
 
@@ -312,15 +350,56 @@ def bench_artifact(size_mib: int, runs: int, report: Report) -> None:
 # ------------------------------------------------------------------------------- main
 
 
+def parse_wide(text: str) -> list[tuple[int, int]]:
+    try:
+        pairs = [tuple(int(x) for x in item.split(":")) for item in text.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        raise argparse.ArgumentTypeError("expected WIDTH:WORKERS[,WIDTH:WORKERS...]")
+    return [(p[0], p[1]) for p in pairs]
+
+
+def bench_foreach(tmp: Path, wide: list[tuple[int, int]], runs: int, wide_runs: int,
+                  metaflow: Path | None, report: Report, header: list[str]) -> None:
+    """(b) and (d), alternating run by run, so that both see the same load on the machine."""
+    for width, workers in wide:
+        pair: list[SfnForeach | MetaflowForeach] = [SfnForeach(tmp, width, workers)]
+        if metaflow is not None:
+            mf = MetaflowForeach(tmp, metaflow, width, workers)
+            pair.append(mf)
+            line = f"Metaflow {mf.version} at {metaflow}"
+            if line not in header:
+                header.append(line)
+        count = runs if width <= 100 else wide_runs
+        for i in range(count):
+            for runner in pair:
+                print(f"  {type(runner).__name__} {width}-wide, {workers} workers: run "
+                      f"{i + 1}/{count}", file=sys.stderr, flush=True)
+                runner.run_once()
+        medians = [runner.report(report) for runner in pair]
+        if len(medians) == 2:
+            ratio, target = medians[1] / medians[0], ratio_target(width)
+            cpu_ratio = statistics.median(pair[1].cpu) / statistics.median(pair[0].cpu)
+            report.add(f"(d)/(b) {width}-wide, {workers} workers: Metaflow / sfncompile",
+                       f"{ratio:.1f}x", f"target >= {target:.0f}x (wall); CPU time "
+                       f"{cpu_ratio:.1f}x")
+            if ratio < target:
+                report.failures.append(f"(d)/(b) {width}-wide, {workers} workers: Metaflow "
+                                       f"is only {ratio:.1f}x slower (target {target:.0f}x)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=3, help="runs per end-to-end median (>= 3)")
-    p.add_argument("--max-workers", type=int, default=4, help="the same N for both runners")
+    p.add_argument("--wide", type=parse_wide, default=parse_wide("100:2,100:8,1000:8"),
+                   help="foreach widths and worker counts of (b) and (d)")
+    p.add_argument("--wide-runs", type=int, default=1,
+                   help="runs for a foreach wider than 100 (Metaflow takes minutes)")
     p.add_argument("--steps", type=int, default=50, help="middle steps of the linear flow")
-    p.add_argument("--width", type=int, default=100, help="foreach width (Metaflow caps 100)")
     p.add_argument("--size-mib", type=int, default=256)
     p.add_argument("--metaflow-python", metavar="PATH",
-                   help=f"a Python with Metaflow installed (default: {DEFAULT_VENV})")
+                   help=f"a Python with Metaflow installed (default: {VENVS[0]})")
     p.add_argument("--only", default="abcd", help="which parts to run, e.g. 'bd'")
     args = p.parse_args(argv)
     if args.runs < 3:
@@ -329,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         f"sfncompile local benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{platform.platform()}",
+        f"{platform.platform()}, load average {os.getloadavg()[0]:.1f} at the start",
     ]
     with tempfile.TemporaryDirectory(prefix="sfn-local-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -337,27 +416,9 @@ def main(argv: list[str] | None = None) -> int:
             bench_overhead(tmp, args.steps, args.runs, report)
         if "c" in args.only:
             bench_artifact(args.size_mib, args.runs, report)
-        # (b) and (d) alternate, run by run, so that both see the same load on the machine.
-        runners: list[SfnForeach | MetaflowForeach] = []
         if "b" in args.only:
-            runners.append(SfnForeach(tmp, args.width, args.max_workers))
-        if "d" in args.only:
-            python = metaflow_python(args.metaflow_python)
-            metaflow = MetaflowForeach(tmp, python, args.width, args.max_workers)
-            runners.append(metaflow)
-            header.append(f"Metaflow {metaflow.version} at {python}")
-        for i in range(args.runs):
-            for runner in runners:
-                print(f"  {type(runner).__name__} run {i + 1}/{args.runs}", file=sys.stderr,
-                      flush=True)
-                runner.run_once()
-        medians = [runner.report(report) for runner in runners]
-        if len(medians) == 2:
-            ratio = medians[1] / medians[0]
-            report.add("(d)/(b) Metaflow time / sfncompile time", f"{ratio:.1f}x",
-                       f"target >= {RATIO_TARGET:.0f}x")
-            if ratio < RATIO_TARGET:
-                report.failures.append(f"(d)/(b) Metaflow is only {ratio:.1f}x slower")
+            metaflow = metaflow_python(args.metaflow_python) if "d" in args.only else None
+            bench_foreach(tmp, args.wide, args.runs, args.wide_runs, metaflow, report, header)
     report.print(header)
     return 1 if report.failures else 0
 

@@ -411,10 +411,14 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
 
     The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
     """
-    flow = load_flow(flow_file, flow_name)
-    graph = flow.graph_json()
-    given = _check_params(graph, params)
-    _run_locally(graph, flow_file, _datastore(datastore_root, write=True), given, max_workers)
+    root = _datastore(datastore_root, write=True)
+    from sfncompile.local.worker import TaskLauncher
+
+    with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
+        flow = load_flow(flow_file, flow_name)
+        graph = flow.graph_json()
+        given = _check_params(graph, params)
+        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher)
 
 
 @main.command()
@@ -432,26 +436,28 @@ def resume(run_pathspec: str, from_step: str | None, max_workers: int,
     """
     from sfncompile.local.resume import cloner, resume_point
     from sfncompile.local.runner import new_run_id
-    from sfncompile.runtime import datastore as ds
+    from sfncompile.local.settle import settle_run
+    from sfncompile.local.worker import TaskLauncher
     from sfncompile.runtime.storage import KeyNotFound, open_storage
 
     flow_name, run_id = _split_run(run_pathspec)
     storage = open_storage(_datastore(datastore_root, write=True))
     try:
-        meta = ds.read_run_meta(storage, flow_name, run_id)
+        meta = settle_run(storage, flow_name, run_id)
     except KeyNotFound:
         raise UsageError(f"no run {run_pathspec} under {datastore_root}") from None
     flow_file = Path(meta["flow_file"])
-    flow = load_flow(flow_file, flow_name)
-    graph = flow.graph_json()
-    order = [s.name for s in flow.analysis.ordered]
-    start_at = resume_point(storage, flow_name, run_id, order, from_step)
-    new_run = new_run_id()
-    click.echo(f"Resuming {run_pathspec} from step {start_at!r} as {flow_name}/{new_run}",
-               err=True)
-    _run_locally(graph, flow_file, datastore_root, meta.get("params") or {}, max_workers,
-                 run_id=new_run, origin_run=run_id,
-                 clone=cloner(storage, flow_name, run_id, new_run, order, start_at))
+    with TaskLauncher.for_root(datastore_root) as launcher:  # starts while the flow is parsed
+        flow = load_flow(flow_file, flow_name)
+        graph = flow.graph_json()
+        order = [s.name for s in flow.analysis.ordered]
+        start_at = resume_point(storage, flow_name, run_id, order, from_step, meta)
+        new_run = new_run_id()
+        click.echo(f"Resuming {run_pathspec} from step {start_at!r} as {flow_name}/{new_run}",
+                   err=True)
+        _run_locally(graph, flow_file, datastore_root, meta.get("params") or {}, max_workers,
+                     run_id=new_run, origin_run=run_id, launcher=launcher,
+                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at))
 
 
 def _split_run(pathspec: str) -> tuple[str, str]:
@@ -513,21 +519,31 @@ def _datastore(root: str, write: bool) -> str:
 def show(run_pathspec: str, datastore_root: str) -> None:
     """Print a run's steps, tasks, their status and artifact names."""
     from sfncompile import client
+    from sfncompile.local.settle import settle_run
+    from sfncompile.runtime.storage import KeyNotFound, open_storage
 
-    _split_run(run_pathspec)
-    client.set_datastore_root(_datastore(datastore_root, write=False))
+    flow_name, run_id = _split_run(run_pathspec)
+    root = _datastore(datastore_root, write=False)
+    try:  # a run whose local runner died is recorded as interrupted first
+        interrupted = settle_run(open_storage(root), flow_name, run_id).get("interrupted")
+    except (KeyNotFound, ValueError):  # no record, or a bad one: the client says which
+        interrupted = False
+    client.set_datastore_root(root)
     run_ = client.Run(run_pathspec)
     steps = run_.steps()
     if not steps:
         raise UsageError(f"no run {run_pathspec} under {datastore_root}")
     status = "succeeded" if run_.successful else ("failed" if run_.finished else "running")
+    if interrupted and not run_.successful:
+        status = f"interrupted (continue with `sfncompile resume {run_pathspec}`)"
     click.echo(f"{run_pathspec}: {status}")
     for step_ in steps:
         committed = {t.id: t for t in step_.tasks()}
         for task_id in step_.started_tasks():
             task = committed.get(task_id)
             if task is None:
-                click.echo(f"  {step_.name}/{task_id}: not committed (running or failed)")
+                why = "interrupted" if interrupted else "running or failed"
+                click.echo(f"  {step_.name}/{task_id}: not committed ({why})")
                 continue
             names = ", ".join(task.artifact_names) or "-"
             click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-if TYPE_CHECKING:
-    from sfncompile.local.runner import Key, Outcome
+from sfncompile.local.outcome import Key, Outcome
 
 FAILURE_TAIL_LINES = 40
 
@@ -63,14 +62,14 @@ class Progress:
     def retrying(self, outcome: Outcome) -> None:
         self.running -= 1
         self._line(f"{outcome.key[0]}/{outcome.key[1]}: attempt {outcome.attempt} failed "
-                   f"(exit {outcome.returncode}); retrying")
+                   f"({_why(outcome)}); retrying")
 
     def failed(self, outcome: Outcome) -> None:
         self.running -= 1
         self.failures += 1
         tail = "\n".join(outcome.output.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
         self._line(f"{outcome.key[0]}/{outcome.key[1]}: FAILED (attempt {outcome.attempt}, "
-                   f"exit {outcome.returncode})\n{tail}")
+                   f"{_why(outcome)})\n{tail}")
 
     def interrupted(self, pathspec: str) -> None:
         self._line(f"Interrupted: running tasks were stopped. Continue with "
@@ -83,3 +82,7 @@ class Progress:
         self.stream.write(f"{self.done} tasks done, {self.failures} failed; the run {word} "
                           f"in {time.monotonic() - self.began:.1f}s\n")
         self.stream.flush()
+
+
+def _why(outcome: Outcome) -> str:
+    return outcome.error or f"exit {outcome.returncode}"

@@ -22,13 +22,30 @@ def failed_step(storage: Storage, flow: str, run: str, order: list[str]) -> str 
     return None
 
 
+def unreached_step(storage: Storage, flow: str, run: str, order: list[str]) -> str | None:
+    """The first step, in graph order, with no committed task: where an interrupted run
+    stopped when it had no task running at that moment."""
+    for step in order:
+        if not ds.list_tasks(storage, flow, run, step):
+            return step
+    return None
+
+
 def resume_point(storage: Storage, flow: str, run: str, order: list[str],
-                 from_step: str | None) -> str:
+                 from_step: str | None, meta: dict[str, Any] | None = None) -> str:
+    """Where to resume: `from_step`, else the first step that failed, else, for a run that
+    was interrupted, the first step it did not reach."""
     if from_step is not None:
         if from_step not in order:
             raise UsageError(f"--from {from_step!r}: no such step (steps: {', '.join(order)})")
         return from_step
+    meta = meta or {}
+    if meta.get("status") == "running":
+        raise UsageError(f"{flow}/{run} is still running; resume it once it has stopped, or "
+                         "say where to resume with --from STEP")
     step = failed_step(storage, flow, run, order)
+    if step is None and meta.get("interrupted"):
+        step = unreached_step(storage, flow, run, order)
     if step is None:
         raise UsageError(f"{flow}/{run} has no failed step; say where to resume with --from STEP")
     return step

@@ -10,41 +10,37 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import tempfile
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+from sfncompile.local import lifeline
+from sfncompile.local.outcome import Key, Outcome
 from sfncompile.local.progress import Progress
 from sfncompile.local.worker import TaskLauncher
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.lineage import body_task_id, split_task_id
 from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
 
+__all__ = ["Key", "LocalRunner", "Outcome", "RunResult", "new_run_id"]
+
 # A task's process gets this long beyond its @timeout to stop by itself before it is killed.
 TIMEOUT_GRACE_SECONDS = 5
-
-Key = tuple[str, str]  # (step, task id)
 
 
 def new_run_id() -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     return f"{stamp}-{secrets.token_hex(3)}"
-
-
-@dataclass
-class Outcome:
-    key: Key
-    attempt: int
-    returncode: int
-    output: str
-    seconds: float
-    caught: dict[str, Any] | None = None  # the failure this attempt recorded under @catch
 
 
 # A task to start: its key, its attempt, and a failure to record under @catch instead.
@@ -75,6 +71,7 @@ class LocalRunner:
         run_id: str | None = None,
         origin_run: str | None = None,
         clone: Callable[[Key], bool] | None = None,
+        launcher: TaskLauncher | None = None,
     ) -> None:
         self.graph = graph
         self.flow = graph["flow"]
@@ -87,6 +84,7 @@ class LocalRunner:
         self.run_id = run_id or new_run_id()
         self.origin_run = origin_run
         self.clone = clone
+        self.launcher = launcher
         self.steps: dict[str, Any] = graph["steps"]
         self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
         self.arrivals: dict[Key, int] = {}
@@ -144,37 +142,69 @@ class LocalRunner:
             cmd += ["--caught", json.dumps(caught)]
         return cmd
 
-    def execute(self, key: Key, attempt: int, graph_file: str,
+    def execute(self, key: Key, attempt: int, tmp: str,
                 caught: dict[str, Any] | None = None) -> Outcome:
         timeout = self.steps[key[0]]["timeout_seconds"]
         began = time.monotonic()
-        out = os.path.join(os.path.dirname(graph_file), f"{key[0]}.{key[1]}.{attempt}.out")
+        graph_file = os.path.join(tmp, "graph.json")
+        out = os.path.join(tmp, f"{key[0]}.{key[1]}.{attempt}.out")
+        assert self.launcher is not None
         code = self.launcher.run_task(self.command(key, attempt, graph_file, caught), out,
-                                      timeout + TIMEOUT_GRACE_SECONDS if timeout else None)
-        output = Path(out).read_text(errors="replace") if os.path.exists(out) else ""
-        if code == -9 and timeout:
-            output += f"\nsfncompile: killed after its @timeout of {timeout} s\n"
-        return Outcome(key, attempt, code, output, time.monotonic() - began, caught)
+                                      timeout + TIMEOUT_GRACE_SECONDS if timeout else None,
+                                      tmp=os.path.join(tmp, "tmp"), graph=graph_file,
+                                      flow_file=str(self.flow_file))
+        outcome = Outcome(key, attempt, code, "", time.monotonic() - began, caught)
+        if code == 0:
+            outcome.done = self.committed(key, attempt)
+            if outcome.done is None:
+                outcome.error = "the task exited with code 0 but never committed its result " \
+                                "(did the step call os._exit or sys.exit?)"
+        if not outcome.succeeded:
+            outcome.output = Path(out).read_text(errors="replace") if os.path.exists(out) else ""
+            if code == -9 and timeout:
+                outcome.output += f"\nsfncompile: killed after its @timeout of {timeout} s\n"
+            if outcome.error:
+                outcome.output += f"\nsfncompile: {outcome.error}\n"
+        return outcome
+
+    def committed(self, key: Key, attempt: int) -> dict[str, Any] | None:
+        """done.json of the task: of the attempt launched, which is where a local task writes
+        unless an earlier run used that number, else of whichever attempt committed."""
+        try:
+            return ds.read_done(self.storage, self.flow, self.run_id, *key, attempt)
+        except KeyNotFound:
+            pass
+        try:
+            return ds.read_done(self.storage, self.flow, self.run_id, *key)
+        except KeyNotFound:
+            return None
 
     # -- the run ------------------------------------------------------------------------------
 
     def run(self) -> RunResult:
         meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
                 "params": self.params, "status": "running", "started": time.time(),
-                "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local"}
+                "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local",
+                "runner_process": lifeline.identity()}
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
         result = RunResult(self.flow, self.run_id, succeeded=False)
         self.progress.begin(f"{self.flow}/{self.run_id}")
-        with tempfile.TemporaryDirectory(prefix="sfn-run-") as tmp:
-            graph_file = os.path.join(tmp, "graph.json")
-            Path(graph_file).write_text(json.dumps(self.graph), encoding="utf-8")
-            self.launcher = TaskLauncher()
+        if self.launcher is None:
+            self.launcher = TaskLauncher.for_root(self.root)
+        with tempfile.TemporaryDirectory(prefix="sfn-run-") as tmp, _sigterm_interrupts():
+            Path(tmp, "graph.json").write_text(json.dumps(self.graph), encoding="utf-8")
+            os.mkdir(os.path.join(tmp, "tmp"))
             try:
-                self.walk(graph_file, result)
+                self.walk(tmp, result)
             except KeyboardInterrupt:
                 meta.update(status="failed", interrupted=True, finished=time.time())
                 ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
                 self.progress.interrupted(f"{self.flow}/{self.run_id}")
+                raise
+            except BaseException as exc:
+                meta.update(status="failed", finished=time.time(),
+                            error=f"the runner failed: {exc!r}")
+                ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
                 raise
             finally:
                 self.launcher.close()
@@ -184,19 +214,20 @@ class LocalRunner:
         self.progress.end(result.succeeded)
         return result
 
-    def walk(self, graph_file: str, result: RunResult) -> None:
+    def walk(self, tmp: str, result: RunResult) -> None:
         ready: deque[Launch] = deque([(("start", "0"), 0, None)])
         running: dict[Future[Outcome], Key] = {}
         with ThreadPoolExecutor(self.max_workers) as pool:
             try:
-                self._walk(pool, ready, running, graph_file, result)
-            except KeyboardInterrupt:
+                self._walk(pool, ready, running, tmp, result)
+            except BaseException:
                 # Before the pool's exit waits for them: stop the running tasks now.
+                assert self.launcher is not None
                 self.launcher.kill_all()
                 raise
 
     def _walk(self, pool: ThreadPoolExecutor, ready: deque[Launch],
-              running: dict[Future[Outcome], Key], graph_file: str, result: RunResult) -> None:
+              running: dict[Future[Outcome], Key], tmp: str, result: RunResult) -> None:
         while ready or running:
             while ready and len(running) < self.max_workers and not result.failed:
                 key, attempt, caught = ready.popleft()
@@ -205,7 +236,7 @@ class LocalRunner:
                     ready.extend((k, 0, None) for k in self.successors(key, self.done(key)))
                     continue
                 self.progress.started(key, attempt)
-                running[pool.submit(self.execute, key, attempt, graph_file, caught)] = key
+                running[pool.submit(self.execute, key, attempt, tmp, caught)] = key
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -213,10 +244,11 @@ class LocalRunner:
                 del running[future]
                 outcome = future.result()
                 info = self.steps[outcome.key[0]]
-                if outcome.returncode == 0:
+                if outcome.succeeded:
+                    assert outcome.done is not None
                     self.progress.finished(outcome)
-                    done = self.done(outcome.key)
-                    ready.extend((k, 0, None) for k in self.successors(outcome.key, done))
+                    ready.extend((k, 0, None) for k in self.successors(outcome.key,
+                                                                         outcome.done))
                 elif outcome.caught is None and outcome.attempt < info["retry_times"]:
                     self.progress.retrying(outcome)
                     ready.appendleft((outcome.key, outcome.attempt + 1, None))
@@ -224,13 +256,14 @@ class LocalRunner:
                     # The task died before its own @catch could act (killed, out of memory):
                     # record the failure in a stand-in attempt and go on, as the ASL Catch does.
                     self.progress.retrying(outcome)
-                    died = {"Error": f"the task process exited with {outcome.returncode}",
+                    died = {"Error": outcome.error or
+                            f"the task process exited with {outcome.returncode}",
                             "Cause": "\n".join(outcome.output.splitlines()[-20:])}
                     ready.appendleft((outcome.key, outcome.attempt + 1, died))
                 else:
                     self.progress.failed(outcome)
                     result.failed.append(outcome)
-                if outcome.returncode != 0:
+                if not outcome.succeeded:
                     self.record_failure(outcome)
 
     def record_failure(self, outcome: Outcome) -> None:
@@ -242,9 +275,29 @@ class LocalRunner:
             meta = {"attempt": outcome.attempt}
         if meta.get("status") in (None, "running"):
             meta.update(status="failed", exit_code=outcome.returncode, finished=time.time())
+            if outcome.error:
+                meta["error"] = outcome.error
             ds.TaskStore(self.storage, self.flow, self.run_id, step, task,
                          outcome.attempt).write_meta(meta)
 
     def done(self, key: Key) -> dict[str, Any]:
         return ds.read_done(self.storage, self.flow, self.run_id, *key)
 
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """`kill` of the runner stops the run as Ctrl-C does: its tasks are killed and the run is
+    recorded as interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

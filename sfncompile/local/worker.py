@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from sfncompile.local import lifeline
 
 
 @dataclass
@@ -22,16 +24,32 @@ class _Job:
 
 
 class TaskLauncher:
-    """One fork server per run; `run_task` is safe to call from several threads."""
+    """One fork server per run; `run_task` is safe to call from several threads.
 
-    def __init__(self) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-m", "sfncompile.local.zygote"],
+    Start it as early as possible (before the flow is parsed): the server's imports then
+    overlap with the parsing. It preloads boto3 only for a datastore on S3.
+    """
+
+    def __init__(self, s3: bool = False) -> None:
+        argv = [sys.executable, "-m", "sfncompile.local.zygote", "--parent", str(os.getpid())]
+        self._proc = subprocess.Popen(argv + (["--s3"] if s3 else []),
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._jobs: dict[int, _Job] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    @classmethod
+    def for_root(cls, root: str) -> TaskLauncher:
+        return cls(s3=root.startswith("s3://"))
+
+    def __enter__(self) -> TaskLauncher:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
@@ -48,21 +66,25 @@ class TaskLauncher:
             job.started.set()
             job.exited.set()
 
-    def run_task(self, argv: list[str], output_path: str, timeout: float | None) -> int:
-        """Run one task; return its exit code (-9 when it was killed on timeout)."""
+    def run_task(self, argv: list[str], output_path: str, timeout: float | None,
+                 **shared: Any) -> int:
+        """Run one task; return its exit code (-9 when it was killed on timeout). `shared`
+        holds what the server reads once for all tasks (see sfncompile.local.zygote)."""
         job = _Job()
         with self._lock:
             ident = next(self._ids)
             self._jobs[ident] = job
             assert self._proc.stdin is not None
-            line = json.dumps({"id": ident, "argv": argv, "out": output_path}) + "\n"
-            self._proc.stdin.write(line.encode())
-            self._proc.stdin.flush()
+            line = json.dumps({"id": ident, "argv": argv, "out": output_path, **shared}) + "\n"
+            try:
+                self._proc.stdin.write(line.encode())
+                self._proc.stdin.flush()
+            except (BrokenPipeError, ValueError):  # the server is gone (or closed)
+                return -1
         if not job.exited.wait(timeout):
             job.started.wait()
             if job.pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(job.pid, signal.SIGKILL)
+                lifeline.kill_group(job.pid)
             job.exited.wait()
             return -9
         return job.code
@@ -71,10 +93,10 @@ class TaskLauncher:
         """Kill every task still running (on Ctrl-C): their attempts stay uncommitted."""
         for job in list(self._jobs.values()):
             if job.pid and not job.exited.is_set():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(job.pid, signal.SIGKILL)
+                lifeline.kill_group(job.pid)
 
     def close(self) -> None:
-        if self._proc.stdin is not None:
+        """End the server (it kills any task still running) and wait for it."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
             self._proc.stdin.close()
         self._proc.wait()

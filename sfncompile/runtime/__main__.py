@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -14,7 +15,9 @@ GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
 DEFAULT_ROOT = ".sfncompile"
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+@functools.cache
+def parser() -> argparse.ArgumentParser:
+    """Built once: the local fork server builds it before forking, so tasks only parse."""
     p = argparse.ArgumentParser(prog="python -m sfncompile.runtime",
                                 description="Run one task of a compiled flow.")
     p.add_argument("--step", required=True)
@@ -31,11 +34,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--caught", default=None,
                    help="JSON {Error, Cause} of a failure to record under @catch instead of "
                         "running the step")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run_task(parse_args(argv))
+
+
+def run_task(args: argparse.Namespace) -> int:
+    """Run the task that parsed arguments describe (a fork server parses them before it
+    forks: argparse touches enough shared memory to cost a forked task ~200 page copies)."""
     try:
         graph = load_graph(args.graph)
         flow_file = args.flow_file or args.graph.resolve().parent.parent / graph["source"]

@@ -58,9 +58,10 @@ def find_parent(storage: Storage, graph: dict[str, Any], run: str, step: str,
     flow = graph["flow"]
     found = []
     for parent, ptask in parent_candidates(graph, step, task):
-        if ds.committed_attempt(storage, flow, run, parent, ptask) is None:
+        attempt = ds.committed_attempt(storage, flow, run, parent, ptask)
+        if attempt is None:
             continue
-        done = ds.read_done(storage, flow, run, parent, ptask)
+        done = ds.read_done(storage, flow, run, parent, ptask, attempt)
         pinfo = graph["steps"][parent]
         if pinfo["kind"] == "switch" and pinfo["cases"].get(done.get("arm")) != step:
             continue
@@ -82,22 +83,36 @@ def join_inputs(storage: Storage, graph: dict[str, Any], run: str, step: str,
     if graph["steps"][opener]["kind"] == "split":
         out = []
         for end in ends:
-            if ds.committed_attempt(storage, flow, run, end, task) is not None:
-                out.append((end, task, ds.read_done(storage, flow, run, end, task)))
+            attempt = ds.committed_attempt(storage, flow, run, end, task)
+            if attempt is not None:
+                out.append((end, task, ds.read_done(storage, flow, run, end, task, attempt)))
         return out
     width = ds.read_done(storage, flow, run, opener, task)["width"]
-    latest: dict[int, tuple[int, str, str]] = {}  # index -> (loop counter, step, task)
+    # index -> (loop counter, step, task, attempt)
+    latest: dict[int, tuple[int, str, str, int]] = {}
     for end in ends:
-        for t in ds.list_tasks(storage, flow, run, end):
+        for t, attempt in committed_tasks(storage, flow, run, end).items():
             parts = t.split(".")
             if len(parts) < 3 or ".".join(parts[:-2]) != task:
                 continue
             index, counter = int(parts[-2]), int(parts[-1])
             if index not in latest or counter > latest[index][0]:
-                latest[index] = (counter, end, t)
+                latest[index] = (counter, end, t, attempt)
     missing = [i for i in range(width) if i not in latest]
     if missing:
         raise LineageError(f"{step}/{task}: foreach items {missing[:10]} of {opener!r} have no "
                            "committed task")
-    return [(latest[i][1], latest[i][2], ds.read_done(storage, flow, run, latest[i][1],
-                                                       latest[i][2])) for i in range(width)]
+    return [(end, t, ds.read_done(storage, flow, run, end, t, attempt))
+            for _, end, t, attempt in (latest[i] for i in range(width))]
+
+
+def committed_tasks(storage: Storage, flow: str, run: str, step: str) -> dict[str, int]:
+    """task id -> its committed (highest done) attempt, from one listing of the step: a wide
+    join then reads each input's done.json without listing its task again."""
+    prefix = f"{ds.run_prefix(flow, run)}/{step}/"
+    found: dict[str, int] = {}
+    for key in storage.list(prefix):
+        parts = key[len(prefix):].split("/")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2] == "done.json":
+            found[parts[0]] = max(found.get(parts[0], -1), int(parts[1]))
+    return found

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from sfncompile.current import current
@@ -28,7 +28,7 @@ from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Tran
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import lineage
 from sfncompile.runtime.params import ParameterError, resolve_parameters
-from sfncompile.runtime.storage import DatastoreError, Storage, open_storage
+from sfncompile.runtime.storage import DatastoreError, LocalStorage, Storage, open_storage
 
 EXIT_FAILED = 1
 
@@ -69,9 +69,49 @@ def install_metaflow_shim() -> None:
         sys.modules["metaflow"] = sfncompile
 
 
+# What a long-lived process that forks tasks (the local runner's fork server) read once, by
+# the path it was given: every forked task reuses it instead of reading and compiling again.
+_GRAPHS: dict[str, dict[str, Any]] = {}
+# flow file -> (its directory, (mtime, size) when compiled, its code)
+_FLOW_CODE: dict[str, tuple[str, tuple[int, int], CodeType]] = {}
+
+
+def preload_graph(path: str) -> None:
+    if path not in _GRAPHS:
+        with contextlib.suppress(TaskError):
+            _GRAPHS[path] = load_graph(Path(path))
+
+
+def preload_flow(flow_file: str) -> None:
+    """Compile the flow module once; a task that cannot read it reports that itself."""
+    if flow_file not in _FLOW_CODE:
+        with contextlib.suppress(OSError, SyntaxError, ValueError):
+            resolved = Path(flow_file).resolve()
+            stamp = _stamp(resolved)
+            code = compile(resolved.read_bytes(), str(resolved), "exec", dont_inherit=True)
+            _FLOW_CODE[flow_file] = (str(resolved.parent), stamp, code)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+def _precompiled(flow_file: Path) -> tuple[str, CodeType] | None:
+    """The preloaded code of the flow file, unless the file changed since."""
+    cached = _FLOW_CODE.get(str(flow_file))
+    if cached is None:
+        return None
+    directory, stamp, code = cached
+    try:
+        return (directory, code) if _stamp(flow_file) == stamp else None
+    except OSError:
+        return None
+
+
 def load_flow_class(flow_file: Path, name: str) -> type[FlowSpec]:
     install_metaflow_shim()
-    directory = str(flow_file.resolve().parent)
+    directory, code = _precompiled(flow_file) or (str(flow_file.resolve().parent), None)
     if directory not in sys.path:
         sys.path.insert(0, directory)
     module_name = flow_file.stem
@@ -80,7 +120,10 @@ def load_flow_class(flow_file: Path, name: str) -> type[FlowSpec]:
         raise TaskError(f"cannot load the flow file {flow_file}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    if code is not None:
+        exec(code, module.__dict__)  # what exec_module does, minus reading and compiling
+    else:
+        spec.loader.exec_module(module)
     cls = getattr(module, name, None)
     if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
         hint = ""
@@ -292,11 +335,16 @@ class TaskRunner:
                     "@foreach_options(mode='distributed') on this step"
                 )
             # Each item is its own artifact, so a body task loads only its own; saving them
-            # in parallel hides the round trips to S3.
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                shas = list(pool.map(
-                    lambda i: ds.save_artifact(self.storage, self.flow_name, items[i],
-                                               f"{var}[{i}]"), range(len(items))))
+            # in parallel hides the round trips to S3. On local disk threads would only
+            # contend for the interpreter's lock.
+            def save(i: int) -> str:
+                return ds.save_artifact(self.storage, self.flow_name, items[i], f"{var}[{i}]")
+
+            if isinstance(self.storage, LocalStorage):
+                shas = [save(i) for i in range(len(items))]
+            else:
+                with ThreadPoolExecutor(max_workers=8) as pool:
+                    shas = list(pool.map(save, range(len(items))))
             return {"width": len(items), "foreach_items": shas}, list(range(len(items)))
         if info["kind"] == "switch":
             value = getattr(flow, info["condition"])
@@ -319,18 +367,21 @@ class TaskRunner:
 
     def run(self) -> int:
         spec = self.spec
-        started = time.time()
+        started, cpu = time.time(), time.process_time()
         meta = {"status": "running", "attempt": self.store.attempt, "started": started,
                 "host": socket.gethostname(), "pid": os.getpid()}
         self.store.write_meta(meta)
         status = "failed"
-        with tempfile.TemporaryDirectory(prefix="sfn-logs-") as logs:
+        direct = self.local_log_dir()
+        with contextlib.ExitStack() as stack:
+            logs = direct or stack.enter_context(tempfile.TemporaryDirectory(prefix="sfn-logs-"))
             with captured_output(logs):
                 try:
                     done = self.run_step()
                     done.update(attempt=self.store.attempt, started=started,
                                 finished=time.time(), retry_count=spec.attempt,
-                                origin_run_id=spec.origin_run)
+                                origin_run_id=spec.origin_run,
+                                cpu_seconds=round(time.process_time() - cpu, 6))
                     status = "succeeded"
                 except (TaskError, ds.ArtifactError, ds.DamagedRecord) as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
@@ -338,8 +389,9 @@ class TaskRunner:
                     print_user_traceback(exc)
                     if isinstance(exc, KeyboardInterrupt):
                         raise
-            for name in ("stdout", "stderr"):
-                self.store.write_log(name, os.path.join(logs, name))
+            if direct is None:
+                for name in ("stdout", "stderr"):
+                    self.store.write_log(name, os.path.join(logs, name))
         if status != "succeeded":
             self.store.write_meta(meta | {"status": "failed", "finished": time.time()})
             return EXIT_FAILED
@@ -348,6 +400,14 @@ class TaskRunner:
         self.store.write_meta(meta | {"status": "succeeded", "finished": done["finished"]})
         self.store.commit(done)  # last: the task becomes visible
         return 0
+
+    def local_log_dir(self) -> str | None:
+        """On a local datastore the logs are captured in place, not copied there at the end."""
+        if not isinstance(self.storage, LocalStorage):
+            return None
+        path = os.path.join(self.storage.root, *self.store.prefix.split("/"), "logs")
+        os.makedirs(path, exist_ok=True)
+        return path
 
     def run_step(self) -> dict[str, Any]:
         cls = load_flow_class(self.spec.flow_file, self.flow_name)
@@ -400,6 +460,8 @@ def _describe_transition(t: Transition) -> str:
 
 
 def load_graph(path: Path) -> dict[str, Any]:
+    if str(path) in _GRAPHS:
+        return _GRAPHS[str(path)]
     try:
         graph: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -1,0 +1,24 @@
+"""What a task attempt came to, as the runner and its progress display see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Key = tuple[str, str]  # (step, task id)
+
+
+@dataclass
+class Outcome:
+    key: Key
+    attempt: int
+    returncode: int
+    output: str
+    seconds: float
+    caught: dict[str, Any] | None = None  # the failure this attempt recorded under @catch
+    error: str | None = None  # why an attempt that exited 0 still failed (it never committed)
+    done: dict[str, Any] | None = None  # the committed attempt's done.json
+
+    @property
+    def succeeded(self) -> bool:
+        return self.returncode == 0 and self.error is None
