@@ -72,8 +72,9 @@ def test_check_reports_drift_with_a_diff(tmp_path: Path) -> None:
     golden.write_text(golden.read_text().replace("LinearFlow-add", "LinearFlow-plus"))
     proc = run("build", str(flow), "--check", str(golden))
     assert proc.returncode == 1
-    assert '-        "JobName": "LinearFlow-plus",' in proc.stdout
-    assert '+        "JobName": "LinearFlow-add",' in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("-") and '"JobName": "LinearFlow-plus"' in line for line in lines)
+    assert any(line.startswith("+") and '"JobName": "LinearFlow-add"' in line for line in lines)
 
 
 def test_resolve_substitutes_placeholders() -> None:
@@ -149,7 +150,8 @@ def test_check_dir_reports_every_flow_then_exits(tmp_path: Path) -> None:
 
     proc = run("build", *flows, "--check-dir", str(golden))
     assert proc.returncode == 1
-    assert '-                "JobName": "SplitFlow-x",' in proc.stdout
+    assert any(line.startswith("-") and '"JobName": "SplitFlow-x"' in line
+               for line in proc.stdout.splitlines())
     assert f"--- {drifted}" in proc.stdout and "linear" not in proc.stdout
     assert "1 up to date, 1 differ, 0 with errors" in proc.stderr
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.emit import names
-from sfncompile.emit.render import literal
+from sfncompile.emit.render import is_short, literal
 from sfncompile.ir import FlowAnalysis, FlowIR, Resources, StepIR
 
 State = dict[str, Any]
@@ -60,7 +60,7 @@ class _Emitter:
         return {
             "Comment": f"{self.flow.name}, compiled by sfncompile",
             "StartAt": names.INIT,
-            "States": states,
+            "States": _scalars_first(states),
         }
 
     def region(self, scope: tuple[str, ...], entry: str, stop: str | None) -> States:
@@ -280,6 +280,24 @@ def _switch(e: _Emitter, step: StepIR, stop: str | None) -> States:
         rules.append({"Variable": "$.ctl.v", "StringEquals": literal(value), "Next": dest})
     out[choice] = {"Type": "Choice", "Choices": rules}
     out.update(extra)
+    return out
+
+
+def _scalars_first(states: States) -> States:
+    """Each state's scalar fields (Type, Resource, ResultPath, Next, End...) first, in their
+    order: the reviewed text writes them on one line, ahead of the state's records."""
+    out: States = {}
+    for name, state in states.items():
+        scalars = {k: v for k, v in state.items() if is_short(v)}
+        rest = {k: v for k, v in state.items() if k not in scalars}
+        for key in ("Branches",):
+            if key in rest:
+                rest[key] = [{**b, "States": _scalars_first(b["States"])} for b in rest[key]]
+        if "ItemProcessor" in rest:
+            proc = rest["ItemProcessor"]
+            rest["ItemProcessor"] = {"StartAt": proc["StartAt"], **proc,
+                                     "States": _scalars_first(proc["States"])}
+        out[name] = {**scalars, **rest}
     return out
 
 

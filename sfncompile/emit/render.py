@@ -32,9 +32,11 @@ def render_json(obj: Any) -> str:
     """2-space indentation, insertion key order, ASCII only, final newline.
 
     A container whose items are all scalars, or scalars and lists of scalars (a Retry rule,
-    a Task's Batch parameters, an ItemSelector), is written on one line, as is a list holding
-    one such container: each reads as one record, and deep states do not spend most of their
-    bytes on indentation.
+    an ItemSelector), is written on one line, as is a list holding one such container and a
+    dict of scalars and such containers (a Task's Batch parameters, a control read): each
+    reads as one record. In a dict written over several lines, consecutive short members
+    (scalars, or a dict of one scalar) share a line: `"Type": "Task", "Resource": ..., "Next":
+    ...`. Deep states then do not spend most of their bytes on indentation.
     """
     out: list[str] = []
     _render(obj, "", out)
@@ -43,16 +45,22 @@ def render_json(obj: Any) -> str:
 
 
 def _render(value: Any, indent: str, out: list[str]) -> None:
-    if not isinstance(value, dict | list) or _is_record(value) or (
-            isinstance(value, list) and len(value) == 1 and _is_record(value[0])):
+    if not isinstance(value, dict | list) or _one_line_container(value):
         out.append(_one_line(value))
         return
     inner = indent + "  "
     if isinstance(value, dict):
         out.append("{")
+        scalar_run = False
         for i, (key, item) in enumerate(value.items()):
-            out.append(("\n" if i == 0 else ",\n") + inner + _one_line(key) + ": ")
+            scalar = is_short(item)
+            if scalar and scalar_run:
+                out.append(", ")
+            else:
+                out.append(("\n" if i == 0 else ",\n") + inner)
+            out.append(_one_line(key) + ": ")
             _render(item, inner, out)
+            scalar_run = scalar
         out.append("\n" + indent + "}")
     else:
         out.append("[")
@@ -60,6 +68,23 @@ def _render(value: Any, indent: str, out: list[str]) -> None:
             out.append(("\n" if i == 0 else ",\n") + inner)
             _render(item, inner, out)
         out.append("\n" + indent + "]")
+
+
+def is_short(value: Any) -> bool:
+    """A scalar, an empty container, or a dict of one scalar (`{"Mode": "INLINE"}`)."""
+    if not isinstance(value, dict | list) or not value:
+        return True
+    return (isinstance(value, dict) and len(value) == 1
+            and not isinstance(next(iter(value.values())), dict | list))
+
+
+def _one_line_container(value: dict[str, Any] | list[Any]) -> bool:
+    """A record, a list holding one record, or a dict of scalars and records."""
+    if _is_record(value):
+        return True
+    if isinstance(value, list):
+        return len(value) == 1 and _is_record(value[0])
+    return all(not isinstance(v, dict | list) or _is_record(v) for v in value.values())
 
 
 def _is_record(value: Any) -> bool:
