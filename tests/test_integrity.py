@@ -300,3 +300,43 @@ def test_bytes_of_a_planted_blob_in_memory_are_not_unpickled() -> None:
     # _verified is the gate: it yields the content only once the digest matched.
     with pytest.raises(ds._Damaged):
         ds._verify(io.BytesIO(_planted_blob(Path("/nonexistent/x"))), "0" * 64)
+
+
+CATCH_SOURCE = textwrap.dedent('''
+    from sfncompile import FlowSpec, catch, step
+
+
+    class TamperFlow(FlowSpec):
+        @step
+        def start(self):
+            self.base = 40
+            self.next(self.mid)
+
+        @catch(var="failure")
+        @step
+        def mid(self):
+            self.value = self.base + 2
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
+def test_catch_does_not_cover_a_damaged_datastore(tmp_path: Path) -> None:
+    flow_file, root = tmp_path / "catching.py", str(tmp_path / "store")
+    flow_file.write_text(CATCH_SOURCE)
+    marker = tmp_path / "planted-code-ran"
+    first = run_local(flow_file, root)
+    assert first.returncode == 0, first.stderr
+    storage = open_storage(root)
+    for key in storage.list(f"{FLOW}/data/"):
+        storage.put_bytes(key, _planted_blob(marker))
+
+    resumed = _sfn("resume", f"{FLOW}/{_run_id(first)}", "--from", "mid",
+                   "--datastore-root", root, cwd=tmp_path)
+    assert resumed.returncode != 0  # the run fails: @catch must not make damage a result
+    assert "artifact 'base' of task start/" in resumed.stderr, resumed.stderr
+    assert "@catch does not cover a damaged datastore" in resumed.stderr, resumed.stderr
+    assert not marker.exists()

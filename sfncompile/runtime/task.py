@@ -28,7 +28,13 @@ from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Tran
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import lineage
 from sfncompile.runtime.params import ParameterError, resolve_parameters
-from sfncompile.runtime.storage import DatastoreError, LocalStorage, Storage, open_storage
+from sfncompile.runtime.storage import (
+    DatastoreError,
+    KeyNotFound,
+    LocalStorage,
+    Storage,
+    open_storage,
+)
 
 EXIT_FAILED = 1
 
@@ -284,6 +290,10 @@ class TaskRunner:
         info, spec = self.info, self.spec
         if not info["catch"]:
             raise TaskError(f"step {spec.step!r} has no @catch to record a failure with")
+        damage = self.earlier_damage()
+        if damage:
+            raise TaskError(f"step {spec.step!r}: @catch does not cover a damaged datastore: "
+                            f"{damage}")
         cause = str(caught.get("Cause") or "")
         died = TaskDied(str(caught.get("Error") or "the task failed"), cause[:4000])
         print(f"@catch: step {spec.step!r} died and continues: {died.error}", file=sys.stderr)
@@ -292,6 +302,21 @@ class TaskRunner:
         if info["kind"] == "linear":
             flow._sfn.transition = Transition(tuple(info["targets"]))
         return died
+
+    def earlier_damage(self) -> str | None:
+        """What an earlier attempt of this task found damaged in the datastore, if anything."""
+        store = self.store
+        key = (store.flow, store.run, store.step, store.task)
+        for attempt in ds.list_attempts(self.storage, *key):
+            if attempt >= store.attempt:
+                break
+            try:
+                damage = ds.read_meta(self.storage, *key, attempt).get("damaged")
+            except (KeyNotFound, ds.DamagedRecord):
+                continue
+            if damage:
+                return str(damage)
+        return None
 
     def check_transition(self, flow: FlowSpec) -> None:
         info, step = self.info, self.spec.step
@@ -383,7 +408,10 @@ class TaskRunner:
                                 origin_run_id=spec.origin_run,
                                 cpu_seconds=round(time.process_time() - cpu, 6))
                     status = "succeeded"
-                except (TaskError, ds.ArtifactError, ds.DamagedRecord) as exc:
+                except (ds.ArtifactError, ds.DamagedRecord) as exc:
+                    print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
+                    meta["damaged"] = str(exc)  # no @catch stand-in may turn it into a result
+                except TaskError as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
                 except BaseException as exc:  # the user's exception, reported with its trace
                     print_user_traceback(exc)
