@@ -26,6 +26,8 @@ _TOKEN = re.compile(r"\$\{(?:!|([A-Za-z][A-Za-z0-9_]*)\})")
 # Without `indent`, json uses its C encoder; the indented one is pure Python and was the
 # slowest part of a large build.
 _one_line = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+# A tuple, not `dict | list`: isinstance checks a tuple several times faster than a union.
+_CONTAINER = (dict, list)
 
 
 def render_json(obj: Any) -> str:
@@ -45,7 +47,7 @@ def render_json(obj: Any) -> str:
 
 
 def _render(value: Any, indent: str, out: list[str]) -> None:
-    if not isinstance(value, dict | list) or _one_line_container(value):
+    if not isinstance(value, _CONTAINER) or _one_line_container(value):
         out.append(_one_line(value))
         return
     inner = indent + "  "
@@ -72,10 +74,10 @@ def _render(value: Any, indent: str, out: list[str]) -> None:
 
 def is_short(value: Any) -> bool:
     """A scalar, an empty container, or a dict of one scalar (`{"Mode": "INLINE"}`)."""
-    if not isinstance(value, dict | list) or not value:
+    if not isinstance(value, _CONTAINER) or not value:
         return True
     return (isinstance(value, dict) and len(value) == 1
-            and not isinstance(next(iter(value.values())), dict | list))
+            and not isinstance(next(iter(value.values())), _CONTAINER))
 
 
 def _one_line_container(value: dict[str, Any] | list[Any]) -> bool:
@@ -84,17 +86,17 @@ def _one_line_container(value: dict[str, Any] | list[Any]) -> bool:
         return True
     if isinstance(value, list):
         return len(value) == 1 and _is_record(value[0])
-    return all(not isinstance(v, dict | list) or _is_record(v) for v in value.values())
+    return all(not isinstance(v, _CONTAINER) or _is_record(v) for v in value.values())
 
 
 def _is_record(value: Any) -> bool:
     """Scalars, or scalars and lists of scalars (empty containers count as scalars)."""
     items = value.values() if isinstance(value, dict) else value
     if isinstance(value, dict):
-        return all(not isinstance(v, dict | list) or not v
-                   or (isinstance(v, list) and not any(isinstance(x, dict | list) for x in v))
+        return all(not isinstance(v, _CONTAINER) or not v
+                   or (isinstance(v, list) and not any(isinstance(x, _CONTAINER) for x in v))
                    for v in items)
-    return not any(isinstance(v, dict | list) and v for v in items)
+    return not any(isinstance(v, _CONTAINER) and v for v in items)
 
 
 def render_compact(obj: Any) -> str:
