@@ -18,7 +18,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -238,14 +238,17 @@ class S3Storage(Storage):
     def put_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
-    def get_bytes(self, key: str) -> bytes:
+    def _get_object(self, key: str) -> Any:
         try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as err:
             if _is_not_found(err):
                 raise KeyNotFound(key) from None
             raise
-        return resp["Body"].read()
+
+    def get_bytes(self, key: str) -> bytes:
+        body: bytes = self._get_object(key)["Body"].read()
+        return body
 
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         self.client.upload_file(os.fspath(local_path), self.bucket, self._key(key))
@@ -262,13 +265,7 @@ class S3Storage(Storage):
 
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[IO[bytes]]:
-        try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except Exception as err:
-            if _is_not_found(err):
-                raise KeyNotFound(key) from None
-            raise
-        body = resp["Body"]
+        body = self._get_object(key)["Body"]
         try:
             yield cast(IO[bytes], body)  # botocore's StreamingBody: read(n), not seekable
         finally:
