@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sfncompile.datastore_root import check_datastore_root
 from sfncompile.errors import FlowErrors, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -252,15 +253,12 @@ def golden_for(flow_file: Path, check_dir: Path) -> Path:
 
 def check_goldens(flow_files: tuple[Path, ...], flow_name: str | None, check_dir: Path) -> None:
     """Build and compare every flow in this process; report all of them, then exit."""
-    from sfncompile.emit import compile_asl
-    from sfncompile.emit.render import render_json
+    from sfncompile.review.golden import check_flow
 
     bad_input = differ = 0
     for flow_file in flow_files:
-        golden = golden_for(flow_file, check_dir)
         try:
-            text = render_json(compile_asl(load_flow(flow_file, flow_name), check_schema=False))
-            same = compare_with_golden(text, golden, "--check-dir")
+            check = check_flow(flow_file, golden_for(flow_file, check_dir), flow_name)
         except FlowErrors as exc:
             for error in exc.errors:
                 click.echo(str(error), err=True)
@@ -270,7 +268,9 @@ def check_goldens(flow_files: tuple[Path, ...], flow_name: str | None, check_dir
             click.echo(f"error: {exc}", err=True)
             bad_input += 1
             continue
-        differ += not same
+        if not check.up_to_date:
+            sys.stdout.write(check.explain())
+            differ += 1
     ok = len(flow_files) - bad_input - differ
     click.echo(f"{ok} up to date, {differ} differ, {bad_input} with errors "
                f"(goldens under {check_dir})", err=True)
@@ -411,7 +411,7 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
 
     The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
     """
-    root = _datastore(datastore_root, write=True)
+    root = check_datastore_root(datastore_root, write=True)
     from sfncompile.local.worker import TaskLauncher
 
     with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
@@ -441,7 +441,7 @@ def resume(run_pathspec: str, from_step: str | None, max_workers: int,
     from sfncompile.runtime.storage import KeyNotFound, open_storage
 
     flow_name, run_id = _split_run(run_pathspec)
-    storage = open_storage(_datastore(datastore_root, write=True))
+    storage = open_storage(check_datastore_root(datastore_root, write=True))
     try:
         meta = settle_run(storage, flow_name, run_id)
     except KeyNotFound:
@@ -489,29 +489,6 @@ def _shown(value: str) -> str:
     return repr(value) if len(value) <= 80 else f"{value[:60]!r}... ({len(value)} characters)"
 
 
-def _datastore(root: str, write: bool) -> str:
-    """Check the datastore root before any task starts or anything is read from it."""
-    if root.startswith("s3://"):
-        from sfncompile.deploy.config import split_s3_root
-
-        split_s3_root(root, "--datastore-root")
-        return root
-    path = Path(root)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--datastore-root {root}: not a directory")
-    if write:
-        import tempfile
-
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=path):
-                pass
-        except OSError as exc:
-            raise UsageError(f"--datastore-root {root}: cannot write there: "
-                             f"{exc.strerror}") from None
-    return root
-
-
 @main.command()
 @click.argument("run_pathspec", metavar="FLOW/RUN")
 @datastore_option
@@ -523,7 +500,7 @@ def show(run_pathspec: str, datastore_root: str) -> None:
     from sfncompile.runtime.storage import KeyNotFound, open_storage
 
     flow_name, run_id = _split_run(run_pathspec)
-    root = _datastore(datastore_root, write=False)
+    root = check_datastore_root(datastore_root, write=False)
     try:  # a run whose local runner died is recorded as interrupted first
         interrupted = settle_run(open_storage(root), flow_name, run_id).get("interrupted")
     except (KeyNotFound, ValueError):  # no record, or a bad one: the client says which
@@ -567,7 +544,7 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
     _check_part(parts[2], "step name", identifier=True)
     if len(parts) == 4:
         _check_part(parts[3], "task id")
-    client.set_datastore_root(_datastore(datastore_root, write=False))
+    client.set_datastore_root(check_datastore_root(datastore_root, write=False))
     step_ = client.Step(client.Run("/".join(parts[:2])), parts[2])
     started = step_.started_tasks()
     task_ids = [parts[3]] if len(parts) == 4 else started

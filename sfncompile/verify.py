@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from sfncompile.datastore_root import check_datastore_root
 from sfncompile.errors import UsageError
 
 if TYPE_CHECKING:  # the runtime is imported when the command runs, not with the CLI
@@ -151,7 +152,7 @@ def verify(pathspec: str | None, datastore_root: str, repair: bool) -> None:
     Nothing is unpickled. Exits 1 when anything bad was found (also with --repair).
     """
     flow, run = _split(pathspec)
-    report = scan(datastore_root, flow, run, repair)
+    report = scan(check_datastore_root(datastore_root, write=repair), flow, run, repair)
     for record in report.damaged_records:
         click.echo(f"damaged: {record}")
     for bad in report.bad:
