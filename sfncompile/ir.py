@@ -126,12 +126,53 @@ class ScheduleIR:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EventTriggerIR:
+    """`@trigger(event=...)`: a run starts when an event of this name is published.
+
+    `parameters` maps flow parameters to fields of the event's payload, as Metaflow's
+    `{"name": ..., "parameters": {"param": "field"}}` does (a bare name maps a parameter to the
+    field of the same name).
+    """
+
+    name: str
+    parameters: tuple[tuple[str, str], ...] = ()  # (flow parameter name, payload field)
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishTriggerIR:
+    """`@trigger_on_finish(flow=...)`: a run starts when a run of `flow` succeeds.
+
+    Only flows of the same project and branch connect; `project`/`branch` are set when the
+    flow was named as Metaflow's `project.branch.Flow` or with a dict naming them.
+    """
+
+    flow: str
+    project: str | None = None
+    branch: str | None = None
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectIR:
+    """`@project(name=...)`: deployments are namespaced by project and branch."""
+
+    name: str
+    branch: str | None = None  # a branch fixed in the flow (Metaflow's `branch=`)
+    production: bool = False  # Metaflow's `production=True`
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
 class FlowIR:
     name: str
     source: str  # the flow file, relative to its directory
     steps: tuple[StepIR, ...]
     parameters: tuple[ParameterIR, ...] = ()
     schedule: ScheduleIR | None = None
+    project: ProjectIR | None = None
+    triggers: tuple[EventTriggerIR, ...] = ()
+    finish_triggers: tuple[FinishTriggerIR, ...] = ()
     pos: SourcePos
     doc: str | None = None
 
