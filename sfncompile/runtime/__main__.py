@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from sfncompile.runtime.reuse import ResumeError, reuse_task
+from sfncompile.runtime.storage import open_storage
 from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
 
 GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
@@ -60,8 +62,11 @@ def run_task(args: argparse.Namespace) -> int:
         spec = TaskSpec(flow_file=flow_file, graph=graph, root=args.root, run=args.run,
                         step=args.step, task=args.task, attempt=args.attempt, params=params,
                         origin_run=args.origin_run, caught=caught)
-        return TaskRunner(spec).run()
-    except (TaskError, json.JSONDecodeError) as exc:
+        storage = open_storage(spec.root)
+        if reuse_task(spec, storage):  # a run resumed on Step Functions reuses this task
+            return 0
+        return TaskRunner(spec, storage).run()
+    except (TaskError, ResumeError, json.JSONDecodeError) as exc:
         print(f"sfncompile.runtime: {exc}", file=sys.stderr)
         return 2
 
