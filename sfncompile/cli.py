@@ -386,6 +386,13 @@ def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict
         sys.exit(1)
 
 
+def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
+    """In a run with an S3 datastore, the @batch steps that run as AWS Batch jobs."""
+    from sfncompile.local.hybrid import plan_remote_steps
+
+    return plan_remote_steps(flow, flow_file, root, lambda line: click.echo(line, err=True))
+
+
 def _check_params(graph: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, str]:
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
 
@@ -418,7 +425,8 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
         flow = load_flow(flow_file, flow_name)
         graph = flow.graph_json()
         given = _check_params(graph, params)
-        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher)
+        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher,
+                     remote=_remote_steps(flow, flow_file, root))
 
 
 @main.command()
@@ -494,7 +502,8 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
                    err=True)
         _run_locally(graph, flow_file, datastore_root, params, max_workers,
                      run_id=new_run, origin_run=run_id, launcher=launcher,
-                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at))
+                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
+                     remote=_remote_steps(flow, flow_file, datastore_root))
 
 
 def _split_run(pathspec: str) -> tuple[str, str]:

@@ -53,6 +53,8 @@ class BatchSettings:
     image: str | None = None
     queue: str | None = None
     iam_role: str | None = None
+    # The step has @batch: a local run with an S3 datastore runs it as an AWS Batch job.
+    requested: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -197,7 +197,8 @@ def build_policies(decorators: dict[str, dict[str, Any]]) -> Policies:
     env = decorators.get("environment", {}).get("vars", {})
     return Policies(
         resources=Resources(**sizing),
-        batch=BatchSettings(**{k: batch[k] for k in ("image", "queue", "iam_role") if k in batch}),
+        batch=BatchSettings(**{k: batch[k] for k in ("image", "queue", "iam_role") if k in batch},
+                            requested="batch" in decorators),
         retry=RetryPolicy(**retry) if retry is not None else None,
         catch=CatchPolicy(**catch) if catch is not None else None,
         timeout_seconds=seconds,

@@ -15,6 +15,9 @@ from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
 
 GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
 DEFAULT_ROOT = ".sfncompile"
+# A Batch job's command is its job definition's; a local run that sends a task of a resumed
+# run to Batch names the origin run in the job's environment instead.
+ORIGIN_RUN_ENV = "SFNCOMPILE_ORIGIN_RUN"
 
 
 @functools.cache
@@ -61,7 +64,8 @@ def run_task(args: argparse.Namespace) -> int:
             raise TaskError("--caught must be a JSON object")
         spec = TaskSpec(flow_file=flow_file, graph=graph, root=args.root, run=args.run,
                         step=args.step, task=args.task, attempt=args.attempt, params=params,
-                        origin_run=args.origin_run, caught=caught)
+                        origin_run=args.origin_run or os.environ.get(ORIGIN_RUN_ENV) or None,
+                        caught=caught)
         storage = open_storage(spec.root)
         if reuse_task(spec, storage):  # a run resumed on Step Functions reuses this task
             return 0

@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.storage import KeyNotFound, LocalStorage, Storage
 
-if TYPE_CHECKING:
-    from sfncompile.runtime.task import TaskSpec
+
+class TaskSpec(Protocol):
+    """What this module reads and sets of sfncompile.runtime.task.TaskSpec."""
+
+    graph: dict[str, Any]
+    run: str
+    step: str
+    task: str
+    attempt: int
+    params: dict[str, Any] | None
+    origin_run: str | None
 
 # In the execution input, beside the parameters (no Parameter can be named so: a parameter
 # name is a command-line option's name).
