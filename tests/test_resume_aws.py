@@ -90,6 +90,10 @@ def test_failed_execution_resumes_locally_and_on_aws(deployment: Deployment, s3_
     run_id, desc = d.run(flow, NAME)
     assert desc["status"] == "FAILED", desc
     assert executed(log, run_id) == Counter([*BEFORE, "fragile"])
+    no_source = d.cli("resume", f"{NAME}/{run_id}", "--datastore-root", d.root)
+    assert no_source.returncode == 2, no_source.stderr
+    assert (f"error: {NAME}/{run_id} records no flow file (it ran on Step Functions): give "
+            "the flow's source with --flow-file FLOW.py") in no_source.stderr
 
     write_flow(source, log, broken=False)  # the fix
     clean = run_local(flow, str(tmp_path / "clean"))
@@ -132,10 +136,18 @@ def test_failed_execution_resumes_locally_and_on_aws(deployment: Deployment, s3_
         client.set_datastore_root(None)
 
 
-def test_resume_of_a_step_functions_run_needs_its_flow_file(deployment: Deployment) -> None:
-    proc = deployment.cli("resume", f"{NAME}/no-such-run", "--datastore-root", deployment.root)
+def test_resume_refuses_what_it_cannot_do(deployment: Deployment) -> None:
+    d = deployment
+    proc = d.cli("resume", f"{NAME}/no-such-run", "--datastore-root", d.root, "--on-aws")
     assert proc.returncode == 2
-    assert f"no run {NAME}/no-such-run under {deployment.root}" in proc.stderr
+    assert f"error: no run {NAME}/no-such-run under {d.root}" in proc.stderr
+    proc = d.cli("resume", f"{NAME}/r1", "--name", "Other")
+    assert proc.returncode == 2
+    assert "error: --name: only with --on-aws" in proc.stderr
+    proc = d.cli("resume", f"{NAME}/r1", "--on-aws")  # a local root and no s3_root setting
+    assert proc.returncode == 2
+    assert "error: --on-aws: the run's tasks are on S3" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 pytestmark = pytest.mark.slow

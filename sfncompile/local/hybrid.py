@@ -128,11 +128,12 @@ def task_output(runner: LocalRunner, key: Key, attempt: int) -> str:
     return "".join(parts)
 
 
-def plan_remote_steps(flow: FlowIR, flow_file: Path, root: str,
-                      say: Callable[[str], None]) -> RemoteSteps | None:
-    """The @batch steps of a run that go to AWS Batch, ready to submit; None when every step
-    runs locally (saying why, when some step asked for Batch)."""
-    steps = [s.name for s in flow.analysis.ordered if runs_on_batch(s)]
+def plan_remote_steps(flow: FlowIR, flow_file: Path, root: str, say: Callable[[str], None],
+                      every_step: bool = False) -> RemoteSteps | None:
+    """The @batch steps of a run (all of them with `every_step`: `run --with batch`) that go to
+    AWS Batch, ready to submit; None when every step runs locally (saying why, when some step
+    asked for Batch)."""
+    steps = [s.name for s in flow.analysis.ordered if every_step or runs_on_batch(s)]
     if not steps:
         return None
     which = f"@batch step{'s' if len(steps) > 1 else ''} {', '.join(steps)}"
