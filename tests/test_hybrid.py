@@ -5,15 +5,19 @@ other steps locally; its artifacts equal a fully local run's.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.deployment import Deployment
-from tests.flows import end_data, run_local
+from tests.flows import end_data, run_local, wait_for
 
 FLOW = '''
 import os
+import time
 
 from sfncompile import FlowSpec, Parameter, batch, step
 
@@ -27,6 +31,7 @@ def record(what):
 
 class HybridFlow(FlowSpec):
     n = Parameter("n", default=3, type=int)
+    nap = Parameter("nap", default=0, type=int)
 
     @step
     def start(self):
@@ -39,6 +44,7 @@ class HybridFlow(FlowSpec):
     def heavy(self):
         record("heavy")
         print("heavy is running")
+        time.sleep(self.nap)
         self.squares = [i * i for i in self.items]
         self.next(self.end)
 
@@ -49,16 +55,21 @@ class HybridFlow(FlowSpec):
 '''
 
 
-def test_batch_step_runs_as_a_batch_job_and_the_rest_locally(
-        deployment: Deployment, s3_env: None, tmp_path: Path) -> None:
-    d = deployment
-    log = tmp_path / "side.log"
-    source = tmp_path / "flow"
+def write_flow(d: Deployment, where: Path, log: Path) -> Path:
+    source = where / "flow"
     source.mkdir()
     flow = source / "flow.py"
     flow.write_text(FLOW.format(log=str(log)), encoding="utf-8")
     (source / "sfncompile.toml").write_text(f'job_queue = "{d.queue}"\nimage = "python:3.12"\n',
                                             encoding="utf-8")
+    return flow
+
+
+def test_batch_step_runs_as_a_batch_job_and_the_rest_locally(
+        deployment: Deployment, s3_env: None, tmp_path: Path) -> None:
+    d = deployment
+    log = tmp_path / "side.log"
+    flow = write_flow(d, tmp_path, log)
 
     hybrid = d.cli("run", str(flow), "--datastore-root", d.root, "--param", "n=4")
     assert hybrid.returncode == 0, hybrid.stderr + d.sfn.job_logs()[-3000:]
@@ -90,6 +101,36 @@ def test_batch_step_runs_as_a_batch_job_and_the_rest_locally(
     expected = end_data(local_root, local.stdout.strip().splitlines()[-1])
     assert expected["total"] == 14
     assert end_data(d.root, pathspec) == expected
+
+
+
+def test_interrupting_a_hybrid_run_terminates_its_batch_jobs(deployment: Deployment,
+                                                             tmp_path: Path) -> None:
+    d = deployment
+    flow = write_flow(d, tmp_path, tmp_path / "side.log")
+    err = tmp_path / "stderr"
+    with open(err, "w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "sfncompile", "run", str(flow),
+                                 "--datastore-root", d.root, "--param", "nap=120"],
+                                stdout=subprocess.PIPE, stderr=sink, text=True,
+                                env=d.sfn.subprocess_env(), cwd=d.tmp)
+    try:
+        line = wait_for(lambda: next((x for x in err.read_text().splitlines()
+                                      if x.startswith("heavy/0: AWS Batch job")
+                                      and x.endswith(" RUNNING")), None), 60, "the job to run")
+        job_id = line.split()[4]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    text = err.read_text()
+    assert proc.returncode != 0 and "Traceback" not in text, text
+    assert "Interrupted: running tasks were stopped" in text
+    batch = d.sfn.client("batch")
+    # The job's process is killed at TerminateJob; moto records the end as it exits.
+    job = wait_for(lambda: next((j for j in batch.describe_jobs(jobs=[job_id])["jobs"]
+                                 if j["status"] == "FAILED"), None), 30, "the job to stop")
+    assert job["statusReason"] == "sfncompile: the local run was interrupted"
 
 
 pytestmark = pytest.mark.slow

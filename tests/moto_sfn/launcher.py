@@ -150,6 +150,7 @@ class JobRunner:
         self.endpoint = endpoint
         self.log_dir = log_dir
         self._live: dict[subprocess.Popen[bytes], str] = {}  # process -> its working dir
+        self._by_job: dict[str, subprocess.Popen[bytes]] = {}  # job id -> its live process
         self._lock = threading.Lock()
 
     def environment(self, job: Any) -> dict[str, str]:
@@ -200,7 +201,9 @@ class JobRunner:
             command = job.container_overrides.get("command") or props.get("command") or []
             argv = substitute_refs(list(command), job.parameters)
             code, reason = self._execute(argv, self.environment(job), log_path,
-                                         job._get_attempt_duration())
+                                         job._get_attempt_duration(), job.job_id)
+            if job.stop and job.job_stopped_reason:  # TerminateJob killed it: keep its reason
+                reason = job.job_stopped_reason
         except Exception as ex:  # never leave a job RUNNING: the execution would hang
             reason = f"moto_sfn launcher error: {ex!r}"
             with open(log_path, "a", encoding="utf-8") as log:
@@ -215,7 +218,8 @@ class JobRunner:
             job._mark_stopped(success=code == 0)
 
     def _execute(
-        self, argv: list[str], env: dict[str, str], log_path: Path, timeout: int | None
+        self, argv: list[str], env: dict[str, str], log_path: Path, timeout: int | None,
+        job_id: str = "",
     ) -> tuple[int, str | None]:
         if not argv:
             log_path.write_text("[moto_sfn] the job has no command\n")
@@ -232,6 +236,7 @@ class JobRunner:
                     return 127, f"CannotStartContainerError: {ex}"
                 with self._lock:
                     self._live[proc] = workdir
+                    self._by_job[job_id] = proc
                 try:
                     code = proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
@@ -241,11 +246,19 @@ class JobRunner:
                 finally:
                     with self._lock:
                         self._live.pop(proc, None)
+                        self._by_job.pop(job_id, None)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if code < 0:  # killed by a signal: report it as a container would (128 + signal)
             code = 128 - code
         return code, None if code == 0 else f"Essential container in task exited ({code})"
+
+    def kill_job(self, job_id: str) -> None:
+        """Kill one job's process (and its children), if it is running."""
+        with self._lock:
+            proc = self._by_job.get(job_id)
+        if proc is not None:
+            _kill_group(proc)
 
     def kill_all(self) -> None:
         """Kill every running job (and its children) and remove its working directory."""
@@ -301,6 +314,25 @@ def patch_batch(runner: JobRunner) -> None:
         runner.start(job)
 
     BatchSimpleBackend._mark_job_as_finished = _mark_job_as_finished
+
+
+def patch_terminate(runner: JobRunner) -> None:
+    """TerminateJob stops the job's process.
+
+    Gap: Job.terminate (batch/models.py:1099) only sets `stop` and the reason, which the Docker
+    backend's loop reads; the `batch` patch's process runs on, and the job stays RUNNING.
+    Fix: after it, kill the job's process group; the job then ends FAILED with the reason
+    TerminateJob gave.
+    """
+    from moto.batch.models import Job
+
+    original = Job.terminate
+
+    def terminate(self: Any, reason: str) -> None:
+        original(self, reason)
+        runner.kill_job(self.job_id)
+
+    Job.terminate = terminate
 
 
 # -------------------------------------------------------------------------------------- batchfix
@@ -466,6 +498,7 @@ def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: f
     patch_sdk()
     patch_batch(runner)
     patch_batchfix()
+    patch_terminate(runner)
     patch_sync()
     patch_poll(sync_poll)
     patch_retry(retry_scale)
