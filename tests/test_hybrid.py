@@ -55,11 +55,12 @@ class HybridFlow(FlowSpec):
 '''
 
 
-def write_flow(d: Deployment, where: Path, log: Path) -> Path:
+def write_flow(d: Deployment, where: Path, log: Path, batch: str = "cpu=1, memory=512") -> Path:
     source = where / "flow"
     source.mkdir()
     flow = source / "flow.py"
-    flow.write_text(FLOW.format(log=str(log)), encoding="utf-8")
+    flow.write_text(FLOW.format(log=str(log)).replace("cpu=1, memory=512", batch),
+                    encoding="utf-8")
     (source / "sfncompile.toml").write_text(f'job_queue = "{d.queue}"\nimage = "python:3.12"\n',
                                             encoding="utf-8")
     return flow
@@ -131,6 +132,16 @@ def test_interrupting_a_hybrid_run_terminates_its_batch_jobs(deployment: Deploym
     job = wait_for(lambda: next((j for j in batch.describe_jobs(jobs=[job_id])["jobs"]
                                  if j["status"] == "FAILED"), None), 30, "the job to stop")
     assert job["statusReason"] == "sfncompile: the local run was interrupted"
+
+
+
+def test_a_job_that_batch_refuses_fails_its_task(deployment: Deployment, tmp_path: Path) -> None:
+    d = deployment
+    flow = write_flow(d, tmp_path, tmp_path / "side.log", batch='queue="no-such-queue"')
+    proc = d.cli("run", str(flow), "--datastore-root", d.root)
+    assert proc.returncode == 1, proc.stderr
+    assert "heavy/0: FAILED (attempt 0, AWS Batch refused the job: " in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 pytestmark = pytest.mark.slow

@@ -67,9 +67,16 @@ class RemoteSteps:
                 caught: dict[str, Any] | None) -> Outcome:
         step, task = key
         began = time.monotonic()
-        job_id = self.jobs.submit(step, runner.run_id, task, attempt,
-                                  runner.params if step == "start" else None, caught,
-                                  runner.origin_run)
+        try:
+            job_id = self.jobs.submit(step, runner.run_id, task, attempt,
+                                      runner.params if step == "start" else None, caught,
+                                      runner.origin_run)
+        except Exception as exc:  # AWS refused the job: a failed attempt, as @retry sees it
+            if type(exc).__module__.split(".")[0] != "botocore":
+                raise
+            return Outcome(key, attempt, 1, f"sfncompile: AWS Batch refused the job: {exc}\n",
+                           time.monotonic() - began, caught,
+                           error=f"AWS Batch refused the job: {exc}")
         with self._lock:
             self._active[job_id] = key
         runner.progress.batch_job(key, job_id, "SUBMITTED")

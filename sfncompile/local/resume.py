@@ -46,7 +46,9 @@ def resume_point(storage: Storage, flow: str, run: str, order: list[str],
         raise UsageError(f"{flow}/{run} is still running; resume it once it has stopped, or "
                          "say where to resume with --from STEP")
     step = failed_step(storage, flow, run, order)
-    if step is None and meta.get("interrupted"):
+    # A run recorded as failed whose failing task left nothing (a container that never
+    # started) stopped at the first step it did not reach, as an interrupted run does.
+    if step is None and (meta.get("interrupted") or meta.get("status") == "failed"):
         step = unreached_step(storage, flow, run, order)
     if step is None:
         raise UsageError(f"{flow}/{run} has no failed step; say where to resume with --from STEP")
