@@ -127,6 +127,7 @@ def test_interrupting_a_hybrid_run_terminates_its_batch_jobs(deployment: Deploym
     text = err.read_text()
     assert proc.returncode != 0 and "Traceback" not in text, text
     assert "Interrupted: running tasks were stopped" in text
+    assert f"heavy/0: AWS Batch job {job_id} terminated" in text
     batch = d.sfn.client("batch")
     # The job's process is killed at TerminateJob; moto records the end as it exits.
     job = wait_for(lambda: next((j for j in batch.describe_jobs(jobs=[job_id])["jobs"]

@@ -111,14 +111,22 @@ class RemoteSteps:
             pause = min(LONGEST_POLL_SECONDS, pause * 1.5)
         return JobStatus("FAILED", "the run was interrupted")
 
-    def terminate_all(self) -> list[str]:
-        """Stop waiting, and terminate every job this run started that is still going."""
+    def terminate_all(self) -> list[tuple[Key, str]]:
+        """Stop waiting, and terminate every job this run started that is still going; return
+        the (task, job id) of each job terminated."""
         self._stopping.set()
         with self._lock:
-            jobs = list(self._active)
-        for job_id in jobs:
-            self.jobs.terminate(job_id, "sfncompile: the local run was interrupted")
-        return jobs
+            jobs = list(self._active.items())
+        stopped = []
+        for job_id, key in jobs:
+            try:
+                self.jobs.terminate(job_id, "sfncompile: the local run was interrupted")
+            except Exception as exc:  # keep stopping the others; the interruption goes on
+                if type(exc).__module__.split(".")[0] != "botocore":
+                    raise
+                continue
+            stopped.append((key, job_id))
+        return stopped
 
 
 def task_output(runner: LocalRunner, key: Key, attempt: int) -> str:

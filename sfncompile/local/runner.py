@@ -230,7 +230,8 @@ class LocalRunner:
                 assert self.launcher is not None
                 self.launcher.kill_all()
                 if self.remote is not None:
-                    self.remote.terminate_all()
+                    for key, job_id in self.remote.terminate_all():
+                        self.progress.batch_job(key, job_id, "terminated")
                 raise
 
     def _walk(self, pool: ThreadPoolExecutor, ready: deque[Launch],
