@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -80,6 +80,44 @@ class ForeachOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CardIR:
+    """`@card`: a report of the task, rendered after the step; Metaflow's arguments and
+    defaults (a step may have several, told apart by `id`)."""
+
+    type: str = "default"
+    id: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    timeout: int = 45  # seconds to render
+    save_errors: bool = True  # a render error becomes an error card instead of nothing
+    customize: bool = False
+    refresh_interval: int = 5
+    scope: str = "task"
+    rank: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id, "options": self.options,
+                "timeout": self.timeout, "save_errors": self.save_errors,
+                "customize": self.customize, "refresh_interval": self.refresh_interval}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretsIR:
+    """`@secrets`: secrets read at task start into environment variables.
+
+    A source is a secret id (a string, `type.id` form allowed) or Metaflow's dict form
+    (`{"type": ..., "id": ..., "options": {...}}`), kept as written.
+    """
+
+    sources: tuple[Any, ...] = ()
+    role: str | None = None
+    allow_override: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"sources": list(self.sources), "role": self.role,
+                "allow_override": self.allow_override}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Policies:
     resources: Resources = Resources()
     batch: BatchSettings = BatchSettings()
@@ -88,6 +126,8 @@ class Policies:
     timeout_seconds: int | None = None
     environment: tuple[tuple[str, str], ...] = ()
     foreach: ForeachOptions = ForeachOptions()
+    card: tuple[CardIR, ...] = ()
+    secrets: SecretsIR | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +264,8 @@ class FlowIR:
                     "timeout_seconds": s.policies.timeout_seconds,
                     "environment": dict(s.policies.environment),
                     "max_width": a.max_inline_width.get(s.name),
+                    "card": [c.as_json() for c in s.policies.card],
+                    "secrets": s.policies.secrets.as_json() if s.policies.secrets else None,
                 }
                 for s in a.ordered
             },

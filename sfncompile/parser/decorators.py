@@ -13,11 +13,13 @@ from typing import Any
 
 from sfncompile.ir import (
     BatchSettings,
+    CardIR,
     CatchPolicy,
     ForeachOptions,
     Policies,
     Resources,
     RetryPolicy,
+    SecretsIR,
 )
 from sfncompile.schedule import (
     DAILY,
@@ -37,6 +39,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class Arg:
     types: tuple[type, ...]
     check: Callable[[Any], str | None] | None = None  # returns a problem, or None
+    default: Any = None  # Metaflow's default; where it is None, None may be written too
 
 
 # What AWS accepts, so a flow that builds also deploys and runs (the bound is in the message).
@@ -94,6 +97,17 @@ def _env_vars(v: Any) -> str | None:
     return None
 
 
+def _secret_sources(v: Any) -> str | None:
+    for source in v:
+        if isinstance(source, str) and source:
+            continue
+        if isinstance(source, dict) and isinstance(source.get("id"), str):
+            continue
+        return ("must list secret ids (strings) or dicts with an 'id', as Metaflow's "
+                f"{{'type': ..., 'id': ...}}; got {source!r:.60}")
+    return None
+
+
 def _map_mode(v: Any) -> str | None:
     return None if v in ("inline", "distributed") else "must be 'inline' or 'distributed'"
 
@@ -101,6 +115,8 @@ def _map_mode(v: Any) -> str | None:
 _INT = (int,)
 _STR = (str,)
 _BOOL = (bool,)
+_DICT = (dict,)
+_LIST = (list, tuple)
 
 STEP_DECORATORS: dict[str, dict[str, Arg]] = {
     "batch": {
@@ -133,7 +149,26 @@ STEP_DECORATORS: dict[str, dict[str, Arg]] = {
         "mode": Arg(_STR, _map_mode),
         "max_concurrency": Arg(_INT, _CONCURRENCY),
     },
+    "card": {
+        "type": Arg(_STR, default="default"),
+        "id": Arg(_STR, _identifier),
+        "options": Arg(_DICT, default={}),
+        "timeout": Arg(_INT, _between(0, MAX_TIMEOUT_SECONDS, "seconds"), default=45),
+        "save_errors": Arg(_BOOL, default=True),
+        "customize": Arg(_BOOL, default=False),
+        "refresh_interval": Arg(_INT, _between(0, 86_400, "seconds"), default=5),
+        "scope": Arg(_STR, default="task"),
+        "rank": Arg(_INT),
+    },
+    "secrets": {
+        "sources": Arg(_LIST, _secret_sources, default=[]),
+        "role": Arg(_STR),
+        "allow_override": Arg(_BOOL, default=False),
+    },
 }
+
+# Decorators that Metaflow allows more than once on a step; their arguments are a list.
+REPEATABLE = frozenset({"card"})
 
 CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
     "schedule": {
@@ -147,6 +182,8 @@ CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
 
 
 def type_problem(arg: Arg, value: Any) -> str | None:
+    if value is None and arg.default is None:
+        return None
     # bool is an int in Python; a flag where a number is wanted is a mistake.
     if isinstance(value, bool) and bool not in arg.types:
         return f"must be {_type_names(arg.types)}, got a bool"
@@ -176,7 +213,7 @@ def _type_names(types: tuple[type, ...]) -> str:
 _NO_POLICIES = Policies()
 
 
-def build_policies(decorators: dict[str, dict[str, Any]]) -> Policies:
+def build_policies(decorators: dict[str, Any]) -> Policies:
     """Merge the checked decorator arguments of one step into its policies.
 
     `@batch` and `@resources` both size the job; like Metaflow, the larger value wins.
@@ -195,6 +232,7 @@ def build_policies(decorators: dict[str, dict[str, Any]]) -> Policies:
     timeout = decorators.get("timeout")
     seconds = timeout_seconds(timeout) if timeout is not None else None
     env = decorators.get("environment", {}).get("vars", {})
+    secrets = decorators.get("secrets")
     return Policies(
         resources=Resources(**sizing),
         batch=BatchSettings(**{k: batch[k] for k in ("image", "queue", "iam_role") if k in batch}),
@@ -203,7 +241,15 @@ def build_policies(decorators: dict[str, dict[str, Any]]) -> Policies:
         timeout_seconds=seconds,
         environment=tuple(sorted((k, str(v)) for k, v in env.items())),
         foreach=ForeachOptions(**decorators.get("foreach_options", {})),
+        card=tuple(CardIR(**_given(args)) for args in decorators.get("card", ())),
+        secrets=SecretsIR(**{**_given(secrets), "sources": tuple(secrets.get("sources") or ())})
+        if secrets is not None else None,
     )
+
+
+def _given(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments written with a value (None stands for Metaflow's default)."""
+    return {k: v for k, v in args.items() if v is not None}
 
 
 def schedule_expression(args: dict[str, Any]) -> str:

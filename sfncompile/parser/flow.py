@@ -15,6 +15,7 @@ from sfncompile.errors import FlowError, FlowErrors, UsageError
 from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
+    REPEATABLE,
     STEP_DECORATORS,
     build_policies,
     combined_problem,
@@ -178,12 +179,14 @@ class _Reader:
 
     def step(self, func: ast.FunctionDef) -> StepIR | None:
         where = f"step {func.name!r}"
-        decorators: dict[str, dict[str, Any]] = {}
+        decorators: dict[str, Any] = {}  # name -> arguments (a list where repeatable)
         for deco in func.decorator_list:
             if self.info.api_name(deco) == "step":
                 continue
             parsed = self.decorator_args(deco, STEP_DECORATORS, where)
-            if parsed is not None:
+            if parsed is not None and parsed[0] in REPEATABLE:
+                decorators.setdefault(parsed[0], []).append(parsed[1])
+            elif parsed is not None:
                 if parsed[0] in decorators:
                     self.error(deco, f"{where}: @{parsed[0]} is given twice")
                 decorators[parsed[0]] = parsed[1]
