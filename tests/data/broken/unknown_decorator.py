@@ -1,6 +1,6 @@
 # expect: 8:6: step 'start': unknown decorator @kubernets: not a Metaflow decorator, and not defined or imported in this module
 # expect: 9:6: step 'start': @pypi is Metaflow's decorator but is not imported: add `from metaflow import pypi`
-# expect: 16:6: step 'end': @parallel runs a step as a gang of nodes
+# expect: 14:6: step 'end': @parallel runs a step as a gang of nodes
 from sfncompile import FlowSpec, step, parallel
 
 class F(FlowSpec):
