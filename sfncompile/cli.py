@@ -381,6 +381,10 @@ def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict
 
     runner = LocalRunner(graph, flow_file, root, params, max_workers, Progress(), **kwargs)
     result = runner.run()
+    if graph.get("exit_hook"):
+        from sfncompile.local.exit_hooks import call_exit_hooks
+
+        call_exit_hooks(graph, flow_file, root, runner.run_id, result.succeeded)
     click.echo(result.pathspec)
     if not result.succeeded:
         sys.exit(1)
