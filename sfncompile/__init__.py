@@ -7,32 +7,51 @@ from sfncompile.api import (
     JSONType,
     Parameter,
     batch,
+    card,
     catch,
+    conda,
+    conda_base,
     environment,
+    exit_hook,
     foreach_options,
+    kubernetes,
+    pypi,
+    pypi_base,
     resources,
     retry,
     schedule,
+    secrets,
     step,
     timeout,
 )
 from sfncompile.current import current
 from sfncompile.flowspec import FlowSpec
+from sfncompile.user_step import USER_SKIP_STEP, user_step_decorator
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "USER_SKIP_STEP",
     "FlowSpec",
     "JSONType",
     "Parameter",
     "batch",
+    "card",
     "catch",
+    "conda",
+    "conda_base",
     "current",
     "environment",
+    "exit_hook",
     "foreach_options",
+    "kubernetes",
+    "pypi",
+    "pypi_base",
     "resources",
     "retry",
     "schedule",
+    "secrets",
     "step",
     "timeout",
+    "user_step_decorator",
 ]

@@ -381,6 +381,10 @@ def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict
 
     runner = LocalRunner(graph, flow_file, root, params, max_workers, Progress(), **kwargs)
     result = runner.run()
+    if graph.get("exit_hook"):
+        from sfncompile.local.exit_hooks import call_exit_hooks
+
+        call_exit_hooks(graph, flow_file, root, runner.run_id, result.succeeded)
     click.echo(result.pathspec)
     if not result.succeeded:
         sys.exit(1)
@@ -416,9 +420,21 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
 
     with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
         flow = load_flow(flow_file, flow_name)
+        _check_packages(flow)
         graph = flow.graph_json()
         given = _check_params(graph, params)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher)
+
+
+def _check_packages(flow: Any) -> None:
+    """@pypi/@conda packages that this Python cannot import stop the run before it starts."""
+    if flow.packages is None and not any(s.policies.packages for s in flow.steps):
+        return
+    from sfncompile.packages import missing_packages
+
+    errors = missing_packages(flow)
+    if errors:
+        raise FlowErrors(errors)
 
 
 @main.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -44,15 +44,33 @@ class Resources:
     memory: int | None = None  # MiB
     gpu: int | None = None
     shared_memory: int | None = None  # MiB
+    disk: int | None = None  # MiB; Metaflow sizes Kubernetes pods with it, Batch has no such knob
 
 
 @dataclass(frozen=True, kw_only=True)
 class BatchSettings:
-    """Per-step overrides of the deployment defaults (from `@batch`)."""
+    """Per-step overrides of the deployment defaults (from `@batch`), with Metaflow's
+    meaning and defaults; emit/jobdef.py maps them into the step's job definition."""
 
     image: str | None = None
     queue: str | None = None
     iam_role: str | None = None
+    execution_role: str | None = None
+    max_swap: int | None = None  # MiB
+    swappiness: int | None = None
+    inferentia: int = 0  # Neuron devices (`trainium` counts here too, as in Metaflow)
+    efa: int = 0
+    host_volumes: tuple[str, ...] = ()  # "host/path" or "host/path:container/path"
+    efs_volumes: tuple[str, ...] = ()  # "fs-id" or "fs-id:container/path"
+    use_tmpfs: bool = False
+    tmpfs_tempdir: bool = True
+    tmpfs_size: int | None = None  # MiB; with use_tmpfs, half the memory when not given
+    tmpfs_path: str = "/metaflow_temp"
+    ephemeral_storage: int | None = None  # GiB, Fargate only
+    log_driver: str | None = None
+    log_options: tuple[str, ...] = ()  # "key:value"
+    tags: tuple[tuple[str, str], ...] = ()  # Metaflow's aws_batch_tags
+    privileged: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +98,68 @@ class ForeachOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CardIR:
+    """`@card`: a report of the task, rendered after the step; Metaflow's arguments and
+    defaults (a step may have several, told apart by `id`)."""
+
+    type: str = "default"
+    id: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    timeout: int = 45  # seconds to render
+    save_errors: bool = True  # a render error becomes an error card instead of nothing
+    customize: bool = False
+    refresh_interval: int = 5
+    scope: str = "task"
+    rank: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id, "options": self.options,
+                "timeout": self.timeout, "save_errors": self.save_errors,
+                "customize": self.customize, "refresh_interval": self.refresh_interval}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretsIR:
+    """`@secrets`: secrets read at task start into environment variables.
+
+    A source is a secret id (a string, `type.id` form allowed) or Metaflow's dict form
+    (`{"type": ..., "id": ..., "options": {...}}`), kept as written.
+    """
+
+    sources: tuple[Any, ...] = ()
+    role: str | None = None
+    allow_override: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"sources": list(self.sources), "role": self.role,
+                "allow_override": self.allow_override}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackagesIR:
+    """`@pypi`/`@conda` (on a step) or `@pypi_base`/`@conda_base` (on the flow).
+
+    sfncompile builds no environments: a local run checks that the packages are importable,
+    and `deploy` says that the image must provide them.
+    """
+
+    manager: Literal["pypi", "conda"]
+    packages: tuple[tuple[str, str], ...] = ()  # (distribution, version spec; "" for any)
+    python: str | None = None
+    disabled: bool = False
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExitHookIR:
+    """`@exit_hook`: functions of the flow's module called once the run has ended."""
+
+    on_success: tuple[str, ...] = ()
+    on_error: tuple[str, ...] = ()
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
 class Policies:
     resources: Resources = Resources()
     batch: BatchSettings = BatchSettings()
@@ -88,6 +168,10 @@ class Policies:
     timeout_seconds: int | None = None
     environment: tuple[tuple[str, str], ...] = ()
     foreach: ForeachOptions = ForeachOptions()
+    card: tuple[CardIR, ...] = ()
+    secrets: SecretsIR | None = None
+    packages: PackagesIR | None = None  # the step's own @pypi/@conda (see FlowIR.packages_for)
+    kubernetes: SourcePos | None = None  # where @kubernetes was written: no AWS backend runs it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,8 +257,23 @@ class FlowIR:
     project: ProjectIR | None = None
     triggers: tuple[EventTriggerIR, ...] = ()
     finish_triggers: tuple[FinishTriggerIR, ...] = ()
+    packages: PackagesIR | None = None  # @pypi_base / @conda_base
+    exit_hook: ExitHookIR | None = None
     pos: SourcePos
     doc: str | None = None
+
+    def packages_for(self, step: StepIR) -> PackagesIR | None:
+        """The packages a step needs: the flow's base ones, updated by the step's own (as
+        Metaflow merges them); None when there are none or the step disables them."""
+        own, base = step.policies.packages, self.packages
+        if own is None or base is None or own.manager != base.manager:
+            chosen = own or base
+            return None if chosen is None or chosen.disabled else chosen
+        if own.disabled:
+            return None
+        merged = dict(base.packages) | dict(own.packages)
+        return replace(own, packages=tuple(sorted(merged.items())),
+                       python=own.python or base.python)
 
     def step(self, name: str) -> StepIR:
         return self.analysis.by_name[name]
@@ -203,6 +302,10 @@ class FlowIR:
                 }
                 for p in self.parameters
             ],
+            "exit_hook": {
+                "on_success": list(self.exit_hook.on_success),
+                "on_error": list(self.exit_hook.on_error),
+            } if self.exit_hook else None,
             "steps": {
                 s.name: {
                     "kind": s.kind,
@@ -224,6 +327,8 @@ class FlowIR:
                     "timeout_seconds": s.policies.timeout_seconds,
                     "environment": dict(s.policies.environment),
                     "max_width": a.max_inline_width.get(s.name),
+                    "card": [c.as_json() for c in s.policies.card],
+                    "secrets": s.policies.secrets.as_json() if s.policies.secrets else None,
                 }
                 for s in a.ordered
             },

@@ -99,6 +99,7 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
             names = {k: f"<{d['jobDefinitionName']}:revision>"
                      for k, d in target.job_definitions.items()}
             _print_package(target.package_files, target.package_path.stat().st_size)
+            _print_image_note(flow)
             click.echo("Resolved ASL:")
             click.echo(render_json(target.resolved(names)), nl=False)
             return
@@ -113,6 +114,14 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
         click.echo(f"Deployed {arn} ({len(changed)} change{'s' if len(changed) != 1 else ''})")
     else:
         click.echo(f"No changes: {target.machine_name} is up to date ({arn})")
+    _print_image_note(flow)
+
+
+def _print_image_note(flow: Any) -> None:
+    from sfncompile.packages import image_note
+
+    for line in image_note(flow):
+        click.echo(line)
 
 
 def _print_package(files: dict[str, int], compressed: int) -> None:

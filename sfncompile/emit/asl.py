@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.emit import names
+from sfncompile.emit.jobdef import needs_own_definition
 from sfncompile.emit.render import is_short, literal
 from sfncompile.ir import FlowAnalysis, FlowIR, Resources, StepIR
 
@@ -105,7 +106,7 @@ class _Emitter:
             job_params["caught.$"] = "States.JsonToString($.error)"
         if step.name == "start":
             job_params["params.$"] = "States.JsonToString($$.Execution.Input)"
-        own_jobdef = p.batch.image or p.batch.iam_role or p.resources.shared_memory
+        own_jobdef = needs_own_definition(step)
         params: dict[str, Any] = {
             "JobName": names.job_name(self.flow.name, step.name) or step.name,
             "JobQueue": literal(p.batch.queue) if p.batch.queue else "${JobQueue}",

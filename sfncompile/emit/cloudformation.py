@@ -192,13 +192,13 @@ def _role(service: str, description: str, statements: list[dict[str, Any]],
 def _cfn_case(obj: Any) -> Any:
     """RegisterJobDefinition arguments (camelCase) -> CloudFormation properties (PascalCase).
 
-    `parameters` and `tags` are maps whose keys are data, kept as they are."""
+    `parameters`, `tags` and log `options` are maps whose keys are data, kept as they are."""
     if isinstance(obj, list):
         return [_cfn_case(v) for v in obj]
     if not isinstance(obj, dict):
         return obj
     return {
-        k[:1].upper() + k[1:]: (dict(v) if k in ("parameters", "tags") else _cfn_case(v))
+        k[:1].upper() + k[1:]: (dict(v) if k in ("parameters", "tags", "options") else _cfn_case(v))
         for k, v in obj.items()
     }
 
@@ -222,9 +222,11 @@ def _logical_id(prefix: str, step: str, taken: set[str]) -> str:
 
 
 def _needs_ec2(step: StepIR) -> bool:
-    """Fargate has no GPUs and no shared-memory setting: such a job definition is EC2 only."""
-    r = step.policies.resources
-    return bool(r.gpu or r.shared_memory)
+    """Fargate has no GPUs, shared memory, tmpfs, devices, host volumes or privileged mode:
+    such a job definition is EC2 only."""
+    r, b = step.policies.resources, step.policies.batch
+    return bool(r.gpu or r.shared_memory or b.use_tmpfs or b.tmpfs_size or b.inferentia
+                or b.efa or b.host_volumes or b.privileged)
 
 
 def _queue_arn(queue: str) -> Any:

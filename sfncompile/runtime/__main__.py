@@ -60,7 +60,14 @@ def run_task(args: argparse.Namespace) -> int:
         spec = TaskSpec(flow_file=flow_file, graph=graph, root=args.root, run=args.run,
                         step=args.step, task=args.task, attempt=args.attempt, params=params,
                         origin_run=args.origin_run, caught=caught)
-        return TaskRunner(spec).run()
+        code = TaskRunner(spec).run()
+        # From a code package (on AWS; the local runner names the flow file and calls the
+        # hooks itself once the run has ended), the committed `end` task calls on_success.
+        if code == 0 and spec.step == "end" and args.flow_file is None and graph.get("exit_hook"):
+            from sfncompile.runtime.exit_hook import hooks_after_end
+
+            hooks_after_end(graph, flow_file, args.root, args.run)
+        return code
     except (TaskError, json.JSONDecodeError) as exc:
         print(f"sfncompile.runtime: {exc}", file=sys.stderr)
         return 2
