@@ -14,6 +14,7 @@ import click
 
 from sfncompile.datastore_root import check_datastore_root
 from sfncompile.errors import FlowErrors, UsageError
+from sfncompile.run_summary import batch_job_note, run_summary, uncommitted_reason
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -526,20 +527,23 @@ def show(run_pathspec: str, datastore_root: str) -> None:
     steps = run_.steps()
     if not steps:
         raise UsageError(f"no run {run_pathspec} under {datastore_root}")
-    status = "succeeded" if run_.successful else ("failed" if run_.finished else "running")
-    if interrupted and not run_.successful:
+    status = run_.status
+    if (interrupted or status == "interrupted") and not run_.successful:
         status = f"interrupted (continue with `sfncompile resume {run_pathspec}`)"
     click.echo(f"{run_pathspec}: {status}")
+    for line in run_summary(run_):
+        click.echo(f"  {line}")
     for step_ in steps:
         committed = {t.id: t for t in step_.tasks()}
         for task_id in step_.started_tasks():
             task = committed.get(task_id)
             if task is None:
-                why = "interrupted" if interrupted else "running or failed"
+                why = "interrupted" if interrupted else uncommitted_reason(step_[task_id])
                 click.echo(f"  {step_.name}/{task_id}: not committed ({why})")
                 continue
             names = ", ".join(task.artifact_names) or "-"
-            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}")
+            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}"
+                       f"{batch_job_note(task.last_attempt_meta())}")
 
 
 @main.command()
@@ -572,6 +576,9 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
     for task_id in task_ids:
         task = step_[task_id]
         streams = [("stdout", task.stdout), ("stderr", task.stderr)]
+        meta = task.last_attempt_meta()
+        if meta.get("batch"):  # a task that ran in AWS Batch: say where its whole log is
+            click.echo(f"--- {task.pathspec}{batch_job_note(meta)}", err=True)
         if want_stderr is not None:
             streams = [streams[1] if want_stderr else streams[0]]
         for name, text in streams:

@@ -345,6 +345,10 @@ EVENTS_CONTROL_READ = 5
 EVENTS_PASS = 2
 EVENTS_CONTAINER = 4
 EVENTS_PER_ITERATION = 2
+# The run records itself (emit/asl.py): its first state writes the run record (a plain Task),
+# and a failure adds that Task again and the Fail state's event.
+EVENTS_RUN_RECORD = EVENTS_CONTROL_READ
+EVENTS_FAILURE_PATH = EVENTS_CONTROL_READ + 1
 HISTORY_LIMIT = 25_000
 # Room kept for retries and for the states outside the foreach.
 HISTORY_HEADROOM = 1_000
@@ -564,5 +568,6 @@ class FlowAnalysis:
         return total
 
     def _inline_cap(self, foreach: StepIR) -> int:
-        budget = HISTORY_LIMIT - HISTORY_HEADROOM - self._region_events(())
+        budget = (HISTORY_LIMIT - HISTORY_HEADROOM - EVENTS_RUN_RECORD - EVENTS_FAILURE_PATH
+                  - self._region_events(()))
         return max(1, budget // self.events_per_iteration(foreach))

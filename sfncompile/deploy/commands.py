@@ -193,12 +193,15 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
 @click.option("--flow", "flow_name", metavar="NAME")
 @click.option("--name-prefix", metavar="PREFIX")
 @click.option("--region", metavar="REGION")
+@click.option("--s3-root", metavar="s3://BUCKET/PREFIX",
+              help="Also print the run's record (parameters, times, the failed step and its "
+                   "error) from this datastore (default: the configured s3_root).")
 def status(target: str, run_id: str | None, flow_name: str | None, **settings: Any) -> None:
     """List the runs of a deployed flow, or show one run and the step that failed."""
     from sfncompile.deploy import ops
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
-    name, _ = _target_name(target, flow_name, config)
+    name, flow = _target_name(target, flow_name, config)
     clients = _clients(config)
     if run_id is None:
         runs = ops.list_executions(clients, name)
@@ -214,7 +217,14 @@ def status(target: str, run_id: str | None, flow_name: str | None, **settings: A
         click.echo(f"failed step: {', '.join(info['failed_steps'])}")
     if info["cause"]:
         click.echo(f"cause: {info['cause']}")
-    if info["status"] == "FAILED":
+    root = config.get("s3_root")
+    if root:
+        from sfncompile.deploy.run_status import recorded_run
+
+        flow_of_run = flow.name if flow is not None else name.removeprefix(config.name_prefix)
+        for line in recorded_run(str(root), flow_of_run, run_id, info["status"]):
+            click.echo(f"  {line}")
+    if info["status"] != "SUCCEEDED" and info["status"] != "RUNNING":
         sys.exit(1)
 
 

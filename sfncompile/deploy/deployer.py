@@ -159,6 +159,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
            "SFNCOMPILE_CODE_PACKAGE": f"s3://{bucket}/{package_key}",
            "SFNCOMPILE_CODE_SHA256": sha, "PYTHONUNBUFFERED": "1"}
     tags = config.tags
+    env.update(deployment_environment(tags))
     definitions = job_definitions(
         flow, name=machine_name, image=str(config.get("image")), job_role=config.get("job_role"),
         environment=env, tags={**tags, OWNER_TAG: machine_name},
@@ -176,6 +177,23 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
         schedule_input={p.name: p.default for p in flow.parameters if p.default is not None},
         tags=tags, package_files={name: entry_size(src) for name, src in entries.items()},
     )
+
+
+def deployment_environment(tags: dict[str, str]) -> dict[str, str]:
+    """Who deploys, and the deploy's tags, for every task's metadata (sfncompile.runtime.where):
+    a run on Step Functions then says who deployed it without any AWS call."""
+    import getpass
+
+    from sfncompile.runtime.where import DEPLOY_TAGS_ENV, DEPLOYED_BY_ENV
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        user = "unknown"
+    env = {DEPLOYED_BY_ENV: user}
+    if tags:
+        env[DEPLOY_TAGS_ENV] = json.dumps(tags, sort_keys=True, separators=(",", ":"))
+    return env
 
 
 def plan(target: Target) -> list[str]:

@@ -427,10 +427,15 @@ class _Builder:
             _statement("SyncRule", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                        _arn("events", f"rule/{BATCH_SYNC_RULE}")),
         ]
-        if "S3Bucket" in self.used:
+        if ":s3:getObject" in json.dumps(self.definition):
             statements.append(_statement(
                 "ReadControlObjects", ["s3:GetObject"],
                 _arn("s3", f"${{S3Bucket}}/{self.flow_prefix}*", regional=False)))
+        if "S3Bucket" in self.used:
+            # The execution writes its own run record: at its start and at its failure.
+            statements.append(_statement(
+                "RecordRuns", ["s3:PutObject"],
+                _arn("s3", f"${{S3Bucket}}/{self.flow_prefix}*/_run.json", regional=False)))
         if any(s.kind == "foreach" and s.policies.foreach.mode == "distributed"
                for s in self.flow.steps):
             statements += [

@@ -27,6 +27,8 @@ def state(*parts: str) -> str:
 
 
 INIT = "Init run"
+RECORD_FAILURE = "Record failure"
+RUN_FAILED = "Run failed"
 
 
 def job_name(flow: str, step: str) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 from sfncompile.current import current
 from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Transition
 from sfncompile.runtime import datastore as ds
-from sfncompile.runtime import lineage
+from sfncompile.runtime import lineage, where
 from sfncompile.runtime.params import ParameterError, resolve_parameters
 from sfncompile.runtime.storage import (
     DatastoreError,
@@ -394,7 +394,7 @@ class TaskRunner:
         spec = self.spec
         started, cpu = time.time(), time.process_time()
         meta = {"status": "running", "attempt": self.store.attempt, "started": started,
-                "host": socket.gethostname(), "pid": os.getpid()}
+                "host": socket.gethostname(), "pid": os.getpid(), **where.task_environment()}
         self.store.write_meta(meta)
         status = "failed"
         direct = self.local_log_dir()
@@ -411,10 +411,13 @@ class TaskRunner:
                 except (ds.ArtifactError, ds.DamagedRecord) as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
                     meta["damaged"] = str(exc)  # no @catch stand-in may turn it into a result
+                    meta["error"] = str(exc)
                 except TaskError as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
+                    meta["error"] = str(exc)
                 except BaseException as exc:  # the user's exception, reported with its trace
                     print_user_traceback(exc)
+                    meta["error"] = f"{type(exc).__name__}: {exc}"[:1000]
                     if isinstance(exc, KeyboardInterrupt):
                         raise
             if direct is None:
