@@ -10,11 +10,14 @@ from sfncompile.api import (
     catch,
     environment,
     foreach_options,
+    project,
     resources,
     retry,
     schedule,
     step,
     timeout,
+    trigger,
+    trigger_on_finish,
 )
 from sfncompile.current import current
 from sfncompile.flowspec import FlowSpec
@@ -30,9 +33,12 @@ __all__ = [
     "current",
     "environment",
     "foreach_options",
+    "project",
     "resources",
     "retry",
     "schedule",
     "step",
     "timeout",
+    "trigger",
+    "trigger_on_finish",
 ]

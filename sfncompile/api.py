@@ -72,3 +72,7 @@ timeout = _marker("timeout")
 environment = _marker("environment")
 foreach_options = _marker("foreach_options")
 schedule = _marker("schedule")
+# Flow decorators about events and projects: deploy reads them from the IR, not from here.
+trigger = _marker("trigger")
+trigger_on_finish = _marker("trigger_on_finish")
+project = _marker("project")

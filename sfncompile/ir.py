@@ -203,6 +203,10 @@ class FlowIR:
                 }
                 for p in self.parameters
             ],
+            # deploy replaces it with the resolved branch (sfncompile.runtime.project)
+            "project": None if self.project is None else {
+                "name": self.project.name, "branch": self.project.branch,
+                "production": self.project.production},
             "steps": {
                 s.name: {
                     "kind": s.kind,

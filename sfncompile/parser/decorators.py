@@ -142,7 +142,12 @@ CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
         "hourly": Arg(_BOOL),
         "weekly": Arg(_BOOL),
         "timezone": Arg(_STR, timezone_problem),
-    }
+    },
+    # Event triggers and projects (parser/triggers.py checks their structure).
+    "trigger": {"event": Arg((str, dict)), "events": Arg((list,)), "options": Arg((dict,))},
+    "trigger_on_finish": {"flow": Arg((str, dict)), "flows": Arg((list,)),
+                          "options": Arg((dict,))},
+    "project": {"name": Arg(_STR), "branch": Arg(_STR), "production": Arg(_BOOL)},
 }
 
 
@@ -170,7 +175,7 @@ def timeout_seconds(args: dict[str, Any]) -> int:
 
 def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join({"int": "an int", "float": "a float", "str": "a string",
-                        "bool": "a bool", "dict": "a dict"}[t.__name__] for t in types)
+                        "bool": "a bool", "dict": "a dict", "list": "a list"}[t.__name__] for t in types)
 
 
 _NO_POLICIES = Policies()

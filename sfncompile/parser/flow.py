@@ -21,6 +21,7 @@ from sfncompile.parser.decorators import (
     schedule_expression,
     type_problem,
 )
+from sfncompile.parser.events import EventDecorators
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
 from sfncompile.parser.validate import validate_graph
 from sfncompile.schedule import ScheduleError
@@ -119,9 +120,10 @@ class _Reader:
                        f"at least {MIN_TASK_STATE_BYTES} bytes). Use a foreach, or split the flow")
             return None
         schedule = None
+        events = EventDecorators(self.pos, self.error, cls.name)
         for deco in cls.decorator_list:
             parsed = self.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
-            if parsed is None:
+            if parsed is None or events.read(parsed[0], parsed[1], deco):
                 continue
             _, args = parsed
             try:
@@ -166,7 +168,7 @@ class _Reader:
                            f"step {param.attr!r} has the name of a Parameter")
         flow = FlowIR(name=cls.name, source=source, steps=tuple(steps),
                       parameters=tuple(params), schedule=schedule, pos=self.pos(cls),
-                      doc=ast.get_docstring(cls))
+                      doc=ast.get_docstring(cls), **events.fields(params))
         if not unparsed:
             self.errors.extend(validate_graph(flow))
         return flow

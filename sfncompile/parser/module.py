@@ -26,6 +26,9 @@ API_NAMES = frozenset(
         "environment",
         "foreach_options",
         "schedule",
+        "trigger",
+        "trigger_on_finish",
+        "project",
     }
 )
 
