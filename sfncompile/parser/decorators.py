@@ -175,7 +175,8 @@ def timeout_seconds(args: dict[str, Any]) -> int:
 
 def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join({"int": "an int", "float": "a float", "str": "a string",
-                        "bool": "a bool", "dict": "a dict", "list": "a list"}[t.__name__] for t in types)
+                        "bool": "a bool", "dict": "a dict",
+                        "list": "a list"}[t.__name__] for t in types)
 
 
 _NO_POLICIES = Policies()
