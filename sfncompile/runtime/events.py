@@ -139,7 +139,7 @@ def bind_current(graph: dict[str, Any], storage: Storage, run: str) -> None:
     flow = graph["flow"]
 
     def load() -> Any:
-        from sfncompile.events import trigger_from_record
+        from sfncompile.runtime.trigger import trigger_from_record
 
         return trigger_from_record(load_trigger(storage, flow, run))
 
