@@ -15,6 +15,7 @@ from sfncompile.api import (
     exit_hook,
     foreach_options,
     kubernetes,
+    project,
     pypi,
     pypi_base,
     resources,
@@ -23,6 +24,8 @@ from sfncompile.api import (
     secrets,
     step,
     timeout,
+    trigger,
+    trigger_on_finish,
 )
 from sfncompile.current import current
 from sfncompile.flowspec import FlowSpec
@@ -45,6 +48,7 @@ __all__ = [
     "exit_hook",
     "foreach_options",
     "kubernetes",
+    "project",
     "pypi",
     "pypi_base",
     "resources",
@@ -53,5 +57,7 @@ __all__ = [
     "secrets",
     "step",
     "timeout",
+    "trigger",
+    "trigger_on_finish",
     "user_step_decorator",
 ]

@@ -82,3 +82,7 @@ pypi_base = _marker("pypi_base")
 conda_base = _marker("conda_base")
 kubernetes = _marker("kubernetes")
 exit_hook = _marker("exit_hook")
+# Flow decorators about events and projects: deploy reads them from the IR, not from here.
+trigger = _marker("trigger")
+trigger_on_finish = _marker("trigger_on_finish")
+project = _marker("project")

@@ -589,8 +589,9 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
 
 def _register_aws_commands() -> None:
     from sfncompile.deploy.commands import COMMANDS
+    from sfncompile.deploy.event_commands import event
 
-    for command in COMMANDS:
+    for command in [*COMMANDS, event]:
         for sub in [command, *getattr(command, "commands", {}).values()]:
             if sub.callback is not None and not isinstance(sub, click.Group):
                 sub.callback = friendly_errors(sub.callback)

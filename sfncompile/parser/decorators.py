@@ -277,6 +277,11 @@ REFUSED: dict[str, str] = {
                                "never written in a flow; remove it",
     "unbounded_test_foreach_internal": "is internal to Metaflow's test suite and never "
                                        "written in a flow; remove it",
+    # Event triggers and projects (parser/triggers.py checks their structure).
+    "trigger": {"event": Arg((str, dict)), "events": Arg((list,)), "options": Arg((dict,))},
+    "trigger_on_finish": {"flow": Arg((str, dict)), "flows": Arg((list,)),
+                          "options": Arg((dict,))},
+    "project": {"name": Arg(_STR), "branch": Arg(_STR), "production": Arg(_BOOL)},
 }
 
 
@@ -319,7 +324,8 @@ def timeout_seconds(args: dict[str, Any]) -> int:
 
 def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join({"int": "an int", "float": "a float", "str": "a string",
-                        "bool": "a bool", "dict": "a dict"}[t.__name__] for t in types)
+                        "bool": "a bool", "dict": "a dict",
+                        "list": "a list"}[t.__name__] for t in types)
 
 
 _NO_POLICIES = Policies()

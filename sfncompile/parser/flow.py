@@ -25,6 +25,7 @@ from sfncompile.parser.decorators import (
     schedule_expression,
     type_problem,
 )
+from sfncompile.parser.events import EventDecorators
 from sfncompile.parser.flow_extras import FLOW_EXTRAS, flow_extras
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
 from sfncompile.parser.user_decorators import USER_DECORATOR, module_bindings, unknown_decorator
@@ -157,9 +158,11 @@ class _Reader:
             return None
         schedule = None
         extras: list[tuple[str, dict[str, Any], SourcePos]] = []
+        events = EventDecorators(self.pos, self.error, cls.name)
         for deco in cls.decorator_list:
             parsed = self.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
-            if parsed is None or parsed[0] == USER_DECORATOR:
+            if (parsed is None or parsed[0] == USER_DECORATOR
+                    or events.read(parsed[0], parsed[1], deco)):
                 continue
             name, args = parsed
             if name in FLOW_EXTRAS:
@@ -207,7 +210,8 @@ class _Reader:
                            f"step {param.attr!r} has the name of a Parameter")
         flow = FlowIR(name=cls.name, source=source, steps=tuple(steps),
                       parameters=tuple(params), schedule=schedule, pos=self.pos(cls),
-                      doc=ast.get_docstring(cls), **flow_extras(extras, self.errors))
+                      doc=ast.get_docstring(cls), **flow_extras(extras, self.errors),
+                      **events.fields(params))
         if not unparsed:
             self.errors.extend(validate_graph(flow))
         return flow

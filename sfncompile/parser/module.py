@@ -30,6 +30,9 @@ API_NAMES = frozenset(
         "schedule",
         "user_step_decorator",
         "USER_SKIP_STEP",
+        "trigger",
+        "trigger_on_finish",
+        "project",
     }
 ) | SUPPORT.keys()
 

@@ -26,6 +26,7 @@ from typing import Any
 from sfncompile.current import current
 from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Transition
 from sfncompile.runtime import datastore as ds
+from sfncompile.runtime import events as run_events
 from sfncompile.runtime import lineage, where
 from sfncompile.runtime.params import ParameterError, resolve_parameters
 from sfncompile.runtime.storage import (
@@ -211,7 +212,9 @@ class TaskRunner:
         params = [p["attr"] for p in self.graph["parameters"]]
         if spec.step == "start":
             try:
-                values = resolve_parameters(self.graph["parameters"], spec.params or {})
+                given = run_events.start_parameters(self.storage, self.flow_name, spec.run,
+                                                    spec.params)
+                values = resolve_parameters(self.graph["parameters"], given)
             except ParameterError as exc:
                 raise TaskError(str(exc)) from None
             flow = cls._bound(Binding({}, self.load, step=spec.step), values)
@@ -261,6 +264,7 @@ class TaskRunner:
         spec, info = self.spec, self.info
         current._set(flow_name=self.flow_name, run_id=spec.run, step_name=spec.step,
                      task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run)
+        run_events.bind_current(self.graph, self.storage, spec.run)
         for key, value in info["environment"].items():
             os.environ[key] = value
         method = getattr(flow, spec.step)
@@ -430,6 +434,9 @@ class TaskRunner:
             self.store.write_control(self.pending_control)
         self.store.write_meta(meta | {"status": "succeeded", "finished": done["finished"]})
         self.store.commit(done)  # last: the task becomes visible
+        if self.info["kind"] == "end":
+            run_events.publish_run_event(self.graph, spec.run, spec.root,
+                                         run_events.RUN_SUCCEEDED)
         return 0
 
     def local_log_dir(self) -> str | None:
