@@ -391,6 +391,13 @@ def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict
         sys.exit(1)
 
 
+def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
+    """In a run with an S3 datastore, the @batch steps that run as AWS Batch jobs."""
+    from sfncompile.local.hybrid import plan_remote_steps
+
+    return plan_remote_steps(flow, flow_file, root, lambda line: click.echo(line, err=True))
+
+
 def _check_params(graph: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, str]:
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
 
@@ -424,7 +431,8 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
         _check_packages(flow)
         graph = flow.graph_json()
         given = _check_params(graph, params)
-        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher)
+        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher,
+                     remote=_remote_steps(flow, flow_file, root))
 
 
 def _check_packages(flow: Any) -> None:
@@ -442,39 +450,77 @@ def _check_packages(flow: Any) -> None:
 @click.argument("run_pathspec", metavar="FLOW/RUN")
 @click.option("--from", "from_step", metavar="STEP",
               help="Re-run from this step (default: the first step that failed).")
+@click.option("--flow-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FLOW.py",
+              help="The flow's source (default: the file the run recorded; a run on Step "
+                   "Functions records none).")
+@click.option("--on-aws", is_flag=True,
+              help="Start a new execution of the deployed state machine that reuses the "
+                   "finished tasks (deploy the fix first), instead of running locally.")
+@click.option("--name", "machine_name", metavar="NAME",
+              help="--on-aws: the state machine (default: name_prefix + the flow's name).")
 @workers_option
 @datastore_option
 @friendly_errors
-def resume(run_pathspec: str, from_step: str | None, max_workers: int,
-           datastore_root: str) -> None:
+def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_aws: bool,
+           machine_name: str | None, max_workers: int, datastore_root: str) -> None:
     """Re-run a failed (or changed) run from a step, reusing every task before it.
 
-    The flow file is read again, so a fix made since the failure takes effect.
+    The flow file is read again, so a fix made since the failure takes effect. A run on
+    Step Functions (with an s3:// datastore root) resumes locally too, or with --on-aws as a
+    new execution.
     """
-    from sfncompile.local.resume import cloner, resume_point
+    from sfncompile.local.resume import (
+        cloner,
+        origin_params,
+        origin_record,
+        resume_point,
+        reused_steps,
+    )
     from sfncompile.local.runner import new_run_id
-    from sfncompile.local.settle import settle_run
     from sfncompile.local.worker import TaskLauncher
     from sfncompile.runtime.storage import KeyNotFound, open_storage
 
     flow_name, run_id = _split_run(run_pathspec)
+    if on_aws:
+        from sfncompile.deploy.resume import aws_datastore_root
+
+        datastore_root = aws_datastore_root(datastore_root)
+    elif machine_name:
+        raise UsageError("--name: only with --on-aws")
     storage = open_storage(check_datastore_root(datastore_root, write=True))
     try:
-        meta = settle_run(storage, flow_name, run_id)
+        meta = origin_record(storage, flow_name, run_id)
     except KeyNotFound:
         raise UsageError(f"no run {run_pathspec} under {datastore_root}") from None
-    flow_file = Path(meta["flow_file"])
-    with TaskLauncher.for_root(datastore_root) as launcher:  # starts while the flow is parsed
+    flow_file = flow_file or (Path(meta["flow_file"]) if meta.get("flow_file") else None)
+    if flow_file is None:
+        raise UsageError(f"{run_pathspec} records no flow file (it ran on Step Functions): "
+                         "give the flow's source with --flow-file FLOW.py")
+    # Started while the flow is parsed; a resume on AWS runs no local task.
+    launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
+        contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
+    with launching as launcher:
         flow = load_flow(flow_file, flow_name)
         graph = flow.graph_json()
         order = [s.name for s in flow.analysis.ordered]
         start_at = resume_point(storage, flow_name, run_id, order, from_step, meta)
+        params = origin_params(storage, graph, run_id, meta)
         new_run = new_run_id()
+        if on_aws:
+            from sfncompile.deploy.resume import resume_on_aws
+
+            resume_on_aws(flow, machine_name, run_id, new_run, params,
+                          reused_steps(order, start_at))
+            click.echo(f"Resuming {run_pathspec} from step {start_at!r} on Step Functions as "
+                       f"{flow_name}/{new_run}", err=True)
+            click.echo(f"{flow_name}/{new_run}")
+            return
         click.echo(f"Resuming {run_pathspec} from step {start_at!r} as {flow_name}/{new_run}",
                    err=True)
-        _run_locally(graph, flow_file, datastore_root, meta.get("params") or {}, max_workers,
+        _run_locally(graph, flow_file, datastore_root, params, max_workers,
                      run_id=new_run, origin_run=run_id, launcher=launcher,
-                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at))
+                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
+                     remote=_remote_steps(flow, flow_file, datastore_root))
 
 
 def _split_run(pathspec: str) -> tuple[str, str]:

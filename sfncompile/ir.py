@@ -71,6 +71,8 @@ class BatchSettings:
     log_options: tuple[str, ...] = ()  # "key:value"
     tags: tuple[tuple[str, str], ...] = ()  # Metaflow's aws_batch_tags
     privileged: bool = False
+    # The step has @batch: a local run with an S3 datastore runs it as an AWS Batch job.
+    requested: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from sfncompile.local import lifeline
+from sfncompile.local.hybrid import RemoteSteps
 from sfncompile.local.outcome import Key, Outcome
 from sfncompile.local.progress import Progress
 from sfncompile.local.worker import TaskLauncher
@@ -72,6 +73,7 @@ class LocalRunner:
         origin_run: str | None = None,
         clone: Callable[[Key], bool] | None = None,
         launcher: TaskLauncher | None = None,
+        remote: RemoteSteps | None = None,
     ) -> None:
         self.graph = graph
         self.flow = graph["flow"]
@@ -85,6 +87,7 @@ class LocalRunner:
         self.origin_run = origin_run
         self.clone = clone
         self.launcher = launcher
+        self.remote = remote  # the steps whose tasks run as AWS Batch jobs (a hybrid run)
         self.steps: dict[str, Any] = graph["steps"]
         self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
         self.arrivals: dict[Key, int] = {}
@@ -144,6 +147,8 @@ class LocalRunner:
 
     def execute(self, key: Key, attempt: int, tmp: str,
                 caught: dict[str, Any] | None = None) -> Outcome:
+        if self.remote is not None and self.remote.handles(key[0]):
+            return self.remote.execute(self, key, attempt, caught)
         timeout = self.steps[key[0]]["timeout_seconds"]
         began = time.monotonic()
         graph_file = os.path.join(tmp, "graph.json")
@@ -224,6 +229,8 @@ class LocalRunner:
                 # Before the pool's exit waits for them: stop the running tasks now.
                 assert self.launcher is not None
                 self.launcher.kill_all()
+                if self.remote is not None:
+                    self.remote.terminate_all()
                 raise
 
     def _walk(self, pool: ThreadPoolExecutor, ready: deque[Launch],

@@ -356,7 +356,7 @@ def build_policies(decorators: dict[str, Any],
     secrets = decorators.get("secrets")
     return Policies(
         resources=Resources(**sizing),
-        batch=batch_settings(batch),
+        batch=batch_settings(batch, requested="batch" in decorators),
         retry=RetryPolicy(**retry) if retry is not None else None,
         catch=CatchPolicy(**catch) if catch is not None else None,
         timeout_seconds=seconds,
@@ -371,14 +371,15 @@ def build_policies(decorators: dict[str, Any],
     )
 
 
-def batch_settings(args: dict[str, Any]) -> BatchSettings:
+def batch_settings(args: dict[str, Any], requested: bool = False) -> BatchSettings:
     given = _given(args)
     lists: dict[str, Any] = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in given.items()
              if k in ("host_volumes", "efs_volumes", "log_options")}
     plain = {k: v for k, v in given.items() if k in BATCH_FIELDS and k not in lists}
     return BatchSettings(**plain, **lists,
                          inferentia=given.get("inferentia", 0) + given.get("trainium", 0),
-                         tags=tuple(sorted(given.get("aws_batch_tags", {}).items())))
+                         tags=tuple(sorted(given.get("aws_batch_tags", {}).items())),
+                         requested=requested)
 
 
 BATCH_FIELDS = frozenset({"image", "queue", "iam_role", "execution_role", "max_swap",
