@@ -80,6 +80,34 @@ class ForeachOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CardPolicy:
+    """`@card`: a card rendered after the task and stored with it (Metaflow's arguments)."""
+
+    type: str = "default"
+    id: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    timeout: int = 45
+    save_errors: bool = True
+    customize: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretSource:
+    type: str = "aws-secrets-manager"
+    id: str
+    options: tuple[tuple[str, Any], ...] = ()
+    role: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretsPolicy:
+    """`@secrets`: secrets set as environment variables when the task starts."""
+
+    sources: tuple[SecretSource, ...] = ()
+    allow_override: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Policies:
     resources: Resources = Resources()
     batch: BatchSettings = BatchSettings()
@@ -88,6 +116,8 @@ class Policies:
     timeout_seconds: int | None = None
     environment: tuple[tuple[str, str], ...] = ()
     foreach: ForeachOptions = ForeachOptions()
+    cards: tuple[CardPolicy, ...] = ()
+    secrets: SecretsPolicy | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,10 +254,28 @@ class FlowIR:
                     "timeout_seconds": s.policies.timeout_seconds,
                     "environment": dict(s.policies.environment),
                     "max_width": a.max_inline_width.get(s.name),
+                    **_services_json(s.policies),
                 }
                 for s in a.ordered
             },
         }
+
+
+def _services_json(p: Policies) -> dict[str, Any]:
+    """`cards` and `secrets` of a step's graph entry, only when it has them (so graphs of
+    flows without them stay byte-identical)."""
+    out: dict[str, Any] = {}
+    if p.cards:
+        out["cards"] = [{"type": c.type, "id": c.id, "options": dict(c.options),
+                         "timeout": c.timeout, "save_errors": c.save_errors,
+                         "customize": c.customize} for c in p.cards]
+    if p.secrets is not None:
+        out["secrets"] = {
+            "sources": [{"type": s.type, "id": s.id, "options": dict(s.options), "role": s.role}
+                        for s in p.secrets.sources],
+            "allow_override": p.secrets.allow_override,
+        }
+    return out
 
 
 # History events that Step Functions records (no retries): a Batch .sync Task records

@@ -13,12 +13,16 @@ from typing import Any
 
 from sfncompile.ir import (
     BatchSettings,
+    CardPolicy,
     CatchPolicy,
     ForeachOptions,
     Policies,
     Resources,
     RetryPolicy,
+    SecretSource,
+    SecretsPolicy,
 )
+from sfncompile.runtime.secrets import SecretsError, normalise_sources
 from sfncompile.schedule import (
     DAILY,
     HOURLY,
@@ -94,6 +98,21 @@ def _env_vars(v: Any) -> str | None:
     return None
 
 
+def _secret_sources(v: Any) -> str | None:
+    try:
+        normalise_sources(v, None)
+    except SecretsError as exc:
+        return f"is not a list of secret sources: {exc}"
+    return None
+
+
+def _card_type(v: Any) -> str | None:
+    return None if v in CARD_TYPES else f"must be one of {', '.join(map(repr, CARD_TYPES))}"
+
+
+CARD_TYPES = ("default", "blank")
+
+
 def _map_mode(v: Any) -> str | None:
     return None if v in ("inline", "distributed") else "must be 'inline' or 'distributed'"
 
@@ -133,7 +152,26 @@ STEP_DECORATORS: dict[str, dict[str, Arg]] = {
         "mode": Arg(_STR, _map_mode),
         "max_concurrency": Arg(_INT, _CONCURRENCY),
     },
+    # Metaflow's arguments; scope, rank and refresh_interval only matter to its UI.
+    "card": {
+        "type": Arg(_STR, _card_type),
+        "id": Arg(_STR, _identifier),
+        "options": Arg((dict,)),
+        "scope": Arg(_STR),
+        "rank": Arg(_STR),
+        "timeout": Arg(_INT),
+        "save_errors": Arg(_BOOL),
+        "customize": Arg(_BOOL),
+        "refresh_interval": Arg(_INT),
+    },
+    "secrets": {
+        "sources": Arg((list,), _secret_sources),
+        "role": Arg(_STR),
+        "allow_override": Arg(_BOOL),
+    },
 }
+# A step may carry several of these (Metaflow's allow_multiple).
+REPEATABLE = frozenset({"card"})
 
 CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
     "schedule": {
@@ -176,12 +214,13 @@ def _type_names(types: tuple[type, ...]) -> str:
 _NO_POLICIES = Policies()
 
 
-def build_policies(decorators: dict[str, dict[str, Any]]) -> Policies:
+def build_policies(decorators: dict[str, dict[str, Any]],
+                   cards: tuple[dict[str, Any], ...] = ()) -> Policies:
     """Merge the checked decorator arguments of one step into its policies.
 
     `@batch` and `@resources` both size the job; like Metaflow, the larger value wins.
     """
-    if not decorators:
+    if not decorators and not cards:
         return _NO_POLICIES  # frozen, so shared by every undecorated step
     sizing: dict[str, Any] = {}
     for name in ("resources", "batch"):
@@ -203,6 +242,25 @@ def build_policies(decorators: dict[str, dict[str, Any]]) -> Policies:
         timeout_seconds=seconds,
         environment=tuple(sorted((k, str(v)) for k, v in env.items())),
         foreach=ForeachOptions(**decorators.get("foreach_options", {})),
+        cards=tuple(_card(c) for c in cards),
+        secrets=_secrets(decorators.get("secrets")),
+    )
+
+
+def _card(args: dict[str, Any]) -> CardPolicy:
+    keep = {k: args[k] for k in ("type", "id", "timeout", "save_errors", "customize") if k in args}
+    return CardPolicy(**keep, options=tuple(sorted(args.get("options", {}).items())))
+
+
+def _secrets(args: dict[str, Any] | None) -> SecretsPolicy | None:
+    if args is None:
+        return None
+    sources = normalise_sources(args.get("sources", []), args.get("role"))
+    return SecretsPolicy(
+        sources=tuple(SecretSource(type=s["type"], id=s["id"], role=s["role"],
+                                   options=tuple(sorted(s["options"].items())))
+                      for s in sources),
+        allow_override=bool(args.get("allow_override", False)),
     )
 
 

@@ -15,6 +15,7 @@ from sfncompile.errors import FlowError, FlowErrors, UsageError
 from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
+    REPEATABLE,
     STEP_DECORATORS,
     build_policies,
     combined_problem,
@@ -179,11 +180,14 @@ class _Reader:
     def step(self, func: ast.FunctionDef) -> StepIR | None:
         where = f"step {func.name!r}"
         decorators: dict[str, dict[str, Any]] = {}
+        cards: list[dict[str, Any]] = []
         for deco in func.decorator_list:
             if self.info.api_name(deco) == "step":
                 continue
             parsed = self.decorator_args(deco, STEP_DECORATORS, where)
-            if parsed is not None:
+            if parsed is not None and parsed[0] in REPEATABLE:
+                cards.append(parsed[1])
+            elif parsed is not None:
                 if parsed[0] in decorators:
                     self.error(deco, f"{where}: @{parsed[0]} is given twice")
                 decorators[parsed[0]] = parsed[1]
@@ -196,7 +200,7 @@ class _Reader:
         calls = self.next_calls(func)
         base: dict[str, Any] = {
             "name": func.name, "is_join": is_join, "pos": self.pos(func),
-            "doc": ast.get_docstring(func), "policies": build_policies(decorators),
+            "doc": ast.get_docstring(func), "policies": build_policies(decorators, tuple(cards)),
         }
         if func.name == "end":
             for call in calls:

@@ -26,6 +26,8 @@ API_NAMES = frozenset(
         "environment",
         "foreach_options",
         "schedule",
+        "card",
+        "secrets",
     }
 )
 
