@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Current:
     def __init__(self) -> None:
@@ -12,6 +14,7 @@ class Current:
         self.retry_count: int = 0
         self.origin_run_id: str | None = None
         self.is_running_flow: bool = False
+        self.card: Any = None  # the step's cards (runtime/card.py) while a task runs
 
     @property
     def pathspec(self) -> str | None:

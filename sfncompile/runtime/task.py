@@ -26,7 +26,7 @@ from typing import Any
 from sfncompile.current import current
 from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Transition
 from sfncompile.runtime import datastore as ds
-from sfncompile.runtime import lineage
+from sfncompile.runtime import lineage, services
 from sfncompile.runtime.params import ParameterError, resolve_parameters
 from sfncompile.runtime.storage import (
     DatastoreError,
@@ -263,6 +263,10 @@ class TaskRunner:
                      task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run)
         for key, value in info["environment"].items():
             os.environ[key] = value
+        try:  # @secrets, current.card, the client's datastore
+            services.before_step(info, spec.root)
+        except services.ServiceError as exc:
+            raise TaskError(str(exc)) from None
         method = getattr(flow, spec.step)
         last_attempt = spec.attempt >= info["retry_times"]
         try:
@@ -455,6 +459,7 @@ class TaskRunner:
         }
         if caught is not None:
             done["caught"] = repr(caught)
+        done.update(services.after_step(self, flow, done))  # @card
         return done
 
 
