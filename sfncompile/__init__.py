@@ -3,6 +3,8 @@
 Flows import from here (or from `metaflow`). This module must stay light: only the stdlib.
 """
 
+from typing import TYPE_CHECKING
+
 from sfncompile.api import (
     JSONType,
     Parameter,
@@ -20,7 +22,23 @@ from sfncompile.api import (
 )
 from sfncompile.current import current
 from sfncompile.flowspec import FlowSpec
-from sfncompile.lazy_exports import LAZY_EXPORTS, load_lazy_export
+from sfncompile.lazy_exports import load_lazy_export
+
+if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
+    from sfncompile.client import (
+        DataArtifact,
+        Flow,
+        Run,
+        Step,
+        Task,
+        default_namespace,
+        get_metadata,
+        get_namespace,
+        metadata,
+        namespace,
+    )
+    from sfncompile.runner import NBRunner, Runner
+    from sfncompile.runtime.s3 import S3
 
 __version__ = "0.1.0"
 
@@ -40,7 +58,21 @@ __all__ = [
     "secrets",
     "step",
     "timeout",
-    *LAZY_EXPORTS,
+]
+__all__ += [  # loaded on first use (lazy_exports.py)
+    "S3",
+    "DataArtifact",
+    "Flow",
+    "NBRunner",
+    "Run",
+    "Runner",
+    "Step",
+    "Task",
+    "default_namespace",
+    "get_metadata",
+    "get_namespace",
+    "metadata",
+    "namespace",
 ]
 
 
