@@ -646,6 +646,7 @@ def _register_aws_commands() -> None:
 
 def _register_light_commands() -> None:
     """Commands whose modules import only click at the top: registered at once."""
+    from sfncompile.card_cli import card_commands
     from sfncompile.review.commands import COMMANDS
     from sfncompile.verify import verify
 
@@ -653,6 +654,7 @@ def _register_light_commands() -> None:
         if command.callback is not None:
             command.callback = friendly_errors(command.callback)
         main.add_command(command)
+    main.add_command(card_commands(friendly_errors))
 
 
 _register_light_commands()

@@ -26,6 +26,7 @@ DEFAULT_ROOT = ".sfncompile"
 class DamagedRunWarning(UserWarning):
     """A run was left out of a listing because one of its records is damaged."""
 _root: str | None = None
+_task_root: str | None = None  # inside a running task: the run's datastore
 
 
 def set_datastore_root(root: str | None) -> None:
@@ -34,8 +35,75 @@ def set_datastore_root(root: str | None) -> None:
     _root = root
 
 
+def bind_task_root(root: str | None) -> None:
+    """Called by the runtime: inside a task the client reads the run's own datastore."""
+    global _task_root
+    _task_root = root
+
+
 def datastore_root() -> str:
-    return _root or os.environ.get("SFNCOMPILE_DATASTORE_ROOT") or DEFAULT_ROOT
+    return (_root or _task_root or os.environ.get("SFNCOMPILE_DATASTORE_ROOT")
+            or DEFAULT_ROOT)
+
+
+# -- Metaflow's metadata and namespace functions -------------------------------------------
+# sfncompile keeps all metadata in the datastore, so the "metadata provider" is the datastore
+# root: get_metadata() gives "local@<root>", metadata("local@<root>") (or a bare root) reads
+# another. Runs are filtered by namespace only when their record lists tags ("tags" in
+# _run.json); a run recorded without tags is visible in every namespace.
+
+
+class MetaflowNamespaceMismatch(Exception):
+    """The run is not in the current namespace (namespace(None) shows every run)."""
+
+
+_UNSET = object()
+_namespace: object = _UNSET
+
+
+def _username() -> str | None:
+    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return None
+
+
+def default_namespace() -> str | None:
+    """Back to the default namespace, `user:<name>`, which it returns."""
+    global _namespace
+    user = _username()
+    ns = f"user:{user}" if user else None
+    _namespace = ns
+    return ns
+
+
+def namespace(ns: str | None) -> str | None:
+    """Read only runs tagged `ns` (None: every run); returns `ns`."""
+    global _namespace
+    _namespace = ns
+    return ns
+
+
+def get_namespace() -> str | None:
+    if _namespace is _UNSET:
+        return default_namespace()
+    return _namespace  # type: ignore[return-value]
+
+
+def get_metadata() -> str:
+    return f"local@{datastore_root()}"
+
+
+def metadata(ms: str) -> str:
+    """Read runs from another datastore root, given as `local@<root>` or the root itself."""
+    _, at, root = ms.partition("@")
+    set_datastore_root(root if at else ms)
+    return get_metadata()
+
+
+def _in_namespace(meta: dict[str, Any]) -> bool:
+    ns, tags = get_namespace(), meta.get("tags")
+    return ns is None or not isinstance(tags, list) or ns in tags
 
 
 def _storage() -> Storage:
@@ -62,11 +130,15 @@ class Flow:
                 warnings.warn(f"skipping run {run.pathspec}: {exc}", DamagedRunWarning,
                               stacklevel=2)
                 continue
-            runs.append(run)
+            if _in_namespace(run._meta):
+                runs.append(run)
         return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
 
     def __iter__(self) -> Iterator[Run]:
         return iter(self.runs())
+
+    def __getitem__(self, run_id: str) -> Run:
+        return Run(f"{self.name}/{run_id}", self._storage)
 
     @property
     def latest_run(self) -> Run | None:
@@ -86,9 +158,19 @@ class Run:
         self.flow, self.id = flow, run
         self.pathspec = pathspec
         self._storage = storage or _storage()
+        if storage is None and get_namespace() is not None and not self._visible():
+            raise MetaflowNamespaceMismatch(
+                f"run {pathspec} is not in namespace {get_namespace()!r} (namespace(None) "
+                "reads every run)")
 
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
+
+    def _visible(self) -> bool:
+        try:
+            return _in_namespace(self._meta)
+        except ds.DamagedRecord:  # reported by whatever reads the record next
+            return True
 
     @cached_property
     def _meta(self) -> dict[str, Any]:
@@ -164,12 +246,12 @@ class Run:
         return self.deployment.get("deployed_by")
 
     @property
-    def tags(self) -> list[str]:
-        """The run's tags, Metaflow's way (`key:value` text): its own, and a deployed run's
-        deploy tags."""
+    def tags(self) -> frozenset[str]:
+        """The run's tags, a frozenset as in Metaflow: its own, and a deployed run's deploy
+        tags as `key:value` text."""
         own = [str(t) for t in self._meta.get("tags") or []]
         deployed = [f"{k}:{v}" for k, v in (self.deployment.get("deploy_tags") or {}).items()]
-        return sorted({*own, *deployed})
+        return frozenset({*own, *deployed})
 
     @property
     def failure(self) -> dict[str, Any] | None:
@@ -251,7 +333,12 @@ class Run:
 
 
 class Step:
-    def __init__(self, run: Run, name: str) -> None:
+    def __init__(self, run: Run | str, name: str | None = None) -> None:
+        if isinstance(run, str):  # Step("Flow/run/step"), as Metaflow's client takes it
+            run, _, name = run.rpartition("/")
+            run = Run(run)
+        if not name:
+            raise ValueError("a step is named 'Flow/run-id/step'")
         self.run, self.name = run, name
         self.pathspec = f"{run.pathspec}/{name}"
 
@@ -290,7 +377,12 @@ class Step:
 
 
 class Task:
-    def __init__(self, step: Step, task_id: str) -> None:
+    def __init__(self, step: Step | str, task_id: str | None = None) -> None:
+        if isinstance(step, str):  # Task("Flow/run/step/task")
+            step, _, task_id = step.rpartition("/")
+            step = Step(step)
+        if not task_id:
+            raise ValueError("a task is named 'Flow/run-id/step/task-id'")
         self.step, self.id = step, task_id
         self.pathspec = f"{step.pathspec}/{task_id}"
         self._run = step.run

@@ -31,6 +31,7 @@ class Current:
         if self._load_trigger is not None:
             self._trigger, self._load_trigger = self._load_trigger(), None
         return self._trigger
+        self.card: Any = None  # the step's cards (runtime/card.py) while a task runs
 
     @property
     def pathspec(self) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -100,41 +100,31 @@ class ForeachOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CardIR:
-    """`@card`: a report of the task, rendered after the step; Metaflow's arguments and
-    defaults (a step may have several, told apart by `id`)."""
+class CardPolicy:
+    """`@card`: a card rendered after the task and stored with it (Metaflow's arguments)."""
 
     type: str = "default"
     id: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    timeout: int = 45  # seconds to render
-    save_errors: bool = True  # a render error becomes an error card instead of nothing
+    options: tuple[tuple[str, Any], ...] = ()
+    timeout: int = 45
+    save_errors: bool = True
     customize: bool = False
-    refresh_interval: int = 5
-    scope: str = "task"
-    rank: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "id": self.id, "options": self.options,
-                "timeout": self.timeout, "save_errors": self.save_errors,
-                "customize": self.customize, "refresh_interval": self.refresh_interval}
 
 
 @dataclass(frozen=True, kw_only=True)
-class SecretsIR:
-    """`@secrets`: secrets read at task start into environment variables.
-
-    A source is a secret id (a string, `type.id` form allowed) or Metaflow's dict form
-    (`{"type": ..., "id": ..., "options": {...}}`), kept as written.
-    """
-
-    sources: tuple[Any, ...] = ()
+class SecretSource:
+    type: str = "aws-secrets-manager"
+    id: str
+    options: tuple[tuple[str, Any], ...] = ()
     role: str | None = None
-    allow_override: bool = False
 
-    def as_json(self) -> dict[str, Any]:
-        return {"sources": list(self.sources), "role": self.role,
-                "allow_override": self.allow_override}
+
+@dataclass(frozen=True, kw_only=True)
+class SecretsPolicy:
+    """`@secrets`: secrets set as environment variables when the task starts."""
+
+    sources: tuple[SecretSource, ...] = ()
+    allow_override: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,8 +160,8 @@ class Policies:
     timeout_seconds: int | None = None
     environment: tuple[tuple[str, str], ...] = ()
     foreach: ForeachOptions = ForeachOptions()
-    card: tuple[CardIR, ...] = ()
-    secrets: SecretsIR | None = None
+    cards: tuple[CardPolicy, ...] = ()
+    secrets: SecretsPolicy | None = None
     packages: PackagesIR | None = None  # the step's own @pypi/@conda (see FlowIR.packages_for)
     kubernetes: SourcePos | None = None  # where @kubernetes was written: no AWS backend runs it
 
@@ -333,12 +323,28 @@ class FlowIR:
                     "timeout_seconds": s.policies.timeout_seconds,
                     "environment": dict(s.policies.environment),
                     "max_width": a.max_inline_width.get(s.name),
-                    "card": [c.as_json() for c in s.policies.card],
-                    "secrets": s.policies.secrets.as_json() if s.policies.secrets else None,
+                    **_services_json(s.policies),
                 }
                 for s in a.ordered
             },
         }
+
+
+def _services_json(p: Policies) -> dict[str, Any]:
+    """`cards` and `secrets` of a step's graph entry, only when it has them (so graphs of
+    flows without them stay byte-identical)."""
+    out: dict[str, Any] = {}
+    if p.cards:
+        out["cards"] = [{"type": c.type, "id": c.id, "options": dict(c.options),
+                         "timeout": c.timeout, "save_errors": c.save_errors,
+                         "customize": c.customize} for c in p.cards]
+    if p.secrets is not None:
+        out["secrets"] = {
+            "sources": [{"type": s.type, "id": s.id, "options": dict(s.options), "role": s.role}
+                        for s in p.secrets.sources],
+            "allow_override": p.secrets.allow_override,
+        }
+    return out
 
 
 # History events that Step Functions records (no retries): a Batch .sync Task records

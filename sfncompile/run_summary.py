@@ -33,7 +33,7 @@ def run_summary(run: Run) -> list[str]:
     if run.deployed_by:
         lines.append(f"deployed by: {run.deployed_by}")
     if run.tags:
-        lines.append(f"tags: {', '.join(run.tags)}")
+        lines.append(f"tags: {', '.join(sorted(run.tags))}")
     failure = run.failure
     if failure:
         where = "/".join(str(failure[k]) for k in ("step", "task") if k in failure) or "?"

@@ -13,16 +13,18 @@ from typing import Any
 
 from sfncompile.ir import (
     BatchSettings,
-    CardIR,
+    CardPolicy,
     CatchPolicy,
     ForeachOptions,
     PackagesIR,
     Policies,
     Resources,
     RetryPolicy,
-    SecretsIR,
+    SecretSource,
+    SecretsPolicy,
     SourcePos,
 )
+from sfncompile.runtime.secrets import SecretsError, normalise_sources
 from sfncompile.schedule import (
     DAILY,
     HOURLY,
@@ -100,14 +102,18 @@ def _env_vars(v: Any) -> str | None:
 
 
 def _secret_sources(v: Any) -> str | None:
-    for source in v:
-        if isinstance(source, str) and source:
-            continue
-        if isinstance(source, dict) and isinstance(source.get("id"), str):
-            continue
-        return ("must list secret ids (strings) or dicts with an 'id', as Metaflow's "
-                f"{{'type': ..., 'id': ...}}; got {source!r:.60}")
+    try:
+        normalise_sources(v, None)
+    except SecretsError as exc:
+        return f"is not a list of secret sources: {exc}"
     return None
+
+
+def _card_type(v: Any) -> str | None:
+    return None if v in CARD_TYPES else f"must be one of {', '.join(map(repr, CARD_TYPES))}"
+
+
+CARD_TYPES = ("default", "blank")
 
 
 def _map_mode(v: Any) -> str | None:
@@ -203,16 +209,17 @@ STEP_DECORATORS: dict[str, dict[str, Arg]] = {
         "mode": Arg(_STR, _map_mode, default="inline"),
         "max_concurrency": Arg(_INT, _CONCURRENCY),
     },
+    # Metaflow's arguments and defaults; scope, rank and refresh_interval only matter to its UI.
     "card": {
-        "type": Arg(_STR, default="default"),
+        "type": Arg(_STR, _card_type, default="default"),
         "id": Arg(_STR, _identifier),
         "options": Arg(_DICT, default={}),
+        "scope": Arg(_STR, default="task"),
+        "rank": Arg(_STR),
         "timeout": Arg(_INT, _between(0, MAX_TIMEOUT_SECONDS, "seconds"), default=45),
         "save_errors": Arg(_BOOL, default=True),
         "customize": Arg(_BOOL, default=False),
         "refresh_interval": Arg(_INT, _between(0, 86_400, "seconds"), default=5),
-        "scope": Arg(_STR, default="task"),
-        "rank": Arg(_INT),
     },
     "secrets": {
         "sources": Arg(_LIST, _secret_sources, default=[]),
@@ -235,6 +242,8 @@ STEP_DECORATORS: dict[str, dict[str, Arg]] = {
             ("extended_resources", {}), ("security_context", None))
     },
 }
+# A step may carry several of these (Metaflow's allow_multiple).
+REPEATABLE = frozenset({"card"})
 
 CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
     "schedule": {
@@ -251,6 +260,11 @@ CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
         "on_error": Arg(_FUNCTIONS, default=[]),
         "options": Arg(_DICT, default={}),
     },
+    # Event triggers and projects (parser/triggers.py checks their structure).
+    "trigger": {"event": Arg((str, dict)), "events": Arg((list,)), "options": Arg((dict,))},
+    "trigger_on_finish": {"flow": Arg((str, dict)), "flows": Arg((list,)),
+                          "options": Arg((dict,))},
+    "project": {"name": Arg(_STR), "branch": Arg(_STR), "production": Arg(_BOOL)},
 }
 # Arguments that name functions of the flow's module (`on_success=[notify]`): read by name.
 FUNCTION_ARGS = frozenset({("exit_hook", "on_success"), ("exit_hook", "on_error")})
@@ -277,11 +291,6 @@ REFUSED: dict[str, str] = {
                                "never written in a flow; remove it",
     "unbounded_test_foreach_internal": "is internal to Metaflow's test suite and never "
                                        "written in a flow; remove it",
-    # Event triggers and projects (parser/triggers.py checks their structure).
-    "trigger": {"event": Arg((str, dict)), "events": Arg((list,)), "options": Arg((dict,))},
-    "trigger_on_finish": {"flow": Arg((str, dict)), "flows": Arg((list,)),
-                          "options": Arg((dict,))},
-    "project": {"name": Arg(_STR), "branch": Arg(_STR), "production": Arg(_BOOL)},
 }
 
 
@@ -353,7 +362,6 @@ def build_policies(decorators: dict[str, Any],
     timeout = decorators.get("timeout")
     seconds = timeout_seconds(timeout) if timeout is not None else None
     env = decorators.get("environment", {}).get("vars", {})
-    secrets = decorators.get("secrets")
     return Policies(
         resources=Resources(**sizing),
         batch=batch_settings(batch, requested="batch" in decorators),
@@ -362,12 +370,30 @@ def build_policies(decorators: dict[str, Any],
         timeout_seconds=seconds,
         environment=tuple(sorted((k, str(v)) for k, v in env.items())),
         foreach=ForeachOptions(**decorators.get("foreach_options", {})),
-        card=tuple(CardIR(**_given(args)) for args in decorators.get("card", ())),
-        secrets=SecretsIR(**{**_given(secrets), "sources": tuple(secrets.get("sources") or ())})
-        if secrets is not None else None,
+        cards=tuple(_card(c) for c in decorators.get("card", ())),
+        secrets=_secrets(decorators.get("secrets")),
         packages=next((packages_ir(name, decorators[name], positions[name])
                        for name in ("pypi", "conda") if name in decorators), None),
         kubernetes=positions.get("kubernetes") if "kubernetes" in decorators else None,
+    )
+
+
+def _card(args: dict[str, Any]) -> CardPolicy:
+    given = _given(args)
+    keep = {k: given[k] for k in ("type", "id", "timeout", "save_errors", "customize")
+            if k in given}
+    return CardPolicy(**keep, options=tuple(sorted((given.get("options") or {}).items())))
+
+
+def _secrets(args: dict[str, Any] | None) -> SecretsPolicy | None:
+    if args is None:
+        return None
+    sources = normalise_sources(args.get("sources", []), args.get("role"))
+    return SecretsPolicy(
+        sources=tuple(SecretSource(type=s["type"], id=s["id"], role=s["role"],
+                                   options=tuple(sorted(s["options"].items())))
+                      for s in sources),
+        allow_override=bool(args.get("allow_override", False)),
     )
 
 

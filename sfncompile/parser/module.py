@@ -33,6 +33,8 @@ API_NAMES = frozenset(
         "trigger",
         "trigger_on_finish",
         "project",
+        "card",
+        "secrets",
     }
 ) | SUPPORT.keys()
 

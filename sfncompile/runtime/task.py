@@ -27,7 +27,7 @@ from sfncompile.current import current
 from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Transition
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import events as run_events
-from sfncompile.runtime import lineage, where
+from sfncompile.runtime import lineage, services, where
 from sfncompile.runtime.params import ParameterError, resolve_parameters
 from sfncompile.runtime.storage import (
     DatastoreError,
@@ -267,6 +267,10 @@ class TaskRunner:
         run_events.bind_current(self.graph, self.storage, spec.run)
         for key, value in info["environment"].items():
             os.environ[key] = value
+        try:  # @secrets, current.card, the client's datastore
+            services.before_step(info, spec.root)
+        except services.ServiceError as exc:
+            raise TaskError(str(exc)) from None
         method = getattr(flow, spec.step)
         last_attempt = spec.attempt >= info["retry_times"]
         try:
@@ -465,6 +469,7 @@ class TaskRunner:
         }
         if caught is not None:
             done["caught"] = repr(caught)
+        done.update(services.after_step(self, flow, done))  # @card
         return done
 
 
