@@ -3,36 +3,101 @@
 Flows import from here (or from `metaflow`). This module must stay light: only the stdlib.
 """
 
+from typing import TYPE_CHECKING
+
 from sfncompile.api import (
     JSONType,
     Parameter,
     batch,
+    card,
     catch,
+    conda,
+    conda_base,
     environment,
+    exit_hook,
     foreach_options,
+    kubernetes,
+    project,
+    pypi,
+    pypi_base,
     resources,
     retry,
     schedule,
+    secrets,
     step,
     timeout,
+    trigger,
+    trigger_on_finish,
 )
 from sfncompile.current import current
 from sfncompile.flowspec import FlowSpec
+from sfncompile.lazy_exports import load_lazy_export
+from sfncompile.user_step import USER_SKIP_STEP, user_step_decorator
+
+if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
+    from sfncompile.client import (
+        DataArtifact,
+        Flow,
+        Run,
+        Step,
+        Task,
+        default_namespace,
+        get_metadata,
+        get_namespace,
+        metadata,
+        namespace,
+    )
+    from sfncompile.runner import NBRunner, Runner
+    from sfncompile.runtime.s3 import S3
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "USER_SKIP_STEP",
     "FlowSpec",
     "JSONType",
     "Parameter",
     "batch",
+    "card",
     "catch",
+    "conda",
+    "conda_base",
     "current",
     "environment",
+    "exit_hook",
     "foreach_options",
+    "kubernetes",
+    "project",
+    "pypi",
+    "pypi_base",
     "resources",
     "retry",
     "schedule",
+    "secrets",
     "step",
     "timeout",
+    "trigger",
+    "trigger_on_finish",
+    "user_step_decorator",
 ]
+__all__ += [  # loaded on first use (lazy_exports.py)
+    "S3",
+    "DataArtifact",
+    "Flow",
+    "NBRunner",
+    "Run",
+    "Runner",
+    "Step",
+    "Task",
+    "default_namespace",
+    "get_metadata",
+    "get_namespace",
+    "metadata",
+    "namespace",
+]
+
+
+def __getattr__(name: str) -> object:
+    # The client, S3 and Runner import more than a flow needs: loaded on first use.
+    return load_lazy_export(name)
+

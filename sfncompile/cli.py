@@ -14,6 +14,7 @@ import click
 
 from sfncompile.datastore_root import check_datastore_root
 from sfncompile.errors import FlowErrors, UsageError
+from sfncompile.run_summary import batch_job_note, run_summary, uncommitted_reason
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -381,6 +382,10 @@ def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict
 
     runner = LocalRunner(graph, flow_file, root, params, max_workers, Progress(), **kwargs)
     result = runner.run()
+    if graph.get("exit_hook"):
+        from sfncompile.local.exit_hooks import call_exit_hooks
+
+        call_exit_hooks(graph, flow_file, root, runner.run_id, result.succeeded)
     click.echo(result.pathspec)
     if not result.succeeded:
         sys.exit(1)
@@ -423,10 +428,22 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
 
     with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
         flow = load_flow(flow_file, flow_name)
+        _check_packages(flow)
         graph = flow.graph_json()
         given = _check_params(graph, params)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher,
                      remote=_remote_steps(flow, flow_file, root))
+
+
+def _check_packages(flow: Any) -> None:
+    """@pypi/@conda packages that this Python cannot import stop the run before it starts."""
+    if flow.packages is None and not any(s.policies.packages for s in flow.steps):
+        return
+    from sfncompile.packages import missing_packages
+
+    errors = missing_packages(flow)
+    if errors:
+        raise FlowErrors(errors)
 
 
 @main.command()
@@ -556,20 +573,23 @@ def show(run_pathspec: str, datastore_root: str) -> None:
     steps = run_.steps()
     if not steps:
         raise UsageError(f"no run {run_pathspec} under {datastore_root}")
-    status = "succeeded" if run_.successful else ("failed" if run_.finished else "running")
-    if interrupted and not run_.successful:
+    status = run_.status
+    if (interrupted or status == "interrupted") and not run_.successful:
         status = f"interrupted (continue with `sfncompile resume {run_pathspec}`)"
     click.echo(f"{run_pathspec}: {status}")
+    for line in run_summary(run_):
+        click.echo(f"  {line}")
     for step_ in steps:
         committed = {t.id: t for t in step_.tasks()}
         for task_id in step_.started_tasks():
             task = committed.get(task_id)
             if task is None:
-                why = "interrupted" if interrupted else "running or failed"
+                why = "interrupted" if interrupted else uncommitted_reason(step_[task_id])
                 click.echo(f"  {step_.name}/{task_id}: not committed ({why})")
                 continue
             names = ", ".join(task.artifact_names) or "-"
-            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}")
+            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}"
+                       f"{batch_job_note(task.last_attempt_meta())}")
 
 
 @main.command()
@@ -602,6 +622,9 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
     for task_id in task_ids:
         task = step_[task_id]
         streams = [("stdout", task.stdout), ("stderr", task.stderr)]
+        meta = task.last_attempt_meta()
+        if meta.get("batch"):  # a task that ran in AWS Batch: say where its whole log is
+            click.echo(f"--- {task.pathspec}{batch_job_note(meta)}", err=True)
         if want_stderr is not None:
             streams = [streams[1] if want_stderr else streams[0]]
         for name, text in streams:
@@ -612,8 +635,9 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
 
 def _register_aws_commands() -> None:
     from sfncompile.deploy.commands import COMMANDS
+    from sfncompile.deploy.event_commands import event
 
-    for command in COMMANDS:
+    for command in [*COMMANDS, event]:
         for sub in [command, *getattr(command, "commands", {}).values()]:
             if sub.callback is not None and not isinstance(sub, click.Group):
                 sub.callback = friendly_errors(sub.callback)
@@ -622,6 +646,7 @@ def _register_aws_commands() -> None:
 
 def _register_light_commands() -> None:
     """Commands whose modules import only click at the top: registered at once."""
+    from sfncompile.card_cli import card_commands
     from sfncompile.review.commands import COMMANDS
     from sfncompile.verify import verify
 
@@ -629,6 +654,7 @@ def _register_light_commands() -> None:
         if command.callback is not None:
             command.callback = friendly_errors(command.callback)
         main.add_command(command)
+    main.add_command(card_commands(friendly_errors))
 
 
 _register_light_commands()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
+from sfncompile import run_record
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
 
@@ -25,6 +26,7 @@ DEFAULT_ROOT = ".sfncompile"
 class DamagedRunWarning(UserWarning):
     """A run was left out of a listing because one of its records is damaged."""
 _root: str | None = None
+_task_root: str | None = None  # inside a running task: the run's datastore
 
 
 def set_datastore_root(root: str | None) -> None:
@@ -33,8 +35,75 @@ def set_datastore_root(root: str | None) -> None:
     _root = root
 
 
+def bind_task_root(root: str | None) -> None:
+    """Called by the runtime: inside a task the client reads the run's own datastore."""
+    global _task_root
+    _task_root = root
+
+
 def datastore_root() -> str:
-    return _root or os.environ.get("SFNCOMPILE_DATASTORE_ROOT") or DEFAULT_ROOT
+    return (_root or _task_root or os.environ.get("SFNCOMPILE_DATASTORE_ROOT")
+            or DEFAULT_ROOT)
+
+
+# -- Metaflow's metadata and namespace functions -------------------------------------------
+# sfncompile keeps all metadata in the datastore, so the "metadata provider" is the datastore
+# root: get_metadata() gives "local@<root>", metadata("local@<root>") (or a bare root) reads
+# another. Runs are filtered by namespace only when their record lists tags ("tags" in
+# _run.json); a run recorded without tags is visible in every namespace.
+
+
+class MetaflowNamespaceMismatch(Exception):
+    """The run is not in the current namespace (namespace(None) shows every run)."""
+
+
+_UNSET = object()
+_namespace: object = _UNSET
+
+
+def _username() -> str | None:
+    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return None
+
+
+def default_namespace() -> str | None:
+    """Back to the default namespace, `user:<name>`, which it returns."""
+    global _namespace
+    user = _username()
+    ns = f"user:{user}" if user else None
+    _namespace = ns
+    return ns
+
+
+def namespace(ns: str | None) -> str | None:
+    """Read only runs tagged `ns` (None: every run); returns `ns`."""
+    global _namespace
+    _namespace = ns
+    return ns
+
+
+def get_namespace() -> str | None:
+    if _namespace is _UNSET:
+        return default_namespace()
+    return _namespace  # type: ignore[return-value]
+
+
+def get_metadata() -> str:
+    return f"local@{datastore_root()}"
+
+
+def metadata(ms: str) -> str:
+    """Read runs from another datastore root, given as `local@<root>` or the root itself."""
+    _, at, root = ms.partition("@")
+    set_datastore_root(root if at else ms)
+    return get_metadata()
+
+
+def _in_namespace(meta: dict[str, Any]) -> bool:
+    ns, tags = get_namespace(), meta.get("tags")
+    return ns is None or not isinstance(tags, list) or ns in tags
 
 
 def _storage() -> Storage:
@@ -61,11 +130,15 @@ class Flow:
                 warnings.warn(f"skipping run {run.pathspec}: {exc}", DamagedRunWarning,
                               stacklevel=2)
                 continue
-            runs.append(run)
+            if _in_namespace(run._meta):
+                runs.append(run)
         return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
 
     def __iter__(self) -> Iterator[Run]:
         return iter(self.runs())
+
+    def __getitem__(self, run_id: str) -> Run:
+        return Run(f"{self.name}/{run_id}", self._storage)
 
     @property
     def latest_run(self) -> Run | None:
@@ -85,9 +158,19 @@ class Run:
         self.flow, self.id = flow, run
         self.pathspec = pathspec
         self._storage = storage or _storage()
+        if storage is None and get_namespace() is not None and not self._visible():
+            raise MetaflowNamespaceMismatch(
+                f"run {pathspec} is not in namespace {get_namespace()!r} (namespace(None) "
+                "reads every run)")
 
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
+
+    def _visible(self) -> bool:
+        try:
+            return _in_namespace(self._meta)
+        except ds.DamagedRecord:  # reported by whatever reads the record next
+            return True
 
     @cached_property
     def _meta(self) -> dict[str, Any]:
@@ -98,9 +181,9 @@ class Run:
 
     @property
     def created(self) -> float:
-        started = self._meta.get("started")
+        started = run_record.epoch(self._meta.get("started"))
         if started is not None:
-            return float(started)
+            return started
         try:
             return float(self["start"].task.started or 0.0)
         except KeyError:
@@ -108,7 +191,105 @@ class Run:
 
     @property
     def params(self) -> dict[str, Any]:
-        return dict(self._meta.get("params") or {})
+        return run_record.params(self._meta)
+
+    @property
+    def runner(self) -> str:
+        """`local` or `step-functions`."""
+        return str(self._meta.get("runner") or "local")
+
+    @property
+    def status(self) -> str:
+        """running, succeeded, failed, or interrupted (a local run whose runner stopped).
+
+        An execution that Step Functions aborted or timed out records nothing more, so it
+        reads as running here; `sfncompile status` asks Step Functions."""
+        self.__dict__.pop("_meta", None)
+        if self.successful:
+            return "succeeded"
+        status = str(self._meta.get("status") or "running")
+        if status == "failed" and self._meta.get("interrupted"):
+            return "interrupted"
+        return status
+
+    @property
+    def started_at(self) -> float | None:
+        """When the run started (epoch seconds)."""
+        started = run_record.epoch(self._meta.get("started"))
+        return started if started is not None else (self.created or None)
+
+    @property
+    def finished_at(self) -> float | None:
+        """When it succeeded or failed; None while it runs."""
+        finished = run_record.epoch(self._meta.get("finished"))
+        if finished is None and self.successful:
+            end = self.end_task
+            finished = end.finished_at if end else None
+        return finished
+
+    @property
+    def trigger(self) -> Any:
+        return run_record.trigger(self._meta)
+
+    @property
+    def deployment(self) -> dict[str, Any]:
+        """Who deployed the flow that ran (`deployed_by`) and the deploy's tags
+        (`deploy_tags`), as its first task recorded them; empty for a local run."""
+        try:
+            meta = self["start"].first_attempt_meta()
+        except KeyError:
+            return {}
+        return {k: meta[k] for k in ("deployed_by", "deploy_tags") if k in meta}
+
+    @property
+    def deployed_by(self) -> str | None:
+        return self.deployment.get("deployed_by")
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags, a frozenset as in Metaflow: its own, and a deployed run's deploy
+        tags as `key:value` text."""
+        own = [str(t) for t in self._meta.get("tags") or []]
+        deployed = [f"{k}:{v}" for k, v in (self.deployment.get("deploy_tags") or {}).items()]
+        return frozenset({*own, *deployed})
+
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        """Where and why a failed run failed: `step`, `task`, `error`, `cause` (and for a
+        Batch job its `job_id` and `log_stream`), from the run record and the failed task."""
+        if self.status != "failed":
+            return None
+        meta = self._meta
+        out: dict[str, Any] = {"error": meta.get("error"), "cause": meta.get("cause")}
+        out.update(run_record.batch_failure(meta.get("cause")))
+        task = self._failed_task(out.get("step"), out.get("task"))
+        if task is not None:
+            out.setdefault("step", task[0])
+            out.setdefault("task", task[1])
+            if task[2].get("error"):
+                out["error"] = task[2]["error"]
+            batch = task[2].get("batch") or {}
+            for field in ("job_id", "log_stream"):
+                if batch.get(field):
+                    out.setdefault(field, batch[field])
+        return {k: v for k, v in out.items() if v is not None}
+
+    def _failed_task(self, step: str | None, task: str | None
+                     ) -> tuple[str, str, dict[str, Any]] | None:
+        """The task that failed (its last attempt's metadata): the one named, else the
+        first started and uncommitted task whose last attempt says failed."""
+        steps = [step] if step else [s.name for s in self.steps()]
+        for name in steps:
+            step_ = Step(self, name)
+            tasks = [task] if task and step else step_.started_tasks()
+            for task_id in tasks:
+                t = Task(step_, task_id)
+                if t.successful:
+                    continue
+                meta = t.last_attempt_meta()
+                if meta.get("status") == "failed" or (step and meta):
+                    return name, task_id, meta
+        return None
 
     def steps(self) -> list[Step]:
         """The steps that ran, in graph order when the run recorded its graph."""
@@ -141,10 +322,9 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        """Succeeded, or failed for good (a local run records that; a run on Step Functions
-        shows as finished once its end task commits)."""
-        self.__dict__.pop("_meta", None)
-        return self.successful or self._meta.get("status") == "failed"
+        """Succeeded, or failed for good (a local run and a Step Functions execution record
+        that; an aborted or timed-out execution cannot)."""
+        return self.status != "running"
 
     @property
     def data(self) -> ArtifactView | None:
@@ -153,7 +333,12 @@ class Run:
 
 
 class Step:
-    def __init__(self, run: Run, name: str) -> None:
+    def __init__(self, run: Run | str, name: str | None = None) -> None:
+        if isinstance(run, str):  # Step("Flow/run/step"), as Metaflow's client takes it
+            run, _, name = run.rpartition("/")
+            run = Run(run)
+        if not name:
+            raise ValueError("a step is named 'Flow/run-id/step'")
         self.run, self.name = run, name
         self.pathspec = f"{run.pathspec}/{name}"
 
@@ -183,9 +368,21 @@ class Step:
         r = self.run
         return ds.list_tasks(r._storage, r.flow, r.id, self.name, committed_only=False)
 
+    def first_attempt_meta(self) -> dict[str, Any]:
+        """The metadata of the first attempt of the step's first task ({} if none)."""
+        tasks = self.started_tasks()
+        if not tasks:
+            return {}
+        return Task(self, tasks[0]).attempt_meta(0)
+
 
 class Task:
-    def __init__(self, step: Step, task_id: str) -> None:
+    def __init__(self, step: Step | str, task_id: str | None = None) -> None:
+        if isinstance(step, str):  # Task("Flow/run/step/task")
+            step, _, task_id = step.rpartition("/")
+            step = Step(step)
+        if not task_id:
+            raise ValueError("a task is named 'Flow/run-id/step/task-id'")
         self.step, self.id = step, task_id
         self.pathspec = f"{step.pathspec}/{task_id}"
         self._run = step.run
@@ -227,6 +424,21 @@ class Task:
     @property
     def metadata(self) -> dict[str, Any]:
         return dict(self._done)
+
+    def attempt_meta(self, attempt: int) -> dict[str, Any]:
+        """meta.json of an attempt: status, times, host, error, and in AWS Batch the job
+        (`batch`: job_id, job_queue, log_group, log_stream); {} if it has none."""
+        try:
+            return ds.read_meta(*self._key, attempt)
+        except (KeyNotFound, ds.DamagedRecord):
+            return {}
+
+    def last_attempt_meta(self) -> dict[str, Any]:
+        """meta.json of the committed attempt, else of the latest one."""
+        attempts = ds.list_attempts(*self._key)
+        attempt = self.attempt if self.attempt is not None else (attempts[-1] if attempts
+                                                                  else None)
+        return {} if attempt is None else self.attempt_meta(attempt)
 
     @property
     def artifact_names(self) -> list[str]:

@@ -44,15 +44,33 @@ class Resources:
     memory: int | None = None  # MiB
     gpu: int | None = None
     shared_memory: int | None = None  # MiB
+    disk: int | None = None  # MiB; Metaflow sizes Kubernetes pods with it, Batch has no such knob
 
 
 @dataclass(frozen=True, kw_only=True)
 class BatchSettings:
-    """Per-step overrides of the deployment defaults (from `@batch`)."""
+    """Per-step overrides of the deployment defaults (from `@batch`), with Metaflow's
+    meaning and defaults; emit/jobdef.py maps them into the step's job definition."""
 
     image: str | None = None
     queue: str | None = None
     iam_role: str | None = None
+    execution_role: str | None = None
+    max_swap: int | None = None  # MiB
+    swappiness: int | None = None
+    inferentia: int = 0  # Neuron devices (`trainium` counts here too, as in Metaflow)
+    efa: int = 0
+    host_volumes: tuple[str, ...] = ()  # "host/path" or "host/path:container/path"
+    efs_volumes: tuple[str, ...] = ()  # "fs-id" or "fs-id:container/path"
+    use_tmpfs: bool = False
+    tmpfs_tempdir: bool = True
+    tmpfs_size: int | None = None  # MiB; with use_tmpfs, half the memory when not given
+    tmpfs_path: str = "/metaflow_temp"
+    ephemeral_storage: int | None = None  # GiB, Fargate only
+    log_driver: str | None = None
+    log_options: tuple[str, ...] = ()  # "key:value"
+    tags: tuple[tuple[str, str], ...] = ()  # Metaflow's aws_batch_tags
+    privileged: bool = False
     # The step has @batch: a local run with an S3 datastore runs it as an AWS Batch job.
     requested: bool = False
 
@@ -82,6 +100,58 @@ class ForeachOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CardPolicy:
+    """`@card`: a card rendered after the task and stored with it (Metaflow's arguments)."""
+
+    type: str = "default"
+    id: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    timeout: int = 45
+    save_errors: bool = True
+    customize: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretSource:
+    type: str = "aws-secrets-manager"
+    id: str
+    options: tuple[tuple[str, Any], ...] = ()
+    role: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretsPolicy:
+    """`@secrets`: secrets set as environment variables when the task starts."""
+
+    sources: tuple[SecretSource, ...] = ()
+    allow_override: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackagesIR:
+    """`@pypi`/`@conda` (on a step) or `@pypi_base`/`@conda_base` (on the flow).
+
+    sfncompile builds no environments: a local run checks that the packages are importable,
+    and `deploy` says that the image must provide them.
+    """
+
+    manager: Literal["pypi", "conda"]
+    packages: tuple[tuple[str, str], ...] = ()  # (distribution, version spec; "" for any)
+    python: str | None = None
+    disabled: bool = False
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExitHookIR:
+    """`@exit_hook`: functions of the flow's module called once the run has ended."""
+
+    on_success: tuple[str, ...] = ()
+    on_error: tuple[str, ...] = ()
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
 class Policies:
     resources: Resources = Resources()
     batch: BatchSettings = BatchSettings()
@@ -90,6 +160,10 @@ class Policies:
     timeout_seconds: int | None = None
     environment: tuple[tuple[str, str], ...] = ()
     foreach: ForeachOptions = ForeachOptions()
+    cards: tuple[CardPolicy, ...] = ()
+    secrets: SecretsPolicy | None = None
+    packages: PackagesIR | None = None  # the step's own @pypi/@conda (see FlowIR.packages_for)
+    kubernetes: SourcePos | None = None  # where @kubernetes was written: no AWS backend runs it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,8 +249,23 @@ class FlowIR:
     project: ProjectIR | None = None
     triggers: tuple[EventTriggerIR, ...] = ()
     finish_triggers: tuple[FinishTriggerIR, ...] = ()
+    packages: PackagesIR | None = None  # @pypi_base / @conda_base
+    exit_hook: ExitHookIR | None = None
     pos: SourcePos
     doc: str | None = None
+
+    def packages_for(self, step: StepIR) -> PackagesIR | None:
+        """The packages a step needs: the flow's base ones, updated by the step's own (as
+        Metaflow merges them); None when there are none or the step disables them."""
+        own, base = step.policies.packages, self.packages
+        if own is None or base is None or own.manager != base.manager:
+            chosen = own or base
+            return None if chosen is None or chosen.disabled else chosen
+        if own.disabled:
+            return None
+        merged = dict(base.packages) | dict(own.packages)
+        return replace(own, packages=tuple(sorted(merged.items())),
+                       python=own.python or base.python)
 
     def step(self, name: str) -> StepIR:
         return self.analysis.by_name[name]
@@ -205,6 +294,14 @@ class FlowIR:
                 }
                 for p in self.parameters
             ],
+            "exit_hook": {
+                "on_success": list(self.exit_hook.on_success),
+                "on_error": list(self.exit_hook.on_error),
+            } if self.exit_hook else None,
+            # deploy replaces it with the resolved branch (sfncompile.runtime.project)
+            "project": None if self.project is None else {
+                "name": self.project.name, "branch": self.project.branch,
+                "production": self.project.production},
             "steps": {
                 s.name: {
                     "kind": s.kind,
@@ -226,10 +323,28 @@ class FlowIR:
                     "timeout_seconds": s.policies.timeout_seconds,
                     "environment": dict(s.policies.environment),
                     "max_width": a.max_inline_width.get(s.name),
+                    **_services_json(s.policies),
                 }
                 for s in a.ordered
             },
         }
+
+
+def _services_json(p: Policies) -> dict[str, Any]:
+    """`cards` and `secrets` of a step's graph entry, only when it has them (so graphs of
+    flows without them stay byte-identical)."""
+    out: dict[str, Any] = {}
+    if p.cards:
+        out["cards"] = [{"type": c.type, "id": c.id, "options": dict(c.options),
+                         "timeout": c.timeout, "save_errors": c.save_errors,
+                         "customize": c.customize} for c in p.cards]
+    if p.secrets is not None:
+        out["secrets"] = {
+            "sources": [{"type": s.type, "id": s.id, "options": dict(s.options), "role": s.role}
+                        for s in p.secrets.sources],
+            "allow_override": p.secrets.allow_override,
+        }
+    return out
 
 
 # History events that Step Functions records (no retries): a Batch .sync Task records
@@ -242,6 +357,10 @@ EVENTS_CONTROL_READ = 5
 EVENTS_PASS = 2
 EVENTS_CONTAINER = 4
 EVENTS_PER_ITERATION = 2
+# The run records itself (emit/asl.py): its first state writes the run record (a plain Task),
+# and a failure adds that Task again and the Fail state's event.
+EVENTS_RUN_RECORD = EVENTS_CONTROL_READ
+EVENTS_FAILURE_PATH = EVENTS_CONTROL_READ + 1
 HISTORY_LIMIT = 25_000
 # Room kept for retries and for the states outside the foreach.
 HISTORY_HEADROOM = 1_000
@@ -461,5 +580,6 @@ class FlowAnalysis:
         return total
 
     def _inline_cap(self, foreach: StepIR) -> int:
-        budget = HISTORY_LIMIT - HISTORY_HEADROOM - self._region_events(())
+        budget = (HISTORY_LIMIT - HISTORY_HEADROOM - EVENTS_RUN_RECORD - EVENTS_FAILURE_PATH
+                  - self._region_events(()))
         return max(1, budget // self.events_per_iteration(foreach))

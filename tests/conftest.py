@@ -21,6 +21,7 @@ SLOW = frozenset({
     "test_lint", "test_local_run", "test_moto_harness", "test_resume", "test_deploy",
     "test_precommit_hook",
     "test_properties::test_local_runner_runs_the_tasks_the_state_machine_would",
+    "test_services::test_nbrunner_runs_the_flow_of_a_notebook_cell",
 })
 SLOW_FIXTURES = frozenset({"moto_endpoint", "sfn_endpoint", "s3_bucket", "deployment"})
 

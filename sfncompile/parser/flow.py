@@ -15,13 +15,20 @@ from sfncompile.errors import FlowError, FlowErrors, UsageError
 from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
+    FUNCTION_ARGS,
+    REFUSED,
+    REPEATABLE,
     STEP_DECORATORS,
     build_policies,
     combined_problem,
+    numeric_text,
     schedule_expression,
     type_problem,
 )
+from sfncompile.parser.events import EventDecorators
+from sfncompile.parser.flow_extras import FLOW_EXTRAS, flow_extras
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
+from sfncompile.parser.user_decorators import USER_DECORATOR, module_bindings, unknown_decorator
 from sfncompile.parser.validate import validate_graph
 from sfncompile.schedule import ScheduleError
 
@@ -47,6 +54,9 @@ class _Reader:
         # and no other spelling of `next` normalises to it.
         self.lines: list[str] | None = text.splitlines() if text.isascii() else None
         self.errors: list[FlowError] = []
+        # Names the module binds at its top level, where a user's decorator may come from
+        # (None: a star import makes them unknowable).
+        self.bound: set[str] | None = set()
 
     def pos(self, node: ast.AST) -> SourcePos:
         return SourcePos(
@@ -64,13 +74,19 @@ class _Reader:
     def decorator_args(
         self, node: ast.expr, table: dict[str, dict[str, Any]], where: str
     ) -> tuple[str, dict[str, Any]] | None:
+        """The decorator's name and checked arguments; USER_DECORATOR for the user's own
+        decorator (it runs at task time); None after an error."""
         call = node if isinstance(node, ast.Call) else None
         target = call.func if call else node
         name = self.info.api_name(target)
+        if name in REFUSED:
+            self.error(node, f"{where}: @{name} {REFUSED[name]}")
+            return None
         if name not in table:
-            shown = ast.unparse(target)
-            self.error(node, f"{where}: unknown decorator @{shown} (known: "
-                       f"{', '.join('@' + k for k in sorted(table))})")
+            problem = unknown_decorator(target, name, table, self.bound)
+            if problem is None:
+                return USER_DECORATOR, {}
+            self.error(node, f"{where}: {problem}")
             return None
         args: dict[str, Any] = {}
         if call is None:
@@ -83,9 +99,13 @@ class _Reader:
                 self.error(kw.value if kw.arg is None else kw, f"{where}: unknown argument "
                            f"{kw.arg or '**'!r} of @{name} (allowed: {', '.join(spec)})")
                 continue
-            value = self.literal(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
+            if (name, kw.arg) in FUNCTION_ARGS:
+                value = self.function_names(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
+            else:
+                value = self.literal(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
             if value is _NOT_LITERAL:
                 continue
+            value = numeric_text(spec[kw.arg], value)
             problem = type_problem(spec[kw.arg], value)
             if problem:
                 self.error(kw.value, f"{where}: argument {kw.arg!r} of @{name} {problem}")
@@ -95,6 +115,24 @@ class _Reader:
         if problem:
             self.error(node, f"{where}: @{name} {problem}")
         return name, args
+
+    def function_names(self, node: ast.expr, what: str) -> Any:
+        """A list of functions of the module (or their names, or dotted import paths), as
+        Metaflow's @exit_hook takes them: kept by name."""
+        if not isinstance(node, ast.List | ast.Tuple):
+            self.error(node, f"{what} must be a list of functions, not `{_short(node)}`")
+            return _NOT_LITERAL
+        names = []
+        for item in node.elts:
+            if isinstance(item, ast.Constant) and isinstance(item.value, str) and item.value:
+                names.append(item.value)
+            elif isinstance(item, ast.Name):
+                names.append(item.id)
+            else:
+                self.error(item, f"{what} must list functions defined or imported in this "
+                           f"module, or their names, not `{_short(item)}`")
+                return _NOT_LITERAL
+        return names
 
     def literal(self, node: ast.expr, what: str) -> Any:
         if too_deep(node, MAX_LITERAL_DEPTH):
@@ -119,11 +157,17 @@ class _Reader:
                        f"at least {MIN_TASK_STATE_BYTES} bytes). Use a foreach, or split the flow")
             return None
         schedule = None
+        extras: list[tuple[str, dict[str, Any], SourcePos]] = []
+        events = EventDecorators(self.pos, self.error, cls.name)
         for deco in cls.decorator_list:
             parsed = self.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
-            if parsed is None:
+            if (parsed is None or parsed[0] == USER_DECORATOR
+                    or events.read(parsed[0], parsed[1], deco)):
                 continue
-            _, args = parsed
+            name, args = parsed
+            if name in FLOW_EXTRAS:
+                extras.append((name, args, self.pos(deco)))
+                continue
             try:
                 schedule = ScheduleIR(expression=schedule_expression(args),
                                       timezone=args.get("timezone"), pos=self.pos(deco))
@@ -166,7 +210,8 @@ class _Reader:
                            f"step {param.attr!r} has the name of a Parameter")
         flow = FlowIR(name=cls.name, source=source, steps=tuple(steps),
                       parameters=tuple(params), schedule=schedule, pos=self.pos(cls),
-                      doc=ast.get_docstring(cls))
+                      doc=ast.get_docstring(cls), **flow_extras(extras, self.errors),
+                      **events.fields(params))
         if not unparsed:
             self.errors.extend(validate_graph(flow))
         return flow
@@ -178,12 +223,18 @@ class _Reader:
 
     def step(self, func: ast.FunctionDef) -> StepIR | None:
         where = f"step {func.name!r}"
-        decorators: dict[str, dict[str, Any]] = {}
+        decorators: dict[str, Any] = {}  # name -> arguments (a list where repeatable)
+        positions: dict[str, SourcePos] = {}
         for deco in func.decorator_list:
             if self.info.api_name(deco) == "step":
                 continue
             parsed = self.decorator_args(deco, STEP_DECORATORS, where)
-            if parsed is not None:
+            if parsed is None or parsed[0] == USER_DECORATOR:
+                continue
+            positions[parsed[0]] = self.pos(deco)
+            if parsed[0] in REPEATABLE:
+                decorators.setdefault(parsed[0], []).append(parsed[1])
+            else:
                 if parsed[0] in decorators:
                     self.error(deco, f"{where}: @{parsed[0]} is given twice")
                 decorators[parsed[0]] = parsed[1]
@@ -196,7 +247,7 @@ class _Reader:
         calls = self.next_calls(func)
         base: dict[str, Any] = {
             "name": func.name, "is_join": is_join, "pos": self.pos(func),
-            "doc": ast.get_docstring(func), "policies": build_policies(decorators),
+            "doc": ast.get_docstring(func), "policies": build_policies(decorators, positions),
         }
         if func.name == "end":
             for call in calls:
@@ -536,6 +587,7 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
     info = read_module(tree)
     reader = _Reader(display, info, text)
+    reader.bound = module_bindings(tree)
     classes = [c for c in tree.body if isinstance(c, ast.ClassDef)
                and any(info.api_name(b) == "FlowSpec" for b in c.bases)]
     if not classes:

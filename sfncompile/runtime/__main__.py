@@ -69,7 +69,14 @@ def run_task(args: argparse.Namespace) -> int:
         storage = open_storage(spec.root)
         if reuse_task(spec, storage):  # a run resumed on Step Functions reuses this task
             return 0
-        return TaskRunner(spec, storage).run()
+        code = TaskRunner(spec, storage).run()
+        # From a code package (on AWS; the local runner names the flow file and calls the
+        # hooks itself once the run has ended), the committed `end` task calls on_success.
+        if code == 0 and spec.step == "end" and args.flow_file is None and graph.get("exit_hook"):
+            from sfncompile.runtime.exit_hook import hooks_after_end
+
+            hooks_after_end(graph, flow_file, args.root, args.run)
+        return code
     except (TaskError, ResumeError, json.JSONDecodeError) as exc:
         print(f"sfncompile.runtime: {exc}", file=sys.stderr)
         return 2

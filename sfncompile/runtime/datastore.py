@@ -15,8 +15,13 @@ machine (which reads control objects straight from S3). Keys, relative to the st
     <Flow>/<run>/<step>/<task>/<attempt>/
         meta.json                        attempt metadata, may be rewritten while it runs
         logs/<name>                      captured logs (e.g. stdout, stderr)
+        cards/<type>[-<id>].html         each @card of the task: one self-contained HTML
+                                         file (runtime/card.py), written before done.json,
+                                         which lists them under "cards"
         done.json                        written LAST: the attempt is committed, and the task
                                          visible, only once this exists
+    <Flow>/<run>/.s3/<key>               objects written with S3(run=self) (runtime/s3.py);
+                                         not a step: step names are identifiers
 
 `<attempt>` is a decimal integer from 0. A task id holds no `/` (for a foreach task it is the
 index stack, e.g. `1.0.2`). The run id `data` is reserved for the blob store. A blob is a
@@ -575,7 +580,8 @@ def list_runs(storage: Storage, flow: str) -> list[str]:
 
 
 def list_steps(storage: Storage, flow: str, run: str) -> list[str]:
-    return storage.list_dirs(run_prefix(flow, run))
+    # Step names are identifiers; other directories of a run (.s3/) are not steps.
+    return [s for s in storage.list_dirs(run_prefix(flow, run)) if s.isidentifier()]
 
 
 def _task_order(task: str) -> tuple[tuple[int, int | str], ...]:

@@ -26,7 +26,8 @@ from typing import Any
 from sfncompile.current import current
 from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Transition
 from sfncompile.runtime import datastore as ds
-from sfncompile.runtime import lineage
+from sfncompile.runtime import events as run_events
+from sfncompile.runtime import lineage, services, where
 from sfncompile.runtime.params import ParameterError, resolve_parameters
 from sfncompile.runtime.storage import (
     DatastoreError,
@@ -211,7 +212,9 @@ class TaskRunner:
         params = [p["attr"] for p in self.graph["parameters"]]
         if spec.step == "start":
             try:
-                values = resolve_parameters(self.graph["parameters"], spec.params or {})
+                given = run_events.start_parameters(self.storage, self.flow_name, spec.run,
+                                                    spec.params)
+                values = resolve_parameters(self.graph["parameters"], given)
             except ParameterError as exc:
                 raise TaskError(str(exc)) from None
             flow = cls._bound(Binding({}, self.load, step=spec.step), values)
@@ -261,8 +264,13 @@ class TaskRunner:
         spec, info = self.spec, self.info
         current._set(flow_name=self.flow_name, run_id=spec.run, step_name=spec.step,
                      task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run)
+        run_events.bind_current(self.graph, self.storage, spec.run)
         for key, value in info["environment"].items():
             os.environ[key] = value
+        try:  # @secrets, current.card, the client's datastore
+            services.before_step(info, spec.root)
+        except services.ServiceError as exc:
+            raise TaskError(str(exc)) from None
         method = getattr(flow, spec.step)
         last_attempt = spec.attempt >= info["retry_times"]
         try:
@@ -394,7 +402,7 @@ class TaskRunner:
         spec = self.spec
         started, cpu = time.time(), time.process_time()
         meta = {"status": "running", "attempt": self.store.attempt, "started": started,
-                "host": socket.gethostname(), "pid": os.getpid()}
+                "host": socket.gethostname(), "pid": os.getpid(), **where.task_environment()}
         self.store.write_meta(meta)
         status = "failed"
         direct = self.local_log_dir()
@@ -411,10 +419,13 @@ class TaskRunner:
                 except (ds.ArtifactError, ds.DamagedRecord) as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
                     meta["damaged"] = str(exc)  # no @catch stand-in may turn it into a result
+                    meta["error"] = str(exc)
                 except TaskError as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
+                    meta["error"] = str(exc)
                 except BaseException as exc:  # the user's exception, reported with its trace
                     print_user_traceback(exc)
+                    meta["error"] = f"{type(exc).__name__}: {exc}"[:1000]
                     if isinstance(exc, KeyboardInterrupt):
                         raise
             if direct is None:
@@ -427,6 +438,9 @@ class TaskRunner:
             self.store.write_control(self.pending_control)
         self.store.write_meta(meta | {"status": "succeeded", "finished": done["finished"]})
         self.store.commit(done)  # last: the task becomes visible
+        if self.info["kind"] == "end":
+            run_events.publish_run_event(self.graph, spec.run, spec.root,
+                                         run_events.RUN_SUCCEEDED)
         return 0
 
     def local_log_dir(self) -> str | None:
@@ -455,6 +469,7 @@ class TaskRunner:
         }
         if caught is not None:
             done["caught"] = repr(caught)
+        done.update(services.after_step(self, flow, done))  # @card
         return done
 
 
