@@ -51,7 +51,10 @@ def execution_input(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def params(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in execution_input(record).items() if k != TRIGGER_KEY}
+    from sfncompile.runtime.reuse import RESUME_INPUT_KEY
+
+    return {k: v for k, v in execution_input(record).items()
+            if k not in (TRIGGER_KEY, RESUME_INPUT_KEY)}
 
 
 def trigger(record: dict[str, Any]) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 from sfncompile.deploy.aws import AwsClients
 from sfncompile.deploy.config import Config
 from sfncompile.deploy.deployer import Deployer, Schedule, prepare, workdir
-from sfncompile.emit.asl import BATCH_MIN_ATTEMPT_SECONDS, resource_requirements
+from sfncompile.emit.asl import attempt_duration, resource_requirements
 from sfncompile.emit.jobdef import needs_own_definition
 from sfncompile.emit.names import job_definition_placeholder, job_name
 from sfncompile.ir import FlowIR, StepIR
@@ -71,8 +71,8 @@ class BatchJobs:
             "containerOverrides": overrides,
         }
         if info.policies.timeout_seconds:
-            request["timeout"] = {"attemptDurationSeconds": max(
-                BATCH_MIN_ATTEMPT_SECONDS, info.policies.timeout_seconds)}
+            request["timeout"] = {
+                "attemptDurationSeconds": attempt_duration(info.policies.timeout_seconds)}
         job_id: str = self.clients.batch.submit_job(**request)["jobId"]
         return job_id
 

@@ -89,9 +89,10 @@ def origin_params(storage: Storage, graph: dict[str, Any], run: str,
                   meta: dict[str, Any]) -> dict[str, Any]:
     """The parameters the origin run was given: from its record, else (a Step Functions run
     without one) the values its `start` task recorded as artifacts."""
-    recorded = meta.get("params")
-    if isinstance(recorded, dict):
-        return split_input(recorded)[0]
+    if meta.get("params") is not None:  # a local run's, or the input an execution recorded
+        from sfncompile.run_record import execution_input
+
+        return split_input(execution_input(meta))[0]
     flow = graph["flow"]
     try:
         done = ds.read_done(storage, flow, run, "start", "0")
