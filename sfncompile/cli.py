@@ -457,7 +457,7 @@ def _check_packages(flow: Any) -> None:
               help="Start a new execution of the deployed state machine that reuses the "
                    "finished tasks (deploy the fix first), instead of running locally.")
 @click.option("--name", "machine_name", metavar="NAME",
-              help="--on-aws: the state machine (default: name_prefix + the flow's name).")
+              help="--on-aws: the state machine (default: the name deploy gives it).")
 @workers_option
 @datastore_option
 @friendly_errors

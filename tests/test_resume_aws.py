@@ -128,6 +128,7 @@ def test_failed_execution_resumes_locally_and_on_aws(deployment: Deployment, s3_
     client.set_datastore_root(d.root)
     try:
         run = client.Run(f"{NAME}/{new_run}")
+        assert run.params == {}  # the resume request is no parameter
         for step in ("start", "square", "join"):
             for task in run[step].tasks():
                 assert task.metadata.get("cloned_from", "").startswith(

@@ -91,10 +91,12 @@ def prepare_batch_jobs(flow: FlowIR, flow_file: Path, config: Config, datastore_
     """Upload the code package and register the job definitions, as deploy does (each only
     when it changed), for the tasks of `steps`."""
     # deploy's own preparation, so package and job definitions are the same as a deploy's;
-    # it checks every deploy setting, so the two a hybrid run does not use get stand-ins:
-    # the package goes under `s3_root` (else the run's datastore) and no state machine is made.
+    # it checks every deploy setting, so those a hybrid run does not use get stand-ins: the
+    # package goes under `s3_root` (else the run's datastore), and no state machine or rule
+    # is made.
     values = {**config.values, "s3_root": config.get("s3_root") or datastore_root,
-              "sfn_role": config.get("sfn_role") or "unused"}
+              "sfn_role": config.get("sfn_role") or "unused",
+              "events_role": config.get("events_role") or "unused"}
     settings = Config(values, dict(config.sources))
     clients = AwsClients(region=config.get("region"))
     by_name = {s.name: s for s in flow.steps}

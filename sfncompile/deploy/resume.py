@@ -38,8 +38,12 @@ def resume_on_aws(flow: FlowIR, machine_name: str | None, origin: str, new_run: 
     """Start execution `new_run` of the flow's state machine, reusing `steps` of `origin`."""
     from sfncompile.deploy.aws import AwsClients
     from sfncompile.deploy.ops import trigger
+    from sfncompile.deploy.triggers import resolve_project
+    from sfncompile.emit.names import deployment_name
 
     config = load_config(Path.cwd())
-    name = machine_name or f"{config.name_prefix}{flow.name}"
+    # As deploy names it (a @project flow: the user's own branch; --name for another).
+    name = machine_name or deployment_name(config.name_prefix, flow.name,
+                                           resolve_project(flow, None, False))
     trigger(AwsClients(region=config.get("region")), name, new_run,
             execution_input(params, origin, steps))
