@@ -422,6 +422,8 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
     """Run FLOW.py locally: every task is a separate process, artifacts go to the datastore.
 
     The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
+    With an s3:// datastore and a job_queue and image configured, @batch steps run as AWS
+    Batch jobs (deploy's code package and job definitions) and the others locally.
     """
     root = check_datastore_root(datastore_root, write=True)
     from sfncompile.local.worker import TaskLauncher
