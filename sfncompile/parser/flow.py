@@ -13,6 +13,7 @@ from typing import Any, cast
 from sfncompile import ir
 from sfncompile.errors import FlowError, FlowErrors, UsageError
 from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
+from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_guard_calls
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
     STEP_DECORATORS,
@@ -22,6 +23,7 @@ from sfncompile.parser.decorators import (
     type_problem,
 )
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
+from sfncompile.parser.provided import check_imports
 from sfncompile.parser.validate import validate_graph
 from sfncompile.schedule import ScheduleError
 
@@ -109,9 +111,14 @@ class _Reader:
 
     # -- flow class -------------------------------------------------------------------------
 
-    def flow(self, cls: ast.ClassDef, source: str) -> FlowIR | None:
-        steps_defined = [stmt for stmt in cls.body if isinstance(
-            stmt, ast.FunctionDef | ast.AsyncFunctionDef) and self.is_step(stmt)]
+    def flow(self, cls: ast.ClassDef, source: str,
+             lineage: list[tuple[_Reader, ast.ClassDef, bool]] | None = None) -> FlowIR | None:
+        """The flow of class `cls`; `lineage` is the class and its bases in resolution order
+        (each with the reader of its module, and whether it derives from FlowSpec)."""
+        lineage = lineage or [(self, cls, True)]
+        members = _members(lineage)
+        steps_defined = [stmt for reader, stmt in members if isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef) and reader.is_step(stmt)]
         if len(steps_defined) > MAX_STEPS:
             self.error(steps_defined[MAX_STEPS], f"flow {cls.name!r} has {len(steps_defined):,} "
                        f"steps; a Step Functions definition ({MAX_DEFINITION_BYTES:,} bytes at "
@@ -119,44 +126,58 @@ class _Reader:
                        f"at least {MIN_TASK_STATE_BYTES} bytes). Use a foreach, or split the flow")
             return None
         schedule = None
-        for deco in cls.decorator_list:
-            parsed = self.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
-            if parsed is None:
+        given_on: dict[str, str] = {}
+        for reader, klass, is_flow in lineage:
+            if not is_flow:
                 continue
-            _, args = parsed
-            try:
-                schedule = ScheduleIR(expression=schedule_expression(args),
-                                      timezone=args.get("timezone"), pos=self.pos(deco))
-            except ScheduleError as exc:
-                self.error(deco, f"flow {cls.name!r}: @schedule: {exc}")
+            for deco in klass.decorator_list:
+                parsed = reader.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
+                if parsed is None:
+                    continue
+                name, args = parsed
+                if name in given_on and given_on[name] != klass.name:
+                    reader.error(deco, f"flow {cls.name!r}: @{name} is given on {klass.name!r} "
+                                 f"and on {given_on[name]!r}; a flow decorator is given once "
+                                 "in a class hierarchy (as in Metaflow)")
+                    continue
+                given_on[name] = klass.name
+                if name != "schedule":
+                    continue
+                try:
+                    schedule = ScheduleIR(expression=schedule_expression(args),
+                                          timezone=args.get("timezone"), pos=reader.pos(deco))
+                except ScheduleError as exc:
+                    reader.error(deco, f"flow {cls.name!r}: @schedule: {exc}")
         steps: list[StepIR] = []
         params: list[ParameterIR] = []
         seen_steps: dict[str, ast.FunctionDef] = {}
         seen_params: dict[str, ParameterIR] = {}
         unparsed = False  # a step whose transition could not be read: skip graph rules
-        for stmt in cls.body:
-            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and self.is_step(stmt):
+        for reader, stmt in members:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and reader.is_step(stmt):
                 if stmt.name in seen_steps:
-                    self.error(stmt, f"step {stmt.name!r} is defined twice (first at line "
-                               f"{seen_steps[stmt.name].lineno})")
+                    reader.error(stmt, f"step {stmt.name!r} is defined twice (first at line "
+                                 f"{seen_steps[stmt.name].lineno})")
                     continue
                 if isinstance(stmt, ast.AsyncFunctionDef):
-                    self.error(stmt, f"step {stmt.name!r} must not be async")
+                    reader.error(stmt, f"step {stmt.name!r} must not be async")
                     continue
                 seen_steps[stmt.name] = stmt
-                step = self.step(stmt)
+                step = reader.step(stmt)
                 if step is None:
                     unparsed = True
                 else:
                     steps.append(step)
             elif isinstance(stmt, ast.Assign | ast.AnnAssign):
-                param = self.parameter(stmt)
+                param = reader.parameter(stmt)
                 if param is None:
                     continue
                 if param.name in seen_params:
-                    first = seen_params[param.name].pos.line
-                    self.error(stmt, f"duplicate Parameter {param.name!r} (first defined at "
-                               f"line {first})")
+                    first = seen_params[param.name].pos
+                    at = f"line {first.line}" if first.path == reader.path else \
+                        f"{first.path}:{first.line}"
+                    reader.error(stmt, f"duplicate Parameter {param.name!r} (first defined at "
+                                 f"{at})")
                     continue
                 seen_params[param.name] = param
                 params.append(param)
@@ -422,6 +443,34 @@ def _json_problem(value: Any) -> str | None:
     return None
 
 
+def _defined_names(stmt: ast.stmt) -> set[str]:
+    """The class attributes a statement of a class body binds."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {stmt.name}
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+        [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _members(lineage: list[tuple[_Reader, ast.ClassDef, bool]]) -> list[tuple[_Reader, ast.stmt]]:
+    """The class-body statements a flow class sees, with their readers: a name bound by a class
+    earlier in the resolution order hides the same name in later ones (a subclass's step
+    overrides its base's). Listed base-most first, each class in source order."""
+    owner: dict[str, int] = {}
+    for i, (_, klass, _) in enumerate(lineage):
+        for stmt in klass.body:
+            for name in _defined_names(stmt):
+                owner.setdefault(name, i)
+    out: list[tuple[_Reader, ast.stmt]] = []
+    for i in reversed(range(len(lineage))):
+        reader, klass, _ = lineage[i]
+        for stmt in klass.body:
+            names = _defined_names(stmt)
+            if names and all(owner[n] == i for n in names):
+                out.append((reader, stmt))
+    return out
+
+
 def _is_self_next(call: ast.Call) -> bool:
     f = call.func
     return (isinstance(f, ast.Attribute) and f.attr == "next"
@@ -534,27 +583,86 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
                          ) from None
     except ValueError as exc:  # e.g. an integer literal longer than Python allows
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
-    info = read_module(tree)
-    reader = _Reader(display, info, text)
-    classes = [c for c in tree.body if isinstance(c, ast.ClassDef)
-               and any(info.api_name(b) == "FlowSpec" for b in c.bases)]
+    main = SourceModule(display, text, tree, read_module(tree))
+    errors = check_imports(tree, display)
+    if errors:
+        raise FlowErrors(errors)
+    readers: dict[int, _Reader] = {}
+    shared: list[FlowError] = []
+
+    def reader_for(module: SourceModule) -> _Reader:
+        if id(module) not in readers:
+            readers[id(module)] = _Reader(module.path, module.info, module.text)
+            readers[id(module)].errors = shared
+        return readers[id(module)]
+
+    hierarchy = Hierarchy(main, Path(display).parent, _load_beside)
+    classes = hierarchy.flow_classes()
     if not classes:
+        unread = hierarchy.unresolved_bases()
+        if unread:
+            first = unread[0]
+            raise FlowErrors([FlowError(first.module.path, getattr(first.node, "lineno", 1),
+                                        getattr(first.node, "col_offset", 0) + 1,
+                                        f"no flow found: cannot read a base class: "
+                                        f"{first.reason}")])
         raise FlowErrors([FlowError(display, 1, 1, "no flow found: define `class MyFlow(FlowSpec)`"
                                     " with `from sfncompile import FlowSpec, step` "
                                     "(or from metaflow)")])
-    if flow_name is not None:
-        chosen = [c for c in classes if c.name == flow_name]
-        if not chosen:
-            names = ", ".join(c.name for c in classes)
-            raise UsageError(f"{display}: no flow named {flow_name!r} (flows here: {names})")
-    elif len(classes) > 1:
-        names = ", ".join(c.name for c in classes)
-        raise FlowErrors([FlowError(display, classes[1].lineno, classes[1].col_offset + 1,
-                                    f"several flows in this file ({names}): choose one with "
-                                    "--flow NAME")])
-    else:
-        chosen = classes
-    flow = reader.flow(chosen[0], Path(display).name)
-    if reader.errors or flow is None:
-        raise FlowErrors(reader.errors)
+    for ref in classes:
+        hierarchy.check_cycles(ref)
+    chosen = _choose_flow(classes, tree, display, flow_name)
+    lineage = [(reader_for(ref.module), ref.node, hierarchy.is_flow(ref))
+               for ref in hierarchy.mro(chosen)]
+    reader = reader_for(main)
+    flow = reader.flow(chosen.node, Path(display).name, lineage)
+    if shared or flow is None:
+        raise FlowErrors(shared)
     return flow
+
+
+def _choose_flow(classes: list[ClassRef], tree: ast.Module, display: str,
+                 flow_name: str | None) -> ClassRef:
+    """The flow to build: --flow NAME, else the only flow class, else the one the `__main__`
+    guard runs, else the only one that no other flow class of the file derives from."""
+    names = ", ".join(c.name for c in classes)
+    if flow_name is not None:
+        for c in classes:
+            if c.name == flow_name:
+                return c
+        raise UsageError(f"{display}: no flow named {flow_name!r} (flows here: {names})")
+    if len(classes) == 1:
+        return classes[0]
+    by_name = {c.name: c for c in classes}
+    for called in main_guard_calls(tree):
+        if called in by_name:
+            return by_name[called]
+    bases = {b.id for c in classes for b in c.node.bases if isinstance(b, ast.Name)}
+    leaves = [c for c in classes if c.name not in bases]
+    if len(leaves) == 1:
+        return leaves[0]
+    second = classes[1].node
+    raise FlowErrors([FlowError(display, second.lineno, second.col_offset + 1,
+                                f"several flows in this file ({names}): choose one with "
+                                "--flow NAME, or run it under `if __name__ == \"__main__\":`")])
+
+
+def _load_beside(path: Path, display: str) -> SourceModule:
+    """A module beside the flow, parsed and checked like the flow file itself."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{display}: cannot read the module: {exc.strerror or exc}") from None
+    text = decode_source(data, display).removeprefix("\ufeff")
+    try:
+        tree = _parse_python(text, display)
+    except SyntaxError as exc:
+        raise FlowErrors([FlowError(display, exc.lineno or 1, exc.offset or 1,
+                                    f"syntax error: {exc.msg}")]) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the module: "
+                                    f"{type(exc).__name__}")]) from None
+    errors = check_imports(tree, display)
+    if errors:
+        raise FlowErrors(errors)
+    return SourceModule(display, text, tree, read_module(tree))
