@@ -17,16 +17,20 @@ from sfncompile.api import (
     timeout,
 )
 from sfncompile.current import current
+from sfncompile.flow_inputs import Config, IncludeFile, config_expr
 from sfncompile.flowspec import FlowSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Config",
     "FlowSpec",
+    "IncludeFile",
     "JSONType",
     "Parameter",
     "batch",
     "catch",
+    "config_expr",
     "current",
     "environment",
     "foreach_options",

@@ -8,11 +8,11 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sfncompile import ir
 from sfncompile.errors import FlowError, FlowErrors, UsageError
-from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
+from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_guard_calls
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
@@ -23,11 +23,17 @@ from sfncompile.parser.decorators import (
     type_problem,
 )
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
+from sfncompile.parser.parameters import (
+    MISSING,
+    config_reference,
+    is_failure,
+    parameter_call,
+    read_parameter,
+)
 from sfncompile.parser.provided import check_imports
 from sfncompile.parser.validate import validate_graph
 from sfncompile.schedule import ScheduleError
 
-_PARAM_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 # Every step is a Batch Task state of at least this many bytes, so a definition within Step
 # Functions' 1,048,576 bytes (emit/limits.py checks the real size) has at most MAX_STEPS
 # steps: checked before anything is built, so a huge flow is refused at once.
@@ -49,6 +55,7 @@ class _Reader:
         # and no other spelling of `next` normalises to it.
         self.lines: list[str] | None = text.splitlines() if text.isascii() else None
         self.errors: list[FlowError] = []
+        self.configs: dict[str, Any] = {}  # Config attributes of the flow -> their values
 
     def pos(self, node: ast.AST) -> SourcePos:
         return SourcePos(
@@ -98,15 +105,23 @@ class _Reader:
             self.error(node, f"{where}: @{name} {problem}")
         return name, args
 
-    def literal(self, node: ast.expr, what: str) -> Any:
+    def literal(self, node: ast.expr, what: str, quiet: bool = False) -> Any:
+        """The value of a literal (or of a Config reference); _NOT_LITERAL, with an error
+        unless `quiet`, for anything that would need the module to run."""
         if too_deep(node, MAX_LITERAL_DEPTH):
             self.error(node, f"{what} nests more than {MAX_LITERAL_DEPTH} levels deep")
             return _NOT_LITERAL
+        from_config = config_reference(self, node, what)
+        if is_failure(from_config):
+            return _NOT_LITERAL
+        if from_config is not MISSING:
+            return from_config
         try:
             return self.info.literal(node)
         except (ValueError, TypeError, SyntaxError, RecursionError):
-            self.error(node, f"{what} must be a literal value, not `{_short(node)}` "
-                       "(flows are compiled without running them)")
+            if not quiet:
+                self.error(node, f"{what} must be a literal value, not `{_short(node)}` "
+                           "(flows are compiled without running them)")
             return _NOT_LITERAL
 
     # -- flow class -------------------------------------------------------------------------
@@ -125,6 +140,15 @@ class _Reader:
                        f"most) holds at most {MAX_STEPS:,} (every step is a Batch task state of "
                        f"at least {MIN_TASK_STATE_BYTES} bytes). Use a foreach, or split the flow")
             return None
+        # Configs first: decorators and Parameter defaults may read their values.
+        configs: dict[int, ParameterIR | None] = {}
+        for reader, stmt in members:
+            if (isinstance(stmt, ast.Assign | ast.AnnAssign)
+                    and parameter_call(reader, stmt) == "Config"):
+                configs[id(stmt)] = config = reader.parameter(stmt)
+                if config is not None:
+                    for other, _, _ in lineage:
+                        other.configs[config.attr] = config.default
         schedule = None
         given_on: dict[str, str] = {}
         for reader, klass, is_flow in lineage:
@@ -169,7 +193,7 @@ class _Reader:
                 else:
                     steps.append(step)
             elif isinstance(stmt, ast.Assign | ast.AnnAssign):
-                param = reader.parameter(stmt)
+                param = configs[id(stmt)] if id(stmt) in configs else reader.parameter(stmt)
                 if param is None:
                     continue
                 if param.name in seen_params:
@@ -343,69 +367,9 @@ class _Reader:
     # -- parameters -------------------------------------------------------------------------
 
     def parameter(self, stmt: ast.Assign | ast.AnnAssign) -> ParameterIR | None:
-        value = stmt.value
-        if not (isinstance(value, ast.Call) and self.info.api_name(value.func) == "Parameter"):
+        if parameter_call(self, stmt) is None:
             return None
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        if len(targets) != 1 or not isinstance(targets[0], ast.Name):
-            self.error(stmt, "a Parameter must be assigned to one class attribute")
-            return None
-        attr = targets[0].id
-        where = f"Parameter {attr!r}"
-        args = dict(zip(("name", "default"), value.args, strict=False))
-        for kw in value.keywords:
-            if kw.arg in ("name", "default", "type", "help", "required"):
-                args[kw.arg] = kw.value
-            else:
-                self.error(kw, f"{where}: unknown argument {kw.arg!r} "
-                           "(allowed: name, default, type, help, required)")
-        if "name" not in args:
-            self.error(value, f"{where}: needs a name, e.g. Parameter('{attr}', default=...)")
-            return None
-        values: dict[str, Any] = {}
-        for key in ("name", "default", "help", "required"):
-            if key in args:
-                values[key] = self.literal(args[key], f"{where}: {key}")
-                if values[key] is _NOT_LITERAL:
-                    return None
-        if not isinstance(values["name"], str) or not values["name"]:
-            self.error(args["name"], f"{where}: the name must be a non-empty string")
-            return None
-        for key, wanted, kind in (("help", str, "a string"), ("required", bool, "True or False")):
-            if values.get(key) is not None and not isinstance(values[key], wanted):
-                self.error(args[key], f"{where}: {key} must be {kind}, not {values[key]!r:.40}")
-                return None
-        ptype = self.parameter_type(args.get("type"), values.get("default"), where)
-        if ptype is None:
-            return None
-        default = values.get("default")
-        if default is not None and not _fits(ptype, default):
-            self.error(args["default"], f"{where}: default {default!r:.60} is not of type "
-                       f"{ptype}")
-            return None
-        problem = _json_problem(default)
-        if problem:
-            self.error(args["default"], f"{where}: the default {problem}")
-            return None
-        return ParameterIR(name=values["name"], attr=attr, type=cast(ParamType, ptype),
-                           default=default,
-                           required=bool(values.get("required", False)),
-                           help=values.get("help"), pos=self.pos(stmt))
-
-    def parameter_type(self, node: ast.expr | None, default: Any, where: str) -> str | None:
-        if node is None:
-            for kind, t in (("bool", bool), ("int", int), ("float", float), ("json", dict),
-                            ("json", list)):
-                if isinstance(default, t):
-                    return kind
-            return "str"
-        if self.info.api_name(node) == "JSONType":
-            return "json"
-        if isinstance(node, ast.Name) and node.id in _PARAM_TYPES:
-            return _PARAM_TYPES[node.id]
-        self.error(node, f"{where}: type must be str, int, float, bool or JSONType, "
-                   f"not `{_short(node)}`")
-        return None
+        return read_parameter(self, stmt, _NOT_LITERAL)
 
 
 class _NotLiteral:

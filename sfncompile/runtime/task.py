@@ -28,6 +28,7 @@ from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Tran
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import lineage
 from sfncompile.runtime.params import ParameterError, resolve_parameters
+from sfncompile.runtime.run_inputs import finish_values
 from sfncompile.runtime.storage import (
     DatastoreError,
     KeyNotFound,
@@ -212,6 +213,10 @@ class TaskRunner:
         if spec.step == "start":
             try:
                 values = resolve_parameters(self.graph["parameters"], spec.params or {})
+                values = finish_values(cls, self.graph["parameters"], spec.params or {}, values,
+                                       self.flow_name, spec.flow_file.resolve().parent,
+                                       "local" if isinstance(self.storage, LocalStorage)
+                                       else "s3")
             except ParameterError as exc:
                 raise TaskError(str(exc)) from None
             flow = cls._bound(Binding({}, self.load, step=spec.step), values)
