@@ -132,7 +132,8 @@ def _parameter(reader: _Reader, where: str, args: dict[str, ast.expr], values: d
     from sfncompile.parser.flow import _fits, _json_problem
 
     default = values.get("default")
-    ptype = _parameter_type(reader, args.get("type"), default, default_expr, where)
+    ptype = _parameter_type(reader, args.get("type"), default, default_expr, where,
+                            args.get("default"))
     if ptype is None:
         return None
     if ptype == "json" and isinstance(default, str):
@@ -156,15 +157,36 @@ def _parameter(reader: _Reader, where: str, args: dict[str, ast.expr], values: d
         reader.error(args["default"], f"{where}: the default {problem}")
         return None
     return ParameterIR(type=cast(ParamType, ptype), default=default, default_expr=default_expr,
-                       infer_type=default_expr is not None and "type" not in args,
+                       infer_type=(default_expr is not None and "type" not in args
+                                   and _arithmetic_type(args.get("default")) is None),
                        separator=separator, **common)
 
 
+def _arithmetic_type(node: ast.expr | None) -> str | None:
+    """'int' or 'float' for arithmetic on number literals (`60 * 60`), else None."""
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return "int" if type(node.value) is int else "float"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd | ast.USub):
+        return _arithmetic_type(node.operand)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div
+                                                  | ast.FloorDiv | ast.Mod | ast.Pow):
+        left, right = _arithmetic_type(node.left), _arithmetic_type(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Div) or "float" in (left, right):
+            return "float"
+        return "int"
+    return None
+
+
 def _parameter_type(reader: _Reader, node: ast.expr | None, default: Any,
-                    default_expr: str | None, where: str) -> str | None:
+                    default_expr: str | None, where: str,
+                    args_default: ast.expr | None = None) -> str | None:
     if node is None:
         if default_expr is not None:
-            return "str"  # the value keeps its own type (infer_type), as Metaflow's does
+            # Arithmetic on numbers has their type; anything else is a string unless its value
+            # says otherwise when it is evaluated (infer_type), as Metaflow's type(default).
+            return _arithmetic_type(args_default) or "str"
         for kind, t in (("bool", bool), ("int", int), ("float", float), ("json", dict),
                         ("json", list)):
             if isinstance(default, t):
