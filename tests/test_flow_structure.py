@@ -15,6 +15,8 @@ from sfncompile.client import Run, set_datastore_root
 from sfncompile.errors import FlowErrors
 from sfncompile.flow_inputs import ConfigValue
 from sfncompile.parser import parse_flow
+from tests.deployment import Deployment
+from tests.flows import end_data
 
 BASE = '''
 from metaflow import FlowSpec, Parameter, retry, schedule, step
@@ -203,3 +205,29 @@ def test_run_inputs_evaluated_when_the_run_starts(inputs_dir: Path, tmp_path: Pa
         assert data.model == "tree" and data.cfg["cpu"] == 2
     finally:
         set_datastore_root(None)
+
+
+def test_run_inputs_on_step_functions(inputs_dir: Path, deployment: Deployment,
+                                      s3_env: None) -> None:
+    """On AWS an IncludeFile is read by `trigger` (into the execution's input); a run started
+    without it (a schedule, the console) has `start` read the default file from the code
+    package; expression defaults are evaluated by `start` in the Batch job."""
+    flow = inputs_dir / "flow.py"
+    (deployment.tmp / "other.csv").write_text("from trigger\n")  # trigger's working directory
+    deployment.deploy(flow)
+    triggered = deployment.trigger(flow, {"data": "other.csv", "seconds": "5"})
+    sfn = deployment.sfn.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == "InputsFlow")
+    sfn.start_execution(stateMachineArn=arn, name="bare-input", input="{}")
+    for run_id in (triggered, "bare-input"):
+        desc = deployment.wait("InputsFlow", run_id)
+        assert desc["status"] == "SUCCEEDED", (desc, deployment.sfn.job_logs()[-4000:])
+    given = end_data(deployment.root, f"InputsFlow/{triggered}")
+    bare = end_data(deployment.root, "InputsFlow/bare-input")
+    assert (given["data"], given["seconds"], given["blob"]) == (
+        "from trigger\n", 5, b"alpha,beta\ngamma\n")
+    assert (bare["data"], bare["seconds"], bare["lam"], bare["region"]) == (
+        "alpha,beta\ngamma\n", 3600, "LAM", "InputsFlow-region")
+    assert bare["labels"] == ["a", "b", "c"] and bare["sqs"] == [1, 4, 9]
+    assert bare["cfg"] == {"cpu": 2, "model": {"name": "tree", "depth": 3}}
