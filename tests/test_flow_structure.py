@@ -231,3 +231,11 @@ def test_run_inputs_on_step_functions(inputs_dir: Path, deployment: Deployment,
         "alpha,beta\ngamma\n", 3600, "LAM", "InputsFlow-region")
     assert bare["labels"] == ["a", "b", "c"] and bare["sqs"] == [1, 4, 9]
     assert bare["cfg"] == {"cpu": 2, "model": {"name": "tree", "depth": 3}}
+
+
+def test_every_export_is_a_provided_name() -> None:
+    """What the package exports may be imported: the parser's one list knows every name."""
+    import sfncompile
+    from sfncompile.parser.provided import provided_names
+
+    assert set(sfncompile.__all__) - provided_names() == set()
