@@ -398,15 +398,18 @@ def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
     return plan_remote_steps(flow, flow_file, root, lambda line: click.echo(line, err=True))
 
 
-def _check_params(graph: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, str]:
+def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
+                  flow_file: Path) -> dict[str, Any]:
+    """The run's parameters as given, checked, with IncludeFile paths read into contents."""
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.run_inputs import read_include_files
 
     try:
         given = parse_cli_pairs(pairs)
         resolve_parameters(graph["parameters"], given)
+        return read_include_files(graph["parameters"], given, flow_file.resolve().parent)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
-    return given
 
 
 @main.command()
@@ -430,7 +433,7 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
         flow = load_flow(flow_file, flow_name)
         _check_packages(flow)
         graph = flow.graph_json()
-        given = _check_params(graph, params)
+        given = _check_params(graph, params, flow_file)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher,
                      remote=_remote_steps(flow, flow_file, root))
 

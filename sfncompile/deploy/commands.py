@@ -179,6 +179,7 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
     from sfncompile.deploy.ops import trigger as start
     from sfncompile.local.runner import new_run_id
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.run_inputs import check_execution_input, read_include_files
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
     name, flow = _target_name(target, flow_name, config)
@@ -188,6 +189,8 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
             spec = flow.graph_json()["parameters"]
             values = resolve_parameters(spec, given)
             given = {p["name"]: values[p["attr"]] for p in spec if p["name"] in given}
+            given = read_include_files(spec, given, Path(target).resolve().parent)
+            check_execution_input(spec, given)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
     run_id = start(_clients(config), name, new_run_id(), given)

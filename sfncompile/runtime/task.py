@@ -29,6 +29,7 @@ from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import events as run_events
 from sfncompile.runtime import lineage, services, where
 from sfncompile.runtime.params import ParameterError, resolve_parameters
+from sfncompile.runtime.run_inputs import finish_values
 from sfncompile.runtime.storage import (
     DatastoreError,
     KeyNotFound,
@@ -215,6 +216,10 @@ class TaskRunner:
                 given = run_events.start_parameters(self.storage, self.flow_name, spec.run,
                                                     spec.params)
                 values = resolve_parameters(self.graph["parameters"], given)
+                values = finish_values(cls, self.graph["parameters"], given, values,
+                                       self.flow_name, spec.flow_file.resolve().parent,
+                                       "local" if isinstance(self.storage, LocalStorage)
+                                       else "s3")
             except ParameterError as exc:
                 raise TaskError(str(exc)) from None
             flow = cls._bound(Binding({}, self.load, step=spec.step), values)
