@@ -72,6 +72,7 @@ class LocalRunner:
         origin_run: str | None = None,
         clone: Callable[[Key], bool] | None = None,
         launcher: TaskLauncher | None = None,
+        tags: tuple[str, ...] = (),
     ) -> None:
         self.graph = graph
         self.flow = graph["flow"]
@@ -85,6 +86,7 @@ class LocalRunner:
         self.origin_run = origin_run
         self.clone = clone
         self.launcher = launcher
+        self.tags = sorted(set(tags))
         self.steps: dict[str, Any] = graph["steps"]
         self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
         self.arrivals: dict[Key, int] = {}
@@ -185,6 +187,7 @@ class LocalRunner:
         meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
                 "params": self.params, "status": "running", "started": time.time(),
                 "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local",
+                "tags": self.tags,
                 "runner_process": lifeline.identity()}
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
         result = RunResult(self.flow, self.run_id, succeeded=False)
