@@ -178,9 +178,11 @@ class FlowSpec:
         passed on unread, or read and still the same immutable value, keeps its sha; any
         other value is saved (which costs only a hash when its blob exists already)."""
         binding = self._sfn
-        # Like Metaflow, `self._x` is an artifact too (the client does not list it).
+        # Like Metaflow, `self._x` is an artifact too (the client does not list it), and a
+        # function or method set on self is not one.
         values = {k: v for k, v in self.__dict__.items()
-                  if k != _INTERNAL and not k.startswith("__")}
+                  if k != _INTERNAL and not k.startswith("__")
+                  and not isinstance(v, (FunctionType, MethodType))}
         shas = dict(binding.shas)
         for name, (value, sha) in binding.loaded.items():
             if name in values and values[name] is value and _immutable(value):

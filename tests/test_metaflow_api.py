@@ -166,6 +166,7 @@ FLOW = """
         def start(self):
             assert current_too is current
             self._secret = "s"
+            self.helper = lambda v: v  # a function is never an artifact (nor pickled)
             self.input_outside = self.input
             self.index_outside = self.index
             self.who = (current.username, current.namespace)
@@ -266,6 +267,7 @@ def test_underscore_artifacts_pass_on_but_are_not_listed(compat_data: Any) -> No
     b, end = compat_data["b"].task, compat_data["end"].task
     assert b.data.secret_in_b == "s" and end.data.secret_in_end == "s"
     assert "_secret" not in end.artifact_names and end.load("_secret") == "s"
+    assert "helper" not in compat_data["start"].task.artifact_names
 
 
 @pytest.mark.slow
