@@ -105,7 +105,8 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
             return click.Group.list_commands(self, ctx)
 
     @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]},
-                 help=f"Metaflow's command line for {flow.name}, run by sfncompile.")
+                 help=f"Metaflow's command line for {flow.name}, run by sfncompile. "
+                      f"sfncompile's {', '.join(_FILE_COMMANDS)} work on this file too.")
     @click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
                   help="Add a step decorator to every step that lacks it (repeatable).")
     @click.option("--datastore-root", metavar="DIR|s3://BUCKET/PREFIX",
@@ -119,7 +120,8 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
     @group.command(help="Run the flow locally (sfncompile run).")
     @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the run.")
     @click.option("--max-workers", type=int, help="Tasks run in parallel at most.")
-    @click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]")
+    @click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+                  help="Add a step decorator to every step that lacks it.")
     @click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE",
                   help="sfncompile's spelling of a parameter.")
     @_param_options(flow)
