@@ -52,11 +52,11 @@ class Current:
         return getattr(self, key, None) is not None
 
     def _set(self, read_tags: Callable[[], list[str]] | None = None, **values: object) -> None:
-        for key, value in values.items():
-            setattr(self, key, value)
-        self._tags, self._read_tags = None, read_tags
         self.username = get_username()
         self.namespace = f"user:{self.username}" if self.username else None
+        self._tags, self._read_tags = None, read_tags
+        for key, value in values.items():
+            setattr(self, key, value)
         self.is_running_flow = True
 
 
