@@ -77,9 +77,6 @@ def frozen_names(cls: type) -> frozenset[str]:
         type.__setattr__(cls, "_sfn_frozen", cached)
     return cached
 
-    def __reduce__(self) -> tuple[type[TaskDied], tuple[str, str]]:
-        return (TaskDied, (self.error, self.cause))
-
 
 @dataclass
 class Frame:
