@@ -50,6 +50,9 @@ def test_metaflow_and_its_submodules_resolve_to_sfncompile() -> None:
             importlib.import_module("metaflow.plugins.nope")
         with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
             metaflow.NoSuchName  # noqa: B018
+        with metaflow_alias.resolving():  # nested: the outer block still has it after
+            pass
+        assert metaflow_alias.installed() and sys.modules["metaflow"] is metaflow
     after = {n for n in sys.modules if n == "metaflow" or n.startswith("metaflow.")}
     assert after == before  # the alias was for the duration only
     assert not metaflow_alias.installed()

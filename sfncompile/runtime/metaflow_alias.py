@@ -24,6 +24,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
@@ -102,17 +103,29 @@ class MetaflowAliasFinder(importlib.abc.MetaPathFinder):
 _FINDER = MetaflowAliasFinder()
 
 
+_lock = threading.Lock()
+_permanent = False
+_borrowed = 0  # resolving() blocks running (in any thread)
+_before: dict[str, ModuleType] = {}
+
+
 def install() -> None:
     """Make `metaflow` resolve to sfncompile in this process from now on (idempotent).
 
     A real Metaflow already imported is dropped from sys.modules: in sfncompile's processes
     the flow must see sfncompile's FlowSpec, step and current.
     """
-    if sys.meta_path and sys.meta_path[0] is _FINDER:
-        return
-    if _FINDER in sys.meta_path:
-        sys.meta_path.remove(_FINDER)
-    sys.meta_path.insert(0, _FINDER)
+    global _permanent
+    with _lock:
+        _permanent = True
+        _put_first()
+
+
+def _put_first() -> None:
+    if not (sys.meta_path and sys.meta_path[0] is _FINDER):
+        if _FINDER in sys.meta_path:
+            sys.meta_path.remove(_FINDER)
+        sys.meta_path.insert(0, _FINDER)
     for name, module in _entries().items():
         if not _ours(module):
             del sys.modules[name]
@@ -137,16 +150,27 @@ def installed() -> bool:
 def resolving() -> Iterator[None]:
     """`metaflow` means sfncompile for the duration only (the client unpickling an object
     whose class lives in a flow module that imports metaflow), then whatever it meant
-    before: a process that uses the real Metaflow keeps it."""
-    if installed():
-        yield
-        return
-    before = _entries()
-    install()
+    before: a process that uses the real Metaflow keeps it. Nested and concurrent blocks
+    share one installation; the last one out restores what was there."""
+    global _borrowed, _before
+    with _lock:
+        if _permanent:
+            borrowed = False
+        else:
+            borrowed = True
+            if _borrowed == 0:
+                _before = _entries()
+                _put_first()
+            _borrowed += 1
     try:
         yield
     finally:
-        sys.meta_path.remove(_FINDER)
-        for name in _entries():
-            del sys.modules[name]
-        sys.modules.update(before)
+        if borrowed:
+            with _lock:
+                _borrowed -= 1
+                if _borrowed == 0 and not _permanent:
+                    sys.meta_path.remove(_FINDER)
+                    for name in _entries():
+                        del sys.modules[name]
+                    sys.modules.update(_before)
+                    _before = {}
