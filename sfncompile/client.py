@@ -18,6 +18,7 @@ from typing import Any
 
 from sfncompile import run_record
 from sfncompile.runtime import datastore as ds
+from sfncompile.runtime import metaflow_alias
 from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
 
 DEFAULT_ROOT = ".sfncompile"
@@ -442,7 +443,9 @@ class Task:
 
     @property
     def artifact_names(self) -> list[str]:
-        return sorted(self._done["artifacts"])
+        """Names starting with `_` are the flow's private artifacts: they pass from step to
+        step but, as in Metaflow's client, are not listed (`task.load("_x")` reads one)."""
+        return sorted(n for n in self._done["artifacts"] if not n.startswith("_"))
 
     @property
     def data(self) -> ArtifactView:
@@ -483,7 +486,8 @@ class Task:
     def load(self, name: str) -> Any:
         r = self._run
         sha = self._done["artifacts"][name]
-        return ds.load_artifact(r._storage, r.flow, sha, name, f"task {self.pathspec}")
+        with metaflow_alias.resolving():  # a flow module the pickle imports may use metaflow
+            return ds.load_artifact(r._storage, r.flow, sha, name, f"task {self.pathspec}")
 
 
 class DataArtifact:
