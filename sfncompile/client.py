@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from sfncompile import run_record
+from sfncompile.current import get_username
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import metaflow_alias
 from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
@@ -62,17 +63,10 @@ _UNSET = object()
 _namespace: object = _UNSET
 
 
-def _username() -> str | None:
-    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"):
-        if os.environ.get(var):
-            return os.environ[var]
-    return None
-
-
 def default_namespace() -> str | None:
     """Back to the default namespace, `user:<name>`, which it returns."""
     global _namespace
-    user = _username()
+    user = get_username()
     ns = f"user:{user}" if user else None
     _namespace = ns
     return ns
@@ -103,8 +97,12 @@ def metadata(ms: str) -> str:
 
 
 def _in_namespace(meta: dict[str, Any]) -> bool:
-    ns, tags = get_namespace(), meta.get("tags")
-    return ns is None or not isinstance(tags, list) or ns in tags
+    """A run is in namespace `ns` when one of its tags or system tags (`user:<name>`, which
+    the local runner records) is `ns`. A run that records no system tags is in every one."""
+    ns, tags, system = get_namespace(), meta.get("tags"), meta.get("system_tags")
+    if ns is None or not isinstance(system, list):
+        return True
+    return ns in system or (isinstance(tags, list) and ns in tags)
 
 
 def _storage() -> Storage:

@@ -192,7 +192,7 @@ class LocalRunner:
         meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
                 "params": self.params, "status": "running", "started": time.time(),
                 "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local",
-                "tags": self.tags,
+                "tags": self.tags, "system_tags": system_tags(),
                 "runner_process": lifeline.identity()}
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
         result = RunResult(self.flow, self.run_id, succeeded=False)
@@ -311,3 +311,11 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def system_tags() -> list[str]:
+    """Metaflow's system tag for who ran the run: the client's default namespace."""
+    from sfncompile.current import get_username
+
+    user = get_username()
+    return [f"user:{user}"] if user else []
