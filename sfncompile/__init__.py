@@ -30,6 +30,7 @@ from sfncompile.api import (
     trigger_on_finish,
 )
 from sfncompile.current import current
+from sfncompile.flow_inputs import Config, IncludeFile, config_expr
 from sfncompile.flowspec import FlowSpec
 from sfncompile.lazy_exports import load_lazy_export
 from sfncompile.user_step import USER_SKIP_STEP, user_step_decorator
@@ -54,7 +55,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "USER_SKIP_STEP",
+    "Config",
     "FlowSpec",
+    "IncludeFile",
     "JSONType",
     "Parameter",
     "batch",
@@ -62,6 +65,7 @@ __all__ = [
     "catch",
     "conda",
     "conda_base",
+    "config_expr",
     "current",
     "environment",
     "exit_hook",

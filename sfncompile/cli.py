@@ -149,10 +149,19 @@ flow_option = click.option("--flow", "flow_name", metavar="NAME",
                            help="The FlowSpec class to use when the file defines several.")
 
 
-def load_flow(flow_file: Path, flow_name: str | None) -> Any:
-    from sfncompile.parser import parse_flow
+with_option = click.option(
+    "--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+    help="Add a step decorator to every step that lacks it, as Metaflow's --with does "
+         "(repeatable), e.g. --with retry:times=2.")
+tag_option = click.option("--tag", "tags", multiple=True, metavar="TAG",
+                          help="Tag the run (repeatable); steps read them as current.tags.")
 
-    return parse_flow(flow_file, flow_name)
+
+def load_flow(flow_file: Path, flow_name: str | None, decospecs: tuple[str, ...] = ()) -> Any:
+    from sfncompile.parser import parse_flow
+    from sfncompile.parser.with_decorators import apply_with
+
+    return apply_with(parse_flow(flow_file, flow_name), decospecs)
 
 
 @main.command()
@@ -184,10 +193,12 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 @click.option("--image", help="cloudformation: default of Image.")
 @click.option("--name-prefix", help="cloudformation: prefix of the state machine's name.")
 @click.option("--tags", metavar="KEY=VALUE,...", help="cloudformation: tags for the resources.")
+@with_option
 @friendly_errors
 def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output: Path | None,
           golden: Path | None, check_dir: Path | None, resolve_pairs: tuple[str, ...],
-          code_package: str | None, code_sha256: str | None, **settings: str | None) -> None:
+          code_package: str | None, code_sha256: str | None, decospecs: tuple[str, ...],
+          **settings: str | None) -> None:
     """Compile FLOW.py to Amazon States Language (JSON), or to a CloudFormation template.
 
     The ASL is deterministic and account-independent: deployment values are ${Name}
@@ -205,7 +216,8 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
 
     if check_dir is not None:
         given = [flag for flag, value in (("--check", golden), ("-o", output),
-                                          ("--resolve", resolve_pairs)) if value]
+                                          ("--resolve", resolve_pairs), ("--with", decospecs))
+                 if value]
         if fmt != "asl" or given:
             raise UsageError(f"--check-dir: not with {', '.join(given) or '--format ' + fmt}")
         check_goldens(flow_files, flow_name, check_dir)
@@ -222,7 +234,7 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
     elif resolve_pairs:
         raise UsageError("--resolve: only with --format asl (the template substitutes "
                          "placeholders itself, through DefinitionSubstitutions)")
-    flow = load_flow(flow_file, flow_name)
+    flow = load_flow(flow_file, flow_name, decospecs)
     definition = compile_asl(flow, check_schema=False)
     if fmt == "cloudformation":
         from sfncompile.deploy.config import load_config
@@ -398,15 +410,18 @@ def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
     return plan_remote_steps(flow, flow_file, root, lambda line: click.echo(line, err=True))
 
 
-def _check_params(graph: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, str]:
+def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
+                  flow_file: Path) -> dict[str, Any]:
+    """The run's parameters as given, checked, with IncludeFile paths read into contents."""
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.run_inputs import read_include_files
 
     try:
         given = parse_cli_pairs(pairs)
         resolve_parameters(graph["parameters"], given)
+        return read_include_files(graph["parameters"], given, flow_file.resolve().parent)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
-    return given
 
 
 @main.command()
@@ -416,9 +431,11 @@ def _check_params(graph: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, st
               help="A flow Parameter (repeatable); checked before any task runs.")
 @workers_option
 @datastore_option
+@tag_option
+@with_option
 @friendly_errors
 def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_workers: int,
-        datastore_root: str) -> None:
+        datastore_root: str, tags: tuple[str, ...], decospecs: tuple[str, ...]) -> None:
     """Run FLOW.py locally: every task is a separate process, artifacts go to the datastore.
 
     The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
@@ -429,11 +446,11 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
     from sfncompile.local.worker import TaskLauncher
 
     with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
-        flow = load_flow(flow_file, flow_name)
+        flow = load_flow(flow_file, flow_name, decospecs)
         _check_packages(flow)
         graph = flow.graph_json()
-        given = _check_params(graph, params)
-        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher,
+        given = _check_params(graph, params, flow_file)
+        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
                      remote=_remote_steps(flow, flow_file, root))
 
 
@@ -462,9 +479,12 @@ def _check_packages(flow: Any) -> None:
               help="--on-aws: the state machine (default: the name deploy gives it).")
 @workers_option
 @datastore_option
+@tag_option
+@with_option
 @friendly_errors
 def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_aws: bool,
-           machine_name: str | None, max_workers: int, datastore_root: str) -> None:
+           machine_name: str | None, max_workers: int, datastore_root: str,
+           tags: tuple[str, ...], decospecs: tuple[str, ...]) -> None:
     """Re-run a failed (or changed) run from a step, reusing every task before it.
 
     The flow file is read again, so a fix made since the failure takes effect. A run on
@@ -487,6 +507,10 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
         from sfncompile.deploy.resume import aws_datastore_root
 
         datastore_root = aws_datastore_root(datastore_root)
+        given = [o for o, v in (("--tag", tags), ("--with", decospecs)) if v]
+        if given:
+            raise UsageError(f"{', '.join(given)}: not with --on-aws (the new execution runs "
+                             "the state machine as deployed)")
     elif machine_name:
         raise UsageError("--name: only with --on-aws")
     storage = open_storage(check_datastore_root(datastore_root, write=True))
@@ -502,7 +526,7 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
     launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
         contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
     with launching as launcher:
-        flow = load_flow(flow_file, flow_name)
+        flow = load_flow(flow_file, flow_name, decospecs)
         graph = flow.graph_json()
         order = [s.name for s in flow.analysis.ordered]
         start_at = resume_point(storage, flow_name, run_id, order, from_step, meta)
@@ -520,7 +544,7 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
         click.echo(f"Resuming {run_pathspec} from step {start_at!r} as {flow_name}/{new_run}",
                    err=True)
         _run_locally(graph, flow_file, datastore_root, params, max_workers,
-                     run_id=new_run, origin_run=run_id, launcher=launcher,
+                     run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
                      clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
                      remote=_remote_steps(flow, flow_file, datastore_root))
 

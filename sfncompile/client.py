@@ -17,7 +17,9 @@ from functools import cached_property
 from typing import Any
 
 from sfncompile import run_record
+from sfncompile.current import get_username
 from sfncompile.runtime import datastore as ds
+from sfncompile.runtime import metaflow_alias
 from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
 
 DEFAULT_ROOT = ".sfncompile"
@@ -61,17 +63,10 @@ _UNSET = object()
 _namespace: object = _UNSET
 
 
-def _username() -> str | None:
-    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"):
-        if os.environ.get(var):
-            return os.environ[var]
-    return None
-
-
 def default_namespace() -> str | None:
     """Back to the default namespace, `user:<name>`, which it returns."""
     global _namespace
-    user = _username()
+    user = get_username()
     ns = f"user:{user}" if user else None
     _namespace = ns
     return ns
@@ -102,8 +97,12 @@ def metadata(ms: str) -> str:
 
 
 def _in_namespace(meta: dict[str, Any]) -> bool:
-    ns, tags = get_namespace(), meta.get("tags")
-    return ns is None or not isinstance(tags, list) or ns in tags
+    """A run is in namespace `ns` when one of its tags or system tags (`user:<name>`, which
+    the local runner records) is `ns`. A run that records no system tags is in every one."""
+    ns, tags, system = get_namespace(), meta.get("tags"), meta.get("system_tags")
+    if ns is None or not isinstance(system, list):
+        return True
+    return ns in system or (isinstance(tags, list) and ns in tags)
 
 
 def _storage() -> Storage:
@@ -442,7 +441,9 @@ class Task:
 
     @property
     def artifact_names(self) -> list[str]:
-        return sorted(self._done["artifacts"])
+        """Names starting with `_` are the flow's private artifacts: they pass from step to
+        step but, as in Metaflow's client, are not listed (`task.load("_x")` reads one)."""
+        return sorted(n for n in self._done["artifacts"] if not n.startswith("_"))
 
     @property
     def data(self) -> ArtifactView:
@@ -483,7 +484,8 @@ class Task:
     def load(self, name: str) -> Any:
         r = self._run
         sha = self._done["artifacts"][name]
-        return ds.load_artifact(r._storage, r.flow, sha, name, f"task {self.pathspec}")
+        with metaflow_alias.resolving():  # a flow module the pickle imports may use metaflow
+            return ds.load_artifact(r._storage, r.flow, sha, name, f"task {self.pathspec}")
 
 
 class DataArtifact:

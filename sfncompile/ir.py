@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 StepKind = Literal["linear", "split", "foreach", "switch", "end"]
 ParamType = Literal["str", "int", "float", "bool", "json"]
+# A Parameter; an IncludeFile (the value is a file's contents, read when the run starts); a
+# Config (a JSON value read when the flow is built, fixed in the compiled flow).
+ParamKind = Literal["parameter", "include_file", "config"]
 MapMode = Literal["inline", "distributed"]
 DEFAULT_MAX_CONCURRENCY = 40
 
@@ -192,6 +195,35 @@ class ParameterIR:
     required: bool = False
     help: str | None = None
     pos: SourcePos
+    kind: ParamKind = "parameter"
+    # A default that is not a literal (a call, arithmetic, a function of the context), as
+    # written: the `start` task evaluates it once per run, from the flow's class attribute.
+    default_expr: str | None = None
+    # No `type=` was given and the default is an expression: the value keeps its own type.
+    infer_type: bool = False
+    separator: str | None = None  # a string value is split into a list (Metaflow's separator=)
+    show_default: bool = True
+    is_text: bool = True  # IncludeFile: str contents (else bytes)
+    encoding: str = "utf-8"  # IncludeFile
+    plain: bool = False  # Config: the value as is, not a ConfigValue
+
+    def runtime_extras(self) -> dict[str, Any]:
+        """What the runtime needs beyond name, type and default; only the fields that differ
+        from a plain Parameter's, so a plain flow's step graph stays as it was."""
+        extras: dict[str, Any] = {}
+        if self.kind != "parameter":
+            extras["kind"] = self.kind
+        if self.default_expr is not None:
+            extras["default_expr"] = self.default_expr
+        if self.infer_type:
+            extras["infer_type"] = True
+        if self.separator is not None:
+            extras["separator"] = self.separator
+        if self.kind == "include_file":
+            extras.update(is_text=self.is_text, encoding=self.encoding)
+        if self.plain:
+            extras["plain"] = True
+        return extras
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -291,6 +323,7 @@ class FlowIR:
                     "type": p.type,
                     "default": p.default,
                     "required": p.required,
+                    **p.runtime_extras(),
                 }
                 for p in self.parameters
             ],

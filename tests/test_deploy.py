@@ -197,7 +197,7 @@ def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None)
     assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
     data = end_data(d.root, f"PoliciesFlow/{run_id}")
     assert data["attempts"] == 2  # the ASL Retry ran attempts 0, 1, 2; the runtime saw each
-    assert data["failure_type"] == "KeyError"
+    assert data["failure_type"] == "builtins.KeyError"
     # A succeeded execution is a succeeded run, with its times, parameters and deployer.
     client.set_datastore_root(d.root)
     run_ = client.Run(f"PoliciesFlow/{run_id}")

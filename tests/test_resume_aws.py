@@ -145,6 +145,9 @@ def test_resume_refuses_what_it_cannot_do(deployment: Deployment) -> None:
     proc = d.cli("resume", f"{NAME}/r1", "--name", "Other")
     assert proc.returncode == 2
     assert "error: --name: only with --on-aws" in proc.stderr
+    proc = d.cli("resume", f"{NAME}/r1", "--on-aws", "--with", "retry", "--datastore-root", d.root)
+    assert proc.returncode == 2
+    assert "error: --with: not with --on-aws" in proc.stderr
     proc = d.cli("resume", f"{NAME}/r1", "--on-aws")  # a local root and no s3_root setting
     assert proc.returncode == 2
     assert "error: --on-aws: the run's tasks are on S3" in proc.stderr

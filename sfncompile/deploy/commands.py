@@ -73,11 +73,13 @@ def _target_name(target: str, flow_name: str | None, config: Config) -> tuple[st
               help="@project: deploy to branch test.NAME (prod.NAME with --production); "
                    "default: your user branch user.<name>.")
 @click.option("--production", is_flag=True, help="@project: deploy to the production branch.")
+@click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+              help="Add a step decorator to every step that lacks it (Metaflow's --with).")
 @_setting_options
 def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: str | None,
            timezone: str | None, max_workers: int | None, tags: tuple[str, ...],
            machine_type: str, dry_run: bool, verbose: bool, branch: str | None,
-           production: bool, **settings: Any) -> None:
+           production: bool, decospecs: tuple[str, ...], **settings: Any) -> None:
     """Deploy FLOW.py: code package to S3, Batch job definition, state machine, schedule.
 
     Each part changes only when it differs from what is deployed, so running it twice
@@ -89,11 +91,12 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     from sfncompile.emit.limits import check_machine_type
     from sfncompile.emit.render import render_json
     from sfncompile.parser import parse_flow
+    from sfncompile.parser.with_decorators import apply_with
 
     check_machine_type(machine_type)
     check_branch_option(branch)
     config = _config(flow_file.parent, settings, tags)
-    flow = parse_flow(flow_file, flow_name)
+    flow = apply_with(parse_flow(flow_file, flow_name), decospecs)
     if max_workers:
         flow = _with_max_concurrency(flow, max_workers)
     with workdir() as tmp:
@@ -179,6 +182,7 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
     from sfncompile.deploy.ops import trigger as start
     from sfncompile.local.runner import new_run_id
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.run_inputs import check_execution_input, read_include_files
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
     name, flow = _target_name(target, flow_name, config)
@@ -188,6 +192,8 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
             spec = flow.graph_json()["parameters"]
             values = resolve_parameters(spec, given)
             given = {p["name"]: values[p["attr"]] for p in spec if p["name"] in given}
+            given = read_include_files(spec, given, Path(target).resolve().parent)
+            check_execution_input(spec, given)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
     run_id = start(_clients(config), name, new_run_id(), given)

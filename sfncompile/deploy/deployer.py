@@ -196,7 +196,9 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
         key_prefix=key_prefix, package_path=package_path, package_sha=sha,
         package_key=package_key, job_definitions=definitions, definition=compile_asl(flow),
         schedule=schedule,
-        schedule_input={p.name: p.default for p in flow.parameters if p.default is not None},
+        # IncludeFile and Config values are read by the start task from the code package.
+        schedule_input={p.name: p.default for p in flow.parameters
+                        if p.default is not None and p.kind == "parameter"},
         tags=tags, package_files={name: entry_size(src) for name, src in entries.items()},
         project=project, triggers=trigger_rules(flow, machine_name, project),
         event_bus=event_bus(config),

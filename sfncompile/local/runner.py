@@ -74,6 +74,7 @@ class LocalRunner:
         clone: Callable[[Key], bool] | None = None,
         launcher: TaskLauncher | None = None,
         remote: RemoteSteps | None = None,
+        tags: tuple[str, ...] = (),
     ) -> None:
         self.graph = graph
         self.flow = graph["flow"]
@@ -88,6 +89,7 @@ class LocalRunner:
         self.clone = clone
         self.launcher = launcher
         self.remote = remote  # the steps whose tasks run as AWS Batch jobs (a hybrid run)
+        self.tags = sorted(set(tags))
         self.steps: dict[str, Any] = graph["steps"]
         self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
         self.arrivals: dict[Key, int] = {}
@@ -190,6 +192,7 @@ class LocalRunner:
         meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
                 "params": self.params, "status": "running", "started": time.time(),
                 "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local",
+                "tags": self.tags, "system_tags": system_tags(),
                 "runner_process": lifeline.identity()}
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
         result = RunResult(self.flow, self.run_id, succeeded=False)
@@ -309,3 +312,11 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def system_tags() -> list[str]:
+    """Metaflow's system tag for who ran the run: the client's default namespace."""
+    from sfncompile.current import get_username
+
+    user = get_username()
+    return [f"user:{user}"] if user else []

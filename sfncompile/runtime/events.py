@@ -143,4 +143,6 @@ def bind_current(graph: dict[str, Any], storage: Storage, run: str) -> None:
 
         return trigger_from_record(load_trigger(storage, flow, run))
 
-    current._set(**current_fields(graph), _trigger=None, _load_trigger=load)
+    # Not current._set, which would reset what the task has already set (e.g. its tags).
+    for key, value in {**current_fields(graph), "_trigger": None, "_load_trigger": load}.items():
+        setattr(current, key, value)
