@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 FIRST_POLL_SECONDS = 0.25
 LONGEST_POLL_SECONDS = 5.0
 NEEDED_SETTINGS = ("job_queue", "image")
+INTERRUPTED = "sfncompile: the local run was interrupted"
 
 
 class LocalRunner(Protocol):
@@ -78,8 +79,13 @@ class RemoteSteps:
                            time.monotonic() - began, caught,
                            error=f"AWS Batch refused the job: {exc}")
         with self._lock:
-            self._active[job_id] = key
+            late = self._stopping.is_set()  # interrupted while the job was being submitted
+            if not late:
+                self._active[job_id] = key
         runner.progress.batch_job(key, job_id, "SUBMITTED")
+        if late:
+            self.jobs.terminate(job_id, INTERRUPTED)
+            runner.progress.batch_job(key, job_id, "terminated")
         try:
             status = self._wait(runner, key, job_id)
         finally:
@@ -120,7 +126,7 @@ class RemoteSteps:
         stopped = []
         for job_id, key in jobs:
             try:
-                self.jobs.terminate(job_id, "sfncompile: the local run was interrupted")
+                self.jobs.terminate(job_id, INTERRUPTED)
             except Exception as exc:  # keep stopping the others; the interruption goes on
                 if type(exc).__module__.split(".")[0] != "botocore":
                     raise
