@@ -312,7 +312,7 @@ def markdown_to_html(text: str) -> str:
 
 def get_cards(task: Any, id: str | None = None, type: str | None = None) -> list[Any]:
     """The cards of a task (a client Task or its pathspec), as the client reads them."""
-    from sfncompile.runtime.card import get_cards as read
+    from sfncompile.card_reader import get_cards as read
 
     return read(task, id=id, type=type)
 
