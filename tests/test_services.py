@@ -275,3 +275,34 @@ def test_card_rendering_escapes_and_embeds() -> None:
     default = render_card(CardState({"type": "default"}), meta, {"steps": {"s": {
         "kind": "linear", "targets": ["end"]}}}, {"big": list(range(10_000))})
     assert "1.50 s" in default and "..." in default and len(default) < 20_000
+
+
+def test_services_in_batch_jobs(deployment: Any, s3_env: None) -> None:
+    """The same flow deployed: every task a Batch job on the Step Functions emulator, reading
+    its secrets from that server's Secrets Manager and writing cards and S3 objects there."""
+    sm = deployment.sfn.client("secretsmanager")
+    for name, value in (("sfn-test-app", json.dumps(SECRET_APP)),
+                        ("sfn-test-token", SECRET_TOKEN)):
+        sm.create_secret(Name=name, SecretString=value)
+    flow = FLOWS / "services.py"
+    deployment.deploy(flow)
+    run_id = deployment.trigger(flow, {"alpha": "7"})
+    desc = deployment.wait("ServicesFlow", run_id)
+    assert desc["status"] == "SUCCEEDED", (desc, deployment.sfn.job_logs()[-4000:])
+    client.set_datastore_root(deployment.root)
+    try:
+        run = client.Run(f"ServicesFlow/{run_id}")
+        data = run["end"].task.data
+        both = f"{SECRET_APP['DB_USER']}|{SECRET_APP['db-password']}|{SECRET_TOKEN}"
+        assert data.client_digest == hashlib.sha256(both.encode()).hexdigest()
+        assert data.s3_text == "alpha=7" and data.client_alpha == 7
+        assert data.s3_keys == ["c.json", "notes/a.txt", "notes/b.bin"]
+        from sfncompile.cards import get_cards
+
+        (only,) = get_cards(run["start"].task)
+        assert only.url.startswith(f"{deployment.root}/ServicesFlow/{run_id}/start/")
+        assert "<h1>Services card</h1>" in only.html and "secret_digest" in only.html
+        for value in (*SECRET_APP.values(), SECRET_TOKEN):
+            assert value not in deployment.sfn.job_logs()
+    finally:
+        client.set_datastore_root(None)
