@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfncompile.cards import Artifact, esc, render_component, short_repr
 from sfncompile.runtime.storage import Storage
 
 EDITABLE_TYPES = ("default", "blank")
@@ -165,6 +164,10 @@ img{max-width:100%}.error{color:#cf222e}.label{font-weight:600}
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
+# The components module is imported only when a card is rendered: a task without @card
+# (most) does not pay for it.
+
+
 def _when(ts: Any) -> str:
     if not isinstance(ts, int | float):
         return "-"
@@ -172,10 +175,14 @@ def _when(ts: Any) -> str:
 
 
 def _rows(pairs: Iterable[tuple[str, Any]]) -> str:
+    from sfncompile.cards import esc
+
     return "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in pairs)
 
 
 def _graph_html(graph: dict[str, Any], step: str) -> str:
+    from sfncompile.cards import esc
+
     rows = []
     for name, info in graph.get("steps", {}).items():
         kind = info.get("kind", "")
@@ -193,6 +200,8 @@ def _graph_html(graph: dict[str, Any], step: str) -> str:
 
 
 def _artifacts_html(artifacts: dict[str, Any]) -> str:
+    from sfncompile.cards import esc, short_repr
+
     names = sorted(artifacts)
     rows = "".join(
         f"<tr><td>{esc(n)}</td><td>{esc(type(v).__name__)}</td>"
@@ -210,6 +219,8 @@ def render_card(state: CardState, meta: dict[str, Any], graph: dict[str, Any],
                 artifacts: dict[str, Any]) -> str:
     """The card as one HTML document: for `default`, metadata, artifacts and the graph
     before the user's components; for `blank`, the components alone."""
+    from sfncompile.cards import esc, render_component, short_repr
+
     pathspec = meta["pathspec"]
     parts = [f"<h1>{esc(pathspec)}</h1>"]
     if state.config.get("type", "default") == "default":
@@ -239,6 +250,8 @@ def render_card(state: CardState, meta: dict[str, Any], graph: dict[str, Any],
 
 
 def _error_card(pathspec: str, exc: BaseException) -> str:
+    from sfncompile.cards import Artifact, esc
+
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
             f"<title>{esc(pathspec)}</title></head><body><h1>{esc(pathspec)}</h1>"

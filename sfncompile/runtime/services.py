@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from typing import Any
 
@@ -24,11 +25,11 @@ _started: float | None = None
 def bind_datastore(root: str) -> None:
     """Point the client in this process, and in processes the step starts, at the run's
     datastore (a local root made absolute, as the step may change directory)."""
-    from sfncompile import client
-
     absolute = root if root.startswith("s3://") else os.path.abspath(root)
-    client.bind_task_root(absolute)
-    os.environ["SFNCOMPILE_DATASTORE_ROOT"] = absolute
+    os.environ["SFNCOMPILE_DATASTORE_ROOT"] = absolute  # what the client reads when imported
+    client = sys.modules.get("sfncompile.client")  # imported already (by the flow module)
+    if client is not None:
+        client.bind_task_root(absolute)
 
 
 def before_step(info: dict[str, Any], root: str) -> None:
