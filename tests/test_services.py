@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sfncompile import client
-from sfncompile.cards import Artifact, Image, Markdown, Table, VegaChart
+from sfncompile.cards import Artifact, Image, Markdown, Table, VegaChart, render_component
 from sfncompile.runtime.card import CardCollector, CardState, render_card
 from sfncompile.runtime.s3 import S3, MetaflowS3NotFound, MetaflowS3URLException
 from sfncompile.runtime.secrets import SecretsError, normalise_sources, secrets_environment
@@ -272,6 +272,17 @@ def test_card_rendering_escapes_and_embeds() -> None:
     assert "&lt;h&gt;" in page and "{&#x27;k&#x27;: &#x27;&lt;v&gt;&#x27;}" in page
     assert "not a PNG, JPEG, GIF or WebP image" in page and "</script>" not in page
     assert "Task" not in page  # a blank card has only its components
+    # `metaflow.cards`, when `metaflow` stands for sfncompile, may be a second copy of the
+    # module: its components are still components.
+    import importlib.util
+
+    import sfncompile.cards
+
+    spec = importlib.util.spec_from_file_location("cards_copy", sfncompile.cards.__file__)
+    assert spec is not None and spec.loader is not None
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    assert render_component(copy.Markdown("# copy")) == '<div class="md"><h1>copy</h1></div>'
     default = render_card(CardState({"type": "default"}), meta, {"steps": {"s": {
         "kind": "linear", "targets": ["end"]}}}, {"big": list(range(10_000))})
     assert "1.50 s" in default and "..." in default and len(default) < 20_000
