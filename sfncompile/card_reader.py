@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfncompile.runtime.storage import Storage
+from sfncompile.runtime.storage import DatastoreError, KeyNotFound, Storage
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,10 @@ class Card:
     _storage: Storage = field(repr=False, compare=False)
 
     def get(self) -> str:
-        return self._storage.get_bytes(self.path).decode("utf-8")
+        try:
+            return self._storage.get_bytes(self.path).decode("utf-8")
+        except KeyNotFound:
+            raise DatastoreError(f"{self.url} is missing (the task lists this card)") from None
 
     @property
     def html(self) -> str:
@@ -31,10 +34,13 @@ def task_cards(task: Any, id: str | None = None, type: str | None = None) -> lis
     from sfncompile.runtime import datastore as ds
 
     storage = task._run._storage
+    done = task.metadata
     prefix = ds.attempt_prefix(task._run.flow, task._run.id, task.step.name, task.id,
                                task.attempt)
+    if isinstance(done.get("cloned_from"), str):  # resume reused the task: its files are there
+        prefix = done["cloned_from"]
     cards = []
-    for entry in task.metadata.get("cards") or []:
+    for entry in done.get("cards") or []:
         if (id is None or entry.get("id") == id) and (type is None or entry.get("type") == type):
             key = f"{prefix}/{entry['file']}"
             cards.append(Card(entry.get("type"), entry.get("id"), key, storage.url(key),

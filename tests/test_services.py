@@ -103,6 +103,17 @@ def test_services_in_a_flow(kind: str, tmp_path: Path, request: pytest.FixtureRe
         for value in (*SECRET_APP.values(), SECRET_TOKEN):
             assert value not in output and value not in run["start"].task.stderr
         _check_card_commands(run, root, kind, tmp_path)
+        if kind == "local":  # Runner.resume; the cloned start task still has its card
+            with Runner(FLOWS / "services.py", datastore_root=root, show_output=False,
+                        env={"METAFLOW_USER": "tester"}
+                        ).resume(step_to_rerun="end") as resumed:
+                # As in Metaflow, S3(run=self) is the new run's: start's objects are not there.
+                assert resumed.status == "failed" and resumed.run.id != run.id
+                assert f"{resumed.run.id}/.s3/notes/a.txt does not exist" in resumed.stderr
+            from sfncompile.cards import get_cards
+
+            (cloned,) = get_cards(resumed.run["start"].task)
+            assert "<h1>Services card</h1>" in cloned.html
     finally:
         client.set_datastore_root(None)
 
