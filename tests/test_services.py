@@ -328,3 +328,38 @@ def test_services_in_batch_jobs(deployment: Any, s3_env: None) -> None:
             assert value not in deployment.sfn.job_logs()
     finally:
         client.set_datastore_root(None)
+
+
+def test_default_card_loads_only_small_inherited_artifacts(tmp_path: Path) -> None:
+    """A large artifact the step did not read is named in the card, not loaded for it."""
+    from types import SimpleNamespace
+
+    from sfncompile.runtime import datastore as ds
+    from sfncompile.runtime import services
+    from sfncompile.runtime.storage import LocalStorage
+
+    storage = LocalStorage(tmp_path)
+    big = os.urandom(services.MAX_CARD_LOAD + 1)  # random: the blob is as big as the value
+    shas = {"big": ds.save_artifact(storage, "F", big), "small": ds.save_artifact(storage, "F", 5),
+            "mine": ds.save_artifact(storage, "F", "set here")}
+    loaded: list[str] = []
+
+    class Flow:
+        def __init__(self) -> None:
+            self.mine = "set here"
+
+        def __getattr__(self, name: str) -> Any:  # what FlowSpec does: load on first read
+            loaded.append(name)
+            return ds.load_artifact(storage, "F", shas[name], name)
+
+    spec = SimpleNamespace(run="1", step="s", task="0", origin_run=None)
+    task = SimpleNamespace(spec=spec, info={"cards": [{"type": "default"}]}, flow_name="F",
+                           graph={"parameters": [], "steps": {"s": {"kind": "end"}}},
+                           storage=storage, store=SimpleNamespace(attempt=0, prefix="F/1/s/0/0"))
+    services.current.card = None
+    out = services.after_step(task, Flow(), {"artifacts": shas})
+    assert out["cards"] == [{"type": "default", "id": None, "file": "cards/default.html"}]
+    page = (tmp_path / "F/1/s/0/0/cards/default.html").read_text(encoding="utf-8")
+    assert loaded == ["small"]
+    assert "&lt;not shown: inherited, 1,048," in page and f"blob {shas['big'][:12]}" in page
+    assert "&#x27;set here&#x27;" in page and "<pre>5</pre>" in page
