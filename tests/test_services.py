@@ -356,7 +356,9 @@ def test_default_card_loads_only_small_inherited_artifacts(tmp_path: Path) -> No
     task = SimpleNamespace(spec=spec, info={"cards": [{"type": "default"}]}, flow_name="F",
                            graph={"parameters": [], "steps": {"s": {"kind": "end"}}},
                            storage=storage, store=SimpleNamespace(attempt=0, prefix="F/1/s/0/0"))
-    services.current.card = None
+    from sfncompile.current import current
+
+    current.card = None  # the step never set up its cards (as for a @catch stand-in)
     out = services.after_step(task, Flow(), {"artifacts": shas})
     assert out["cards"] == [{"type": "default", "id": None, "file": "cards/default.html"}]
     page = (tmp_path / "F/1/s/0/0/cards/default.html").read_text(encoding="utf-8")
