@@ -11,18 +11,29 @@ from sfncompile.api import (
     batch,
     card,
     catch,
+    conda,
+    conda_base,
     environment,
+    exit_hook,
     foreach_options,
+    kubernetes,
+    project,
+    pypi,
+    pypi_base,
     resources,
     retry,
     schedule,
     secrets,
     step,
     timeout,
+    trigger,
+    trigger_on_finish,
 )
 from sfncompile.current import current
+from sfncompile.flow_inputs import Config, IncludeFile, config_expr
 from sfncompile.flowspec import FlowSpec
 from sfncompile.lazy_exports import load_lazy_export
+from sfncompile.user_step import USER_SKIP_STEP, user_step_decorator
 
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client import (
@@ -43,21 +54,35 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
 __version__ = "0.1.0"
 
 __all__ = [
+    "USER_SKIP_STEP",
+    "Config",
     "FlowSpec",
+    "IncludeFile",
     "JSONType",
     "Parameter",
     "batch",
     "card",
     "catch",
+    "conda",
+    "conda_base",
+    "config_expr",
     "current",
     "environment",
+    "exit_hook",
     "foreach_options",
+    "kubernetes",
+    "project",
+    "pypi",
+    "pypi_base",
     "resources",
     "retry",
     "schedule",
     "secrets",
     "step",
     "timeout",
+    "trigger",
+    "trigger_on_finish",
+    "user_step_decorator",
 ]
 __all__ += [  # loaded on first use (lazy_exports.py)
     "S3",

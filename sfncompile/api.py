@@ -74,3 +74,15 @@ foreach_options = _marker("foreach_options")
 schedule = _marker("schedule")
 card = _marker("card")
 secrets = _marker("secrets")
+# Accepted with a meaning per backend (see sfncompile/parser/support.py); nothing to do at
+# task time, where they only tag the step or the flow.
+pypi = _marker("pypi")
+conda = _marker("conda")
+pypi_base = _marker("pypi_base")
+conda_base = _marker("conda_base")
+kubernetes = _marker("kubernetes")
+exit_hook = _marker("exit_hook")
+# Flow decorators about events and projects: deploy reads them from the IR, not from here.
+trigger = _marker("trigger")
+trigger_on_finish = _marker("trigger_on_finish")
+project = _marker("project")

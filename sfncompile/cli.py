@@ -14,6 +14,7 @@ import click
 
 from sfncompile.datastore_root import check_datastore_root
 from sfncompile.errors import FlowErrors, UsageError
+from sfncompile.run_summary import batch_job_note, run_summary, uncommitted_reason
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -148,10 +149,19 @@ flow_option = click.option("--flow", "flow_name", metavar="NAME",
                            help="The FlowSpec class to use when the file defines several.")
 
 
-def load_flow(flow_file: Path, flow_name: str | None) -> Any:
-    from sfncompile.parser import parse_flow
+with_option = click.option(
+    "--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+    help="Add a step decorator to every step that lacks it, as Metaflow's --with does "
+         "(repeatable), e.g. --with retry:times=2.")
+tag_option = click.option("--tag", "tags", multiple=True, metavar="TAG",
+                          help="Tag the run (repeatable); steps read them as current.tags.")
 
-    return parse_flow(flow_file, flow_name)
+
+def load_flow(flow_file: Path, flow_name: str | None, decospecs: tuple[str, ...] = ()) -> Any:
+    from sfncompile.parser import parse_flow
+    from sfncompile.parser.with_decorators import apply_with
+
+    return apply_with(parse_flow(flow_file, flow_name), decospecs)
 
 
 @main.command()
@@ -183,10 +193,12 @@ def load_flow(flow_file: Path, flow_name: str | None) -> Any:
 @click.option("--image", help="cloudformation: default of Image.")
 @click.option("--name-prefix", help="cloudformation: prefix of the state machine's name.")
 @click.option("--tags", metavar="KEY=VALUE,...", help="cloudformation: tags for the resources.")
+@with_option
 @friendly_errors
 def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output: Path | None,
           golden: Path | None, check_dir: Path | None, resolve_pairs: tuple[str, ...],
-          code_package: str | None, code_sha256: str | None, **settings: str | None) -> None:
+          code_package: str | None, code_sha256: str | None, decospecs: tuple[str, ...],
+          **settings: str | None) -> None:
     """Compile FLOW.py to Amazon States Language (JSON), or to a CloudFormation template.
 
     The ASL is deterministic and account-independent: deployment values are ${Name}
@@ -204,7 +216,8 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
 
     if check_dir is not None:
         given = [flag for flag, value in (("--check", golden), ("-o", output),
-                                          ("--resolve", resolve_pairs)) if value]
+                                          ("--resolve", resolve_pairs), ("--with", decospecs))
+                 if value]
         if fmt != "asl" or given:
             raise UsageError(f"--check-dir: not with {', '.join(given) or '--format ' + fmt}")
         check_goldens(flow_files, flow_name, check_dir)
@@ -221,7 +234,7 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
     elif resolve_pairs:
         raise UsageError("--resolve: only with --format asl (the template substitutes "
                          "placeholders itself, through DefinitionSubstitutions)")
-    flow = load_flow(flow_file, flow_name)
+    flow = load_flow(flow_file, flow_name, decospecs)
     definition = compile_asl(flow, check_schema=False)
     if fmt == "cloudformation":
         from sfncompile.deploy.config import load_config
@@ -381,20 +394,34 @@ def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict
 
     runner = LocalRunner(graph, flow_file, root, params, max_workers, Progress(), **kwargs)
     result = runner.run()
+    if graph.get("exit_hook"):
+        from sfncompile.local.exit_hooks import call_exit_hooks
+
+        call_exit_hooks(graph, flow_file, root, runner.run_id, result.succeeded)
     click.echo(result.pathspec)
     if not result.succeeded:
         sys.exit(1)
 
 
-def _check_params(graph: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, str]:
+def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
+    """In a run with an S3 datastore, the @batch steps that run as AWS Batch jobs."""
+    from sfncompile.local.hybrid import plan_remote_steps
+
+    return plan_remote_steps(flow, flow_file, root, lambda line: click.echo(line, err=True))
+
+
+def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
+                  flow_file: Path) -> dict[str, Any]:
+    """The run's parameters as given, checked, with IncludeFile paths read into contents."""
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.run_inputs import read_include_files
 
     try:
         given = parse_cli_pairs(pairs)
         resolve_parameters(graph["parameters"], given)
+        return read_include_files(graph["parameters"], given, flow_file.resolve().parent)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
-    return given
 
 
 @main.command()
@@ -404,9 +431,11 @@ def _check_params(graph: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, st
               help="A flow Parameter (repeatable); checked before any task runs.")
 @workers_option
 @datastore_option
+@tag_option
+@with_option
 @friendly_errors
 def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_workers: int,
-        datastore_root: str) -> None:
+        datastore_root: str, tags: tuple[str, ...], decospecs: tuple[str, ...]) -> None:
     """Run FLOW.py locally: every task is a separate process, artifacts go to the datastore.
 
     The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
@@ -415,49 +444,103 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
     from sfncompile.local.worker import TaskLauncher
 
     with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
-        flow = load_flow(flow_file, flow_name)
+        flow = load_flow(flow_file, flow_name, decospecs)
+        _check_packages(flow)
         graph = flow.graph_json()
-        given = _check_params(graph, params)
-        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher)
+        given = _check_params(graph, params, flow_file)
+        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
+                     remote=_remote_steps(flow, flow_file, root))
+
+
+def _check_packages(flow: Any) -> None:
+    """@pypi/@conda packages that this Python cannot import stop the run before it starts."""
+    if flow.packages is None and not any(s.policies.packages for s in flow.steps):
+        return
+    from sfncompile.packages import missing_packages
+
+    errors = missing_packages(flow)
+    if errors:
+        raise FlowErrors(errors)
 
 
 @main.command()
 @click.argument("run_pathspec", metavar="FLOW/RUN")
 @click.option("--from", "from_step", metavar="STEP",
               help="Re-run from this step (default: the first step that failed).")
+@click.option("--flow-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FLOW.py",
+              help="The flow's source (default: the file the run recorded; a run on Step "
+                   "Functions records none).")
+@click.option("--on-aws", is_flag=True,
+              help="Start a new execution of the deployed state machine that reuses the "
+                   "finished tasks (deploy the fix first), instead of running locally.")
+@click.option("--name", "machine_name", metavar="NAME",
+              help="--on-aws: the state machine (default: name_prefix + the flow's name).")
 @workers_option
 @datastore_option
+@tag_option
+@with_option
 @friendly_errors
-def resume(run_pathspec: str, from_step: str | None, max_workers: int,
-           datastore_root: str) -> None:
+def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_aws: bool,
+           machine_name: str | None, max_workers: int, datastore_root: str,
+           tags: tuple[str, ...], decospecs: tuple[str, ...]) -> None:
     """Re-run a failed (or changed) run from a step, reusing every task before it.
 
-    The flow file is read again, so a fix made since the failure takes effect.
+    The flow file is read again, so a fix made since the failure takes effect. A run on
+    Step Functions (with an s3:// datastore root) resumes locally too, or with --on-aws as a
+    new execution.
     """
-    from sfncompile.local.resume import cloner, resume_point
+    from sfncompile.local.resume import (
+        cloner,
+        origin_params,
+        origin_record,
+        resume_point,
+        reused_steps,
+    )
     from sfncompile.local.runner import new_run_id
-    from sfncompile.local.settle import settle_run
     from sfncompile.local.worker import TaskLauncher
     from sfncompile.runtime.storage import KeyNotFound, open_storage
 
     flow_name, run_id = _split_run(run_pathspec)
+    if on_aws:
+        from sfncompile.deploy.resume import aws_datastore_root
+
+        datastore_root = aws_datastore_root(datastore_root)
+    elif machine_name:
+        raise UsageError("--name: only with --on-aws")
     storage = open_storage(check_datastore_root(datastore_root, write=True))
     try:
-        meta = settle_run(storage, flow_name, run_id)
+        meta = origin_record(storage, flow_name, run_id)
     except KeyNotFound:
         raise UsageError(f"no run {run_pathspec} under {datastore_root}") from None
-    flow_file = Path(meta["flow_file"])
-    with TaskLauncher.for_root(datastore_root) as launcher:  # starts while the flow is parsed
-        flow = load_flow(flow_file, flow_name)
+    flow_file = flow_file or (Path(meta["flow_file"]) if meta.get("flow_file") else None)
+    if flow_file is None:
+        raise UsageError(f"{run_pathspec} records no flow file (it ran on Step Functions): "
+                         "give the flow's source with --flow-file FLOW.py")
+    # Started while the flow is parsed; a resume on AWS runs no local task.
+    launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
+        contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
+    with launching as launcher:
+        flow = load_flow(flow_file, flow_name, decospecs)
         graph = flow.graph_json()
         order = [s.name for s in flow.analysis.ordered]
         start_at = resume_point(storage, flow_name, run_id, order, from_step, meta)
+        params = origin_params(storage, graph, run_id, meta)
         new_run = new_run_id()
+        if on_aws:
+            from sfncompile.deploy.resume import resume_on_aws
+
+            resume_on_aws(flow, machine_name, run_id, new_run, params,
+                          reused_steps(order, start_at))
+            click.echo(f"Resuming {run_pathspec} from step {start_at!r} on Step Functions as "
+                       f"{flow_name}/{new_run}", err=True)
+            click.echo(f"{flow_name}/{new_run}")
+            return
         click.echo(f"Resuming {run_pathspec} from step {start_at!r} as {flow_name}/{new_run}",
                    err=True)
-        _run_locally(graph, flow_file, datastore_root, meta.get("params") or {}, max_workers,
-                     run_id=new_run, origin_run=run_id, launcher=launcher,
-                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at))
+        _run_locally(graph, flow_file, datastore_root, params, max_workers,
+                     run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
+                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
+                     remote=_remote_steps(flow, flow_file, datastore_root))
 
 
 def _split_run(pathspec: str) -> tuple[str, str]:
@@ -510,20 +593,23 @@ def show(run_pathspec: str, datastore_root: str) -> None:
     steps = run_.steps()
     if not steps:
         raise UsageError(f"no run {run_pathspec} under {datastore_root}")
-    status = "succeeded" if run_.successful else ("failed" if run_.finished else "running")
-    if interrupted and not run_.successful:
+    status = run_.status
+    if (interrupted or status == "interrupted") and not run_.successful:
         status = f"interrupted (continue with `sfncompile resume {run_pathspec}`)"
     click.echo(f"{run_pathspec}: {status}")
+    for line in run_summary(run_):
+        click.echo(f"  {line}")
     for step_ in steps:
         committed = {t.id: t for t in step_.tasks()}
         for task_id in step_.started_tasks():
             task = committed.get(task_id)
             if task is None:
-                why = "interrupted" if interrupted else "running or failed"
+                why = "interrupted" if interrupted else uncommitted_reason(step_[task_id])
                 click.echo(f"  {step_.name}/{task_id}: not committed ({why})")
                 continue
             names = ", ".join(task.artifact_names) or "-"
-            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}")
+            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}"
+                       f"{batch_job_note(task.last_attempt_meta())}")
 
 
 @main.command()
@@ -556,6 +642,9 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
     for task_id in task_ids:
         task = step_[task_id]
         streams = [("stdout", task.stdout), ("stderr", task.stderr)]
+        meta = task.last_attempt_meta()
+        if meta.get("batch"):  # a task that ran in AWS Batch: say where its whole log is
+            click.echo(f"--- {task.pathspec}{batch_job_note(meta)}", err=True)
         if want_stderr is not None:
             streams = [streams[1] if want_stderr else streams[0]]
         for name, text in streams:
@@ -566,8 +655,9 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
 
 def _register_aws_commands() -> None:
     from sfncompile.deploy.commands import COMMANDS
+    from sfncompile.deploy.event_commands import event
 
-    for command in COMMANDS:
+    for command in [*COMMANDS, event]:
         for sub in [command, *getattr(command, "commands", {}).values()]:
             if sub.callback is not None and not isinstance(sub, click.Group):
                 sub.callback = friendly_errors(sub.callback)

@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
+from sfncompile import run_record
+from sfncompile.current import get_username
 from sfncompile.runtime import datastore as ds
+from sfncompile.runtime import metaflow_alias
 from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
 
 DEFAULT_ROOT = ".sfncompile"
@@ -60,17 +63,10 @@ _UNSET = object()
 _namespace: object = _UNSET
 
 
-def _username() -> str | None:
-    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"):
-        if os.environ.get(var):
-            return os.environ[var]
-    return None
-
-
 def default_namespace() -> str | None:
     """Back to the default namespace, `user:<name>`, which it returns."""
     global _namespace
-    user = _username()
+    user = get_username()
     ns = f"user:{user}" if user else None
     _namespace = ns
     return ns
@@ -101,8 +97,12 @@ def metadata(ms: str) -> str:
 
 
 def _in_namespace(meta: dict[str, Any]) -> bool:
-    ns, tags = get_namespace(), meta.get("tags")
-    return ns is None or not isinstance(tags, list) or ns in tags
+    """A run is in namespace `ns` when one of its tags or system tags (`user:<name>`, which
+    the local runner records) is `ns`. A run that records no system tags is in every one."""
+    ns, tags, system = get_namespace(), meta.get("tags"), meta.get("system_tags")
+    if ns is None or not isinstance(system, list):
+        return True
+    return ns in system or (isinstance(tags, list) and ns in tags)
 
 
 def _storage() -> Storage:
@@ -171,10 +171,6 @@ class Run:
         except ds.DamagedRecord:  # reported by whatever reads the record next
             return True
 
-    @property
-    def tags(self) -> frozenset[str]:
-        return frozenset(self._meta.get("tags") or ())
-
     @cached_property
     def _meta(self) -> dict[str, Any]:
         try:
@@ -184,9 +180,9 @@ class Run:
 
     @property
     def created(self) -> float:
-        started = self._meta.get("started")
+        started = run_record.epoch(self._meta.get("started"))
         if started is not None:
-            return float(started)
+            return started
         try:
             return float(self["start"].task.started or 0.0)
         except KeyError:
@@ -194,7 +190,105 @@ class Run:
 
     @property
     def params(self) -> dict[str, Any]:
-        return dict(self._meta.get("params") or {})
+        return run_record.params(self._meta)
+
+    @property
+    def runner(self) -> str:
+        """`local` or `step-functions`."""
+        return str(self._meta.get("runner") or "local")
+
+    @property
+    def status(self) -> str:
+        """running, succeeded, failed, or interrupted (a local run whose runner stopped).
+
+        An execution that Step Functions aborted or timed out records nothing more, so it
+        reads as running here; `sfncompile status` asks Step Functions."""
+        self.__dict__.pop("_meta", None)
+        if self.successful:
+            return "succeeded"
+        status = str(self._meta.get("status") or "running")
+        if status == "failed" and self._meta.get("interrupted"):
+            return "interrupted"
+        return status
+
+    @property
+    def started_at(self) -> float | None:
+        """When the run started (epoch seconds)."""
+        started = run_record.epoch(self._meta.get("started"))
+        return started if started is not None else (self.created or None)
+
+    @property
+    def finished_at(self) -> float | None:
+        """When it succeeded or failed; None while it runs."""
+        finished = run_record.epoch(self._meta.get("finished"))
+        if finished is None and self.successful:
+            end = self.end_task
+            finished = end.finished_at if end else None
+        return finished
+
+    @property
+    def trigger(self) -> Any:
+        return run_record.trigger(self._meta)
+
+    @property
+    def deployment(self) -> dict[str, Any]:
+        """Who deployed the flow that ran (`deployed_by`) and the deploy's tags
+        (`deploy_tags`), as its first task recorded them; empty for a local run."""
+        try:
+            meta = self["start"].first_attempt_meta()
+        except KeyError:
+            return {}
+        return {k: meta[k] for k in ("deployed_by", "deploy_tags") if k in meta}
+
+    @property
+    def deployed_by(self) -> str | None:
+        return self.deployment.get("deployed_by")
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags, a frozenset as in Metaflow: its own, and a deployed run's deploy
+        tags as `key:value` text."""
+        own = [str(t) for t in self._meta.get("tags") or []]
+        deployed = [f"{k}:{v}" for k, v in (self.deployment.get("deploy_tags") or {}).items()]
+        return frozenset({*own, *deployed})
+
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        """Where and why a failed run failed: `step`, `task`, `error`, `cause` (and for a
+        Batch job its `job_id` and `log_stream`), from the run record and the failed task."""
+        if self.status != "failed":
+            return None
+        meta = self._meta
+        out: dict[str, Any] = {"error": meta.get("error"), "cause": meta.get("cause")}
+        out.update(run_record.batch_failure(meta.get("cause")))
+        task = self._failed_task(out.get("step"), out.get("task"))
+        if task is not None:
+            out.setdefault("step", task[0])
+            out.setdefault("task", task[1])
+            if task[2].get("error"):
+                out["error"] = task[2]["error"]
+            batch = task[2].get("batch") or {}
+            for field in ("job_id", "log_stream"):
+                if batch.get(field):
+                    out.setdefault(field, batch[field])
+        return {k: v for k, v in out.items() if v is not None}
+
+    def _failed_task(self, step: str | None, task: str | None
+                     ) -> tuple[str, str, dict[str, Any]] | None:
+        """The task that failed (its last attempt's metadata): the one named, else the
+        first started and uncommitted task whose last attempt says failed."""
+        steps = [step] if step else [s.name for s in self.steps()]
+        for name in steps:
+            step_ = Step(self, name)
+            tasks = [task] if task and step else step_.started_tasks()
+            for task_id in tasks:
+                t = Task(step_, task_id)
+                if t.successful:
+                    continue
+                meta = t.last_attempt_meta()
+                if meta.get("status") == "failed" or (step and meta):
+                    return name, task_id, meta
+        return None
 
     def steps(self) -> list[Step]:
         """The steps that ran, in graph order when the run recorded its graph."""
@@ -227,10 +321,9 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        """Succeeded, or failed for good (a local run records that; a run on Step Functions
-        shows as finished once its end task commits)."""
-        self.__dict__.pop("_meta", None)
-        return self.successful or self._meta.get("status") == "failed"
+        """Succeeded, or failed for good (a local run and a Step Functions execution record
+        that; an aborted or timed-out execution cannot)."""
+        return self.status != "running"
 
     @property
     def data(self) -> ArtifactView | None:
@@ -273,6 +366,13 @@ class Step:
     def started_tasks(self) -> list[str]:
         r = self.run
         return ds.list_tasks(r._storage, r.flow, r.id, self.name, committed_only=False)
+
+    def first_attempt_meta(self) -> dict[str, Any]:
+        """The metadata of the first attempt of the step's first task ({} if none)."""
+        tasks = self.started_tasks()
+        if not tasks:
+            return {}
+        return Task(self, tasks[0]).attempt_meta(0)
 
 
 class Task:
@@ -324,9 +424,26 @@ class Task:
     def metadata(self) -> dict[str, Any]:
         return dict(self._done)
 
+    def attempt_meta(self, attempt: int) -> dict[str, Any]:
+        """meta.json of an attempt: status, times, host, error, and in AWS Batch the job
+        (`batch`: job_id, job_queue, log_group, log_stream); {} if it has none."""
+        try:
+            return ds.read_meta(*self._key, attempt)
+        except (KeyNotFound, ds.DamagedRecord):
+            return {}
+
+    def last_attempt_meta(self) -> dict[str, Any]:
+        """meta.json of the committed attempt, else of the latest one."""
+        attempts = ds.list_attempts(*self._key)
+        attempt = self.attempt if self.attempt is not None else (attempts[-1] if attempts
+                                                                  else None)
+        return {} if attempt is None else self.attempt_meta(attempt)
+
     @property
     def artifact_names(self) -> list[str]:
-        return sorted(self._done["artifacts"])
+        """Names starting with `_` are the flow's private artifacts: they pass from step to
+        step but, as in Metaflow's client, are not listed (`task.load("_x")` reads one)."""
+        return sorted(n for n in self._done["artifacts"] if not n.startswith("_"))
 
     @property
     def data(self) -> ArtifactView:
@@ -367,7 +484,8 @@ class Task:
     def load(self, name: str) -> Any:
         r = self._run
         sha = self._done["artifacts"][name]
-        return ds.load_artifact(r._storage, r.flow, sha, name, f"task {self.pathspec}")
+        with metaflow_alias.resolving():  # a flow module the pickle imports may use metaflow
+            return ds.load_artifact(r._storage, r.flow, sha, name, f"task {self.pathspec}")
 
 
 class DataArtifact:

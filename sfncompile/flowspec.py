@@ -10,27 +10,72 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import FunctionType, MethodType
 from typing import Any
+
+from sfncompile.exception import (
+    MetaflowException,
+    MetaflowExceptionWrapper,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
 
 # Attributes that belong to the framework, never saved as artifacts.
 _INTERNAL = "_sfn"
+# Class attributes that are never a flow's constants (Metaflow's list, and the marker that
+# class decorators leave on the class).
+_NOT_CONSTANTS = frozenset({"cmd", "foreach_stack", "index", "input", "script_name", "name",
+                            "sfn_decorators"})
+FROZEN_MESSAGE = "Flow level attributes and Parameters are not modifiable"
+
+# Kept for code that caught the old name: merge_artifacts raises Metaflow's exceptions.
+MergeArtifactsError = MetaflowException
 
 
-class MergeArtifactsError(Exception):
-    pass
-
-
-class TaskDied(Exception):
+class TaskDied(MetaflowExceptionWrapper):
     """What @catch records when a task could not catch its own failure: its process or
-    container died (out of memory, killed, host lost). `error` and `cause` say what is known."""
+    container died (out of memory, killed, host lost). `error` and `cause` say what is known;
+    as a MetaflowExceptionWrapper it also has `.exception`, `.type` and `.stacktrace` (None)."""
 
     def __init__(self, error: str, cause: str) -> None:
-        super().__init__(f"{error}: {cause}" if cause else error)
+        super().__init__()
         self.error = error
         self.cause = cause
+        self.exception = f"{error}: {cause}" if cause else error
+        self.type = f"{TaskDied.__module__}.TaskDied"
+        self.stacktrace = None
 
     def __reduce__(self) -> tuple[type[TaskDied], tuple[str, str]]:
         return (TaskDied, (self.error, self.cause))
+
+
+def flow_constants(cls: type) -> dict[str, Any]:
+    """The flow's class-level constants, which Metaflow stores as artifacts: every public
+    class attribute that is not a Parameter, method, property or class (as Metaflow's
+    `_set_constants` picks them), nor part of FlowSpec itself."""
+    from sfncompile.api import Parameter
+
+    found = {}
+    for name in dir(cls):
+        if name[0] == "_" or name in _NOT_CONSTANTS or hasattr(FlowSpec, name):
+            continue
+        value = getattr(cls, name)
+        if not isinstance(value, (Parameter, MethodType, FunctionType, property, type)):
+            found[name] = value
+    return found
+
+
+def frozen_names(cls: type) -> frozenset[str]:
+    """Parameters and constants: a step may read them, never assign them."""
+    cached = cls.__dict__.get("_sfn_frozen")
+    if cached is None:
+        from sfncompile.api import Parameter
+
+        params = {n for n in dir(cls) if n[0] != "_" and isinstance(getattr(cls, n, None),
+                                                                      Parameter)}
+        cached = frozenset(params | set(flow_constants(cls)))
+        type.__setattr__(cls, "_sfn_frozen", cached)
+    return cached
 
 
 @dataclass
@@ -62,6 +107,7 @@ class Binding:
     step: str | None = None
     transition: Transition | None = None
     read_only: bool = False
+    join: bool = False  # the task runs a join step (merge_artifacts is allowed)
     all_shas: dict[str, str] = field(default_factory=dict)  # of an input: every artifact
     origin: str | None = None  # the task whose artifacts these are, for error messages
     # Artifacts loaded from the store and not reassigned since: name -> (value, sha). One of
@@ -81,13 +127,12 @@ class FlowSpec:
     _sfn: Binding
 
     def __init__(self, use_cli: bool = True) -> None:
-        # `python flow.py run ...` (Metaflow's habit) runs the sfncompile CLI on this file.
+        # `python flow.py run ...`: Metaflow's command line, on sfncompile's commands.
         if use_cli:
-            from sfncompile.cli import main
+            from sfncompile.flow_cli import main
 
             flow_file = sys.modules[type(self).__module__].__file__ or sys.argv[0]
-            args = sys.argv[1:] or ["--help"]
-            main([args[0], flow_file, "--flow", type(self).__name__, *args[1:]])
+            main(type(self), flow_file, sys.argv[1:])
 
     @classmethod
     def _bound(cls, binding: Binding, values: dict[str, Any] | None = None) -> FlowSpec:
@@ -118,6 +163,8 @@ class FlowSpec:
         binding = self.__dict__.get(_INTERNAL)
         if binding is not None and binding.read_only:
             raise AttributeError(f"artifacts of the input {binding.step!r} are read-only")
+        if binding is not None and name in frozen_names(type(self)):
+            raise AttributeError(FROZEN_MESSAGE)
         if binding is not None:
             binding.shas.pop(name, None)
             binding.loaded.pop(name, None)
@@ -128,7 +175,11 @@ class FlowSpec:
         passed on unread, or read and still the same immutable value, keeps its sha; any
         other value is saved (which costs only a hash when its blob exists already)."""
         binding = self._sfn
-        values = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        # Like Metaflow, `self._x` is an artifact too (the client does not list it), and a
+        # function or method set on self is not one.
+        values = {k: v for k, v in self.__dict__.items()
+                  if k != _INTERNAL and not k.startswith("__")
+                  and not isinstance(v, (FunctionType, MethodType))}
         shas = dict(binding.shas)
         for name, (value, sha) in binding.loaded.items():
             if name in values and values[name] is value and _immutable(value):
@@ -140,9 +191,10 @@ class FlowSpec:
 
     @property
     def input(self) -> Any:
+        """The item of the enclosing foreach; None outside any foreach (as in Metaflow)."""
         frames = self._sfn.frames
         if not frames:
-            raise AttributeError("self.input is only available inside a foreach")
+            return None
         top = frames[-1]
         return self._sfn.load(top.input_sha, f"{top.var}[{top.index}]", f"step {top.step}")
 
@@ -174,29 +226,47 @@ class FlowSpec:
 
     # -- joins --------------------------------------------------------------------------------
 
-    def merge_artifacts(self, inputs: Inputs, include: list[str] | None = None,
-                        exclude: list[str] | None = None) -> None:
-        """Copy the artifacts that all inputs agree on; fail on those they disagree on."""
+    def merge_artifacts(self, inputs: Inputs, exclude: list[str] | None = None,
+                        include: list[str] | None = None) -> None:
+        """Copy the artifacts of the join's inputs that this step has not set: those all
+        inputs agree on. Metaflow's rules, errors and messages: only in a join; `exclude`
+        (the second positional argument) or `include`, not both; a conflict or an included
+        name that no input has fails and merges nothing."""
+        binding = self._sfn
+        step = binding.step
+        if not binding.join:
+            raise MetaflowException(f"merge_artifacts can only be called in a join and step "
+                                    f"*{step}* is not a join")
+        include, exclude = list(include or ()), list(exclude or ())
         if include and exclude:
-            raise MergeArtifactsError("merge_artifacts takes include or exclude, not both")
-        values: dict[str, set[str]] = {}
+            raise MetaflowException(
+                "`exclude` and `include` are mutually exclusive in merge_artifacts")
+        to_merge: dict[str, str] = {}
+        unresolved: list[str] = []
         for inp in inputs:
             for name, sha in _artifact_shas(inp).items():
-                values.setdefault(name, set()).add(sha)
-        mine = set(self.__dict__) | set(self._sfn.shas)
-        wanted = set(include) if include else set(values) - set(exclude or ())
-        missing = sorted(set(include or ()) - set(values))
+                if (name in include) if include else (name not in exclude):
+                    if self._has(name):
+                        continue
+                    if to_merge.setdefault(name, sha) != sha and name not in unresolved:
+                        unresolved.append(name)
+        missing = [n for n in include if n not in to_merge and not self._has(n)]
+        if unresolved:
+            raise UnhandledInMergeArtifactsException(
+                f"Step *{step}* cannot merge the following artifacts due to them having "
+                f"conflicting values:\n[{', '.join(unresolved)}].\nTo remedy this issue, be "
+                "sure to explicitly set those artifacts (using self.<artifact_name> = ...) "
+                "prior to calling merge_artifacts.", unresolved)
         if missing:
-            raise MergeArtifactsError(f"merge_artifacts: no input has {', '.join(missing)}")
-        conflicts = sorted(n for n in wanted - mine if len(values.get(n, ())) > 1)
-        if conflicts:
-            raise MergeArtifactsError(
-                f"merge_artifacts: the inputs have different values for {', '.join(conflicts)};"
-                " set them in the join step or pass exclude=[...]"
-            )
-        for name in sorted(wanted - mine):
-            (sha,) = values[name]
-            self._sfn.shas[name] = sha
+            raise MissingInMergeArtifactsException(
+                f"Step *{step}* specifies that [{', '.join(include)}] should be merged but "
+                f"[{', '.join(missing)}] are not present.\nTo remedy this issue, make sure "
+                "that the values specified in only come from at least one branch", missing)
+        binding.shas.update(to_merge)
+
+    def _has(self, name: str) -> bool:
+        """hasattr(self, name) without loading anything."""
+        return name in self.__dict__ or name in self._sfn.shas or hasattr(type(self), name)
 
 
 class Inputs:

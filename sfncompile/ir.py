@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 StepKind = Literal["linear", "split", "foreach", "switch", "end"]
 ParamType = Literal["str", "int", "float", "bool", "json"]
+# A Parameter; an IncludeFile (the value is a file's contents, read when the run starts); a
+# Config (a JSON value read when the flow is built, fixed in the compiled flow).
+ParamKind = Literal["parameter", "include_file", "config"]
 MapMode = Literal["inline", "distributed"]
 DEFAULT_MAX_CONCURRENCY = 40
 
@@ -44,15 +47,35 @@ class Resources:
     memory: int | None = None  # MiB
     gpu: int | None = None
     shared_memory: int | None = None  # MiB
+    disk: int | None = None  # MiB; Metaflow sizes Kubernetes pods with it, Batch has no such knob
 
 
 @dataclass(frozen=True, kw_only=True)
 class BatchSettings:
-    """Per-step overrides of the deployment defaults (from `@batch`)."""
+    """Per-step overrides of the deployment defaults (from `@batch`), with Metaflow's
+    meaning and defaults; emit/jobdef.py maps them into the step's job definition."""
 
     image: str | None = None
     queue: str | None = None
     iam_role: str | None = None
+    execution_role: str | None = None
+    max_swap: int | None = None  # MiB
+    swappiness: int | None = None
+    inferentia: int = 0  # Neuron devices (`trainium` counts here too, as in Metaflow)
+    efa: int = 0
+    host_volumes: tuple[str, ...] = ()  # "host/path" or "host/path:container/path"
+    efs_volumes: tuple[str, ...] = ()  # "fs-id" or "fs-id:container/path"
+    use_tmpfs: bool = False
+    tmpfs_tempdir: bool = True
+    tmpfs_size: int | None = None  # MiB; with use_tmpfs, half the memory when not given
+    tmpfs_path: str = "/metaflow_temp"
+    ephemeral_storage: int | None = None  # GiB, Fargate only
+    log_driver: str | None = None
+    log_options: tuple[str, ...] = ()  # "key:value"
+    tags: tuple[tuple[str, str], ...] = ()  # Metaflow's aws_batch_tags
+    privileged: bool = False
+    # The step has @batch: a local run with an S3 datastore runs it as an AWS Batch job.
+    requested: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +131,30 @@ class SecretsPolicy:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PackagesIR:
+    """`@pypi`/`@conda` (on a step) or `@pypi_base`/`@conda_base` (on the flow).
+
+    sfncompile builds no environments: a local run checks that the packages are importable,
+    and `deploy` says that the image must provide them.
+    """
+
+    manager: Literal["pypi", "conda"]
+    packages: tuple[tuple[str, str], ...] = ()  # (distribution, version spec; "" for any)
+    python: str | None = None
+    disabled: bool = False
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExitHookIR:
+    """`@exit_hook`: functions of the flow's module called once the run has ended."""
+
+    on_success: tuple[str, ...] = ()
+    on_error: tuple[str, ...] = ()
+    pos: SourcePos
+
+
+@dataclass(frozen=True, kw_only=True)
 class Policies:
     resources: Resources = Resources()
     batch: BatchSettings = BatchSettings()
@@ -118,6 +165,8 @@ class Policies:
     foreach: ForeachOptions = ForeachOptions()
     cards: tuple[CardPolicy, ...] = ()
     secrets: SecretsPolicy | None = None
+    packages: PackagesIR | None = None  # the step's own @pypi/@conda (see FlowIR.packages_for)
+    kubernetes: SourcePos | None = None  # where @kubernetes was written: no AWS backend runs it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +195,35 @@ class ParameterIR:
     required: bool = False
     help: str | None = None
     pos: SourcePos
+    kind: ParamKind = "parameter"
+    # A default that is not a literal (a call, arithmetic, a function of the context), as
+    # written: the `start` task evaluates it once per run, from the flow's class attribute.
+    default_expr: str | None = None
+    # No `type=` was given and the default is an expression: the value keeps its own type.
+    infer_type: bool = False
+    separator: str | None = None  # a string value is split into a list (Metaflow's separator=)
+    show_default: bool = True
+    is_text: bool = True  # IncludeFile: str contents (else bytes)
+    encoding: str = "utf-8"  # IncludeFile
+    plain: bool = False  # Config: the value as is, not a ConfigValue
+
+    def runtime_extras(self) -> dict[str, Any]:
+        """What the runtime needs beyond name, type and default; only the fields that differ
+        from a plain Parameter's, so a plain flow's step graph stays as it was."""
+        extras: dict[str, Any] = {}
+        if self.kind != "parameter":
+            extras["kind"] = self.kind
+        if self.default_expr is not None:
+            extras["default_expr"] = self.default_expr
+        if self.infer_type:
+            extras["infer_type"] = True
+        if self.separator is not None:
+            extras["separator"] = self.separator
+        if self.kind == "include_file":
+            extras.update(is_text=self.is_text, encoding=self.encoding)
+        if self.plain:
+            extras["plain"] = True
+        return extras
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,8 +281,23 @@ class FlowIR:
     project: ProjectIR | None = None
     triggers: tuple[EventTriggerIR, ...] = ()
     finish_triggers: tuple[FinishTriggerIR, ...] = ()
+    packages: PackagesIR | None = None  # @pypi_base / @conda_base
+    exit_hook: ExitHookIR | None = None
     pos: SourcePos
     doc: str | None = None
+
+    def packages_for(self, step: StepIR) -> PackagesIR | None:
+        """The packages a step needs: the flow's base ones, updated by the step's own (as
+        Metaflow merges them); None when there are none or the step disables them."""
+        own, base = step.policies.packages, self.packages
+        if own is None or base is None or own.manager != base.manager:
+            chosen = own or base
+            return None if chosen is None or chosen.disabled else chosen
+        if own.disabled:
+            return None
+        merged = dict(base.packages) | dict(own.packages)
+        return replace(own, packages=tuple(sorted(merged.items())),
+                       python=own.python or base.python)
 
     def step(self, name: str) -> StepIR:
         return self.analysis.by_name[name]
@@ -230,9 +323,18 @@ class FlowIR:
                     "type": p.type,
                     "default": p.default,
                     "required": p.required,
+                    **p.runtime_extras(),
                 }
                 for p in self.parameters
             ],
+            "exit_hook": {
+                "on_success": list(self.exit_hook.on_success),
+                "on_error": list(self.exit_hook.on_error),
+            } if self.exit_hook else None,
+            # deploy replaces it with the resolved branch (sfncompile.runtime.project)
+            "project": None if self.project is None else {
+                "name": self.project.name, "branch": self.project.branch,
+                "production": self.project.production},
             "steps": {
                 s.name: {
                     "kind": s.kind,
@@ -288,6 +390,10 @@ EVENTS_CONTROL_READ = 5
 EVENTS_PASS = 2
 EVENTS_CONTAINER = 4
 EVENTS_PER_ITERATION = 2
+# The run records itself (emit/asl.py): its first state writes the run record (a plain Task),
+# and a failure adds that Task again and the Fail state's event.
+EVENTS_RUN_RECORD = EVENTS_CONTROL_READ
+EVENTS_FAILURE_PATH = EVENTS_CONTROL_READ + 1
 HISTORY_LIMIT = 25_000
 # Room kept for retries and for the states outside the foreach.
 HISTORY_HEADROOM = 1_000
@@ -507,5 +613,6 @@ class FlowAnalysis:
         return total
 
     def _inline_cap(self, foreach: StepIR) -> int:
-        budget = HISTORY_LIMIT - HISTORY_HEADROOM - self._region_events(())
+        budget = (HISTORY_LIMIT - HISTORY_HEADROOM - EVENTS_RUN_RECORD - EVENTS_FAILURE_PATH
+                  - self._region_events(()))
         return max(1, budget // self.events_per_iteration(foreach))

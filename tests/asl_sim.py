@@ -8,17 +8,20 @@ emit) raises `Unsupported`, so a change in the emitter cannot make a test pass b
 
 Supported:
 - `Pass` with `Parameters` or `Result`, and `ResultPath`;
-- `Task` on `batch:submitJob.sync` (simulated by `on_task`) and on `aws-sdk:s3:getObject` of a
-  control object (its body comes from `control`), with `Parameters`, `ResultSelector`,
-  `ResultPath`, `Retry`, `Catch` and `TimeoutSeconds`;
+- `Task` on `batch:submitJob.sync` (simulated by `on_task`), on `aws-sdk:s3:getObject` of a
+  control object (its body comes from `control`) and on `aws-sdk:s3:putObject` of the run
+  record (kept in `Record.run_records`), with `Parameters`, `ResultSelector`, `ResultPath`,
+  `Retry`, `Catch` and `TimeoutSeconds`;
 - `Choice` with `Variable` + `StringEquals` rules and an optional `Default`;
 - `Parallel` with `Branches`, `ResultSelector`, `ResultPath`;
 - `Map` INLINE (`ItemsPath`, `ItemSelector`, `MaxConcurrency`, `ResultSelector`, `ResultPath`)
   and DISTRIBUTED (`ItemReader` on `s3:getObject` with `InputType: JSON`; every item runs as a
   child execution with its own history and its own `$$.Execution.Name`);
-- `Succeed`, `Next`, `End`, and `OutputPath` on any state but Choice;
+- `Catch` on Parallel and Map too (a failure inside them);
+- `Succeed`, `Fail` with `ErrorPath` and `CausePath`, `Next`, `End`, and `OutputPath` on any
+  state but Choice and Fail;
 - paths `$`, `$.a.b`, and the context fields `$$.Execution.Name`, `$$.Execution.Input`,
-  `$$.State.Name`,
+  `$$.Execution.Id`, `$$.Execution.StartTime`, `$$.State.Name`, `$$.State.EnteredTime`,
   `$$.State.RetryCount`, `$$.Map.Item.Index`, `$$.Map.Item.Value` (the last two only inside an
   `ItemSelector`, as in AWS);
 - intrinsics `States.Format`, `States.MathAdd`, `States.JsonToString`, `States.StringToJson`.
@@ -48,12 +51,16 @@ from sfncompile.runtime.datastore import control_key
 BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
 S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
+S3_PUT_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:putObject"
+SIM_TIME = "2026-01-01T00:00:00.000Z"
 PAYLOAD_LIMIT = 262_144
 
 # ExecutionStarted + ExecutionSucceeded.
 EVENTS_EXECUTION = 2
 # SucceedStateEntered + SucceedStateExited.
 EVENTS_SUCCEED = 2
+# FailStateEntered (ExecutionFailed replaces ExecutionSucceeded).
+EVENTS_FAIL = 1
 # A Distributed Map adds MapRunStarted + MapRunSucceeded to the parent's container events;
 # its iterations are child executions with their own histories.
 EVENTS_MAP_RUN = 2
@@ -139,6 +146,10 @@ class Record:
     state_types: dict[str, str] = field(default_factory=dict)
     tasks: list[TaskCall] = field(default_factory=list)
     control_reads: list[tuple[str, str]] = field(default_factory=list)
+    # S3 key -> the last body the state machine put there (the run record)
+    run_records: dict[str, Any] = field(default_factory=dict)
+    # (Error, Cause) when the execution ended in a Fail state
+    failed: tuple[Any, Any] | None = None
     transitions: int = 0
 
     @property
@@ -177,8 +188,11 @@ class _Context:
 
     def as_object(self) -> dict[str, Any]:
         ctx: dict[str, Any] = {
-            "Execution": {"Name": self.execution.name, "Input": self.execution.input},
-            "State": {"Name": self.state_name, "RetryCount": self.retry_count},
+            "Execution": {"Name": self.execution.name, "Input": self.execution.input,
+                          "Id": f"arn:aws:states:::execution:sim:{self.execution.name}",
+                          "StartTime": SIM_TIME},
+            "State": {"Name": self.state_name, "RetryCount": self.retry_count,
+                      "EnteredTime": SIM_TIME},
         }
         if self.map_item is not None:
             ctx["Map"] = {"Item": {"Index": self.map_item[0], "Value": self.map_item[1]}}
@@ -186,8 +200,8 @@ class _Context:
 
 
 _CONTEXT_FIELDS = frozenset(
-    {"Execution.Name", "Execution.Input", "State.Name", "State.RetryCount", "Map.Item.Index",
-     "Map.Item.Value"}
+    {"Execution.Name", "Execution.Input", "Execution.Id", "Execution.StartTime", "State.Name",
+     "State.RetryCount", "State.EnteredTime", "Map.Item.Index", "Map.Item.Value"}
 )
 
 
@@ -448,13 +462,24 @@ _ALLOWED = {
     "Task": _COMMON | {"Resource", "Parameters", "ResultSelector", "ResultPath", "Retry",
                        "TimeoutSeconds", "Catch"},
     "Choice": frozenset({"Type", "Comment", "Choices", "Default"}),
-    "Parallel": _COMMON | {"Branches", "ResultSelector", "ResultPath"},
+    "Parallel": _COMMON | {"Branches", "ResultSelector", "ResultPath", "Catch"},
     "Map": _COMMON | {"ItemsPath", "ItemReader", "ItemSelector", "MaxConcurrency",
-                      "ItemProcessor", "ResultSelector", "ResultPath"},
+                      "ItemProcessor", "ResultSelector", "ResultPath", "Catch"},
     "Succeed": frozenset({"Type", "Comment", "OutputPath"}),
+    "Fail": frozenset({"Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath"}),
 }
 _RETRY_FIELDS = frozenset({"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate",
                            "MaxDelaySeconds", "JitterStrategy"})
+
+
+def _catch(name: str, state: dict[str, Any], error: str, cause: str, data: Any) -> None:
+    """Raise _Caught for the state's first Catch that takes `error` (else return)."""
+    for catcher in state.get("Catch", []):
+        if set(catcher) != {"ErrorEquals", "ResultPath", "Next"}:
+            raise Unsupported(f"state {name!r}: a Catch with {sorted(catcher)}") from None
+        if error in catcher["ErrorEquals"] or "States.ALL" in catcher["ErrorEquals"]:
+            raise _Caught(catcher["Next"], apply_result_path(
+                catcher["ResultPath"], data, {"Error": error, "Cause": cause})) from None
 
 
 class Simulator:
@@ -524,8 +549,22 @@ class Simulator:
             if kind == "Succeed":
                 execution.events += EVENTS_SUCCEED
                 return read_path(state.get("OutputPath", "$"), data, ctx)
+            if kind == "Fail":
+                execution.events += EVENTS_FAIL
+                error = read_path(state["ErrorPath"], data, ctx) if "ErrorPath" in state \
+                    else state.get("Error")
+                cause = read_path(state["CausePath"], data, ctx) if "CausePath" in state \
+                    else state.get("Cause")
+                self.record.failed = (error, cause)
+                raise ExecutionFailed(str(error), str(cause))
             try:
-                data = getattr(self, f"_{kind.lower()}")(name, state, data, ctx)
+                try:
+                    data = getattr(self, f"_{kind.lower()}")(name, state, data, ctx)
+                except ExecutionFailed as failed:
+                    if kind not in ("Parallel", "Map") or self.record.failed is not None:
+                        raise
+                    _catch(name, state, failed.error, failed.cause, data)
+                    raise
             except _Caught as caught:
                 name, data = caught.next_state, caught.data
                 continue
@@ -577,6 +616,9 @@ class Simulator:
         elif resource == S3_GET_OBJECT_SDK:
             per_attempt = EVENTS_CONTROL_READ - _TASK_ONCE
             call = self._get_object
+        elif resource == S3_PUT_OBJECT_SDK:
+            per_attempt = EVENTS_CONTROL_READ - _TASK_ONCE
+            call = self._put_object
         else:
             raise Unsupported(f"state {name!r}: Resource {resource!r}")
         timeout = state.get("TimeoutSeconds")
@@ -599,15 +641,7 @@ class Simulator:
                              if failure.error in r["ErrorEquals"]
                              or "States.ALL" in r["ErrorEquals"]), None)
                 if rule is None or attempts_by_rule[rule] >= retriers[rule].get("MaxAttempts", 3):
-                    for catcher in state.get("Catch", []):
-                        if set(catcher) != {"ErrorEquals", "ResultPath", "Next"}:
-                            raise Unsupported(
-                                f"state {name!r}: a Catch with {sorted(catcher)}") from None
-                        if failure.error in catcher["ErrorEquals"] or \
-                                "States.ALL" in catcher["ErrorEquals"]:
-                            error = {"Error": failure.error, "Cause": "simulated"}
-                            raise _Caught(catcher["Next"], apply_result_path(
-                                catcher["ResultPath"], data, error)) from None
+                    _catch(name, state, failure.error, "simulated", data)
                     raise ExecutionFailed(failure.error,
                                           f"state {name!r} failed after {ctx.retry_count} "
                                           "retries") from None
@@ -662,6 +696,20 @@ class Simulator:
         body = json.dumps(value, sort_keys=True, separators=(",", ":"))
         return {"Body": body, "ContentLength": len(body.encode()),
                 "ContentType": "application/json", "ETag": '"0"', "Metadata": {}}
+
+    def _put_object(self, params: dict[str, Any]) -> Any:
+        if set(params) != {"Bucket", "Key", "Body"} or not isinstance(params["Key"], str):
+            raise Unsupported(f"s3:putObject parameters {params!r}")
+        if params["Bucket"] != self.values["S3Bucket"]:
+            raise ExecutionFailed("S3.NoSuchBucket", f"bucket {params['Bucket']!r}")
+        key: str = params["Key"]
+        prefix = self.values["S3KeyPrefix"]
+        parts = key[len(prefix):].split("/") if key.startswith(prefix) else []
+        if len(parts) != 3 or parts[-1] != "_run.json" or (
+                self.flow_name is not None and parts[0] != self.flow_name):
+            raise Unsupported(f"s3:putObject of {key!r}: only a run record is written")
+        self.record.run_records[key] = copy.deepcopy(params["Body"])
+        return {"ETag": '"0"', "VersionId": "null"}
 
     def _parallel(self, name: str, state: dict[str, Any], data: Any, ctx: _Context) -> Any:
         branches = state["Branches"]

@@ -39,6 +39,24 @@ class BadCliFlow(FlowSpec):
     def end(self):
         pass
 '''
+# IncludeFile and Config: an IncludeFile is read where the run starts, a Config when the flow
+# is built.
+INPUTS_FLOW = b'''
+from metaflow import Config, FlowSpec, IncludeFile, step
+
+
+class InputsFlow(FlowSpec):
+    data = IncludeFile("data", default="data.txt")
+    cfg = Config("cfg", default_value={"a": 1})
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
 DEAD_AWS = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
             "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"}
@@ -252,6 +270,18 @@ CASES: list[Case] = [
           ("no-equals", "count", "expected NAME=VALUE"),
           ("empty-name", "=1", "expected NAME=VALUE"),
       )),
+    *(case(f"{cmd}-include-missing", *args, "--param", "data=nope.txt",
+           message="IncludeFile 'data': no file 'nope.txt'", files={"inputs.py": INPUTS_FLOW})
+      for cmd, args in (("run", ("run", "{dir}/inputs.py")),
+                        ("trigger", ("trigger", "{dir}/inputs.py")))),
+    case("run-include-default-missing", "run", "{dir}/inputs.py",
+         message="IncludeFile 'data': no file 'data.txt'", files={"inputs.py": INPUTS_FLOW}),
+    case("run-config-given", "run", "{dir}/inputs.py", "--param", "cfg={}",
+         message="Config 'cfg' is read when the flow is built",
+         files={"inputs.py": INPUTS_FLOW, "data.txt": b"x"}),
+    case("trigger-include-too-large", "trigger", "{dir}/inputs.py",
+         message="over the 262,144 bytes Step Functions accepts; included files: 'data'",
+         files={"inputs.py": INPUTS_FLOW, "data.txt": b"x" * 300_000}),
     # -- deploy: values AWS would refuse, refused before any AWS call --------------------------
     *(case(f"deploy-{label}", "deploy", "{flow}", *SETTINGS, *extra, message=message)
       for label, extra, message in (

@@ -244,7 +244,12 @@ def test_job_role_reads_exactly_the_flows_secrets(built: dict[str, Path]) -> Non
 def test_state_machine_role_is_scoped(built: dict[str, Path]) -> None:
     t = load(built["decorators"])
     sm = role_statements(t, "StateMachineRole")
-    assert sorted(sm) == ["StopJobs", "SubmitJobs", "SyncRule", "WatchJobs"]
+    assert sorted(sm) == ["RecordRuns", "StopJobs", "SubmitJobs", "SyncRule", "WatchJobs"]
+    # The execution writes its own run record, and nothing else of the flow's data.
+    assert sm["RecordRuns"] == {
+        "Sid": "RecordRuns", "Effect": "Allow", "Action": ["s3:PutObject"],
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${S3Bucket}/"
+                                "${S3KeyPrefix}DecoratedFlow/*/_run.json"}}
     arn = "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}"
     assert sm["SubmitJobs"]["Resource"] == [
         {"Ref": "JobQueueArn"},

@@ -44,7 +44,8 @@ def test_the_largest_values_aws_accepts_build() -> None:
                                           "bounds.py"))
     assert validate_asl(definition) == []
     text = str(definition)
-    assert "'MaxAttempts': 99999999" in text and "'TimeoutSeconds': 99999999" in text
+    assert "'MaxAttempts': 99999999" in text
+    assert "'AttemptDurationSeconds': 100000059" in text and "TimeoutSeconds" not in text
 
 
 @pytest.mark.parametrize(("times", "seconds", "message"), [

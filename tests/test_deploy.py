@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+from sfncompile import client
 from tests.conftest import GOLDEN
 from tests.deployment import Deployment
 from tests.flows import end_data
@@ -134,16 +136,59 @@ def test_missing_settings_are_listed_together(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_failed_step_shows_in_status(deployment: Deployment) -> None:
+def test_failed_execution_is_a_failed_run(deployment: Deployment, s3_env: None) -> None:
+    """The execution records its start and its failure itself: the client, `show` and
+    `status` read a failed run, its failing step, error, parameters and times from S3."""
     d = deployment
-    run_id, desc = d.run(FLOWS / "fails.py", "FailingFlow")
+    d.deploy(FLOWS / "fails.py")
+    before = time.time()
+    run_id = d.trigger(FLOWS / "fails.py", {"size": "7"})
+    desc = d.wait("FailingFlow", run_id)
     assert desc["status"] == "FAILED"
-    proc = d.cli("status", "FailingFlow", run_id)
+    assert desc.get("error") == "sfncompile.RunFailed"  # the failure path's Fail state
+
+    run = _run(d, f"FailingFlow/{run_id}")
+    assert run in [r.id for r in client.Flow("FailingFlow").runs()]
+    run_ = client.Run(f"FailingFlow/{run_id}")
+    assert (run_.status, run_.finished, run_.successful) == ("failed", True, False)
+    assert run_.runner == "step-functions" and run_.params == {"size": 7}
+    assert run_.started_at is not None and run_.finished_at is not None
+    assert before - 5 < run_.started_at <= run_.finished_at < time.time() + 5
+    failure = run_.failure
+    assert failure is not None
+    assert (failure["step"], failure["task"]) == ("boom", "0"), failure
+    assert failure["error"] == "ValueError: the step failed on purpose", failure
+    assert failure["job_id"] and run_.deployed_by
+
+    shown = d.cli("show", f"FailingFlow/{run_id}", "--datastore-root", d.root)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"FailingFlow/{run_id}: failed"
+    assert '  parameters: {"size": 7}' in lines and "  failed step: boom/0" in lines
+    assert "  error: ValueError: the step failed on purpose" in lines
+    assert any(line.startswith("  finished: 20") for line in lines), lines
+    boom = next(line for line in lines if line.startswith("  boom/0: "))
+    assert "not committed (failed, attempt 0: ValueError" in boom and "[batch job " in boom
+    assert any(line.startswith("  start/0: ok (attempt 0)") and "[batch job " in line
+               for line in lines)
+
+    logs = d.cli("logs", f"FailingFlow/{run_id}/boom", "--datastore-root", d.root)
+    assert logs.returncode == 0, logs.stderr
+    assert "ValueError: the step failed on purpose" in logs.stdout
+    assert f"FailingFlow/{run_id}/boom/0  [batch job " in logs.stderr
+
+    proc = d.cli("status", "FailingFlow", run_id, "--s3-root", d.root)
     assert proc.returncode == 1
     assert f"FailingFlow/{run_id}: FAILED" in proc.stdout
     assert "failed step: boom" in proc.stdout
+    assert "  failed step: boom/0" in proc.stdout and '  parameters: {"size": 7}' in proc.stdout
     listing = d.cli("status", "FailingFlow")
     assert run_id in listing.stdout and "FAILED" in listing.stdout
+
+
+def _run(d: Deployment, pathspec: str) -> str:
+    client.set_datastore_root(d.root)
+    return pathspec.split("/")[1]
 
 
 def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None) -> None:
@@ -152,7 +197,22 @@ def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None)
     assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
     data = end_data(d.root, f"PoliciesFlow/{run_id}")
     assert data["attempts"] == 2  # the ASL Retry ran attempts 0, 1, 2; the runtime saw each
-    assert data["failure_type"] == "KeyError"
+    assert data["failure_type"] == "builtins.KeyError"
+    # A succeeded execution is a succeeded run, with its times, parameters and deployer.
+    client.set_datastore_root(d.root)
+    run_ = client.Run(f"PoliciesFlow/{run_id}")
+    assert (run_.status, run_.runner, run_.params, run_.failure) == (
+        "succeeded", "step-functions", {}, None)
+    assert client.Flow("PoliciesFlow").latest_successful_run.id == run_id  # type: ignore[union-attr]
+    assert run_.started_at is not None and run_.finished_at is not None
+    assert run_.started_at <= run_.finished_at
+    shown = d.cli("show", f"PoliciesFlow/{run_id}", "--datastore-root", d.root)
+    assert shown.stdout.splitlines()[0] == f"PoliciesFlow/{run_id}: succeeded", shown.stderr
+    assert "  parameters: {}" in shown.stdout and "  finished: 20" in shown.stdout
+    status = d.cli("status", "PoliciesFlow", run_id, "--s3-root", d.root)
+    assert status.returncode == 0, status.stderr
+    assert f"PoliciesFlow/{run_id}: SUCCEEDED" in status.stdout
+    assert "  runner: step-functions" in status.stdout and "recorded status" not in status.stdout
 
 
 def test_redrive_asks_step_functions_and_reports_its_answer(deployment: Deployment) -> None:

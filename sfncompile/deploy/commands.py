@@ -69,10 +69,17 @@ def _target_name(target: str, flow_name: str | None, config: Config) -> tuple[st
               help="State machine type; Batch .sync needs STANDARD, so EXPRESS is refused.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the ASL; touch nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="List every AWS call made.")
+@click.option("--branch", metavar="NAME",
+              help="@project: deploy to branch test.NAME (prod.NAME with --production); "
+                   "default: your user branch user.<name>.")
+@click.option("--production", is_flag=True, help="@project: deploy to the production branch.")
+@click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+              help="Add a step decorator to every step that lacks it (Metaflow's --with).")
 @_setting_options
 def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: str | None,
            timezone: str | None, max_workers: int | None, tags: tuple[str, ...],
-           machine_type: str, dry_run: bool, verbose: bool, **settings: Any) -> None:
+           machine_type: str, dry_run: bool, verbose: bool, branch: str | None,
+           production: bool, decospecs: tuple[str, ...], **settings: Any) -> None:
     """Deploy FLOW.py: code package to S3, Batch job definition, state machine, schedule.
 
     Each part changes only when it differs from what is deployed, so running it twice
@@ -80,18 +87,22 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     """
     from sfncompile.deploy.deployer import deploy as apply
     from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
+    from sfncompile.deploy.triggers import check_branch_option
     from sfncompile.emit.limits import check_machine_type
     from sfncompile.emit.render import render_json
     from sfncompile.parser import parse_flow
+    from sfncompile.parser.with_decorators import apply_with
 
     check_machine_type(machine_type)
+    check_branch_option(branch)
     config = _config(flow_file.parent, settings, tags)
-    flow = parse_flow(flow_file, flow_name)
+    flow = apply_with(parse_flow(flow_file, flow_name), decospecs)
     if max_workers:
         flow = _with_max_concurrency(flow, max_workers)
     with workdir() as tmp:
         target = prepare(flow, flow_file, config, name=name,
-                         schedule=parse_schedule(schedule, flow, timezone), workdir=Path(tmp))
+                         schedule=parse_schedule(schedule, flow, timezone), workdir=Path(tmp),
+                         branch=branch, production=production)
         if dry_run:
             click.echo(f"Plan for {target.machine_name} (dry run: no AWS call is made):")
             for call in plan(target):
@@ -99,6 +110,7 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
             names = {k: f"<{d['jobDefinitionName']}:revision>"
                      for k, d in target.job_definitions.items()}
             _print_package(target.package_files, target.package_path.stat().st_size)
+            _print_image_note(flow)
             click.echo("Resolved ASL:")
             click.echo(render_json(target.resolved(names)), nl=False)
             return
@@ -113,6 +125,14 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
         click.echo(f"Deployed {arn} ({len(changed)} change{'s' if len(changed) != 1 else ''})")
     else:
         click.echo(f"No changes: {target.machine_name} is up to date ({arn})")
+    _print_image_note(flow)
+
+
+def _print_image_note(flow: Any) -> None:
+    from sfncompile.packages import image_note
+
+    for line in image_note(flow):
+        click.echo(line)
 
 
 def _print_package(files: dict[str, int], compressed: int) -> None:
@@ -162,6 +182,7 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
     from sfncompile.deploy.ops import trigger as start
     from sfncompile.local.runner import new_run_id
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.run_inputs import check_execution_input, read_include_files
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
     name, flow = _target_name(target, flow_name, config)
@@ -171,6 +192,8 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
             spec = flow.graph_json()["parameters"]
             values = resolve_parameters(spec, given)
             given = {p["name"]: values[p["attr"]] for p in spec if p["name"] in given}
+            given = read_include_files(spec, given, Path(target).resolve().parent)
+            check_execution_input(spec, given)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
     run_id = start(_clients(config), name, new_run_id(), given)
@@ -184,12 +207,15 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
 @click.option("--flow", "flow_name", metavar="NAME")
 @click.option("--name-prefix", metavar="PREFIX")
 @click.option("--region", metavar="REGION")
+@click.option("--s3-root", metavar="s3://BUCKET/PREFIX",
+              help="Also print the run's record (parameters, times, the failed step and its "
+                   "error) from this datastore (default: the configured s3_root).")
 def status(target: str, run_id: str | None, flow_name: str | None, **settings: Any) -> None:
     """List the runs of a deployed flow, or show one run and the step that failed."""
     from sfncompile.deploy import ops
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
-    name, _ = _target_name(target, flow_name, config)
+    name, flow = _target_name(target, flow_name, config)
     clients = _clients(config)
     if run_id is None:
         runs = ops.list_executions(clients, name)
@@ -205,7 +231,14 @@ def status(target: str, run_id: str | None, flow_name: str | None, **settings: A
         click.echo(f"failed step: {', '.join(info['failed_steps'])}")
     if info["cause"]:
         click.echo(f"cause: {info['cause']}")
-    if info["status"] == "FAILED":
+    root = config.get("s3_root")
+    if root:
+        from sfncompile.deploy.run_status import recorded_run
+
+        flow_of_run = flow.name if flow is not None else name.removeprefix(config.name_prefix)
+        for line in recorded_run(str(root), flow_of_run, run_id, info["status"]):
+            click.echo(f"  {line}")
+    if info["status"] != "SUCCEEDED" and info["status"] != "RUNNING":
         sys.exit(1)
 
 
@@ -231,6 +264,7 @@ def redrive(run: str, **settings: Any) -> None:
 @click.option("--name-prefix", metavar="PREFIX")
 @click.option("--region", metavar="REGION")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--event-bus", metavar="BUS", help="The bus of its trigger rules.")
 def delete(name: str, yes: bool, **settings: Any) -> None:
     """Remove a deployed flow's state machine, schedule and job definitions."""
     from sfncompile.deploy import ops
@@ -238,9 +272,12 @@ def delete(name: str, yes: bool, **settings: Any) -> None:
     config = _config(Path.cwd(), settings)
     if not yes and sys.stdin.isatty():
         click.confirm(f"Delete the state machine {name} and its schedule?", abort=True)
-    from sfncompile.deploy.deployer import rule_name
+    from sfncompile.deploy.deployer import OWNER_TAG, event_bus, rule_name
+    from sfncompile.deploy.triggers import delete_rules
 
-    removed = ops.delete(_clients(config), name, rule_name(name))
+    clients = _clients(config)
+    removed = delete_rules(clients, name, event_bus(config), OWNER_TAG)
+    removed += ops.delete(clients, name, rule_name(name))
     for item in removed:
         click.echo(f"  removed {item}", err=True)
     if not removed:

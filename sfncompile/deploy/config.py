@@ -41,6 +41,8 @@ SETTINGS = (
     Setting("execution_role", "IAM role ARN that Fargate uses to pull the image and log "
             "(FARGATE only)"),
     Setting("events_role", "IAM role ARN that EventBridge uses to start executions"),
+    Setting("event_bus", "EventBridge bus of the trigger rules and of the events runs publish "
+            "(default: the account's default bus)"),
     Setting("region", "AWS region (default: the boto3 default)"),
     Setting("name_prefix", "prefix of every AWS resource name"),
     Setting("tags", "tags for every resource: KEY=VALUE,... (a table in TOML)"),

@@ -20,7 +20,15 @@ from botocore.exceptions import ClientError
 
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.config import Config, split_s3_root
+from sfncompile.deploy.triggers import (
+    apply_rules,
+    check_upstreams,
+    project_tags,
+    resolve_project,
+    upstream_machines,
+)
 from sfncompile.emit import compile_asl
+from sfncompile.emit.events import RuleSpec, trigger_rules
 from sfncompile.emit.jobdef import Fargate, fargate_problems, job_definitions
 from sfncompile.emit.limits import (
     MAX_MACHINE_NAME,
@@ -28,9 +36,11 @@ from sfncompile.emit.limits import (
     check_definition_size,
     check_name,
 )
+from sfncompile.emit.names import deployment_name
 from sfncompile.emit.render import render_compact, resolve
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
+from sfncompile.runtime.events import BUS_ENV
 from sfncompile.runtime.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.schedule import ScheduleError, validate_schedule
 
@@ -64,6 +74,10 @@ class Target:
     schedule_input: dict[str, Any]
     tags: dict[str, str] = field(default_factory=dict)
     package_files: dict[str, int] = field(default_factory=dict)  # archive name -> bytes
+    project: dict[str, Any] | None = None  # the resolved @project (runtime.project)
+    triggers: list[RuleSpec] = field(default_factory=list)
+    event_bus: str = "default"
+    upstreams: dict[str, str] = field(default_factory=dict)  # @trigger_on_finish machines
 
     @property
     def rule_name(self) -> str:
@@ -134,20 +148,27 @@ def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Sc
 
 
 def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
-            schedule: Schedule, workdir: Path) -> Target:
+            schedule: Schedule, workdir: Path, branch: str | None = None,
+            production: bool = False) -> Target:
     """Everything deploy needs, computed locally (no AWS call)."""
     fargate = config.get("platform") == "FARGATE"
-    config.require(*(["events_role"] if schedule.expression else []),
+    project = resolve_project(flow, branch, production)
+    triggered = bool(flow.triggers or flow.finish_triggers)
+    config.require(*(["events_role"] if schedule.expression or triggered else []),
                    *(["execution_role"] if fargate else []))
     if fargate and (problems := fargate_problems(flow)):
         raise UsageError(f"platform FARGATE: {'; '.join(problems)}, which Fargate does not "
                          "offer; deploy to an EC2 job queue (platform = EC2)")
-    machine_name = check_name("state machine", name or f"{config.name_prefix}{flow.name}",
-                              MAX_MACHINE_NAME)
+    machine_name = check_name(
+        "state machine", name or deployment_name(config.name_prefix, flow.name, project),
+        MAX_MACHINE_NAME)
     if not _NAME.fullmatch(machine_name):
         raise UsageError(f"state machine name {machine_name!r}: use letters, digits, - and _")
     bucket, key_prefix = split_s3_root(str(config.get("s3_root")))
-    graph = json.dumps(flow.graph_json(), sort_keys=True).encode()
+    graph_json = flow.graph_json()
+    if project is not None:
+        graph_json["project"] = project
+    graph = json.dumps(graph_json, sort_keys=True).encode()
     package_path = workdir / "code.tar.gz"
     try:
         entries = package_entries(flow_file.parent, extra={"_sfncompile/graph.json": graph})
@@ -157,8 +178,10 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     package_key = f"{key_prefix}{flow.name}/code/{sha}.tar.gz"
     env = {"SFNCOMPILE_DATASTORE_ROOT": str(config.get("s3_root")).rstrip("/"),
            "SFNCOMPILE_CODE_PACKAGE": f"s3://{bucket}/{package_key}",
-           "SFNCOMPILE_CODE_SHA256": sha, "PYTHONUNBUFFERED": "1"}
-    tags = config.tags
+           "SFNCOMPILE_CODE_SHA256": sha, "PYTHONUNBUFFERED": "1",
+           BUS_ENV: event_bus(config)}
+    tags = {**config.tags, **project_tags(project)}
+    env.update(deployment_environment(tags))
     definitions = job_definitions(
         flow, name=machine_name, image=str(config.get("image")), job_role=config.get("job_role"),
         environment=env, tags={**tags, OWNER_TAG: machine_name},
@@ -173,9 +196,35 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
         key_prefix=key_prefix, package_path=package_path, package_sha=sha,
         package_key=package_key, job_definitions=definitions, definition=compile_asl(flow),
         schedule=schedule,
-        schedule_input={p.name: p.default for p in flow.parameters if p.default is not None},
+        # IncludeFile and Config values are read by the start task from the code package.
+        schedule_input={p.name: p.default for p in flow.parameters
+                        if p.default is not None and p.kind == "parameter"},
         tags=tags, package_files={name: entry_size(src) for name, src in entries.items()},
+        project=project, triggers=trigger_rules(flow, machine_name, project),
+        event_bus=event_bus(config),
+        upstreams=upstream_machines(flow, config.name_prefix, project),
     )
+
+
+def deployment_environment(tags: dict[str, str]) -> dict[str, str]:
+    """Who deploys, and the deploy's tags, for every task's metadata (sfncompile.runtime.where):
+    a run on Step Functions then says who deployed it without any AWS call."""
+    import getpass
+
+    from sfncompile.runtime.where import DEPLOY_TAGS_ENV, DEPLOYED_BY_ENV
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        user = "unknown"
+    env = {DEPLOYED_BY_ENV: user}
+    if tags:
+        env[DEPLOY_TAGS_ENV] = json.dumps(tags, sort_keys=True, separators=(",", ":"))
+    return env
+
+
+def event_bus(config: Config) -> str:
+    return str(config.get("event_bus") or "default")
 
 
 def plan(target: Target) -> list[str]:
@@ -198,6 +247,11 @@ def plan(target: Target) -> list[str]:
         calls.append(f"events:PutRule {target.rule_name} {s.expression} {state}")
         calls.append(f"events:PutTargets {target.rule_name} -> {target.machine_name} "
                      f"input {json.dumps(target.schedule_input, sort_keys=True)}")
+    for spec in target.triggers:
+        calls.append(f"events:PutRule {spec.name} on bus {target.event_bus} "
+                     f"{json.dumps(spec.pattern, sort_keys=True)}")
+        calls.append(f"events:PutTargets {spec.name} -> {target.machine_name} "
+                     f"template {spec.input_template}")
     return calls
 
 
@@ -219,6 +273,7 @@ class Deployer:
         return dict(self.t.tags)
 
     def run(self) -> str:
+        check_upstreams(self.aws, self.t.machine_name, self.t.upstreams)  # before any change
         self.upload_package()
         arns = {key: self.job_definition(key, d) for key, d in self.t.job_definitions.items()}
         # Compact, as Step Functions counts the definition's bytes; build checked the size
@@ -227,6 +282,10 @@ class Deployer:
         check_definition_size(definition)
         machine_arn = self.state_machine(definition)
         self.schedule(machine_arn)
+        apply_rules(self.aws, self.t.triggers, machine=self.t.machine_name,
+                    machine_arn=machine_arn, role=str(self.t.config.get("events_role")),
+                    bus=self.t.event_bus, tags=self.t.tags, owner_tag=OWNER_TAG, say=self.say,
+                    changed=self.changed)
         return machine_arn
 
     def upload_package(self) -> None:

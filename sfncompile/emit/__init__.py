@@ -20,9 +20,13 @@ def compile_asl(flow: FlowIR, check_schema: bool = True) -> dict[str, Any]:
     leaves it out, since importing jsonschema alone takes longer than a small build.
     """
     from sfncompile.emit.asl import emit_asl
+    from sfncompile.emit.aws_support import aws_refusals
     from sfncompile.emit.limits import check_flow_limits
     from sfncompile.emit.validate import validate_asl
 
+    refused = aws_refusals(flow)
+    if refused:
+        raise FlowErrors(refused)
     definition = emit_asl(flow)
     errors = check_flow_limits(flow, definition)
     if errors:

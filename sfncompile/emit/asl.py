@@ -9,7 +9,10 @@ The shapes, and why (see DESIGN.md, "The ASL: principles"):
 - every step is a Batch `.sync` Task whose result is discarded (`ResultPath: null`);
 - a foreach or switch step is followed by a read of its small S3 control object;
 - a split is a Parallel, a foreach a Map (Inline, or Distributed reading the control object
-  with an ItemReader), a switch a Choice, and a loop a Pass that counts, then jumps back.
+  with an ItemReader), a switch a Choice, and a loop a Pass that counts, then jumps back;
+- the run records itself, with no Batch job: the first state writes the run record
+  (`_run.json`, as the local runner does) and sets up the state, and every top-level state
+  that can fail has a Catch to the failure path, which records the failure, then fails.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.emit import names
+from sfncompile.emit.jobdef import needs_own_definition
 from sfncompile.emit.render import is_short, literal
 from sfncompile.ir import FlowAnalysis, FlowIR, Resources, StepIR
 
@@ -27,6 +31,7 @@ States = dict[str, State]
 BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
 S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
+S3_PUT_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:putObject"
 TASK_ID = "States.Format('{}{}', $.scope, $.n)"
 ATTEMPT = "States.Format('{}', $$.State.RetryCount)"
 THROTTLE_RETRY: State = {
@@ -38,6 +43,10 @@ THROTTLE_RETRY: State = {
     "JitterStrategy": "FULL",
 }
 BATCH_MIN_ATTEMPT_SECONDS = 60
+# Beyond a step's @timeout, what its Batch attempt gets to start (fetch the code package, load
+# the inputs) and to store the failure once the runtime's own deadline stopped the step.
+ATTEMPT_MARGIN_SECONDS = 60
+RUN_FAILED_ERROR = "sfncompile.RunFailed"
 # A Map or Parallel gathers the output of every iteration or branch before its ResultSelector
 # runs, so a branch ends with only its loop counter: the gathered result stays tiny.
 BRANCH_OUTPUT = "$.n"
@@ -49,14 +58,11 @@ class _Emitter:
         self.a: FlowAnalysis = flow.analysis
 
     def machine(self) -> dict[str, Any]:
-        states: States = {
-            names.INIT: {
-                "Type": "Pass",
-                "Parameters": {"run.$": "$$.Execution.Name", "scope": "", "n": 0},
-                "Next": names.state("start"),
-            }
-        }
+        states: States = {names.INIT: self.run_started()}
         states.update(self.region((), "start", None))
+        for state in states.values():
+            catch_run_failure(state)
+        states.update(self.failure_path())
         return {
             "Comment": f"{self.flow.name}, compiled by sfncompile",
             "StartAt": names.INIT,
@@ -105,7 +111,7 @@ class _Emitter:
             job_params["caught.$"] = "States.JsonToString($.error)"
         if step.name == "start":
             job_params["params.$"] = "States.JsonToString($$.Execution.Input)"
-        own_jobdef = p.batch.image or p.batch.iam_role or p.resources.shared_memory
+        own_jobdef = needs_own_definition(step)
         params: dict[str, Any] = {
             "JobName": names.job_name(self.flow.name, step.name) or step.name,
             "JobQueue": literal(p.batch.queue) if p.batch.queue else "${JobQueue}",
@@ -117,10 +123,11 @@ class _Emitter:
             params["ContainerOverrides"] = overrides
         state: State = {"Type": "Task", "Resource": BATCH_SYNC, "Parameters": params}
         if p.timeout_seconds:
-            params["Timeout"] = {
-                "AttemptDurationSeconds": max(BATCH_MIN_ATTEMPT_SECONDS, p.timeout_seconds)
-            }
-            state["TimeoutSeconds"] = p.timeout_seconds
+            # @timeout limits the step's running time: the runtime stops the step at its
+            # deadline, and Batch kills an attempt that outlives it by ATTEMPT_MARGIN_SECONDS
+            # (a step stuck where no signal reaches it). No TimeoutSeconds on the state: it
+            # would also count the time the job waits in the queue.
+            params["Timeout"] = {"AttemptDurationSeconds": attempt_duration(p.timeout_seconds)}
         if caught:
             # Records the failure as the @catch artifact; keep the error out of the state.
             state["ResultSelector"] = {"caught": True}
@@ -150,6 +157,46 @@ class _Emitter:
         return {names.state(step.name, "caught"): self.goto(self.task(step, caught=True),
                                                             target, stop)}
 
+    # -- the run record ---------------------------------------------------------------------
+
+    def run_record(self, status: str) -> dict[str, Any]:
+        """`_run.json` as the state machine writes it: the fields of a local run's record
+        that an execution knows (times are ISO 8601 text; the client reads both forms)."""
+        return {"status": status, "runner": "step-functions", "params.$": "$$.Execution.Input",
+                "started.$": "$$.Execution.StartTime"}
+
+    def put_run_record(self, body: dict[str, Any]) -> State:
+        key = f"${{S3KeyPrefix}}{self.flow.name}/{{}}/_run.json"
+        return {"Type": "Task", "Resource": S3_PUT_OBJECT_SDK,
+                "Parameters": {"Bucket": "${S3Bucket}",
+                               "Key.$": f"States.Format('{key}', $$.Execution.Name)",
+                               "Body": body}}
+
+    def run_started(self) -> State:
+        """The first state: records the run, and its result is the initial state."""
+        state = self.put_run_record(self.run_record("running"))
+        state["ResultSelector"] = {"run.$": "$$.Execution.Name", "scope": "", "n": 0}
+        state["Next"] = names.state("start")
+        return state
+
+    def failure_path(self) -> States:
+        """Where every top-level Catch leads, with the caught {Error, Cause} as its state:
+        record the failure in the run record, then fail the execution with that error."""
+        record = self.run_record("failed")
+        record.update({"finished.$": "$$.State.EnteredTime", "error.$": "$.Error",
+                       "cause.$": "$.Cause"})
+        put = self.put_run_record(record)
+        put.update(ResultPath=None, Next=names.RUN_FAILED)
+        # The record is best effort: failing to write it must not hide the run's own error.
+        put["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": None,
+                         "Next": names.RUN_FAILED}]
+        return {
+            names.RECORD_FAILURE: put,
+            # The execution's error is ours ("States." names are reserved), its cause the
+            # caught error's; the run record keeps the caught error's name.
+            names.RUN_FAILED: {"Type": "Fail", "Error": RUN_FAILED_ERROR, "CausePath": "$.Cause"},
+        }
+
     def control_key(self, step: StepIR) -> str:
         template = f"${{S3KeyPrefix}}{self.flow.name}/{{}}/{step.name}/{{}}{{}}/control.json"
         return f"States.Format('{template}', $.run, $.scope, $.n)"
@@ -163,6 +210,23 @@ class _Emitter:
             "ResultPath": "$.ctl",
             "Next": next_state,
         }
+
+
+def attempt_duration(timeout_seconds: int) -> int:
+    """The Batch attempt duration of a step with @timeout: always above AWS Batch's minimum
+    of 60 s, so a shorter @timeout is the runtime's own deadline alone."""
+    return max(BATCH_MIN_ATTEMPT_SECONDS, timeout_seconds + ATTEMPT_MARGIN_SECONDS)
+
+
+def catch_run_failure(state: State) -> None:
+    """A top-level state that can fail hands its error to the failure path (a state whose own
+    Catch takes every error already, @catch's, needs none)."""
+    if state["Type"] not in ("Task", "Parallel", "Map"):
+        return
+    catchers = state.setdefault("Catch", [])
+    if not any("States.ALL" in c["ErrorEquals"] for c in catchers):
+        # No ResultPath: the state becomes the error ({Error, Cause}), all the path needs.
+        catchers.append({"ErrorEquals": ["States.ALL"], "Next": names.RECORD_FAILURE})
 
 
 def container_overrides(step: StepIR) -> dict[str, Any]:

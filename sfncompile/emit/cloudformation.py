@@ -193,13 +193,13 @@ def _role(service: str, description: str, statements: list[dict[str, Any]],
 def _cfn_case(obj: Any) -> Any:
     """RegisterJobDefinition arguments (camelCase) -> CloudFormation properties (PascalCase).
 
-    `parameters` and `tags` are maps whose keys are data, kept as they are."""
+    `parameters`, `tags` and log `options` are maps whose keys are data, kept as they are."""
     if isinstance(obj, list):
         return [_cfn_case(v) for v in obj]
     if not isinstance(obj, dict):
         return obj
     return {
-        k[:1].upper() + k[1:]: (dict(v) if k in ("parameters", "tags") else _cfn_case(v))
+        k[:1].upper() + k[1:]: (dict(v) if k in ("parameters", "tags", "options") else _cfn_case(v))
         for k, v in obj.items()
     }
 
@@ -223,9 +223,11 @@ def _logical_id(prefix: str, step: str, taken: set[str]) -> str:
 
 
 def _needs_ec2(step: StepIR) -> bool:
-    """Fargate has no GPUs and no shared-memory setting: such a job definition is EC2 only."""
-    r = step.policies.resources
-    return bool(r.gpu or r.shared_memory)
+    """Fargate has no GPUs, shared memory, tmpfs, devices, host volumes or privileged mode:
+    such a job definition is EC2 only."""
+    r, b = step.policies.resources, step.policies.batch
+    return bool(r.gpu or r.shared_memory or b.use_tmpfs or b.tmpfs_size or b.inferentia
+                or b.efa or b.host_volumes or b.privileged)
 
 
 def _queue_arn(queue: str) -> Any:
@@ -426,10 +428,15 @@ class _Builder:
             _statement("SyncRule", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                        _arn("events", f"rule/{BATCH_SYNC_RULE}")),
         ]
-        if "S3Bucket" in self.used:
+        if ":s3:getObject" in json.dumps(self.definition):
             statements.append(_statement(
                 "ReadControlObjects", ["s3:GetObject"],
                 _arn("s3", f"${{S3Bucket}}/{self.flow_prefix}*", regional=False)))
+        if "S3Bucket" in self.used:
+            # The execution writes its own run record: at its start and at its failure.
+            statements.append(_statement(
+                "RecordRuns", ["s3:PutObject"],
+                _arn("s3", f"${{S3Bucket}}/{self.flow_prefix}*/_run.json", regional=False)))
         if any(s.kind == "foreach" and s.policies.foreach.mode == "distributed"
                for s in self.flow.steps):
             statements += [

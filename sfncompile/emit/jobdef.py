@@ -1,5 +1,6 @@
 """The AWS Batch job definitions of a flow: one shared by every step, plus one for each step
-with its own image, IAM role or shared memory (settings a job cannot override at submit)."""
+with its own image, IAM role, shared memory or other container settings of `@batch` (settings
+a job cannot override at submit)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,66 @@ COMMAND = ["python3", "-c", BOOTSTRAP, "--step", "Ref::step", "--run", "Ref::run
 
 def needs_own_definition(step: StepIR) -> bool:
     p = step.policies
-    return bool(p.batch.image or p.batch.iam_role or p.resources.shared_memory)
+    return bool(p.batch.image or p.batch.iam_role or p.resources.shared_memory
+                or container_settings(step, fargate=False) or p.batch.tags)
+
+
+def container_settings(step: StepIR, fargate: bool) -> dict[str, Any]:
+    """containerProperties that `@batch`'s container arguments ask for, mapped as Metaflow's
+    Batch client maps them (swap, tmpfs, Neuron and EFA devices, volumes, logging, ...)."""
+    b = step.policies.batch
+    out: dict[str, Any] = {}
+    linux: dict[str, Any] = {}
+    if b.max_swap is not None:
+        linux["maxSwap"] = b.max_swap
+    if b.swappiness is not None:
+        linux["swappiness"] = b.swappiness
+    devices = [{"containerPath": f"/dev/neuron{i}", "hostPath": f"/dev/neuron{i}",
+                "permissions": ["READ", "WRITE"]} for i in range(b.inferentia)]
+    if b.efa:  # a single-node job names the host device only (as Metaflow does)
+        devices.append({"hostPath": "/dev/infiniband/uverbs0"})
+    if devices:
+        linux["devices"] = devices
+    if b.use_tmpfs or b.tmpfs_size:
+        memory = step.policies.resources.memory or int(DEFAULT_MEMORY)
+        linux["tmpfs"] = [{"containerPath": b.tmpfs_path, "size": b.tmpfs_size or memory // 2,
+                           "mountOptions": ["defaults"]}]
+    if linux:
+        out["linuxParameters"] = linux
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    for spec in b.host_volumes:
+        host, _, inside = spec.partition(":")
+        name = host.replace("/", "_").replace(".", "_")
+        volumes.append({"name": name, "host": {"sourcePath": host}})
+        mounts.append({"sourceVolume": name, "containerPath": inside or host})
+    for spec in b.efs_volumes:
+        fs, _, inside = spec.partition(":")
+        volumes.append({"name": f"efs_{fs}", "efsVolumeConfiguration": {
+            "fileSystemId": fs, "transitEncryption": "ENABLED"}})
+        mounts.append({"sourceVolume": f"efs_{fs}", "containerPath": inside or f"/mnt/{fs}"})
+    if volumes:
+        out["volumes"], out["mountPoints"] = volumes, mounts
+    if b.log_driver or b.log_options:
+        log: dict[str, Any] = {"logDriver": b.log_driver or "awslogs"}
+        if b.log_options:
+            log["options"] = dict(o.partition(":")[::2] for o in b.log_options)
+        out["logConfiguration"] = log
+    if b.privileged:
+        out["privileged"] = True
+    if b.execution_role:
+        out["executionRoleArn"] = b.execution_role
+    if b.ephemeral_storage and fargate:  # an EC2 job's disk is its instance's
+        out["ephemeralStorage"] = {"sizeInGiB": b.ephemeral_storage}
+    return out
+
+
+def step_environment(step: StepIR, environment: dict[str, str]) -> dict[str, str]:
+    """The deployment's environment, plus TMPDIR on the tmpfs when @batch asks for it."""
+    b = step.policies.batch
+    if (b.use_tmpfs or b.tmpfs_size) and b.tmpfs_tempdir:
+        return {**environment, "TMPDIR": b.tmpfs_path}
+    return environment
 
 
 @dataclass(frozen=True)
@@ -42,6 +102,12 @@ def fargate_problems(flow: FlowIR) -> list[str]:
             problems.append(f"step {step.name!r} asks for {r.gpu} GPU(s)")
         if r.shared_memory:
             problems.append(f"step {step.name!r} asks for shared memory")
+        b = step.policies.batch
+        if b.use_tmpfs or b.tmpfs_size:
+            problems.append(f"step {step.name!r} asks for a tmpfs")
+        if b.inferentia or b.efa or b.privileged or b.host_volumes:
+            problems.append(f"step {step.name!r} asks for devices, host volumes or "
+                            "privileged mode")
     return problems
 
 
@@ -57,13 +123,16 @@ def job_definitions(flow: FlowIR, *, name: str, image: str, job_role: str | None
             key = job_definition_placeholder(step.name)[2:-1]
             out[key] = _definition(f"{name}-{step.name}", p.batch.image or image,
                                    p.batch.iam_role or job_role, p.resources.shared_memory,
-                                   environment, tags, fargate)
+                                   step_environment(step, environment),
+                                   {**dict(p.batch.tags), **tags}, fargate,
+                                   container_settings(step, fargate=fargate is not None))
     return out
 
 
 def _definition(name: str, image: str, role: str | None, shared_memory: int | None,
                 environment: dict[str, str], tags: dict[str, str],
-                fargate: Fargate | None) -> dict[str, Any]:
+                fargate: Fargate | None, settings: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
     container: dict[str, Any] = {
         "image": image,
         "command": COMMAND,
@@ -75,10 +144,15 @@ def _definition(name: str, image: str, role: str | None, shared_memory: int | No
     }
     if role:
         container["jobRoleArn"] = role
+    settings = dict(settings or {})
+    linux = settings.pop("linuxParameters", {})
     if shared_memory:
-        container["linuxParameters"] = {"sharedMemorySize": shared_memory}
+        linux = {"sharedMemorySize": shared_memory, **linux}
+    if linux:
+        container["linuxParameters"] = linux
+    container.update(settings)
     if fargate is not None:
-        container["executionRoleArn"] = fargate.execution_role
+        container.setdefault("executionRoleArn", fargate.execution_role)
         container["networkConfiguration"] = {
             "assignPublicIp": "ENABLED" if fargate.assign_public_ip else "DISABLED"}
         container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}

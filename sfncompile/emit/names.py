@@ -27,6 +27,8 @@ def state(*parts: str) -> str:
 
 
 INIT = "Init run"
+RECORD_FAILURE = "Record failure"
+RUN_FAILED = "Run failed"
 
 
 def job_name(flow: str, step: str) -> str | None:
@@ -40,3 +42,26 @@ def job_name(flow: str, step: str) -> str | None:
 def job_definition_placeholder(step: str | None) -> str:
     """Steps with their own image, role or shared memory need their own job definition."""
     return "${JobDefinition}" if step is None else f"${{JobDefinition_{step}}}"
+
+
+def aws_name(name: str, limit: int) -> str:
+    """`name` cut to `limit` characters of an AWS resource name: a readable head, then `-`
+    and a hash of the whole name, so two long names never share one."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}-{digest}"
+
+
+MAX_MACHINE_NAME = 80
+
+
+def deployment_name(prefix: str, flow: str, project: dict[str, object] | None) -> str:
+    """The state machine's name: `<prefix><Flow>`, or with @project
+    `<prefix><project>-<branch, dots as dashes>-<Flow>` (Metaflow's `project.branch.Flow`;
+    AWS names take no dots). Project names have no `-`, nor branches other than through a
+    dot, so the name still says which project, branch and flow it is."""
+    if project is None:
+        return f"{prefix}{flow}"
+    branch = str(project["branch_name"]).replace(".", "-")
+    return aws_name(f"{prefix}{project['name']}-{branch}-{flow}", MAX_MACHINE_NAME)

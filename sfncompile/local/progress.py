@@ -59,6 +59,10 @@ class Progress:
         self.cloned_count += 1
         self._line(f"{key[0]}/{key[1]}: reused from the original run")
 
+    def batch_job(self, key: Key, job_id: str, state: str) -> None:
+        """A task running as an AWS Batch job changed state (SUBMITTED, RUNNABLE, RUNNING...)."""
+        self._line(f"{key[0]}/{key[1]}: AWS Batch job {job_id} {state}")
+
     def retrying(self, outcome: Outcome) -> None:
         self.running -= 1
         self._line(f"{outcome.key[0]}/{outcome.key[1]}: attempt {outcome.attempt} failed "

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.errors import UsageError
+from sfncompile.local.settle import settle_run
 from sfncompile.runtime import datastore as ds
+from sfncompile.runtime.reuse import clone_task, split_input
 from sfncompile.runtime.storage import KeyNotFound, Storage
 
 Key = tuple[str, str]
@@ -55,26 +57,44 @@ def cloner(storage: Storage, flow: str, origin: str, new_run: str, order: list[s
            from_step: str) -> Callable[[Key], bool]:
     """A function that copies a task of the origin run into the new run when it is before
     `from_step` and was committed there; it returns whether it did."""
-    before = set(order[: order.index(from_step)])
+    before = set(reused_steps(order, from_step))
 
     def clone(key: Key) -> bool:
         step, task = key
-        if step not in before:
-            return False
-        attempt = ds.committed_attempt(storage, flow, origin, step, task)
-        if attempt is None:
-            return False
-        done: dict[str, Any] = ds.read_done(storage, flow, origin, step, task, attempt)
-        done["cloned_from"] = f"{flow}/{origin}/{step}/{task}/{attempt}"
-        try:
-            control = ds.read_control(storage, flow, origin, step, task)
-        except KeyNotFound:
-            control = None
-        store = ds.TaskStore(storage, flow, new_run, step, task, 0)
-        if control is not None:
-            store.write_control(control)
-        store.write_meta({"status": "succeeded", "cloned_from": done["cloned_from"]})
-        store.commit(done)
-        return True
+        return step in before and clone_task(storage, flow, origin, new_run, step, task)
 
     return clone
+
+
+def reused_steps(order: list[str], from_step: str) -> list[str]:
+    """The steps whose committed tasks a resume from `from_step` reuses: those before it."""
+    return order[: order.index(from_step)]
+
+
+def origin_record(storage: Storage, flow: str, run: str) -> dict[str, Any]:
+    """The origin run's record, settled if its local runner died. A run on Step Functions
+    may have none, only its committed tasks: then an empty record. Raises KeyNotFound for a
+    run that has neither."""
+    try:
+        return settle_run(storage, flow, run)
+    except KeyNotFound:
+        if not ds.list_steps(storage, flow, run):
+            raise
+        return {}
+
+
+def origin_params(storage: Storage, graph: dict[str, Any], run: str,
+                  meta: dict[str, Any]) -> dict[str, Any]:
+    """The parameters the origin run was given: from its record, else (a Step Functions run
+    without one) the values its `start` task recorded as artifacts."""
+    recorded = meta.get("params")
+    if isinstance(recorded, dict):
+        return split_input(recorded)[0]
+    flow = graph["flow"]
+    try:
+        done = ds.read_done(storage, flow, run, "start", "0")
+    except KeyNotFound:
+        return {}
+    artifacts = done["artifacts"]
+    return {p["name"]: ds.load_artifact(storage, flow, artifacts[p["attr"]], p["attr"])
+            for p in graph["parameters"] if p["attr"] in artifacts}

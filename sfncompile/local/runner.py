@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from sfncompile.local import lifeline
+from sfncompile.local.hybrid import RemoteSteps
 from sfncompile.local.outcome import Key, Outcome
 from sfncompile.local.progress import Progress
 from sfncompile.local.worker import TaskLauncher
@@ -72,6 +73,8 @@ class LocalRunner:
         origin_run: str | None = None,
         clone: Callable[[Key], bool] | None = None,
         launcher: TaskLauncher | None = None,
+        remote: RemoteSteps | None = None,
+        tags: tuple[str, ...] = (),
     ) -> None:
         self.graph = graph
         self.flow = graph["flow"]
@@ -85,6 +88,8 @@ class LocalRunner:
         self.origin_run = origin_run
         self.clone = clone
         self.launcher = launcher
+        self.remote = remote  # the steps whose tasks run as AWS Batch jobs (a hybrid run)
+        self.tags = sorted(set(tags))
         self.steps: dict[str, Any] = graph["steps"]
         self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
         self.arrivals: dict[Key, int] = {}
@@ -144,6 +149,8 @@ class LocalRunner:
 
     def execute(self, key: Key, attempt: int, tmp: str,
                 caught: dict[str, Any] | None = None) -> Outcome:
+        if self.remote is not None and self.remote.handles(key[0]):
+            return self.remote.execute(self, key, attempt, caught)
         timeout = self.steps[key[0]]["timeout_seconds"]
         began = time.monotonic()
         graph_file = os.path.join(tmp, "graph.json")
@@ -185,6 +192,7 @@ class LocalRunner:
         meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
                 "params": self.params, "status": "running", "started": time.time(),
                 "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local",
+                "tags": self.tags, "system_tags": system_tags(),
                 "runner_process": lifeline.identity()}
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
         result = RunResult(self.flow, self.run_id, succeeded=False)
@@ -224,6 +232,8 @@ class LocalRunner:
                 # Before the pool's exit waits for them: stop the running tasks now.
                 assert self.launcher is not None
                 self.launcher.kill_all()
+                if self.remote is not None:
+                    self.remote.terminate_all()
                 raise
 
     def _walk(self, pool: ThreadPoolExecutor, ready: deque[Launch],
@@ -301,3 +311,11 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def system_tags() -> list[str]:
+    """Metaflow's system tag for who ran the run: the client's default namespace."""
+    from sfncompile.current import get_username
+
+    user = get_username()
+    return [f"user:{user}"] if user else []

@@ -75,10 +75,10 @@ def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: li
 
 def _preload(s3: bool) -> None:
     from sfncompile.runtime import __main__ as entry
-    from sfncompile.runtime import task
+    from sfncompile.runtime import metaflow_alias
 
     entry.parser()  # argparse's set-up (gettext, terminal size) once, not per task
-    task.install_metaflow_shim()  # one search of sys.path for `metaflow`, not one per task
+    metaflow_alias.install()  # every forked task inherits `metaflow` as sfncompile
     if s3:
         try:
             import boto3

@@ -16,11 +16,13 @@ from sfncompile.ir import (
     CardPolicy,
     CatchPolicy,
     ForeachOptions,
+    PackagesIR,
     Policies,
     Resources,
     RetryPolicy,
     SecretSource,
     SecretsPolicy,
+    SourcePos,
 )
 from sfncompile.runtime.secrets import SecretsError, normalise_sources
 from sfncompile.schedule import (
@@ -41,6 +43,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class Arg:
     types: tuple[type, ...]
     check: Callable[[Any], str | None] | None = None  # returns a problem, or None
+    default: Any = None  # Metaflow's default; where it is None, None may be written too
 
 
 # What AWS accepts, so a flow that builds also deploys and runs (the bound is in the message).
@@ -120,7 +123,42 @@ def _map_mode(v: Any) -> str | None:
 _INT = (int,)
 _STR = (str,)
 _BOOL = (bool,)
+_DICT = (dict,)
+_LIST = (list, tuple)
+_STRS = (str, list, tuple)  # one string, or a list of them (Metaflow takes both)
+_ANY = (object,)  # any literal: the decorator is accepted, its value has no effect here
+_FUNCTIONS = (list, tuple)  # functions of the module, or their names: read by name
 
+
+def _count(v: Any) -> str | None:
+    return None if v >= 0 else "must be 0 or more"
+
+
+def _strings(v: Any) -> str | None:
+    items = [v] if isinstance(v, str) else v
+    return None if all(isinstance(i, str) and i for i in items) else "must be strings"
+
+
+def _str_dict(v: Any) -> str | None:
+    ok = all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
+    return None if ok else "must map strings to strings"
+
+
+def _packages(v: Any) -> str | None:
+    ok = all(isinstance(k, str) and k and isinstance(x, str) for k, x in v.items())
+    return None if ok else "must map package names to version strings ('' for any version)"
+
+
+_SWAPPINESS = _between(0, 99, "Linux swappiness is below 100, as Metaflow checks")
+_EPHEMERAL = _between(21, 200, "GiB: what Fargate's ephemeral storage allows")
+_PACKAGE_ARGS = {
+    "packages": Arg(_DICT, _packages, default={}),
+    "python": Arg(_STR),
+    "disabled": Arg(_BOOL),
+}
+
+# Every step decorator sfncompile runs or accepts, with every argument Metaflow 2.19 takes and
+# its default there (`default`). What each means per backend is in SUPPORT below.
 STEP_DECORATORS: dict[str, dict[str, Arg]] = {
     "batch": {
         "cpu": Arg(_NUMBER, _CPU),
@@ -130,44 +168,78 @@ STEP_DECORATORS: dict[str, dict[str, Arg]] = {
         "image": Arg(_STR),
         "queue": Arg(_STR),
         "iam_role": Arg(_STR),
+        "execution_role": Arg(_STR),
+        "max_swap": Arg(_INT, _count),
+        "swappiness": Arg(_INT, _SWAPPINESS),
+        "inferentia": Arg(_INT, _count),
+        "trainium": Arg(_INT, _count),
+        "efa": Arg(_INT, _count),
+        "host_volumes": Arg(_STRS, _strings),
+        "efs_volumes": Arg(_STRS, _strings),
+        "use_tmpfs": Arg(_BOOL, default=False),
+        "aws_batch_tags": Arg(_DICT, _str_dict),
+        "tmpfs_tempdir": Arg(_BOOL, default=True),
+        "tmpfs_size": Arg(_INT, _MEMORY),
+        "tmpfs_path": Arg(_STR, default="/metaflow_temp"),
+        "ephemeral_storage": Arg(_INT, _EPHEMERAL),
+        "log_driver": Arg(_STR),
+        "log_options": Arg(_STRS, _strings),
+        "executable": Arg(_STR),
+        "privileged": Arg(_BOOL, default=False),
     },
     "resources": {
-        "cpu": Arg(_NUMBER, _CPU),
-        "memory": Arg(_INT, _MEMORY),
+        "cpu": Arg(_NUMBER, _CPU, default="1"),
+        "memory": Arg(_INT, _MEMORY, default="4096"),
         "gpu": Arg(_INT, _GPU),
+        "disk": Arg(_INT, _count),
         "shared_memory": Arg(_INT, _MEMORY),
     },
     "retry": {
-        "times": Arg(_INT, _RETRIES),
-        "minutes_between_retries": Arg(_INT, _RETRY_MINUTES),
+        "times": Arg(_INT, _RETRIES, default="3"),
+        "minutes_between_retries": Arg(_INT, _RETRY_MINUTES, default="2"),
     },
-    "catch": {"var": Arg(_STR, _identifier), "print_exception": Arg(_BOOL)},
+    "catch": {"var": Arg(_STR, _identifier), "print_exception": Arg(_BOOL, default=True)},
     "timeout": {
-        "seconds": Arg(_INT, _TIMEOUT["seconds"]),
-        "minutes": Arg(_INT, _TIMEOUT["minutes"]),
-        "hours": Arg(_INT, _TIMEOUT["hours"]),
+        "seconds": Arg(_INT, _TIMEOUT["seconds"], default=0),
+        "minutes": Arg(_INT, _TIMEOUT["minutes"], default=0),
+        "hours": Arg(_INT, _TIMEOUT["hours"], default=0),
     },
-    "environment": {"vars": Arg((dict,), _env_vars)},
+    "environment": {"vars": Arg((dict,), _env_vars, default={})},
     "foreach_options": {
-        "mode": Arg(_STR, _map_mode),
+        "mode": Arg(_STR, _map_mode, default="inline"),
         "max_concurrency": Arg(_INT, _CONCURRENCY),
     },
-    # Metaflow's arguments; scope, rank and refresh_interval only matter to its UI.
+    # Metaflow's arguments and defaults; scope, rank and refresh_interval only matter to its UI.
     "card": {
-        "type": Arg(_STR, _card_type),
+        "type": Arg(_STR, _card_type, default="default"),
         "id": Arg(_STR, _identifier),
-        "options": Arg((dict,)),
-        "scope": Arg(_STR),
+        "options": Arg(_DICT, default={}),
+        "scope": Arg(_STR, default="task"),
         "rank": Arg(_STR),
-        "timeout": Arg(_INT),
-        "save_errors": Arg(_BOOL),
-        "customize": Arg(_BOOL),
-        "refresh_interval": Arg(_INT),
+        "timeout": Arg(_INT, _between(0, MAX_TIMEOUT_SECONDS, "seconds"), default=45),
+        "save_errors": Arg(_BOOL, default=True),
+        "customize": Arg(_BOOL, default=False),
+        "refresh_interval": Arg(_INT, _between(0, 86_400, "seconds"), default=5),
     },
     "secrets": {
-        "sources": Arg((list,), _secret_sources),
+        "sources": Arg(_LIST, _secret_sources, default=[]),
         "role": Arg(_STR),
-        "allow_override": Arg(_BOOL),
+        "allow_override": Arg(_BOOL, default=False),
+    },
+    "pypi": _PACKAGE_ARGS,
+    "conda": {**_PACKAGE_ARGS, "libraries": Arg(_DICT, _packages, default={})},
+    "kubernetes": {
+        name: Arg(_ANY, default=default) for name, default in (
+            ("cpu", "1"), ("memory", "4096"), ("disk", "10240"), ("image", None),
+            ("image_pull_policy", None), ("image_pull_secrets", None),
+            ("service_account", None), ("secrets", None), ("node_selector", None),
+            ("namespace", None), ("gpu", None), ("gpu_vendor", None), ("tolerations", None),
+            ("labels", None), ("annotations", None), ("use_tmpfs", None),
+            ("tmpfs_tempdir", True), ("tmpfs_size", None), ("tmpfs_path", "/metaflow_temp"),
+            ("persistent_volume_claims", None), ("shared_memory", None), ("port", None),
+            ("compute_pool", None), ("executable", None),
+            ("hostname_resolution_timeout", 600), ("qos", "burstable"),
+            ("extended_resources", {}), ("security_context", None))
     },
 }
 # A step may carry several of these (Metaflow's allow_multiple).
@@ -176,15 +248,68 @@ REPEATABLE = frozenset({"card"})
 CLASS_DECORATORS: dict[str, dict[str, Arg]] = {
     "schedule": {
         "cron": Arg(_STR),
-        "daily": Arg(_BOOL),
-        "hourly": Arg(_BOOL),
-        "weekly": Arg(_BOOL),
+        "daily": Arg(_BOOL, default=True),
+        "hourly": Arg(_BOOL, default=False),
+        "weekly": Arg(_BOOL, default=False),
         "timezone": Arg(_STR, timezone_problem),
-    }
+    },
+    "pypi_base": _PACKAGE_ARGS,
+    "conda_base": {**_PACKAGE_ARGS, "libraries": Arg(_DICT, _packages, default={})},
+    "exit_hook": {
+        "on_success": Arg(_FUNCTIONS, default=[]),
+        "on_error": Arg(_FUNCTIONS, default=[]),
+        "options": Arg(_DICT, default={}),
+    },
+    # Event triggers and projects (parser/triggers.py checks their structure).
+    "trigger": {"event": Arg((str, dict)), "events": Arg((list,)), "options": Arg((dict,))},
+    "trigger_on_finish": {"flow": Arg((str, dict)), "flows": Arg((list,)),
+                          "options": Arg((dict,))},
+    "project": {"name": Arg(_STR), "branch": Arg(_STR), "production": Arg(_BOOL)},
+}
+# Arguments that name functions of the flow's module (`on_success=[notify]`): read by name.
+FUNCTION_ARGS = frozenset({("exit_hook", "on_success"), ("exit_hook", "on_error")})
+
+# Decorators that Metaflow allows more than once on a step; their arguments are a list.
+REPEATABLE = frozenset({"card"})
+
+# Metaflow's decorators that no backend of sfncompile runs: why, and what to use instead.
+REFUSED: dict[str, str] = {
+    "parallel": "runs a step as a gang of nodes (multi-node Batch jobs), which sfncompile "
+                "does not schedule; use a foreach to spread work over tasks",
+    "pytorch_parallel": "runs a step as a gang of PyTorch nodes (multi-node Batch jobs), "
+                        "which sfncompile does not schedule; use a foreach, or start "
+                        "torch.distributed inside one large @batch step",
+    "airflow_s3_key_sensor": "is an Airflow sensor; use @trigger with an event that the "
+                             "object's producer publishes",
+    "airflow_external_task_sensor": "is an Airflow sensor; use @trigger_on_finish to start "
+                                    "after another flow",
+    "airflow_internal": "is internal to Metaflow's Airflow integration and never written in "
+                        "a flow; remove it",
+    "argo_workflows_internal": "is internal to Metaflow's Argo Workflows integration and "
+                               "never written in a flow; remove it",
+    "step_functions_internal": "is internal to Metaflow's Step Functions integration and "
+                               "never written in a flow; remove it",
+    "unbounded_test_foreach_internal": "is internal to Metaflow's test suite and never "
+                                       "written in a flow; remove it",
 }
 
 
+def numeric_text(arg: Arg, value: Any) -> Any:
+    """Metaflow also takes numbers as strings (`@resources(memory="8192")`): read them."""
+    if isinstance(value, str) and str not in arg.types and _NUMBER[0] in arg.types:
+        for kind in (int, float):
+            try:
+                number = kind(value)
+            except ValueError:
+                continue
+            if kind in arg.types:
+                return number
+    return value
+
+
 def type_problem(arg: Arg, value: Any) -> str | None:
+    if value is None and arg.default is None:
+        return None
     # bool is an int in Python; a flag where a number is wanted is a mistake.
     if isinstance(value, bool) and bool not in arg.types:
         return f"must be {_type_names(arg.types)}, got a bool"
@@ -208,23 +333,26 @@ def timeout_seconds(args: dict[str, Any]) -> int:
 
 def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join({"int": "an int", "float": "a float", "str": "a string",
-                        "bool": "a bool", "dict": "a dict"}[t.__name__] for t in types)
+                        "bool": "a bool", "dict": "a dict",
+                        "list": "a list"}[t.__name__] for t in types)
 
 
 _NO_POLICIES = Policies()
 
 
-def build_policies(decorators: dict[str, dict[str, Any]],
-                   cards: tuple[dict[str, Any], ...] = ()) -> Policies:
+def build_policies(decorators: dict[str, Any],
+                   positions: dict[str, SourcePos] | None = None) -> Policies:
     """Merge the checked decorator arguments of one step into its policies.
 
     `@batch` and `@resources` both size the job; like Metaflow, the larger value wins.
+    `positions` says where each decorator was written.
     """
-    if not decorators and not cards:
+    if not decorators:
         return _NO_POLICIES  # frozen, so shared by every undecorated step
+    positions = positions or {}
     sizing: dict[str, Any] = {}
     for name in ("resources", "batch"):
-        for key in ("cpu", "memory", "gpu", "shared_memory"):
+        for key in ("cpu", "memory", "gpu", "shared_memory", "disk"):
             value = decorators.get(name, {}).get(key)
             if value is not None:
                 sizing[key] = max(sizing.get(key, value), value)
@@ -236,20 +364,25 @@ def build_policies(decorators: dict[str, dict[str, Any]],
     env = decorators.get("environment", {}).get("vars", {})
     return Policies(
         resources=Resources(**sizing),
-        batch=BatchSettings(**{k: batch[k] for k in ("image", "queue", "iam_role") if k in batch}),
+        batch=batch_settings(batch, requested="batch" in decorators),
         retry=RetryPolicy(**retry) if retry is not None else None,
         catch=CatchPolicy(**catch) if catch is not None else None,
         timeout_seconds=seconds,
         environment=tuple(sorted((k, str(v)) for k, v in env.items())),
         foreach=ForeachOptions(**decorators.get("foreach_options", {})),
-        cards=tuple(_card(c) for c in cards),
+        cards=tuple(_card(c) for c in decorators.get("card", ())),
         secrets=_secrets(decorators.get("secrets")),
+        packages=next((packages_ir(name, decorators[name], positions[name])
+                       for name in ("pypi", "conda") if name in decorators), None),
+        kubernetes=positions.get("kubernetes") if "kubernetes" in decorators else None,
     )
 
 
 def _card(args: dict[str, Any]) -> CardPolicy:
-    keep = {k: args[k] for k in ("type", "id", "timeout", "save_errors", "customize") if k in args}
-    return CardPolicy(**keep, options=tuple(sorted(args.get("options", {}).items())))
+    given = _given(args)
+    keep = {k: given[k] for k in ("type", "id", "timeout", "save_errors", "customize")
+            if k in given}
+    return CardPolicy(**keep, options=tuple(sorted((given.get("options") or {}).items())))
 
 
 def _secrets(args: dict[str, Any] | None) -> SecretsPolicy | None:
@@ -262,6 +395,35 @@ def _secrets(args: dict[str, Any] | None) -> SecretsPolicy | None:
                       for s in sources),
         allow_override=bool(args.get("allow_override", False)),
     )
+
+
+def batch_settings(args: dict[str, Any], requested: bool = False) -> BatchSettings:
+    given = _given(args)
+    lists: dict[str, Any] = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in given.items()
+             if k in ("host_volumes", "efs_volumes", "log_options")}
+    plain = {k: v for k, v in given.items() if k in BATCH_FIELDS and k not in lists}
+    return BatchSettings(**plain, **lists,
+                         inferentia=given.get("inferentia", 0) + given.get("trainium", 0),
+                         tags=tuple(sorted(given.get("aws_batch_tags", {}).items())),
+                         requested=requested)
+
+
+BATCH_FIELDS = frozenset({"image", "queue", "iam_role", "execution_role", "max_swap",
+                          "swappiness", "efa", "use_tmpfs", "tmpfs_tempdir", "tmpfs_size",
+                          "tmpfs_path", "ephemeral_storage", "log_driver", "privileged"})
+
+
+def packages_ir(name: str, args: dict[str, Any], pos: SourcePos) -> PackagesIR:
+    """`@pypi`/`@conda` or their `_base` forms; conda's `libraries` is its old `packages`."""
+    packages = {**args.get("libraries", {}), **args.get("packages", {})}
+    return PackagesIR(manager="conda" if name.startswith("conda") else "pypi",
+                      packages=tuple(sorted(packages.items())), python=args.get("python"),
+                      disabled=bool(args.get("disabled")), pos=pos)
+
+
+def _given(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments written with a value (None stands for Metaflow's default)."""
+    return {k: v for k, v in args.items() if v is not None}
 
 
 def schedule_expression(args: dict[str, Any]) -> str:

@@ -8,25 +8,39 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sfncompile import ir
 from sfncompile.errors import FlowError, FlowErrors, UsageError
-from sfncompile.ir import FlowIR, ParameterIR, ParamType, ScheduleIR, SourcePos, StepIR
+from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
+from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_guard_calls
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
+    FUNCTION_ARGS,
+    REFUSED,
     REPEATABLE,
     STEP_DECORATORS,
     build_policies,
     combined_problem,
+    numeric_text,
     schedule_expression,
     type_problem,
 )
+from sfncompile.parser.events import EventDecorators
+from sfncompile.parser.flow_extras import FLOW_EXTRAS, flow_extras
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
+from sfncompile.parser.parameters import (
+    MISSING,
+    config_reference,
+    is_failure,
+    parameter_call,
+    read_parameter,
+)
+from sfncompile.parser.provided import check_imports
+from sfncompile.parser.user_decorators import USER_DECORATOR, module_bindings, unknown_decorator
 from sfncompile.parser.validate import validate_graph
 from sfncompile.schedule import ScheduleError
 
-_PARAM_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 # Every step is a Batch Task state of at least this many bytes, so a definition within Step
 # Functions' 1,048,576 bytes (emit/limits.py checks the real size) has at most MAX_STEPS
 # steps: checked before anything is built, so a huge flow is refused at once.
@@ -48,6 +62,10 @@ class _Reader:
         # and no other spelling of `next` normalises to it.
         self.lines: list[str] | None = text.splitlines() if text.isascii() else None
         self.errors: list[FlowError] = []
+        # Names the module binds at its top level, where a user's decorator may come from
+        # (None: a star import makes them unknowable).
+        self.bound: set[str] | None = set()
+        self.configs: dict[str, Any] = {}  # Config attributes of the flow -> their values
 
     def pos(self, node: ast.AST) -> SourcePos:
         return SourcePos(
@@ -65,13 +83,19 @@ class _Reader:
     def decorator_args(
         self, node: ast.expr, table: dict[str, dict[str, Any]], where: str
     ) -> tuple[str, dict[str, Any]] | None:
+        """The decorator's name and checked arguments; USER_DECORATOR for the user's own
+        decorator (it runs at task time); None after an error."""
         call = node if isinstance(node, ast.Call) else None
         target = call.func if call else node
         name = self.info.api_name(target)
+        if name in REFUSED:
+            self.error(node, f"{where}: @{name} {REFUSED[name]}")
+            return None
         if name not in table:
-            shown = ast.unparse(target)
-            self.error(node, f"{where}: unknown decorator @{shown} (known: "
-                       f"{', '.join('@' + k for k in sorted(table))})")
+            problem = unknown_decorator(target, name, table, self.bound)
+            if problem is None:
+                return USER_DECORATOR, {}
+            self.error(node, f"{where}: {problem}")
             return None
         args: dict[str, Any] = {}
         if call is None:
@@ -84,9 +108,13 @@ class _Reader:
                 self.error(kw.value if kw.arg is None else kw, f"{where}: unknown argument "
                            f"{kw.arg or '**'!r} of @{name} (allowed: {', '.join(spec)})")
                 continue
-            value = self.literal(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
+            if (name, kw.arg) in FUNCTION_ARGS:
+                value = self.function_names(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
+            else:
+                value = self.literal(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
             if value is _NOT_LITERAL:
                 continue
+            value = numeric_text(spec[kw.arg], value)
             problem = type_problem(spec[kw.arg], value)
             if problem:
                 self.error(kw.value, f"{where}: argument {kw.arg!r} of @{name} {problem}")
@@ -97,67 +125,129 @@ class _Reader:
             self.error(node, f"{where}: @{name} {problem}")
         return name, args
 
-    def literal(self, node: ast.expr, what: str) -> Any:
+    def function_names(self, node: ast.expr, what: str) -> Any:
+        """A list of functions of the module (or their names, or dotted import paths), as
+        Metaflow's @exit_hook takes them: kept by name."""
+        if not isinstance(node, ast.List | ast.Tuple):
+            self.error(node, f"{what} must be a list of functions, not `{_short(node)}`")
+            return _NOT_LITERAL
+        names = []
+        for item in node.elts:
+            if isinstance(item, ast.Constant) and isinstance(item.value, str) and item.value:
+                names.append(item.value)
+            elif isinstance(item, ast.Name):
+                names.append(item.id)
+            else:
+                self.error(item, f"{what} must list functions defined or imported in this "
+                           f"module, or their names, not `{_short(item)}`")
+                return _NOT_LITERAL
+        return names
+
+    def literal(self, node: ast.expr, what: str, quiet: bool = False) -> Any:
+        """The value of a literal (or of a Config reference); _NOT_LITERAL, with an error
+        unless `quiet`, for anything that would need the module to run."""
         if too_deep(node, MAX_LITERAL_DEPTH):
             self.error(node, f"{what} nests more than {MAX_LITERAL_DEPTH} levels deep")
             return _NOT_LITERAL
+        from_config = config_reference(self, node, what)
+        if is_failure(from_config):
+            return _NOT_LITERAL
+        if from_config is not MISSING:
+            return from_config
         try:
             return self.info.literal(node)
         except (ValueError, TypeError, SyntaxError, RecursionError):
-            self.error(node, f"{what} must be a literal value, not `{_short(node)}` "
-                       "(flows are compiled without running them)")
+            if not quiet:
+                self.error(node, f"{what} must be a literal value, not `{_short(node)}` "
+                           "(flows are compiled without running them)")
             return _NOT_LITERAL
 
     # -- flow class -------------------------------------------------------------------------
 
-    def flow(self, cls: ast.ClassDef, source: str) -> FlowIR | None:
-        steps_defined = [stmt for stmt in cls.body if isinstance(
-            stmt, ast.FunctionDef | ast.AsyncFunctionDef) and self.is_step(stmt)]
+    def flow(self, cls: ast.ClassDef, source: str,
+             lineage: list[tuple[_Reader, ast.ClassDef, bool]] | None = None) -> FlowIR | None:
+        """The flow of class `cls`; `lineage` is the class and its bases in resolution order
+        (each with the reader of its module, and whether it derives from FlowSpec)."""
+        lineage = lineage or [(self, cls, True)]
+        members = _members(lineage)
+        steps_defined = [stmt for reader, stmt in members if isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef) and reader.is_step(stmt)]
         if len(steps_defined) > MAX_STEPS:
             self.error(steps_defined[MAX_STEPS], f"flow {cls.name!r} has {len(steps_defined):,} "
                        f"steps; a Step Functions definition ({MAX_DEFINITION_BYTES:,} bytes at "
                        f"most) holds at most {MAX_STEPS:,} (every step is a Batch task state of "
                        f"at least {MIN_TASK_STATE_BYTES} bytes). Use a foreach, or split the flow")
             return None
+        # Configs first: decorators and Parameter defaults may read their values.
+        configs: dict[int, ParameterIR | None] = {}
+        for reader, stmt in members:
+            if (isinstance(stmt, ast.Assign | ast.AnnAssign)
+                    and parameter_call(reader, stmt) == "Config"):
+                configs[id(stmt)] = config = reader.parameter(stmt)
+                if config is not None:
+                    for other, _, _ in lineage:
+                        other.configs[config.attr] = config.default
         schedule = None
-        for deco in cls.decorator_list:
-            parsed = self.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
-            if parsed is None:
+        given_on: dict[str, str] = {}
+        extras: list[tuple[str, dict[str, Any], SourcePos]] = []
+        events = EventDecorators(self.pos, self.error, cls.name)
+        for reader, klass, is_flow in lineage:
+            if not is_flow:
                 continue
-            _, args = parsed
-            try:
-                schedule = ScheduleIR(expression=schedule_expression(args),
-                                      timezone=args.get("timezone"), pos=self.pos(deco))
-            except ScheduleError as exc:
-                self.error(deco, f"flow {cls.name!r}: @schedule: {exc}")
+            for deco in klass.decorator_list:
+                parsed = reader.decorator_args(deco, CLASS_DECORATORS, f"flow {cls.name!r}")
+                if parsed is None or parsed[0] == USER_DECORATOR:
+                    continue
+                name, args = parsed
+                if name in given_on and given_on[name] != klass.name:
+                    reader.error(deco, f"flow {cls.name!r}: @{name} is given on {klass.name!r} "
+                                 f"and on {given_on[name]!r}; a flow decorator is given once "
+                                 "in a class hierarchy (as in Metaflow)")
+                    continue
+                given_on[name] = klass.name
+                events.pos, events.error = reader.pos, reader.error
+                if events.read(name, args, deco):
+                    continue
+                if name in FLOW_EXTRAS:
+                    extras.append((name, args, reader.pos(deco)))
+                    continue
+                if name != "schedule":
+                    continue
+                try:
+                    schedule = ScheduleIR(expression=schedule_expression(args),
+                                          timezone=args.get("timezone"), pos=reader.pos(deco))
+                except ScheduleError as exc:
+                    reader.error(deco, f"flow {cls.name!r}: @schedule: {exc}")
         steps: list[StepIR] = []
         params: list[ParameterIR] = []
         seen_steps: dict[str, ast.FunctionDef] = {}
         seen_params: dict[str, ParameterIR] = {}
         unparsed = False  # a step whose transition could not be read: skip graph rules
-        for stmt in cls.body:
-            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and self.is_step(stmt):
+        for reader, stmt in members:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and reader.is_step(stmt):
                 if stmt.name in seen_steps:
-                    self.error(stmt, f"step {stmt.name!r} is defined twice (first at line "
-                               f"{seen_steps[stmt.name].lineno})")
+                    reader.error(stmt, f"step {stmt.name!r} is defined twice (first at line "
+                                 f"{seen_steps[stmt.name].lineno})")
                     continue
                 if isinstance(stmt, ast.AsyncFunctionDef):
-                    self.error(stmt, f"step {stmt.name!r} must not be async")
+                    reader.error(stmt, f"step {stmt.name!r} must not be async")
                     continue
                 seen_steps[stmt.name] = stmt
-                step = self.step(stmt)
+                step = reader.step(stmt)
                 if step is None:
                     unparsed = True
                 else:
                     steps.append(step)
             elif isinstance(stmt, ast.Assign | ast.AnnAssign):
-                param = self.parameter(stmt)
+                param = configs[id(stmt)] if id(stmt) in configs else reader.parameter(stmt)
                 if param is None:
                     continue
                 if param.name in seen_params:
-                    first = seen_params[param.name].pos.line
-                    self.error(stmt, f"duplicate Parameter {param.name!r} (first defined at "
-                               f"line {first})")
+                    first = seen_params[param.name].pos
+                    at = f"line {first.line}" if first.path == reader.path else \
+                        f"{first.path}:{first.line}"
+                    reader.error(stmt, f"duplicate Parameter {param.name!r} (first defined at "
+                                 f"{at})")
                     continue
                 seen_params[param.name] = param
                 params.append(param)
@@ -167,7 +257,8 @@ class _Reader:
                            f"step {param.attr!r} has the name of a Parameter")
         flow = FlowIR(name=cls.name, source=source, steps=tuple(steps),
                       parameters=tuple(params), schedule=schedule, pos=self.pos(cls),
-                      doc=ast.get_docstring(cls))
+                      doc=ast.get_docstring(cls), **flow_extras(extras, self.errors),
+                      **events.fields(params))
         if not unparsed:
             self.errors.extend(validate_graph(flow))
         return flow
@@ -179,15 +270,18 @@ class _Reader:
 
     def step(self, func: ast.FunctionDef) -> StepIR | None:
         where = f"step {func.name!r}"
-        decorators: dict[str, dict[str, Any]] = {}
-        cards: list[dict[str, Any]] = []
+        decorators: dict[str, Any] = {}  # name -> arguments (a list where repeatable)
+        positions: dict[str, SourcePos] = {}
         for deco in func.decorator_list:
             if self.info.api_name(deco) == "step":
                 continue
             parsed = self.decorator_args(deco, STEP_DECORATORS, where)
-            if parsed is not None and parsed[0] in REPEATABLE:
-                cards.append(parsed[1])
-            elif parsed is not None:
+            if parsed is None or parsed[0] == USER_DECORATOR:
+                continue
+            positions[parsed[0]] = self.pos(deco)
+            if parsed[0] in REPEATABLE:
+                decorators.setdefault(parsed[0], []).append(parsed[1])
+            else:
                 if parsed[0] in decorators:
                     self.error(deco, f"{where}: @{parsed[0]} is given twice")
                 decorators[parsed[0]] = parsed[1]
@@ -200,7 +294,7 @@ class _Reader:
         calls = self.next_calls(func)
         base: dict[str, Any] = {
             "name": func.name, "is_join": is_join, "pos": self.pos(func),
-            "doc": ast.get_docstring(func), "policies": build_policies(decorators, tuple(cards)),
+            "doc": ast.get_docstring(func), "policies": build_policies(decorators, positions),
         }
         if func.name == "end":
             for call in calls:
@@ -326,69 +420,9 @@ class _Reader:
     # -- parameters -------------------------------------------------------------------------
 
     def parameter(self, stmt: ast.Assign | ast.AnnAssign) -> ParameterIR | None:
-        value = stmt.value
-        if not (isinstance(value, ast.Call) and self.info.api_name(value.func) == "Parameter"):
+        if parameter_call(self, stmt) is None:
             return None
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        if len(targets) != 1 or not isinstance(targets[0], ast.Name):
-            self.error(stmt, "a Parameter must be assigned to one class attribute")
-            return None
-        attr = targets[0].id
-        where = f"Parameter {attr!r}"
-        args = dict(zip(("name", "default"), value.args, strict=False))
-        for kw in value.keywords:
-            if kw.arg in ("name", "default", "type", "help", "required"):
-                args[kw.arg] = kw.value
-            else:
-                self.error(kw, f"{where}: unknown argument {kw.arg!r} "
-                           "(allowed: name, default, type, help, required)")
-        if "name" not in args:
-            self.error(value, f"{where}: needs a name, e.g. Parameter('{attr}', default=...)")
-            return None
-        values: dict[str, Any] = {}
-        for key in ("name", "default", "help", "required"):
-            if key in args:
-                values[key] = self.literal(args[key], f"{where}: {key}")
-                if values[key] is _NOT_LITERAL:
-                    return None
-        if not isinstance(values["name"], str) or not values["name"]:
-            self.error(args["name"], f"{where}: the name must be a non-empty string")
-            return None
-        for key, wanted, kind in (("help", str, "a string"), ("required", bool, "True or False")):
-            if values.get(key) is not None and not isinstance(values[key], wanted):
-                self.error(args[key], f"{where}: {key} must be {kind}, not {values[key]!r:.40}")
-                return None
-        ptype = self.parameter_type(args.get("type"), values.get("default"), where)
-        if ptype is None:
-            return None
-        default = values.get("default")
-        if default is not None and not _fits(ptype, default):
-            self.error(args["default"], f"{where}: default {default!r:.60} is not of type "
-                       f"{ptype}")
-            return None
-        problem = _json_problem(default)
-        if problem:
-            self.error(args["default"], f"{where}: the default {problem}")
-            return None
-        return ParameterIR(name=values["name"], attr=attr, type=cast(ParamType, ptype),
-                           default=default,
-                           required=bool(values.get("required", False)),
-                           help=values.get("help"), pos=self.pos(stmt))
-
-    def parameter_type(self, node: ast.expr | None, default: Any, where: str) -> str | None:
-        if node is None:
-            for kind, t in (("bool", bool), ("int", int), ("float", float), ("json", dict),
-                            ("json", list)):
-                if isinstance(default, t):
-                    return kind
-            return "str"
-        if self.info.api_name(node) == "JSONType":
-            return "json"
-        if isinstance(node, ast.Name) and node.id in _PARAM_TYPES:
-            return _PARAM_TYPES[node.id]
-        self.error(node, f"{where}: type must be str, int, float, bool or JSONType, "
-                   f"not `{_short(node)}`")
-        return None
+        return read_parameter(self, stmt, _NOT_LITERAL)
 
 
 class _NotLiteral:
@@ -424,6 +458,34 @@ def _json_problem(value: Any) -> str | None:
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return None
+
+
+def _defined_names(stmt: ast.stmt) -> set[str]:
+    """The class attributes a statement of a class body binds."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {stmt.name}
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+        [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _members(lineage: list[tuple[_Reader, ast.ClassDef, bool]]) -> list[tuple[_Reader, ast.stmt]]:
+    """The class-body statements a flow class sees, with their readers: a name bound by a class
+    earlier in the resolution order hides the same name in later ones (a subclass's step
+    overrides its base's). Listed base-most first, each class in source order."""
+    owner: dict[str, int] = {}
+    for i, (_, klass, _) in enumerate(lineage):
+        for stmt in klass.body:
+            for name in _defined_names(stmt):
+                owner.setdefault(name, i)
+    out: list[tuple[_Reader, ast.stmt]] = []
+    for i in reversed(range(len(lineage))):
+        reader, klass, _ = lineage[i]
+        for stmt in klass.body:
+            names = _defined_names(stmt)
+            if names and all(owner[n] == i for n in names):
+                out.append((reader, stmt))
+    return out
 
 
 def _is_self_next(call: ast.Call) -> bool:
@@ -538,27 +600,87 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
                          ) from None
     except ValueError as exc:  # e.g. an integer literal longer than Python allows
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
-    info = read_module(tree)
-    reader = _Reader(display, info, text)
-    classes = [c for c in tree.body if isinstance(c, ast.ClassDef)
-               and any(info.api_name(b) == "FlowSpec" for b in c.bases)]
+    main = SourceModule(display, text, tree, read_module(tree))
+    errors = check_imports(tree, display)
+    if errors:
+        raise FlowErrors(errors)
+    readers: dict[int, _Reader] = {}
+    shared: list[FlowError] = []
+
+    def reader_for(module: SourceModule) -> _Reader:
+        if id(module) not in readers:
+            readers[id(module)] = _Reader(module.path, module.info, module.text)
+            readers[id(module)].errors = shared
+            readers[id(module)].bound = module_bindings(module.tree)
+        return readers[id(module)]
+
+    hierarchy = Hierarchy(main, Path(display).parent, _load_beside)
+    classes = hierarchy.flow_classes()
     if not classes:
+        unread = hierarchy.unresolved_bases()
+        if unread:
+            first = unread[0]
+            raise FlowErrors([FlowError(first.module.path, getattr(first.node, "lineno", 1),
+                                        getattr(first.node, "col_offset", 0) + 1,
+                                        f"no flow found: cannot read a base class: "
+                                        f"{first.reason}")])
         raise FlowErrors([FlowError(display, 1, 1, "no flow found: define `class MyFlow(FlowSpec)`"
                                     " with `from sfncompile import FlowSpec, step` "
                                     "(or from metaflow)")])
-    if flow_name is not None:
-        chosen = [c for c in classes if c.name == flow_name]
-        if not chosen:
-            names = ", ".join(c.name for c in classes)
-            raise UsageError(f"{display}: no flow named {flow_name!r} (flows here: {names})")
-    elif len(classes) > 1:
-        names = ", ".join(c.name for c in classes)
-        raise FlowErrors([FlowError(display, classes[1].lineno, classes[1].col_offset + 1,
-                                    f"several flows in this file ({names}): choose one with "
-                                    "--flow NAME")])
-    else:
-        chosen = classes
-    flow = reader.flow(chosen[0], Path(display).name)
-    if reader.errors or flow is None:
-        raise FlowErrors(reader.errors)
+    for ref in classes:
+        hierarchy.check_cycles(ref)
+    chosen = _choose_flow(classes, tree, display, flow_name)
+    lineage = [(reader_for(ref.module), ref.node, hierarchy.is_flow(ref))
+               for ref in hierarchy.mro(chosen)]
+    reader = reader_for(main)
+    flow = reader.flow(chosen.node, Path(display).name, lineage)
+    if shared or flow is None:
+        raise FlowErrors(shared)
     return flow
+
+
+def _choose_flow(classes: list[ClassRef], tree: ast.Module, display: str,
+                 flow_name: str | None) -> ClassRef:
+    """The flow to build: --flow NAME, else the only flow class, else the one the `__main__`
+    guard runs, else the only one that no other flow class of the file derives from."""
+    names = ", ".join(c.name for c in classes)
+    if flow_name is not None:
+        for c in classes:
+            if c.name == flow_name:
+                return c
+        raise UsageError(f"{display}: no flow named {flow_name!r} (flows here: {names})")
+    if len(classes) == 1:
+        return classes[0]
+    by_name = {c.name: c for c in classes}
+    for called in main_guard_calls(tree):
+        if called in by_name:
+            return by_name[called]
+    bases = {b.id for c in classes for b in c.node.bases if isinstance(b, ast.Name)}
+    leaves = [c for c in classes if c.name not in bases]
+    if len(leaves) == 1:
+        return leaves[0]
+    second = classes[1].node
+    raise FlowErrors([FlowError(display, second.lineno, second.col_offset + 1,
+                                f"several flows in this file ({names}): choose one with "
+                                "--flow NAME, or run it under `if __name__ == \"__main__\":`")])
+
+
+def _load_beside(path: Path, display: str) -> SourceModule:
+    """A module beside the flow, parsed and checked like the flow file itself."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{display}: cannot read the module: {exc.strerror or exc}") from None
+    text = decode_source(data, display).removeprefix("\ufeff")
+    try:
+        tree = _parse_python(text, display)
+    except SyntaxError as exc:
+        raise FlowErrors([FlowError(display, exc.lineno or 1, exc.offset or 1,
+                                    f"syntax error: {exc.msg}")]) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the module: "
+                                    f"{type(exc).__name__}")]) from None
+    errors = check_imports(tree, display)
+    if errors:
+        raise FlowErrors(errors)
+    return SourceModule(display, text, tree, read_module(tree))

@@ -7,6 +7,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfncompile.parser.support import SUPPORT
+
 API_MODULES = ("sfncompile", "metaflow")
 # Literals nested deeper than this are refused with a message; the stdlib's literal_eval and
 # unparse recurse once per level and would otherwise hit Python's recursion limit.
@@ -17,6 +19,9 @@ API_NAMES = frozenset(
         "step",
         "Parameter",
         "JSONType",
+        "IncludeFile",
+        "Config",
+        "config_expr",
         "current",
         "batch",
         "resources",
@@ -26,10 +31,15 @@ API_NAMES = frozenset(
         "environment",
         "foreach_options",
         "schedule",
+        "user_step_decorator",
+        "USER_SKIP_STEP",
+        "trigger",
+        "trigger_on_finish",
+        "project",
         "card",
         "secrets",
     }
-)
+) | SUPPORT.keys()
 
 
 @dataclass

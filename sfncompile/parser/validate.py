@@ -57,7 +57,9 @@ def _check_names(flow: FlowIR) -> list[FlowError]:
                                    "'start'"))
         if s.policies.catch is not None and s.kind not in ("linear", "end"):
             errors.append(_err(s.pos, f"step {s.name!r}: @catch needs a step with a single "
-                               f"next step; after a failure a {s.kind} has nothing to decide on"))
+                               f"next step; after a failure a {s.kind} has nothing to decide on "
+                               "(Metaflow refuses it on a foreach or switch step too): put "
+                               "@catch on the steps it leads to"))
     return errors
 
 

@@ -11,7 +11,8 @@ The reader is tolerant on purpose: it reads any ASL, and a fact it cannot find i
   transition per rule (labelled with the value it compares), and a Succeed ends a branch;
 - resources from ContainerOverrides.ResourceRequirements, the environment from
   ContainerOverrides.Environment, retry from a Retry rule on States.TaskFailed, catch from a
-  Catch, timeout from TimeoutSeconds, foreach mode and concurrency from the Map that follows.
+  Catch other than the run's failure path, timeout from the Batch attempt duration (less its
+  margin), foreach mode and concurrency from the Map that follows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from sfncompile.emit.asl import ATTEMPT_MARGIN_SECONDS
+from sfncompile.emit.names import RECORD_FAILURE
 from sfncompile.review.facts import (
     Edge,
     MachineFacts,
@@ -196,9 +199,9 @@ class _Reader:
             "memory": words_memory(needs.get("MEMORY")),
             "gpu": words_gpu(needs.get("GPU")),
             "retry": "none",
-            "catch": "on" if state.get("Catch") else "none",
-            "timeout": (words_duration(state["TimeoutSeconds"])
-                        if isinstance(state.get("TimeoutSeconds"), int) else "none"),
+            "catch": "on" if any(isinstance(c, dict) and c.get("Next") != RECORD_FAILURE
+                                 for c in state.get("Catch") or []) else "none",
+            "timeout": _timeout(params),
         }
         queue = params.get("JobQueue")
         if isinstance(queue, str):
@@ -223,3 +226,12 @@ def _rule_value(rule: dict[str, Any]) -> str:
         if key.startswith(("String", "Numeric", "Boolean")) and not key.endswith("Path"):
             return str(value)
     return ""
+
+
+def _timeout(params: dict[str, Any]) -> str:
+    """@timeout, from the attempt duration that emit/asl.py derives from it."""
+    timeout = params.get("Timeout")
+    seconds = timeout.get("AttemptDurationSeconds") if isinstance(timeout, dict) else None
+    if not isinstance(seconds, int) or seconds <= ATTEMPT_MARGIN_SECONDS:
+        return "none"
+    return words_duration(seconds - ATTEMPT_MARGIN_SECONDS)

@@ -9,10 +9,15 @@ import os
 import sys
 from pathlib import Path
 
+from sfncompile.runtime.reuse import ResumeError, reuse_task
+from sfncompile.runtime.storage import open_storage
 from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
 
 GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
 DEFAULT_ROOT = ".sfncompile"
+# A Batch job's command is its job definition's; a local run that sends a task of a resumed
+# run to Batch names the origin run in the job's environment instead.
+ORIGIN_RUN_ENV = "SFNCOMPILE_ORIGIN_RUN"
 
 
 @functools.cache
@@ -59,9 +64,20 @@ def run_task(args: argparse.Namespace) -> int:
             raise TaskError("--caught must be a JSON object")
         spec = TaskSpec(flow_file=flow_file, graph=graph, root=args.root, run=args.run,
                         step=args.step, task=args.task, attempt=args.attempt, params=params,
-                        origin_run=args.origin_run, caught=caught)
-        return TaskRunner(spec).run()
-    except (TaskError, json.JSONDecodeError) as exc:
+                        origin_run=args.origin_run or os.environ.get(ORIGIN_RUN_ENV) or None,
+                        caught=caught)
+        storage = open_storage(spec.root)
+        if reuse_task(spec, storage):  # a run resumed on Step Functions reuses this task
+            return 0
+        code = TaskRunner(spec, storage).run()
+        # From a code package (on AWS; the local runner names the flow file and calls the
+        # hooks itself once the run has ended), the committed `end` task calls on_success.
+        if code == 0 and spec.step == "end" and args.flow_file is None and graph.get("exit_hook"):
+            from sfncompile.runtime.exit_hook import hooks_after_end
+
+            hooks_after_end(graph, flow_file, args.root, args.run)
+        return code
+    except (TaskError, ResumeError, json.JSONDecodeError) as exc:
         print(f"sfncompile.runtime: {exc}", file=sys.stderr)
         return 2
 

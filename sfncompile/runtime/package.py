@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from sfncompile.runtime import metaflow_alias
+
 _ALWAYS_SKIP_DIRS = frozenset({".git", "__pycache__", ".sfncompile", ".mypy_cache",
                                ".pytest_cache", ".ruff_cache", "venv", ".venv"})
 # A directory holding one of these is a Python environment, whatever its name.
@@ -203,6 +205,8 @@ def _runtime_files() -> dict[str, Path]:
         if path.is_file() and path.suffix != ".pyc" and "__pycache__" not in path.parts
     }
     todo = [p for p in files.values() if p.suffix == ".py"] + [_SFNCOMPILE_DIR / "__init__.py"]
+    # What a flow reaches only as `metaflow.X` (see sfncompile.runtime.metaflow_alias).
+    todo += [f for f in map(_module_file, metaflow_alias.PACKAGED_MODULES) if f is not None]
     while todo:
         path = todo.pop()
         if not path.is_file():

@@ -113,7 +113,9 @@ def resolve_parameters(spec: list[dict[str, Any]], given: dict[str, Any]) -> dic
     ]
     values: dict[str, Any] = {}
     for p in spec:
-        if p["name"] in given:
+        if p["name"] in given and p.get("kind", "parameter") != "parameter":
+            values[p["attr"]] = given[p["name"]]  # a file's contents: run_inputs decodes them
+        elif p["name"] in given:
             try:
                 values[p["attr"]] = convert(p["type"], given[p["name"]])
             except (ValueError, TypeError) as exc:

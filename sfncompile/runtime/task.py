@@ -24,10 +24,21 @@ from types import CodeType, FrameType
 from typing import Any
 
 from sfncompile.current import current
-from sfncompile.flowspec import Binding, FlowSpec, Frame, Inputs, TaskDied, Transition
+from sfncompile.exception import MetaflowExceptionWrapper
+from sfncompile.flowspec import (
+    Binding,
+    FlowSpec,
+    Frame,
+    Inputs,
+    TaskDied,
+    Transition,
+    flow_constants,
+)
 from sfncompile.runtime import datastore as ds
-from sfncompile.runtime import lineage, services
+from sfncompile.runtime import events as run_events
+from sfncompile.runtime import lineage, metaflow_alias, services, where
 from sfncompile.runtime.params import ParameterError, resolve_parameters
+from sfncompile.runtime.run_inputs import finish_values
 from sfncompile.runtime.storage import (
     DatastoreError,
     KeyNotFound,
@@ -59,20 +70,6 @@ class TaskSpec:
     params: dict[str, Any] | None = None  # the raw parameters, for `start`
     origin_run: str | None = None
     caught: dict[str, Any] | None = None  # a failure to record under @catch, not a run
-
-
-def install_metaflow_shim() -> None:
-    """Let `from metaflow import ...` mean sfncompile, unless the real Metaflow is installed.
-
-    SFNCOMPILE_METAFLOW_SHIM=1 forces it even then; =0 never installs it.
-    """
-    setting = os.environ.get("SFNCOMPILE_METAFLOW_SHIM", "")
-    if setting == "0" or ("metaflow" in sys.modules and setting != "1"):
-        return
-    if setting == "1" or importlib.util.find_spec("metaflow") is None:
-        import sfncompile
-
-        sys.modules["metaflow"] = sfncompile
 
 
 # What a long-lived process that forks tasks (the local runner's fork server) read once, by
@@ -116,7 +113,7 @@ def _precompiled(flow_file: Path) -> tuple[str, CodeType] | None:
 
 
 def load_flow_class(flow_file: Path, name: str) -> type[FlowSpec]:
-    install_metaflow_shim()
+    metaflow_alias.install()
     directory, code = _precompiled(flow_file) or (str(flow_file.resolve().parent), None)
     if directory not in sys.path:
         sys.path.insert(0, directory)
@@ -132,11 +129,7 @@ def load_flow_class(flow_file: Path, name: str) -> type[FlowSpec]:
         spec.loader.exec_module(module)
     cls = getattr(module, name, None)
     if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
-        hint = ""
-        if isinstance(cls, type) and any(b.__module__.startswith("metaflow") for b in cls.__mro__):
-            hint = (" (it subclasses the installed Metaflow's FlowSpec: set "
-                    "SFNCOMPILE_METAFLOW_SHIM=1 to run it with sfncompile)")
-        raise TaskError(f"{flow_file} has no sfncompile FlowSpec named {name!r}{hint}")
+        raise TaskError(f"{flow_file} has no sfncompile FlowSpec named {name!r}")
     return cls
 
 
@@ -211,9 +204,17 @@ class TaskRunner:
         params = [p["attr"] for p in self.graph["parameters"]]
         if spec.step == "start":
             try:
-                values = resolve_parameters(self.graph["parameters"], spec.params or {})
+                given = run_events.start_parameters(self.storage, self.flow_name, spec.run,
+                                                    spec.params)
+                values = resolve_parameters(self.graph["parameters"], given)
+                values = finish_values(cls, self.graph["parameters"], given, values,
+                                       self.flow_name, spec.flow_file.resolve().parent,
+                                       "local" if isinstance(self.storage, LocalStorage)
+                                       else "s3")
             except ParameterError as exc:
                 raise TaskError(str(exc)) from None
+            # Class-level constants become artifacts of the run, as in Metaflow.
+            values = {**flow_constants(cls), **values}
             flow = cls._bound(Binding({}, self.load, step=spec.step), values)
             return flow, None, []
         if info["closes"] is not None:
@@ -228,9 +229,11 @@ class TaskRunner:
             else:
                 frames = gathered[0][2]["frames"] if gathered else []
             origin = f"task {gathered[0][0]}/{gathered[0][1]}" if gathered else None
-            binding = Binding({p: first[p] for p in params if p in first}, self.load,
+            # A join gets the Parameters and constants; the rest only through merge_artifacts.
+            passed = [*params, *flow_constants(cls)]
+            binding = Binding({p: first[p] for p in passed if p in first}, self.load,
                               frames=[Frame(**f) for f in frames], step=spec.step,
-                              origin=origin)
+                              origin=origin, join=True)
             flow = cls._bound(binding)
             flow._load_now(params)
             return flow, Inputs(views), [f"{s}/{t}" for s, t, _ in gathered]
@@ -260,7 +263,10 @@ class TaskRunner:
         """Run the user's step; return the exception that @catch recorded, if any."""
         spec, info = self.spec, self.info
         current._set(flow_name=self.flow_name, run_id=spec.run, step_name=spec.step,
-                     task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run)
+                     task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run,
+                     parameter_names=sorted(p["attr"] for p in self.graph["parameters"]),
+                     read_tags=self.run_tags)
+        run_events.bind_current(self.graph, self.storage, spec.run)
         for key, value in info["environment"].items():
             os.environ[key] = value
         try:  # @secrets, current.card, the client's datastore
@@ -282,12 +288,20 @@ class TaskRunner:
             if info["print_exception"]:
                 print_user_traceback(exc)
             print(f"@catch: step {spec.step!r} failed and continues: {exc!r}", file=sys.stderr)
-            if info["catch_var"]:
-                setattr(flow, info["catch_var"], exc)
+            if info["catch_var"]:  # Metaflow's wrapper: .exception, .type, .stacktrace
+                setattr(flow, info["catch_var"], MetaflowExceptionWrapper(exc))
             if flow._sfn.transition is None and info["kind"] == "linear":
                 flow._sfn.transition = Transition(tuple(info["targets"]))
             return exc
         return None
+
+    def run_tags(self) -> list[str]:
+        """The run's tags from its record (`current.tags` reads them on first use)."""
+        try:
+            tags = ds.read_run_meta(self.storage, self.flow_name, self.spec.run).get("tags")
+        except (KeyNotFound, DatastoreError, ValueError):
+            return []
+        return [str(t) for t in tags] if isinstance(tags, list) else []
 
     def record_caught(self, flow: FlowSpec, caught: dict[str, Any]) -> BaseException:
         """Stand in for a task that died where its own @catch could not see it."""
@@ -398,7 +412,7 @@ class TaskRunner:
         spec = self.spec
         started, cpu = time.time(), time.process_time()
         meta = {"status": "running", "attempt": self.store.attempt, "started": started,
-                "host": socket.gethostname(), "pid": os.getpid()}
+                "host": socket.gethostname(), "pid": os.getpid(), **where.task_environment()}
         self.store.write_meta(meta)
         status = "failed"
         direct = self.local_log_dir()
@@ -415,10 +429,13 @@ class TaskRunner:
                 except (ds.ArtifactError, ds.DamagedRecord) as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
                     meta["damaged"] = str(exc)  # no @catch stand-in may turn it into a result
+                    meta["error"] = str(exc)
                 except TaskError as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
+                    meta["error"] = str(exc)
                 except BaseException as exc:  # the user's exception, reported with its trace
                     print_user_traceback(exc)
+                    meta["error"] = f"{type(exc).__name__}: {exc}"[:1000]
                     if isinstance(exc, KeyboardInterrupt):
                         raise
             if direct is None:
@@ -431,6 +448,9 @@ class TaskRunner:
             self.store.write_control(self.pending_control)
         self.store.write_meta(meta | {"status": "succeeded", "finished": done["finished"]})
         self.store.commit(done)  # last: the task becomes visible
+        if self.info["kind"] == "end":
+            run_events.publish_run_event(self.graph, spec.run, spec.root,
+                                         run_events.RUN_SUCCEEDED)
         return 0
 
     def local_log_dir(self) -> str | None:

@@ -453,6 +453,103 @@ def patch_dmap() -> None:
     dic.DistributedIterationComponent._map_run = _map_run
 
 
+# ---------------------------------------------------------------------------------------- events
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.-]+)>")
+
+
+def _event_path(event: Any, path: str) -> Any:
+    """An input path in dot notation (all that EventBridge's input paths use); None if absent."""
+    node = event
+    for part in path.removeprefix("$").split(".")[1:]:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def transform_input(transformer: dict[str, Any], event: dict[str, Any], rule: str) -> str:
+    """EventBridge's InputTransformer as AWS documents it: a placeholder outside quotes
+    becomes the value as JSON (a string gets its quotes); inside a quoted string, the value
+    itself. moto's own EventTemplateParser (events/utils.py:96-124) inserts every string raw,
+    so `{"a": <a>}` with a string value is not JSON there."""
+    values = {key: _event_path(event, path)
+              for key, path in (transformer.get("InputPathsMap") or {}).items()}
+    values.update({"aws.events.event.json": event, "aws.events.rule-name": rule})
+    template = transformer["InputTemplate"]
+    out, in_string, i = [], False, 0
+    while i < len(template):
+        char = template[i]
+        match = _PLACEHOLDER.match(template, i)
+        if match and match.group(1) in values:
+            value = values[match.group(1)]
+            if in_string:
+                text = value if isinstance(value, str) else json.dumps(value)
+                out.append(json.dumps(text)[1:-1])
+            else:
+                out.append(json.dumps(value))
+            i = match.end()
+            continue
+        if char == "\\" and in_string:
+            out.append(template[i:i + 2])
+            i += 2
+            continue
+        if char == '"':
+            in_string = not in_string
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def patch_events() -> None:
+    """Deliver EventBridge events to Step Functions targets.
+
+    Gap: events/models.py:140-202, `Rule.send_to_targets` knows log groups, archives, SQS,
+    event buses and API destinations, and raises NotImplementedError for any other target, so
+    a PutEvents that matches a rule whose target is a state machine answers HTTP 500, and no
+    execution starts.
+    Fix: for a `states` target of an enabled rule whose pattern matches (moto's own matcher),
+    start an execution of the state machine, named with a fresh uuid as EventBridge does, with
+    the target's Input, or its InputTransformer applied with AWS's quoting rules
+    (`transform_input`), or else the event itself. Other targets go to moto's code as before.
+    """
+    import uuid
+
+    from moto.events import models
+    from moto.stepfunctions.responses import get_backend
+    from moto.utilities.arns import parse_arn
+
+    original = models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input_: bool = True) -> None:
+        machines = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
+        others = [t for t in self.targets if t not in machines]
+        if machines and self.state == "ENABLED" and self.event_pattern.matches_event(
+                original_event):
+            event = dict(original_event)
+            if isinstance(event.get("time"), int | float):  # AWS sends ISO-8601 text
+                event["time"] = datetime.utcfromtimestamp(event["time"]).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ")
+            for target in machines:
+                if "Input" in target:
+                    text = target["Input"]
+                elif "InputTransformer" in target:
+                    text = transform_input(target["InputTransformer"], event, self.name)
+                else:
+                    text = json.dumps(event)
+                arn = parse_arn(target["Arn"])
+                get_backend(arn.account, arn.region).start_execution(
+                    target["Arn"], name=str(uuid.uuid4()), execution_input=text)
+        if others:
+            kept = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input_)
+            finally:
+                self.targets = kept
+
+    models.Rule.send_to_targets = send_to_targets
+
+
 # ------------------------------------------------------------------------------------------ main
 def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: float) -> JobRunner:
     import moto
@@ -470,6 +567,7 @@ def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: f
     patch_poll(sync_poll)
     patch_retry(retry_scale)
     patch_dmap()
+    patch_events()
     return runner
 
 

@@ -1,7 +1,9 @@
-from sfncompile import FlowSpec, step
+from sfncompile import FlowSpec, Parameter, step
 
 
 class FailingFlow(FlowSpec):
+    size = Parameter("size", default=3)
+
     @step
     def start(self):
         self.next(self.boom)

@@ -22,4 +22,4 @@ class PoliciesFlow(FlowSpec):
 
     @step
     def end(self):
-        self.failure_type = type(self.failure).__name__
+        self.failure_type = self.failure.type  # Metaflow's wrapper: the dotted class name

@@ -1,0 +1,25 @@
+"""`status NAME RUN` with a datastore: what the execution recorded about itself, beside what
+Step Functions says (which alone knows that an execution was aborted or timed out)."""
+
+from __future__ import annotations
+
+from sfncompile.run_record import EXECUTION_STATUS
+from sfncompile.run_summary import run_summary
+
+
+def recorded_run(root: str, flow: str, run_id: str, execution_status: str) -> list[str]:
+    from sfncompile.client import Run
+    from sfncompile.runtime.storage import DatastoreError, open_storage
+
+    try:
+        run = Run(f"{flow}/{run_id}", open_storage(root))
+        if not run._meta:
+            return [f"no run record under {root}/{flow}/{run_id}"]
+        lines = [line for line in run_summary(run) if not line.startswith("note:")]
+    except DatastoreError as exc:
+        return [f"cannot read the run record: {exc}"]
+    said = EXECUTION_STATUS.get(execution_status, execution_status.lower())
+    if run.status != said:
+        lines.append(f"recorded status: {run.status} (Step Functions: {said}; an aborted or "
+                     "timed-out execution records nothing more)")
+    return lines

@@ -1,0 +1,344 @@
+"""Class attributes that are inputs of a run: Parameter, IncludeFile and Config.
+
+- A Parameter's literal default is static (in the IR and the state machine's schedule input);
+  any other default (a call, `os.environ`, arithmetic, a function of the context) is kept as
+  source text and evaluated once per run by the `start` task, locally and on AWS.
+- An IncludeFile's value is a file's contents, read when the run starts (`sfncompile run`,
+  `sfncompile trigger`); its default is a path.
+- A Config is a JSON file (or `default_value=`) read when the flow is built: its values are
+  fixed in the compiled flow, and decorator arguments and Parameter defaults may read them
+  (`cfg.key`, `cfg["key"]`, `config_expr("cfg.key")`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from sfncompile.ir import ParameterIR, ParamKind, ParamType
+
+if TYPE_CHECKING:
+    from sfncompile.parser.flow import _Reader
+
+# Metaflow's positional order for each, and every keyword each accepts here.
+SIGNATURES: dict[str, tuple[str, ...]] = {
+    "Parameter": ("name", "default", "type", "help", "required", "show_default", "separator"),
+    "IncludeFile": ("name", "required", "is_text", "encoding", "help", "parser", "default",
+                    "show_default"),
+    "Config": ("name", "default", "default_value", "help", "required", "parser", "plain",
+               "show_default"),
+}
+_POSITIONAL = {"Parameter": 6, "IncludeFile": 6, "Config": 7}
+_KINDS: dict[str, ParamKind] = {"Parameter": "parameter", "IncludeFile": "include_file",
+                                "Config": "config"}
+_PARAM_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
+# Names Metaflow reserves for its own command-line options.
+RESERVED_NAMES = frozenset({
+    "params", "with", "tag", "namespace", "obj", "tags", "decospecs", "run-id-file",
+    "max-num-splits", "max-workers", "max-log-size", "user-namespace", "run-id", "task-id",
+    "runner-attribute-file",
+})
+# A Config file read at build time is part of the compiled flow: keep it small.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _Missing:
+    pass
+
+
+MISSING: Any = _Missing()
+
+
+def parameter_call(reader: _Reader, stmt: ast.stmt) -> str | None:
+    """'Parameter', 'IncludeFile' or 'Config' if the statement assigns one, else None."""
+    value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
+    if isinstance(value, ast.Call):
+        name = reader.info.api_name(value.func)
+        if name in SIGNATURES:
+            return name
+    return None
+
+
+def read_parameter(reader: _Reader, stmt: ast.Assign | ast.AnnAssign,
+                   not_literal: Any) -> ParameterIR | None:
+    call = cast(ast.Call, stmt.value)
+    api = cast(str, parameter_call(reader, stmt))
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    if len(targets) != 1 or not isinstance(targets[0], ast.Name):
+        reader.error(stmt, f"a {api} must be assigned to one class attribute")
+        return None
+    attr = targets[0].id
+    where = f"{api} {attr!r}"
+    allowed = SIGNATURES[api]
+    args: dict[str, ast.expr] = {}
+    if len(call.args) > _POSITIONAL[api]:
+        reader.error(call.args[_POSITIONAL[api]], f"{where}: too many positional arguments")
+    args.update(zip(allowed, call.args[:_POSITIONAL[api]], strict=False))
+    for kw in call.keywords:
+        if kw.arg in allowed:
+            args[kw.arg] = kw.value
+        else:
+            reader.error(kw.value if kw.arg is None else kw,
+                         f"{where}: unknown argument {kw.arg or '**'!r} (allowed: "
+                         f"{', '.join(allowed)})")
+    if "name" not in args:
+        reader.error(call, f"{where}: needs a name, e.g. {api}('{attr}', ...)")
+        return None
+    values: dict[str, Any] = {}
+    default_expr: str | None = None
+    for key, node in args.items():
+        if key in ("type", "parser"):  # read by the runtime from the class attribute
+            continue
+        value = reader.literal(node, f"{where}: {key}", quiet=(key == "default"
+                                                               and api == "Parameter"))
+        if value is not_literal:
+            if key == "default" and api == "Parameter":
+                default_expr = ast.unparse(node)
+                continue
+            return None
+        values[key] = value
+    name = values["name"]
+    if not isinstance(name, str) or not name:
+        reader.error(args["name"], f"{where}: the name must be a non-empty string")
+        return None
+    if name in RESERVED_NAMES or name.replace("_", "-") in RESERVED_NAMES:
+        reader.error(args["name"], f"{where}: the name {name!r} is reserved for a command-line "
+                     "option (as in Metaflow); choose another")
+        return None
+    checks = (("help", str, "a string"), ("required", bool, "True or False"),
+              ("show_default", bool, "True or False"), ("separator", str, "a string"),
+              ("is_text", bool, "True or False"), ("encoding", str, "a string"),
+              ("plain", bool, "True or False"))
+    for key, wanted, kind in checks:
+        if values.get(key) is not None and not isinstance(values[key], wanted):
+            reader.error(args[key], f"{where}: {key} must be {kind}, not {values[key]!r:.40}")
+            return None
+    common: dict[str, Any] = {
+        "name": name, "attr": attr, "required": bool(values.get("required") or False),
+        "help": values.get("help"), "pos": reader.pos(stmt), "kind": _KINDS[api],
+        "show_default": values.get("show_default", True) is not False,
+    }
+    if api == "IncludeFile":
+        return _include_file(reader, where, args, values, common)
+    if api == "Config":
+        return _config(reader, where, args, values, common)
+    return _parameter(reader, where, args, values, default_expr, common)
+
+
+def _parameter(reader: _Reader, where: str, args: dict[str, ast.expr], values: dict[str, Any],
+               default_expr: str | None, common: dict[str, Any]) -> ParameterIR | None:
+    from sfncompile.parser.flow import _fits, _json_problem
+
+    default = values.get("default")
+    ptype = _parameter_type(reader, args.get("type"), default, default_expr, where,
+                            args.get("default"))
+    if ptype is None:
+        return None
+    if ptype == "json" and isinstance(default, str):
+        # Metaflow parses a JSONType default given as a string, like a value given on the
+        # command line: a foreach over it fans out over the items, not the characters.
+        try:
+            default = json.loads(default)
+        except ValueError as exc:
+            reader.error(args["default"], f"{where}: the default is not valid JSON: {exc}")
+            return None
+    if default is not None and not _fits(ptype, default):
+        reader.error(args["default"], f"{where}: default {default!r:.60} is not of type {ptype}")
+        return None
+    separator = values.get("separator")
+    if separator is not None and (ptype != "str" or not separator):
+        reader.error(args["separator"], f"{where}: separator= needs a non-empty string and a "
+                     "string parameter (as in Metaflow)")
+        return None
+    problem = _json_problem(default)
+    if problem:
+        reader.error(args["default"], f"{where}: the default {problem}")
+        return None
+    return ParameterIR(type=cast(ParamType, ptype), default=default, default_expr=default_expr,
+                       infer_type=(default_expr is not None and "type" not in args
+                                   and _arithmetic_type(args.get("default")) is None),
+                       separator=separator, **common)
+
+
+def _arithmetic_type(node: ast.expr | None) -> str | None:
+    """'int' or 'float' for arithmetic on number literals (`60 * 60`), else None."""
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return "int" if type(node.value) is int else "float"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd | ast.USub):
+        return _arithmetic_type(node.operand)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div
+                                                  | ast.FloorDiv | ast.Mod | ast.Pow):
+        left, right = _arithmetic_type(node.left), _arithmetic_type(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Div) or "float" in (left, right):
+            return "float"
+        return "int"
+    return None
+
+
+def _parameter_type(reader: _Reader, node: ast.expr | None, default: Any,
+                    default_expr: str | None, where: str,
+                    args_default: ast.expr | None = None) -> str | None:
+    if node is None:
+        if default_expr is not None:
+            # Arithmetic on numbers has their type; anything else is a string unless its value
+            # says otherwise when it is evaluated (infer_type), as Metaflow's type(default).
+            return _arithmetic_type(args_default) or "str"
+        for kind, t in (("bool", bool), ("int", int), ("float", float), ("json", dict),
+                        ("json", list)):
+            if isinstance(default, t):
+                return kind
+        return "str"
+    if reader.info.api_name(node) == "JSONType":
+        return "json"
+    if isinstance(node, ast.Name) and node.id in _PARAM_TYPES:
+        return _PARAM_TYPES[node.id]
+    reader.error(node, f"{where}: type must be str, int, float, bool or JSONType, "
+                 f"not `{ast.unparse(node)[:40]}`")
+    return None
+
+
+def _include_file(reader: _Reader, where: str, args: dict[str, ast.expr],
+                  values: dict[str, Any], common: dict[str, Any]) -> ParameterIR | None:
+    default = values.get("default")
+    if default is not None and not isinstance(default, str):
+        reader.error(args["default"], f"{where}: the default must be a file path (a string)")
+        return None
+    encoding = values.get("encoding") or "utf-8"
+    try:
+        "".encode(encoding)
+    except LookupError:
+        reader.error(args["encoding"], f"{where}: unknown encoding {encoding!r}")
+        return None
+    return ParameterIR(type="str", default=default, is_text=values.get("is_text") is not False,
+                       encoding=encoding, **common)
+
+
+def _config(reader: _Reader, where: str, args: dict[str, ast.expr], values: dict[str, Any],
+            common: dict[str, Any]) -> ParameterIR | None:
+    if "parser" in args and not (isinstance(args["parser"], ast.Constant)
+                                 and args["parser"].value is None):
+        reader.error(args["parser"], f"{where}: parser= is not supported: sfncompile reads a "
+                     "Config when the flow is built, as JSON, without running the flow's code; "
+                     "keep the config in a JSON file, or use default_value={...}")
+        return None
+    path, literal = values.get("default"), values.get("default_value")
+    if path is not None and literal is not None:
+        reader.error(args["default"], f"{where}: give default (a file) or default_value, "
+                     "not both")
+        return None
+    if path is not None and not isinstance(path, str):
+        reader.error(args["default"], f"{where}: default must be the path of a JSON file")
+        return None
+    value: Any = None
+    if path is not None:
+        found = locate(path, Path(reader.path).parent)
+        if found is None:
+            if literal is None and common["required"]:
+                reader.error(args["default"], f"{where}: the file {path!r} does not exist")
+                return None
+        else:
+            try:
+                data = found.read_bytes()
+                if len(data) > MAX_CONFIG_BYTES:
+                    raise ValueError(f"it is larger than {MAX_CONFIG_BYTES:,} bytes")
+                value = json.loads(data.decode("utf-8"))
+            except (OSError, ValueError) as exc:
+                reader.error(args["default"], f"{where}: cannot read {path!r} as JSON: {exc}")
+                return None
+    elif isinstance(literal, str):
+        try:
+            value = json.loads(literal)
+        except ValueError as exc:
+            reader.error(args["default_value"], f"{where}: default_value is not JSON: {exc}")
+            return None
+    else:
+        value = literal
+    if value is None and common["required"]:
+        reader.error(args.get("name", args.get("default")) or args["name"],
+                     f"{where}: the Config is required and has no value")
+        return None
+    plain = bool(values.get("plain"))
+    if not plain and value is not None and not isinstance(value, dict):
+        reader.error(args.get("default") or args.get("default_value") or args["name"],
+                     f"{where}: a Config's value must be a JSON object (or give plain=True)")
+        return None
+    return ParameterIR(type="json", default=value, plain=plain, **common)
+
+
+def locate(path: str, flow_dir: Path) -> Path | None:
+    """A file named by a flow: an absolute path, or relative to the flow's directory, or else
+    to the working directory (where Metaflow looks)."""
+    candidate = Path(path)
+    if candidate.is_absolute():
+        return candidate if candidate.is_file() else None
+    for base in (flow_dir, Path.cwd()):
+        if (base / candidate).is_file():
+            return base / candidate
+    return None
+
+
+# -- reading a Config's values in decorator arguments and defaults -------------------------------
+
+
+def config_reference(reader: _Reader, node: ast.expr, what: str) -> Any:
+    """The value a Config reference names (`cfg.a.b`, `cfg["a"]`, `config_expr("cfg.a")`),
+    MISSING when the node is no Config reference; reports an error and returns MISSING
+    (after the error) when it names a key the Config does not have."""
+    if not reader.configs:
+        return MISSING
+    if (isinstance(node, ast.Call) and reader.info.api_name(node.func) == "config_expr"):
+        if (len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Constant)
+                or not isinstance(node.args[0].value, str)):
+            reader.error(node, f"{what}: config_expr takes one string, e.g. "
+                         "config_expr('cfg.key')")
+            return _FAILED
+        try:
+            inner = ast.parse(node.args[0].value.strip(), mode="eval").body
+        except SyntaxError as exc:
+            reader.error(node, f"{what}: config_expr: not an expression: {exc.msg}")
+            return _FAILED
+        found = _walk_reference(reader, inner, node, what)
+        if found is MISSING:
+            reader.error(node, f"{what}: config_expr({node.args[0].value!r}): sfncompile "
+                         "reads a Config's value or a key path in it (cfg.a.b, cfg['a']) when "
+                         "it builds the flow, nothing else")
+            return _FAILED
+        return found
+    return _walk_reference(reader, node, node, what)
+
+
+_FAILED: Any = _Missing()
+
+
+def _walk_reference(reader: _Reader, node: ast.expr, at: ast.AST, what: str) -> Any:
+    keys: list[Any] = []
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        if isinstance(node, ast.Attribute):
+            keys.append(node.attr)
+        elif isinstance(node.slice, ast.Constant):
+            keys.append(node.slice.value)
+        else:
+            return MISSING
+        node = node.value
+    if not (isinstance(node, ast.Name) and node.id in reader.configs):
+        return MISSING
+    value = reader.configs[node.id]
+    path = node.id
+    for key in reversed(keys):
+        in_list = (isinstance(value, list) and isinstance(key, int)
+                   and -len(value) <= key < len(value))
+        if in_list or (isinstance(value, dict) and key in value):
+            value = value[key]
+        else:
+            reader.error(at, f"{what}: the Config {node.id!r} has no {path}[{key!r}]")
+            return _FAILED
+        path += f"[{key!r}]"
+    return value
+
+
+def is_failure(value: Any) -> bool:
+    return value is _FAILED

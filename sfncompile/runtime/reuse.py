@@ -1,0 +1,131 @@
+"""Reuse (clone) a committed task of an earlier run instead of running it again: how a resumed
+run continues where its origin stopped.
+
+The local runner clones a task before it would start it. A Step Functions run started by
+`sfncompile resume --on-aws` has the same state machine as any run, so the decision is the
+runtime's: the execution input carries the origin run and the steps to reuse under
+RESUME_INPUT_KEY; the `start` task records them as `<Flow>/<run>/_resume.json`, and every task
+of the run (start included) clones its origin's committed task, when its step is one of them,
+and commits that clone instead of running the step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Protocol
+
+from sfncompile.runtime import datastore as ds
+from sfncompile.runtime.storage import KeyNotFound, LocalStorage, Storage
+
+
+class TaskSpec(Protocol):
+    """What this module reads and sets of sfncompile.runtime.task.TaskSpec."""
+
+    graph: dict[str, Any]
+    run: str
+    step: str
+    task: str
+    attempt: int
+    params: dict[str, Any] | None
+    origin_run: str | None
+
+# In the execution input, beside the parameters (no Parameter can be named so: a parameter
+# name is a command-line option's name).
+RESUME_INPUT_KEY = "__sfncompile_resume"
+RESUME_RECORD = "_resume.json"
+
+
+class ResumeError(ValueError):
+    """A resume request or record that cannot be followed."""
+
+
+def clone_task(storage: Storage, flow: str, origin: str, run: str, step: str, task: str,
+               attempt: int = 0) -> bool:
+    """Commit `origin`'s committed task as this run's attempt `attempt` of the same task;
+    False when the origin has no committed task there (then it has to run)."""
+    source = ds.committed_attempt(storage, flow, origin, step, task)
+    if source is None:
+        return False
+    done: dict[str, Any] = ds.read_done(storage, flow, origin, step, task, source)
+    done["cloned_from"] = f"{flow}/{origin}/{step}/{task}/{source}"
+    try:
+        control = ds.read_control(storage, flow, origin, step, task)
+    except KeyNotFound:
+        control = None
+    store = ds.TaskStore(storage, flow, run, step, task, attempt)
+    if control is not None:  # a foreach's items or a switch's arm, read by the state machine
+        store.write_control(control)
+    store.write_meta({"status": "succeeded", "attempt": attempt,
+                      "cloned_from": done["cloned_from"]})
+    store.commit(done)
+    return True
+
+
+def resume_request(origin: str, steps: list[str]) -> dict[str, Any]:
+    """What the execution input carries under RESUME_INPUT_KEY."""
+    return {"origin_run": origin, "steps": list(steps)}
+
+
+def split_input(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The parameters without the resume request, and the request (None if there is none)."""
+    if RESUME_INPUT_KEY not in params:
+        return params, None
+    rest = {k: v for k, v in params.items() if k != RESUME_INPUT_KEY}
+    request = params[RESUME_INPUT_KEY]
+    if not (isinstance(request, dict) and isinstance(request.get("origin_run"), str)
+            and isinstance(request.get("steps"), list)):
+        raise ResumeError(f"{RESUME_INPUT_KEY} must be {{\"origin_run\": RUN, \"steps\": [...]}}")
+    return rest, request
+
+
+def record_key(flow: str, run: str) -> str:
+    return f"{ds.run_prefix(flow, run)}/{RESUME_RECORD}"
+
+
+def write_record(storage: Storage, flow: str, run: str, request: dict[str, Any]) -> None:
+    storage.put_bytes(record_key(flow, run), json.dumps(request, sort_keys=True).encode())
+
+
+def read_record(storage: Storage, flow: str, run: str) -> dict[str, Any] | None:
+    """The run's resume request; None for a run that is not a resume. Only a run on S3 can
+    have been resumed on Step Functions, so a local datastore is not even asked."""
+    if isinstance(storage, LocalStorage):
+        return None
+    key = record_key(flow, run)
+    try:
+        record = json.loads(storage.get_bytes(key))
+    except KeyNotFound:
+        return None
+    except ValueError:
+        raise ResumeError(f"{storage.url(key)} is damaged: not JSON") from None
+    if not isinstance(record, dict) or not isinstance(record.get("origin_run"), str):
+        raise ResumeError(f"{storage.url(key)} is damaged: no origin_run")
+    return record
+
+
+def reuse_task(spec: TaskSpec, storage: Storage) -> bool:
+    """For a task of a run resumed on Step Functions: clone the origin's task when its step is
+    to be reused (True: committed, nothing to run); otherwise note the origin run on `spec`.
+    `start` takes the request out of its parameters and records it for the later tasks."""
+    flow = spec.graph["flow"]
+    if spec.params is not None:
+        spec.params, request = split_input(spec.params)
+        if request is not None:
+            write_record(storage, flow, spec.run, request)
+    else:
+        request = read_record(storage, flow, spec.run)
+    if request is None:
+        return False
+    origin = request["origin_run"]
+    spec.origin_run = origin
+    if spec.step not in request.get("steps", ()):
+        return False
+    key = (storage, flow, spec.run, spec.step, spec.task)
+    attempt = spec.attempt
+    if attempt in ds.list_attempts(*key):  # a retry: never overwrite an earlier attempt
+        attempt = ds.next_attempt(*key)
+    if not clone_task(storage, flow, origin, spec.run, spec.step, spec.task, attempt):
+        return False
+    print(f"sfncompile: {spec.step}/{spec.task}: reused from {flow}/{origin}", file=sys.stderr)
+    return True
