@@ -76,6 +76,7 @@ def test_services_in_a_flow(kind: str, tmp_path: Path, request: pytest.FixtureRe
                     "--datastore-root", root, env={**os.environ, "METAFLOW_USER": "tester"})
         assert proc.returncode == 0, proc.stderr
         client.set_datastore_root(root)
+        client.namespace(None)  # the run is user:tester's, whoever runs the tests
         run = client.Run(proc.stdout.strip().splitlines()[-1])
         output = proc.stdout + proc.stderr
     try:
@@ -116,6 +117,7 @@ def test_services_in_a_flow(kind: str, tmp_path: Path, request: pytest.FixtureRe
             assert "<h1>Services card</h1>" in cloned.html
     finally:
         client.set_datastore_root(None)
+        client.default_namespace()
 
 
 def _check_card_commands(run: Any, root: str, kind: str, tmp_path: Path) -> None:
@@ -312,6 +314,7 @@ def test_services_in_batch_jobs(deployment: Any, s3_env: None) -> None:
     desc = deployment.wait("ServicesFlow", run_id)
     assert desc["status"] == "SUCCEEDED", (desc, deployment.sfn.job_logs()[-4000:])
     client.set_datastore_root(deployment.root)
+    client.namespace(None)
     try:
         run = client.Run(f"ServicesFlow/{run_id}")
         data = run["end"].task.data
@@ -328,6 +331,7 @@ def test_services_in_batch_jobs(deployment: Any, s3_env: None) -> None:
             assert value not in deployment.sfn.job_logs()
     finally:
         client.set_datastore_root(None)
+        client.default_namespace()
 
 
 def test_default_card_loads_only_small_inherited_artifacts(tmp_path: Path) -> None:
