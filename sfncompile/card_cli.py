@@ -25,15 +25,16 @@ _root = click.option(
 def _task(pathspec: str, datastore_root: str) -> Any:
     """The committed client Task that `pathspec` names (a step's only task for 3 parts)."""
     from sfncompile import client
-    from sfncompile.cli import _check_part, _shown, _split_run
     from sfncompile.datastore_root import check_datastore_root
 
     parts = pathspec.split("/")
+    shown = repr(pathspec) if len(pathspec) <= 80 else repr(pathspec[:60] + "...")
     if len(parts) not in (3, 4) or not all(parts):
-        raise UsageError(f"{_shown(pathspec)}: expected Flow/run-id/step or "
-                         "Flow/run-id/step/task")
-    _split_run("/".join(parts[:2]))
-    _check_part(parts[2], "step name", identifier=True)
+        raise UsageError(f"{shown}: expected Flow/run-id/step or Flow/run-id/step/task")
+    if not (parts[0].isidentifier() and parts[2].isidentifier()):
+        raise UsageError(f"{shown}: the flow and step names must be Python identifiers")
+    if any(p in (".", "..", "data") or not p.isprintable() or len(p) > 255 for p in parts):
+        raise UsageError(f"{shown}: not a task of a run (reserved or unprintable part)")
     client.set_datastore_root(check_datastore_root(datastore_root, write=False))
     client.namespace(None)
     run = client.Run("/".join(parts[:2]))
@@ -44,7 +45,6 @@ def _task(pathspec: str, datastore_root: str) -> Any:
     step = client.Step(run, parts[2])
     tasks = {t.id: t for t in step.tasks()}
     if len(parts) == 4:
-        _check_part(parts[3], "task id")
         if parts[3] not in tasks:
             raise UsageError(f"no committed task {pathspec} under {datastore_root}")
         return tasks[parts[3]]
@@ -57,7 +57,7 @@ def _task(pathspec: str, datastore_root: str) -> Any:
 
 def _cards(pathspec: str, datastore_root: str, card_id: str | None,
            card_type: str | None) -> list[Any]:
-    from sfncompile.runtime.card import task_cards
+    from sfncompile.card_reader import task_cards
 
     task = _task(pathspec, datastore_root)
     cards = task_cards(task, id=card_id, type=card_type)

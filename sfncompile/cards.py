@@ -118,7 +118,7 @@ class Table(MetaflowCardComponent):
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, MetaflowCardComponent):
+    if is_component(value):
         return render_component(value)
     if isinstance(value, str | int | float | bool) or value is None:
         return esc(value)
@@ -220,11 +220,17 @@ class PythonCode(MetaflowCardComponent):
         return f"<pre><code>{esc(self._code)}</code></pre>"
 
 
+def is_component(value: object) -> bool:
+    """A card component, also when its class comes from another import of this module (as
+    `metaflow.cards` may be, when `metaflow` stands for sfncompile)."""
+    return any(c.__name__ == "MetaflowCardComponent" for c in type(value).__mro__)
+
+
 def render_component(component: object) -> str:
     """One component's HTML; a failing render shows as an error, never fails the card."""
-    if isinstance(component, MetaflowCardComponent):
+    if is_component(component):
         try:
-            return str(component.render())
+            return str(component.render())  # type: ignore[attr-defined]
         except Exception as exc:
             return f'<pre class="error">{esc(type(component).__name__)} failed to render: ' \
                    f"{esc(short_repr(exc))}</pre>"
@@ -312,7 +318,7 @@ def markdown_to_html(text: str) -> str:
 
 def get_cards(task: Any, id: str | None = None, type: str | None = None) -> list[Any]:
     """The cards of a task (a client Task or its pathspec), as the client reads them."""
-    from sfncompile.runtime.card import get_cards as read
+    from sfncompile.card_reader import get_cards as read
 
     return read(task, id=id, type=type)
 

@@ -111,6 +111,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     jobs["timezone"] = [str(timezone_flow(out)), *SETTINGS]
     (out / "dollar_flow.py").write_text(DOLLAR_FLOW)
     jobs["dollar"] = [str(out / "dollar_flow.py"), *SETTINGS]
+    jobs["secrets"] = [str(Path(__file__).parent / "data" / "flows" / "services.py"), *SETTINGS]
     files = {name: out / f"{name}.json" for name in jobs}
     # In parallel: each is a fresh interpreter, and start-up is most of its time.
     running = {
@@ -192,7 +193,7 @@ def wildcard_actions(template: dict[str, Any]) -> set[str]:
 
 
 @pytest.mark.parametrize("name", [*FLOWS, *(f"{n}-bare" for n in BARE), "timezone", "dollar",
-                                  "infra"])
+                                  "secrets", "infra"])
 def test_cfn_lint_passes(name: str, built: dict[str, Path],
                          lint: dict[str, list[dict[str, Any]]]) -> None:
     path = INFRA if name == "infra" else built[name]
@@ -229,6 +230,15 @@ def test_no_wildcard_actions(built: dict[str, Path]) -> None:
 
 def role_statements(template: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for logical, s in statements(template) if logical == role}
+
+
+def test_job_role_reads_exactly_the_flows_secrets(built: dict[str, Path]) -> None:
+    job = role_statements(load(built["secrets"]), "JobRole")
+    assert job["ReadSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert [r["Fn::Sub"] for r in job["ReadSecrets"]["Resource"]] == [
+        f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:"
+        f"{name}-??????" for name in ("sfn-test-app", "sfn-test-token")]
+    assert "ReadSecrets" not in role_statements(load(built["split"]), "JobRole")
 
 
 def test_state_machine_role_is_scoped(built: dict[str, Path]) -> None:

@@ -62,9 +62,12 @@ def test_contents_extra_and_runtime(flow_dir: Path, tmp_path: Path) -> None:
     for needed in ["sfncompile/__init__.py", "sfncompile/flowspec.py", "sfncompile/runtime/"]:
         assert any(n.startswith(needed) for n in names), needed
     assert "sfncompile/runtime/storage.py" in names
+    # What flows use inside a task: the client (also for S3(run=...)) and card components.
+    assert {"sfncompile/client.py", "sfncompile/cards.py"} <= set(names)
     # Nothing from the compiler side (pydantic, click) goes into a container.
     assert not any(
-        n.startswith(("sfncompile/ir", "sfncompile/cli", "sfncompile/parser")) for n in names
+        n.startswith(("sfncompile/ir.py", "sfncompile/cli.py", "sfncompile/parser/"))
+        for n in names
     )
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sfncompile import client
-from sfncompile.cards import Artifact, Image, Markdown, Table, VegaChart
+from sfncompile.cards import Artifact, Image, Markdown, Table, VegaChart, render_component
 from sfncompile.runtime.card import CardCollector, CardState, render_card
 from sfncompile.runtime.s3 import S3, MetaflowS3NotFound, MetaflowS3URLException
 from sfncompile.runtime.secrets import SecretsError, normalise_sources, secrets_environment
@@ -76,6 +76,7 @@ def test_services_in_a_flow(kind: str, tmp_path: Path, request: pytest.FixtureRe
                     "--datastore-root", root, env={**os.environ, "METAFLOW_USER": "tester"})
         assert proc.returncode == 0, proc.stderr
         client.set_datastore_root(root)
+        client.namespace(None)  # the run is user:tester's, whoever runs the tests
         run = client.Run(proc.stdout.strip().splitlines()[-1])
         output = proc.stdout + proc.stderr
     try:
@@ -103,8 +104,20 @@ def test_services_in_a_flow(kind: str, tmp_path: Path, request: pytest.FixtureRe
         for value in (*SECRET_APP.values(), SECRET_TOKEN):
             assert value not in output and value not in run["start"].task.stderr
         _check_card_commands(run, root, kind, tmp_path)
+        if kind == "local":  # Runner.resume; the cloned start task still has its card
+            with Runner(FLOWS / "services.py", datastore_root=root, show_output=False,
+                        env={"METAFLOW_USER": "tester"}
+                        ).resume(step_to_rerun="end") as resumed:
+                # As in Metaflow, S3(run=self) is the new run's: start's objects are not there.
+                assert resumed.status == "failed" and resumed.run.id != run.id
+                assert f"{resumed.run.id}/.s3/notes/a.txt does not exist" in resumed.stderr
+            from sfncompile.cards import get_cards
+
+            (cloned,) = get_cards(resumed.run["start"].task)
+            assert "<h1>Services card</h1>" in cloned.html
     finally:
         client.set_datastore_root(None)
+        client.default_namespace()
 
 
 def _check_card_commands(run: Any, root: str, kind: str, tmp_path: Path) -> None:
@@ -272,6 +285,87 @@ def test_card_rendering_escapes_and_embeds() -> None:
     assert "&lt;h&gt;" in page and "{&#x27;k&#x27;: &#x27;&lt;v&gt;&#x27;}" in page
     assert "not a PNG, JPEG, GIF or WebP image" in page and "</script>" not in page
     assert "Task" not in page  # a blank card has only its components
+    # `metaflow.cards`, when `metaflow` stands for sfncompile, may be a second copy of the
+    # module: its components are still components.
+    import importlib.util
+
+    import sfncompile.cards
+
+    spec = importlib.util.spec_from_file_location("cards_copy", sfncompile.cards.__file__)
+    assert spec is not None and spec.loader is not None
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    assert render_component(copy.Markdown("# copy")) == '<div class="md"><h1>copy</h1></div>'
     default = render_card(CardState({"type": "default"}), meta, {"steps": {"s": {
         "kind": "linear", "targets": ["end"]}}}, {"big": list(range(10_000))})
     assert "1.50 s" in default and "..." in default and len(default) < 20_000
+
+
+def test_services_in_batch_jobs(deployment: Any, s3_env: None) -> None:
+    """The same flow deployed: every task a Batch job on the Step Functions emulator, reading
+    its secrets from that server's Secrets Manager and writing cards and S3 objects there."""
+    sm = deployment.sfn.client("secretsmanager")
+    for name, value in (("sfn-test-app", json.dumps(SECRET_APP)),
+                        ("sfn-test-token", SECRET_TOKEN)):
+        sm.create_secret(Name=name, SecretString=value)
+    flow = FLOWS / "services.py"
+    deployment.deploy(flow)
+    run_id = deployment.trigger(flow, {"alpha": "7"})
+    desc = deployment.wait("ServicesFlow", run_id)
+    assert desc["status"] == "SUCCEEDED", (desc, deployment.sfn.job_logs()[-4000:])
+    client.set_datastore_root(deployment.root)
+    client.namespace(None)
+    try:
+        run = client.Run(f"ServicesFlow/{run_id}")
+        data = run["end"].task.data
+        both = f"{SECRET_APP['DB_USER']}|{SECRET_APP['db-password']}|{SECRET_TOKEN}"
+        assert data.client_digest == hashlib.sha256(both.encode()).hexdigest()
+        assert data.s3_text == "alpha=7" and data.client_alpha == 7
+        assert data.s3_keys == ["c.json", "notes/a.txt", "notes/b.bin"]
+        from sfncompile.cards import get_cards
+
+        (only,) = get_cards(run["start"].task)
+        assert only.url.startswith(f"{deployment.root}/ServicesFlow/{run_id}/start/")
+        assert "<h1>Services card</h1>" in only.html and "secret_digest" in only.html
+        for value in (*SECRET_APP.values(), SECRET_TOKEN):
+            assert value not in deployment.sfn.job_logs()
+    finally:
+        client.set_datastore_root(None)
+        client.default_namespace()
+
+
+def test_default_card_loads_only_small_inherited_artifacts(tmp_path: Path) -> None:
+    """A large artifact the step did not read is named in the card, not loaded for it."""
+    from types import SimpleNamespace
+
+    from sfncompile.runtime import datastore as ds
+    from sfncompile.runtime import services
+    from sfncompile.runtime.storage import LocalStorage
+
+    storage = LocalStorage(tmp_path)
+    big = os.urandom(services.MAX_CARD_LOAD + 1)  # random: the blob is as big as the value
+    shas = {"big": ds.save_artifact(storage, "F", big), "small": ds.save_artifact(storage, "F", 5),
+            "mine": ds.save_artifact(storage, "F", "set here")}
+    loaded: list[str] = []
+
+    class Flow:
+        def __init__(self) -> None:
+            self.mine = "set here"
+
+        def __getattr__(self, name: str) -> Any:  # what FlowSpec does: load on first read
+            loaded.append(name)
+            return ds.load_artifact(storage, "F", shas[name], name)
+
+    spec = SimpleNamespace(run="1", step="s", task="0", origin_run=None)
+    task = SimpleNamespace(spec=spec, info={"cards": [{"type": "default"}]}, flow_name="F",
+                           graph={"parameters": [], "steps": {"s": {"kind": "end"}}},
+                           storage=storage, store=SimpleNamespace(attempt=0, prefix="F/1/s/0/0"))
+    from sfncompile.current import current
+
+    current.card = None  # the step never set up its cards (as for a @catch stand-in)
+    out = services.after_step(task, Flow(), {"artifacts": shas})
+    assert out["cards"] == [{"type": "default", "id": None, "file": "cards/default.html"}]
+    page = (tmp_path / "F/1/s/0/0/cards/default.html").read_text(encoding="utf-8")
+    assert loaded == ["small"]
+    assert "&lt;not shown: inherited, 1,048," in page and f"blob {shas['big'][:12]}" in page
+    assert "&#x27;set here&#x27;" in page and "<pre>5</pre>" in page

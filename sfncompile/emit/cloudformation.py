@@ -27,6 +27,7 @@ from typing import Any
 
 from sfncompile.emit.jobdef import job_definitions
 from sfncompile.emit.render import PLACEHOLDER, map_strings, placeholders, substitute
+from sfncompile.emit.secrets_policy import secrets_statements
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, StepIR
 
@@ -463,6 +464,7 @@ class _Builder:
                        {"StringLike": {"s3:prefix": [_sub(f"{self.flow_prefix}*")]}}),
             _statement("CodePackage", ["s3:GetObject"],
                        _arn("s3", "${S3Bucket}/${CodePackageKey}", regional=False)),
+            *secrets_statements(self.flow),  # @secrets
         ]
         return _role("ecs-tasks.amazonaws.com", f"Batch job role of {self.name}", statements,
                      self.tag_list)

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfncompile.cards import Artifact, esc, render_component, short_repr
 from sfncompile.runtime.storage import Storage
 
 EDITABLE_TYPES = ("default", "blank")
@@ -165,6 +164,10 @@ img{max-width:100%}.error{color:#cf222e}.label{font-weight:600}
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
+# The components module is imported only when a card is rendered: a task without @card
+# (most) does not pay for it.
+
+
 def _when(ts: Any) -> str:
     if not isinstance(ts, int | float):
         return "-"
@@ -172,10 +175,14 @@ def _when(ts: Any) -> str:
 
 
 def _rows(pairs: Iterable[tuple[str, Any]]) -> str:
+    from sfncompile.cards import esc
+
     return "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in pairs)
 
 
 def _graph_html(graph: dict[str, Any], step: str) -> str:
+    from sfncompile.cards import esc
+
     rows = []
     for name, info in graph.get("steps", {}).items():
         kind = info.get("kind", "")
@@ -193,6 +200,8 @@ def _graph_html(graph: dict[str, Any], step: str) -> str:
 
 
 def _artifacts_html(artifacts: dict[str, Any]) -> str:
+    from sfncompile.cards import esc, short_repr
+
     names = sorted(artifacts)
     rows = "".join(
         f"<tr><td>{esc(n)}</td><td>{esc(type(v).__name__)}</td>"
@@ -210,6 +219,8 @@ def render_card(state: CardState, meta: dict[str, Any], graph: dict[str, Any],
                 artifacts: dict[str, Any]) -> str:
     """The card as one HTML document: for `default`, metadata, artifacts and the graph
     before the user's components; for `blank`, the components alone."""
+    from sfncompile.cards import esc, render_component, short_repr
+
     pathspec = meta["pathspec"]
     parts = [f"<h1>{esc(pathspec)}</h1>"]
     if state.config.get("type", "default") == "default":
@@ -239,6 +250,8 @@ def render_card(state: CardState, meta: dict[str, Any], graph: dict[str, Any],
 
 
 def _error_card(pathspec: str, exc: BaseException) -> str:
+    from sfncompile.cards import Artifact, esc
+
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
             f"<title>{esc(pathspec)}</title></head><body><h1>{esc(pathspec)}</h1>"
@@ -269,49 +282,3 @@ def write_cards(storage: Storage, attempt_prefix: str, collector: CardCollector,
         written.append({"type": state.config.get("type", "default"),
                         "id": state.config.get("id"), "file": f"{CARD_DIR}/{name}.html"})
     return written
-
-
-# ---------------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class Card:
-    """A stored card (what Metaflow's `get_cards` gives): `.html`, `.type`, `.id`, `.path`."""
-
-    type: str
-    id: str | None
-    path: str  # the key under the datastore root
-    url: str
-    _storage: Storage = field(repr=False, compare=False)
-
-    def get(self) -> str:
-        return self._storage.get_bytes(self.path).decode("utf-8")
-
-    @property
-    def html(self) -> str:
-        return self.get()
-
-
-def task_cards(task: Any, id: str | None = None, type: str | None = None) -> list[Card]:
-    """The cards that a committed client Task recorded, filtered by id and type."""
-    from sfncompile.runtime import datastore as ds
-
-    storage = task._run._storage
-    prefix = ds.attempt_prefix(task._run.flow, task._run.id, task.step.name, task.id,
-                               task.attempt)
-    cards = []
-    for entry in task.metadata.get("cards") or []:
-        if (id is None or entry.get("id") == id) and (type is None or entry.get("type") == type):
-            key = f"{prefix}/{entry['file']}"
-            cards.append(Card(entry.get("type"), entry.get("id"), key, storage.url(key),
-                              storage))
-    return cards
-
-
-def get_cards(task: Any, id: str | None = None, type: str | None = None) -> list[Card]:
-    if isinstance(task, str):
-        from sfncompile import client
-
-        flow, run, step, task_id = task.split("/")
-        task = client.Run(f"{flow}/{run}")[step][task_id]
-    return task_cards(task, id=id, type=type)

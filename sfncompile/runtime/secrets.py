@@ -8,7 +8,8 @@ the secret. Names are sanitised (`-`, `.` and `/` become `_`) and must then be v
 names not starting with `METAFLOW_`; two sources may not set the same variable, nor may a
 source replace a variable already set unless `allow_override=True`. The region is the ARN's,
 else `options["region"]`, else METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION, else boto3's.
-`role` (of the source, else of the decorator) is assumed through STS first.
+`role` (of the source, else of the decorator, else METAFLOW_DEFAULT_SECRETS_ROLE or
+METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_ROLE) is assumed through STS first.
 
 The `inline` type (`options={"env_vars": {...}}`) is Metaflow's testing source, kept for
 parity. Values are never printed: errors name the secret and the variable only.
@@ -86,9 +87,11 @@ def _aws_values(spec: dict[str, Any]) -> dict[str, str]:
     region = (match.group(1) if match else options.get("region")
               or os.environ.get("METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION") or None)
     session = boto3.session.Session()
-    if spec["role"]:
+    role = (spec["role"] or os.environ.get("METAFLOW_DEFAULT_SECRETS_ROLE")
+            or os.environ.get("METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_ROLE"))
+    if role:
         creds = session.client("sts").assume_role(
-            RoleArn=spec["role"], RoleSessionName="sfncompile-secrets")["Credentials"]
+            RoleArn=role, RoleSessionName="sfncompile-secrets")["Credentials"]
         session = boto3.session.Session(
             aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"])

@@ -6,12 +6,44 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from typing import Any
 
 from sfncompile.current import current
 from sfncompile.runtime.card import CardCollector, write_cards
 from sfncompile.runtime.secrets import SecretsError, apply_secrets
+from sfncompile.runtime.storage import LocalStorage, S3Storage, Storage
+
+# An artifact that the step did not load is loaded for the default card only when its blob
+# is at most this big: a card must not pull a large data set into memory to show its repr.
+MAX_CARD_LOAD = 1 << 20
+
+
+class NotLoaded:
+    """Stands for an inherited artifact in a card: its repr says why it is not shown."""
+
+    def __init__(self, sha: str, size: int | None) -> None:
+        self.sha, self.size = sha, size
+
+    def __repr__(self) -> str:
+        what = f"{self.size:,} bytes compressed" if self.size is not None else "size unknown"
+        return f"<not shown: inherited, {what}, blob {self.sha[:12]}>"
+
+
+def _blob_size(storage: Storage, flow: str, sha: str) -> int | None:
+    from sfncompile.runtime.datastore import blob_key
+
+    try:
+        key = blob_key(flow, sha)
+        if isinstance(storage, LocalStorage):
+            return storage.root.joinpath(*key.split("/")).stat().st_size
+        if isinstance(storage, S3Storage):
+            head = storage.client.head_object(Bucket=storage.bucket, Key=storage._key(key))
+            return int(head["ContentLength"])
+    except Exception:  # missing or unreadable: the card says so rather than failing
+        return None
+    return None
 
 
 class ServiceError(Exception):
@@ -24,11 +56,11 @@ _started: float | None = None
 def bind_datastore(root: str) -> None:
     """Point the client in this process, and in processes the step starts, at the run's
     datastore (a local root made absolute, as the step may change directory)."""
-    from sfncompile import client
-
     absolute = root if root.startswith("s3://") else os.path.abspath(root)
-    client.bind_task_root(absolute)
-    os.environ["SFNCOMPILE_DATASTORE_ROOT"] = absolute
+    os.environ["SFNCOMPILE_DATASTORE_ROOT"] = absolute  # what the client reads when imported
+    client = sys.modules.get("sfncompile.client")  # imported already (by the flow module)
+    if client is not None:
+        client.bind_task_root(absolute)
 
 
 def before_step(info: dict[str, Any], root: str) -> None:
@@ -50,8 +82,16 @@ def after_step(task: Any, flow: Any, done: dict[str, Any]) -> dict[str, Any]:
     if not cards:
         return {}
     collector = current.card if isinstance(current.card, CardCollector) else CardCollector(cards)
+    in_memory = {k: v for k, v in vars(flow).items() if not k.startswith("_")}
     artifacts: dict[str, Any] = {}
-    for name in done["artifacts"]:
+    for name, sha in done["artifacts"].items():
+        if name in in_memory:
+            artifacts[name] = in_memory[name]
+            continue
+        size = _blob_size(task.storage, task.flow_name, sha)
+        if size is None or size > MAX_CARD_LOAD:
+            artifacts[name] = NotLoaded(sha, size)
+            continue
         with contextlib.suppress(Exception):  # one unreadable artifact leaves the card usable
             artifacts[name] = getattr(flow, name)
     parameters = {p["name"]: artifacts[p["attr"]] for p in task.graph["parameters"]
