@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from sfncompile.runtime.exit_hook import ON_ERROR_HOOK_STEP, hooks_after_end, hooks_on_error
 from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
 
 GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
@@ -54,6 +55,8 @@ def run_task(args: argparse.Namespace) -> int:
         params = json.loads(args.params) if args.params else None
         if params is not None and not isinstance(params, dict):
             raise TaskError("--params must be a JSON object")
+        if args.step == ON_ERROR_HOOK_STEP:
+            return hooks_on_error(graph, flow_file, args.root, args.run)
         caught = json.loads(args.caught) if args.caught else None
         if caught is not None and not isinstance(caught, dict):
             raise TaskError("--caught must be a JSON object")
@@ -64,8 +67,6 @@ def run_task(args: argparse.Namespace) -> int:
         # From a code package (on AWS; the local runner names the flow file and calls the
         # hooks itself once the run has ended), the committed `end` task calls on_success.
         if code == 0 and spec.step == "end" and args.flow_file is None and graph.get("exit_hook"):
-            from sfncompile.runtime.exit_hook import hooks_after_end
-
             hooks_after_end(graph, flow_file, args.root, args.run)
         return code
     except (TaskError, json.JSONDecodeError) as exc:

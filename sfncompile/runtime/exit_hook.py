@@ -19,6 +19,10 @@ from typing import Any
 
 from sfncompile.runtime.task import TaskError, load_flow_class
 
+# The step name under which a Batch job of the state machine's failure path calls the
+# on_error hooks (emit/asl.py, exit_hook_on_error_states); never a step of a flow.
+ON_ERROR_HOOK_STEP = "_exit_hook_on_error"
+
 
 def run_hooks(flow_file: Path, flow_name: str, names: list[str], root: str, run_id: str) -> int:
     """Call each hook; return how many failed (reported on stderr)."""
@@ -45,6 +49,12 @@ def hooks_after_end(graph: dict[str, Any], flow_file: Path, root: str, run_id: s
     names = (graph.get("exit_hook") or {}).get("on_success") or []
     if names:
         run_hooks(flow_file, graph["flow"], names, root, run_id)
+
+
+def hooks_on_error(graph: dict[str, Any], flow_file: Path, root: str, run_id: str) -> int:
+    """The failure path's Batch job: call the on_error hooks of the failed run."""
+    names = (graph.get("exit_hook") or {}).get("on_error") or []
+    return 1 if names and run_hooks(flow_file, graph["flow"], names, root, run_id) else 0
 
 
 def _resolve(module: Any, name: str) -> Any:
