@@ -283,6 +283,9 @@ class TaskRunner:
             if flow._sfn.transition is None and info["kind"] == "linear":
                 flow._sfn.transition = Transition(tuple(info["targets"]))
             return exc
+        if flow._sfn.transition is None and flow._sfn.default_next and info["kind"] != "end":
+            flow._sfn.transition = Transition(tuple(info["targets"]), info["foreach_var"],
+                                              info["condition"], dict(info["cases"]))
         return None
 
     def record_caught(self, flow: FlowSpec, caught: dict[str, Any]) -> BaseException:
