@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from sfncompile.runtime.exit_hook import ON_ERROR_HOOK_STEP, hooks_after_end, hooks_on_error
+from sfncompile.runtime.bootstrap import ON_ERROR_HOOK_STEP
+from sfncompile.runtime.exit_hook import hooks_after_end, hooks_on_error
 from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
 
 GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"

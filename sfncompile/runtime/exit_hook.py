@@ -19,10 +19,6 @@ from typing import Any
 
 from sfncompile.runtime.task import TaskError, load_flow_class
 
-# The step name under which a Batch job of the state machine's failure path calls the
-# on_error hooks (emit/asl.py, exit_hook_on_error_states); never a step of a flow.
-ON_ERROR_HOOK_STEP = "_exit_hook_on_error"
-
 
 def run_hooks(flow_file: Path, flow_name: str, names: list[str], root: str, run_id: str) -> int:
     """Call each hook; return how many failed (reported on stderr)."""
