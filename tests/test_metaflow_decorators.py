@@ -202,3 +202,58 @@ def test_exit_hooks_through_the_runtimes_aws_entry_points(tmp_path: Path) -> Non
     assert on_error.returncode == 0, on_error.stderr
     assert "HOOK error" in on_error.stdout + on_error.stderr
     assert exit_hook_on_error_states(parse_flow(GOLDEN / "linear" / "flow.py"), None) == {}
+
+
+SPLIT_CATCH = '''
+from metaflow import FlowSpec, catch, step
+
+
+class SplitCatch(FlowSpec):
+    @catch(var="err", print_exception=False)
+    @step
+    def start(self):
+        self.items = [1, 2]
+        raise ValueError("before the split")
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.where = "a"
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.where = "b"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.seen = sorted(str(i.where) for i in inputs)
+        self.failed = type(inputs.a.err).__name__
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+@pytest.mark.slow
+def test_catch_on_a_static_split_goes_on_to_every_branch(tmp_path: Path) -> None:
+    """As Metaflow: @catch on a split records the failure and every branch runs (a foreach
+    or switch step refuses @catch, tests/data/broken)."""
+    from sfncompile.emit import compile_asl
+
+    flow = tmp_path / "flow.py"
+    flow.write_text(SPLIT_CATCH)
+    states = compile_asl(parse_flow(flow))["States"]  # with the schema check
+    assert states["start caught"]["Next"] == states["start"]["Next"] == "start split"
+    proc = _run(flow, tmp_path / "store")
+    assert proc.returncode == 0, proc.stderr
+    client.set_datastore_root(str(tmp_path / "store"))
+    try:
+        end = client.Run(proc.stdout.split()[-1])["end"].task
+        assert end["seen"].data == ["a", "b"]
+        assert end["failed"].data == "ValueError"
+    finally:
+        client.set_datastore_root(None)

@@ -209,10 +209,13 @@ def _split(e: _Emitter, step: StepIR, stop: str | None) -> States:
         "Branches": [e.sub_machine(step, t, join) for t in step.targets],
         "ResultPath": None,
     }
-    return {
+    out = {
         names.state(step.name): _with_next(e.task(step), parallel),
         parallel: e.goto(state, join, stop),
     }
+    if step.policies.catch is not None:  # a failure recorded under @catch: every branch runs
+        out[names.state(step.name, "caught")] = _with_next(e.task(step, caught=True), parallel)
+    return out
 
 
 def _foreach(e: _Emitter, step: StepIR, stop: str | None) -> States:

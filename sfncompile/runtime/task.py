@@ -280,7 +280,7 @@ class TaskRunner:
             print(f"@catch: step {spec.step!r} failed and continues: {exc!r}", file=sys.stderr)
             if info["catch_var"]:
                 setattr(flow, info["catch_var"], exc)
-            if flow._sfn.transition is None and info["kind"] == "linear":
+            if flow._sfn.transition is None and info["kind"] in ("linear", "split"):
                 flow._sfn.transition = Transition(tuple(info["targets"]))
             return exc
         if flow._sfn.transition is None and flow._sfn.default_next and info["kind"] != "end":
@@ -302,7 +302,7 @@ class TaskRunner:
         print(f"@catch: step {spec.step!r} died and continues: {died.error}", file=sys.stderr)
         if info["catch_var"]:
             setattr(flow, info["catch_var"], died)
-        if info["kind"] == "linear":
+        if info["kind"] in ("linear", "split"):
             flow._sfn.transition = Transition(tuple(info["targets"]))
         return died
 
