@@ -16,7 +16,6 @@ arguments of `self.next` (a non-empty dict) is refused with a clear error.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -28,6 +27,8 @@ Body = Callable[..., Generator[Any, Any, Any]]
 def user_step_decorator(func: Body) -> Callable[..., Any]:
     """Make `func(step_name, flow, inputs[, attributes])` into a step decorator, usable as
     `@name` or `@name(key=value, ...)` (the keywords are `attributes`)."""
+    import inspect  # here: `import sfncompile`, which every task does, stays light
+
     takes_attributes = len(inspect.signature(func).parameters) >= 4
 
     def wrap(step_func: Callable[..., Any], attributes: dict[str, Any]) -> Callable[..., Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 import io
 import json
@@ -53,9 +54,13 @@ class _Reader:
         # and no other spelling of `next` normalises to it.
         self.lines: list[str] | None = text.splitlines() if text.isascii() else None
         self.errors: list[FlowError] = []
-        # Names the module binds at its top level, where a user's decorator may come from
-        # (None: a star import makes them unknowable).
-        self.bound: set[str] | None = set()
+        self.tree: ast.Module | None = None  # for `bound`, read only when a name is not ours
+
+    @functools.cached_property
+    def bound(self) -> set[str] | None:
+        """The names the module binds, where a user's decorator may come from (None: a star
+        import makes them unknowable). Walked only when a decorator is not Metaflow's."""
+        return module_bindings(self.tree) if self.tree is not None else set()
 
     def pos(self, node: ast.AST) -> SourcePos:
         return SourcePos(
@@ -583,7 +588,7 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
     info = read_module(tree)
     reader = _Reader(display, info, text)
-    reader.bound = module_bindings(tree)
+    reader.tree = tree
     classes = [c for c in tree.body if isinstance(c, ast.ClassDef)
                and any(info.api_name(b) == "FlowSpec" for b in c.bases)]
     if not classes:
