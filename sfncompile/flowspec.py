@@ -113,6 +113,9 @@ class Binding:
     # Artifacts loaded from the store and not reassigned since: name -> (value, sha). One of
     # these still set to the same immutable value is recorded by its sha, not saved again.
     loaded: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    # Set by a user_step_decorator that skipped the step or swallowed its exception: the task
+    # takes the step's compiled transition, as Metaflow then calls self.next for the step.
+    default_next: bool = False
 
     def fetch(self, name: str) -> Any:
         sha = self.shas.pop(name)

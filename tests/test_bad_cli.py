@@ -9,6 +9,7 @@ tested that way. AWS points at a closed port: a case that reached AWS would end 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -66,6 +67,25 @@ SETTINGS = ["--s3-root", "s3://bkt/p", "--job-queue", "q", "--image", "img",
 LONG = "r" * 256
 DEEP = "[" * 5000 + "]" * 5000
 
+KUBE_FLOW = """from metaflow import FlowSpec, step, kubernetes, pypi, batch
+
+
+class Kube(FlowSpec):
+    @pypi(packages={"no-such-dist": "1.0"})
+    @kubernetes(cpu=2)
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+KUBE = {"kube.py": KUBE_FLOW.encode()}
+KUBE_TMPFS = {"kube.py": KUBE_FLOW.replace("@kubernetes(cpu=2)",
+                                           '@batch(tmpfs_size="4G")').encode()}
+# An error line: the CLI's `error: ...`, or a flow's `path:line:col: ...`.
+ERROR_LINE = re.compile(r"error: |\S+\.py:\d+:\d+: ")
 
 @dataclass(frozen=True)
 class Case:
@@ -345,6 +365,15 @@ CASES: list[Case] = [
          "s3://bkt/../x", message="no empty, . or .. parts"),
     case("trigger-region-bad", "trigger", "Name", "--region", "moon", message="region"),
     case("redrive-no-run", "redrive", "Name", message="name the run as NAME/run-id"),
+    # -- decorators a backend refuses: `path:line:col: message` naming what to do instead ----
+    case("deploy-kubernetes", "deploy", "{dir}/kube.py", "--dry-run", *SETTINGS,
+         message="kube.py:6:6: step 'start': @kubernetes cannot run on AWS", files=KUBE),
+    case("build-cfn-kubernetes", "build", "{dir}/kube.py", "--format", "cloudformation",
+         message="use @batch with the same cpu, memory, gpu and image", files=KUBE),
+    case("run-pypi-missing", "run", "{dir}/kube.py", "--datastore-root", "{dir}/store",
+         message="kube.py:5:6: @pypi: no-such-dist==1.0 cannot be imported", files=KUBE),
+    case("build-batch-tmpfs-size-text", "build", "{dir}/kube.py", files=KUBE_TMPFS,
+         message="argument 'tmpfs_size' of @batch must be an int, got str"),
     # -- AWS answers (here: nobody answers): exit 1 ------------------------------------------
     case("status-aws", "status", "SomeFlow", message="AWS", code=1),
     case("delete-aws", "delete", "SomeFlow", "--yes", message="AWS", code=1),
@@ -420,7 +449,7 @@ def test_bad_command_line(c: Case, world: dict[str, str], clean_env: None,
     assert result.exception is None or isinstance(result.exception, SystemExit), \
         f"{type(result.exception).__name__}: {result.exception}"
     assert "Traceback" not in result.stderr + result.stdout
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    errors = [line for line in result.stderr.splitlines() if ERROR_LINE.match(line)]
     assert errors, result.stderr
     assert c.message in "\n".join(errors), result.stderr
     assert result.exit_code == c.code, result.stderr

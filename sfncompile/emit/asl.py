@@ -272,10 +272,13 @@ def _split(e: _Emitter, step: StepIR, stop: str | None) -> States:
         "Branches": [e.sub_machine(step, t, join) for t in step.targets],
         "ResultPath": None,
     }
-    return {
+    out = {
         names.state(step.name): _with_next(e.task(step), parallel),
         parallel: e.goto(state, join, stop),
     }
+    if step.policies.catch is not None:  # a failure recorded under @catch: every branch runs
+        out[names.state(step.name, "caught")] = _with_next(e.task(step, caught=True), parallel)
+    return out
 
 
 def _foreach(e: _Emitter, step: StepIR, stop: str | None) -> States:
@@ -381,3 +384,37 @@ _EMITTERS: dict[str, Callable[[_Emitter, StepIR, str | None], States]] = {
 
 def emit_asl(flow: FlowIR) -> dict[str, Any]:
     return _Emitter(flow).machine()
+
+
+ON_ERROR_HOOKS = "Exit hooks on error"
+
+
+def exit_hook_on_error_states(flow: FlowIR, next_state: str | None) -> States:
+    """For the state machine's failure path (its top-level Catch): a Batch job that calls the
+    flow's `@exit_hook(on_error=...)` functions, then `next_state` (or the end). Empty when the
+    flow has no such hooks; a Catch then goes straight to `next_state`.
+
+    The job runs the runtime with the step name ON_ERROR_HOOK_STEP (no step of a flow is
+    named so); the run id is the execution's name, whatever the failure left in the state.
+    The state's input passes through unchanged, and a hook's failure is not the run's.
+    """
+    from sfncompile.runtime.bootstrap import ON_ERROR_HOOK_STEP
+
+    if flow.exit_hook is None or not flow.exit_hook.on_error:
+        return {}
+    state: State = {
+        "Type": "Task",
+        "Resource": BATCH_SYNC,
+        "Parameters": {
+            "JobName": names.job_name(flow.name, "exit_hook") or "exit_hook",
+            "JobQueue": "${JobQueue}",
+            "JobDefinition": names.job_definition_placeholder(None),
+            "Parameters": {"step": ON_ERROR_HOOK_STEP, "run.$": "$$.Execution.Name",
+                           "task": "0", "attempt": "0"},
+        },
+        "ResultPath": None,
+        "Retry": [dict(THROTTLE_RETRY)],
+    }
+    after: State = {"Next": next_state} if next_state else {"End": True}
+    state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": None, **after}]
+    return {ON_ERROR_HOOKS: {**state, **after}}

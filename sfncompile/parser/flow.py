@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 import io
 import json
@@ -62,10 +63,14 @@ class _Reader:
         # and no other spelling of `next` normalises to it.
         self.lines: list[str] | None = text.splitlines() if text.isascii() else None
         self.errors: list[FlowError] = []
-        # Names the module binds at its top level, where a user's decorator may come from
-        # (None: a star import makes them unknowable).
-        self.bound: set[str] | None = set()
+        self.tree: ast.Module | None = None  # for `bound`, read only when a name is not ours
         self.configs: dict[str, Any] = {}  # Config attributes of the flow -> their values
+
+    @functools.cached_property
+    def bound(self) -> set[str] | None:
+        """The names the module binds, where a user's decorator may come from (None: a star
+        import makes them unknowable). Walked only when a decorator is not Metaflow's."""
+        return module_bindings(self.tree) if self.tree is not None else set()
 
     def pos(self, node: ast.AST) -> SourcePos:
         return SourcePos(
@@ -611,7 +616,7 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
         if id(module) not in readers:
             readers[id(module)] = _Reader(module.path, module.info, module.text)
             readers[id(module)].errors = shared
-            readers[id(module)].bound = module_bindings(module.tree)
+            readers[id(module)].tree = module.tree
         return readers[id(module)]
 
     hierarchy = Hierarchy(main, Path(display).parent, _load_beside)

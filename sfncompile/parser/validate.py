@@ -55,11 +55,12 @@ def _check_names(flow: FlowIR) -> list[FlowError]:
             elif t == "start":
                 errors.append(_err(s.next_pos, f"step {s.name!r}: no step may go back to "
                                    "'start'"))
-        if s.policies.catch is not None and s.kind not in ("linear", "end"):
-            errors.append(_err(s.pos, f"step {s.name!r}: @catch needs a step with a single "
-                               f"next step; after a failure a {s.kind} has nothing to decide on "
-                               "(Metaflow refuses it on a foreach or switch step too): put "
-                               "@catch on the steps it leads to"))
+        # As Metaflow: after a failure a foreach has no items and a switch no arm to follow;
+        # a static split goes on to all of its branches.
+        if s.policies.catch is not None and s.kind not in ("linear", "split", "end"):
+            errors.append(_err(s.pos, f"step {s.name!r}: @catch is not supported on a "
+                               f"{s.kind} step (as in Metaflow): after a failure it has nothing "
+                               "to decide on; put @catch on the steps it leads to"))
     return errors
 
 

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from sfncompile.runtime.bootstrap import ON_ERROR_HOOK_STEP
+from sfncompile.runtime.exit_hook import hooks_after_end, hooks_on_error
 from sfncompile.runtime.reuse import ResumeError, reuse_task
 from sfncompile.runtime.storage import open_storage
 from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
@@ -59,6 +61,8 @@ def run_task(args: argparse.Namespace) -> int:
         params = json.loads(args.params) if args.params else None
         if params is not None and not isinstance(params, dict):
             raise TaskError("--params must be a JSON object")
+        if args.step == ON_ERROR_HOOK_STEP:
+            return hooks_on_error(graph, flow_file, args.root, args.run)
         caught = json.loads(args.caught) if args.caught else None
         if caught is not None and not isinstance(caught, dict):
             raise TaskError("--caught must be a JSON object")
@@ -73,8 +77,6 @@ def run_task(args: argparse.Namespace) -> int:
         # From a code package (on AWS; the local runner names the flow file and calls the
         # hooks itself once the run has ended), the committed `end` task calls on_success.
         if code == 0 and spec.step == "end" and args.flow_file is None and graph.get("exit_hook"):
-            from sfncompile.runtime.exit_hook import hooks_after_end
-
             hooks_after_end(graph, flow_file, args.root, args.run)
         return code
     except (TaskError, ResumeError, json.JSONDecodeError) as exc:

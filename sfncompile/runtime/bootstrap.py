@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from sfncompile.runtime.package import MAX_MEMBERS, MAX_PACKAGE_BYTES, MAX_UNPACKED_BYTES
 
+# The step name under which a job of the state machine's failure path runs the flow's
+# @exit_hook on_error functions instead of a step (runtime/exit_hook.py); no step is named so.
+ON_ERROR_HOOK_STEP = "_exit_hook_on_error"
+
 # SFNCOMPILE_CODE_PACKAGE is s3://bucket/key of the tarball; SFNCOMPILE_CODE_SHA256 its
 # sha256, checked before anything is extracted. Members may not escape the directory, and a
 # package over the limits of sfncompile.runtime.package (size, members, unpacked size) is

@@ -47,6 +47,12 @@ def hooks_after_end(graph: dict[str, Any], flow_file: Path, root: str, run_id: s
         run_hooks(flow_file, graph["flow"], names, root, run_id)
 
 
+def hooks_on_error(graph: dict[str, Any], flow_file: Path, root: str, run_id: str) -> int:
+    """The failure path's Batch job: call the on_error hooks of the failed run."""
+    names = (graph.get("exit_hook") or {}).get("on_error") or []
+    return 1 if names and run_hooks(flow_file, graph["flow"], names, root, run_id) else 0
+
+
 def _resolve(module: Any, name: str) -> Any:
     if hasattr(module, name):
         return getattr(module, name)

@@ -290,9 +290,12 @@ class TaskRunner:
             print(f"@catch: step {spec.step!r} failed and continues: {exc!r}", file=sys.stderr)
             if info["catch_var"]:  # Metaflow's wrapper: .exception, .type, .stacktrace
                 setattr(flow, info["catch_var"], MetaflowExceptionWrapper(exc))
-            if flow._sfn.transition is None and info["kind"] == "linear":
+            if flow._sfn.transition is None and info["kind"] in ("linear", "split"):
                 flow._sfn.transition = Transition(tuple(info["targets"]))
             return exc
+        if flow._sfn.transition is None and flow._sfn.default_next and info["kind"] != "end":
+            flow._sfn.transition = Transition(tuple(info["targets"]), info["foreach_var"],
+                                              info["condition"], dict(info["cases"]))
         return None
 
     def run_tags(self) -> list[str]:
@@ -317,7 +320,7 @@ class TaskRunner:
         print(f"@catch: step {spec.step!r} died and continues: {died.error}", file=sys.stderr)
         if info["catch_var"]:
             setattr(flow, info["catch_var"], died)
-        if info["kind"] == "linear":
+        if info["kind"] in ("linear", "split"):
             flow._sfn.transition = Transition(tuple(info["targets"]))
         return died
 

@@ -1,4 +1,4 @@
-# expect: 7:5: step 'start': @catch needs a step with a single next step
+# expect: 7:5: step 'start': @catch is not supported on a switch step (as in Metaflow)
 from sfncompile import FlowSpec, catch, step
 
 class F(FlowSpec):
