@@ -207,6 +207,10 @@ class FlowIR:
     finish_triggers: tuple[FinishTriggerIR, ...] = ()
     pos: SourcePos
     doc: str | None = None
+    # The entry and the last step: `start` and `end` unless `@step(start=True)`/`(end=True)`
+    # name others; one step is both in a single-step flow.
+    start_step: str = "start"
+    end_step: str = "end"
 
     def step(self, name: str) -> StepIR:
         return self.analysis.by_name[name]
@@ -225,6 +229,8 @@ class FlowIR:
         return {
             "flow": self.name,
             "source": self.source,
+            **({"start_step": self.start_step} if self.start_step != "start" else {}),
+            **({"end_step": self.end_step} if self.end_step != "end" else {}),
             "parameters": [
                 {
                     "name": p.name,
@@ -311,10 +317,11 @@ class FlowAnalysis:
         stable topological order of the forward edges, ties broken by first visit."""
         preorder: dict[str, int] = {}
         on_path: set[str] = set()
-        if "start" in self.by_name:
-            stack: list[tuple[str, int]] = [("start", 0)]
-            preorder["start"] = 0
-            on_path.add("start")
+        first = self.flow.start_step
+        if first in self.by_name:
+            stack: list[tuple[str, int]] = [(first, 0)]
+            preorder[first] = 0
+            on_path.add(first)
             while stack:
                 name, i = stack[-1]
                 targets = self.by_name[name].targets
@@ -360,7 +367,7 @@ class FlowAnalysis:
         A region is walked from its entry; a nested split or foreach is skipped over through
         its own join, so the first join reached is the one at this nesting level.
         """
-        self._walk_region("start", None, ())
+        self._walk_region(self.flow.start_step, None, ())
 
     def _walk_region(self, entry: str, stop: str | None, scope: tuple[str, ...]) -> list[str]:
         """Visit the steps from `entry` up to `stop`; return the steps that lead into `stop`."""

@@ -53,10 +53,10 @@ class _Emitter:
             names.INIT: {
                 "Type": "Pass",
                 "Parameters": {"run.$": "$$.Execution.Name", "scope": "", "n": 0},
-                "Next": names.state("start"),
+                "Next": names.state(self.flow.start_step),
             }
         }
-        states.update(self.region((), "start", None))
+        states.update(self.region((), self.flow.start_step, None))
         return {
             "Comment": f"{self.flow.name}, compiled by sfncompile",
             "StartAt": names.INIT,
@@ -103,7 +103,7 @@ class _Emitter:
         }
         if caught:
             job_params["caught.$"] = "States.JsonToString($.error)"
-        if step.name == "start":
+        if step.name == self.flow.start_step:
             job_params["params.$"] = "States.JsonToString($$.Execution.Input)"
         own_jobdef = p.batch.image or p.batch.iam_role or p.resources.shared_memory
         params: dict[str, Any] = {

@@ -22,6 +22,7 @@ from sfncompile.parser.decorators import (
     schedule_expression,
     type_problem,
 )
+from sfncompile.parser.entry_steps import entry_steps, is_step_decorator, step_marks
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
 from sfncompile.parser.parameters import (
     MISSING,
@@ -56,6 +57,7 @@ class _Reader:
         self.lines: list[str] | None = text.splitlines() if text.isascii() else None
         self.errors: list[FlowError] = []
         self.configs: dict[str, Any] = {}  # Config attributes of the flow -> their values
+        self.end_step = "end"  # the flow's last step (@step(end=True) may name another)
 
     def pos(self, node: ast.AST) -> SourcePos:
         return SourcePos(
@@ -172,6 +174,12 @@ class _Reader:
                                           timezone=args.get("timezone"), pos=reader.pos(deco))
                 except ScheduleError as exc:
                     reader.error(deco, f"flow {cls.name!r}: @schedule: {exc}")
+        marks = {stmt.name: (stmt, *reader.step_marks(stmt)) for reader, stmt in members
+                 if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+                 and reader.is_step(stmt)}
+        start_step, end_step = entry_steps(self, cls, marks)
+        for reader, _, _ in lineage:
+            reader.end_step = end_step
         steps: list[StepIR] = []
         params: list[ParameterIR] = []
         seen_steps: dict[str, ast.FunctionDef] = {}
@@ -211,13 +219,16 @@ class _Reader:
                            f"step {param.attr!r} has the name of a Parameter")
         flow = FlowIR(name=cls.name, source=source, steps=tuple(steps),
                       parameters=tuple(params), schedule=schedule, pos=self.pos(cls),
-                      doc=ast.get_docstring(cls))
+                      doc=ast.get_docstring(cls), start_step=start_step, end_step=end_step)
         if not unparsed:
             self.errors.extend(validate_graph(flow))
         return flow
 
+    def step_marks(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[bool, bool]:
+        return step_marks(self, func)
+
     def is_step(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-        return any(self.info.api_name(d) == "step" for d in func.decorator_list)
+        return any(is_step_decorator(self, d) for d in func.decorator_list)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -225,7 +236,7 @@ class _Reader:
         where = f"step {func.name!r}"
         decorators: dict[str, dict[str, Any]] = {}
         for deco in func.decorator_list:
-            if self.info.api_name(deco) == "step":
+            if is_step_decorator(self, deco):
                 continue
             parsed = self.decorator_args(deco, STEP_DECORATORS, where)
             if parsed is not None:
@@ -243,9 +254,10 @@ class _Reader:
             "name": func.name, "is_join": is_join, "pos": self.pos(func),
             "doc": ast.get_docstring(func), "policies": build_policies(decorators),
         }
-        if func.name == "end":
+        if func.name == self.end_step:
             for call in calls:
-                self.error(call, "step 'end' must not call self.next: it is the last step")
+                self.error(call, f"step {func.name!r} must not call self.next: it is the last "
+                           "step")
             return StepIR(kind="end", **base)
         if not calls:
             self.error(func, f"{where} must end with self.next(...)")

@@ -210,7 +210,7 @@ class TaskRunner:
         """The flow instance for this task, its join inputs, and the parent pathspecs."""
         spec, info = self.spec, self.info
         params = [p["attr"] for p in self.graph["parameters"]]
-        if spec.step == "start":
+        if spec.step == self.graph.get("start_step", "start"):
             try:
                 values = resolve_parameters(self.graph["parameters"], spec.params or {})
                 values = finish_values(cls, self.graph["parameters"], spec.params or {}, values,
