@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sfncompile.parser.flow import _Reader
+from sfncompile.parser.reading import Reading
 
 # Metaflow's `@step` keywords: `node_info` is extensions' metadata, accepted and unused here.
 STEP_KEYWORDS = ("start", "end", "node_info")
 
 
-def is_step_decorator(reader: _Reader, node: ast.expr) -> bool:
+def is_step_decorator(reader: Reading, node: ast.expr) -> bool:
     """`@step`, `@step()` or `@step(start=True)` (through any alias of the API)."""
     target = node.func if isinstance(node, ast.Call) else node
     return reader.info.api_name(target) == "step"
 
 
-def step_marks(reader: _Reader, func: ast.FunctionDef | ast.AsyncFunctionDef
+def step_marks(reader: Reading, func: ast.FunctionDef | ast.AsyncFunctionDef
                ) -> tuple[bool, bool]:
     """(start, end): the marks of the step's `@step(...)`; errors for anything else in it."""
     start = end = False
@@ -54,7 +52,7 @@ def step_marks(reader: _Reader, func: ast.FunctionDef | ast.AsyncFunctionDef
     return start, end
 
 
-def entry_steps(reader: _Reader, cls: ast.ClassDef,
+def entry_steps(reader: Reading, cls: ast.ClassDef,
                 marks: Mapping[str, tuple[ast.AST, bool, bool]]) -> tuple[str, str]:
     """The start and end steps' names, from each step's (node, start mark, end mark); errors
     are reported on `reader` (the names fall back to `start`/`end` then)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import gc
 import io
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -389,34 +388,6 @@ class _NotLiteral:
 
 
 _NOT_LITERAL: Any = _NotLiteral()
-
-
-def _fits(ptype: str, value: Any) -> bool:
-    if ptype == "json":
-        return True
-    if ptype == "float":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if ptype == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, {"str": str, "bool": bool}[ptype])
-
-
-def _json_problem(value: Any) -> str | None:
-    """Why `value` cannot travel as JSON (to the runtime and the state machine), or None."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return "is not a finite number" if isinstance(value, float) else f"is not JSON: {exc}"
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if not all(isinstance(k, str) for k in item):
-                return "is not JSON: the keys of a JSON object must be strings"
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return None
 
 
 def _defined_names(stmt: ast.stmt) -> set[str]:
