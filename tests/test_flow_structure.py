@@ -147,6 +147,14 @@ def test_steps_parameters_and_decorators_are_inherited(inherited: Path) -> None:
     other = parse_flow(inherited / "flow.py", "OtherFlow")
     assert {s.name: s.pos.path.endswith("base.py") for s in other.steps} == {
         "start": True, "hello": True, "end": True}
+    # At run time the task imports the flow module, and through it the module beside it.
+    proc = subprocess.run([sys.executable, "-m", "sfncompile", "run", "flow.py",
+                           "--datastore-root", str(inherited / "ds")], cwd=inherited,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+    assert proc.returncode == 0, proc.stderr
+    data = end_data(str(inherited / "ds"), proc.stdout.strip().splitlines()[-1])
+    assert data["final"] == ("child", "hello world", 3)  # as Metaflow 2.19 gives
 
 
 def test_which_flow_a_file_holds(tmp_path: Path) -> None:

@@ -531,7 +531,7 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
     except ValueError as exc:  # e.g. an integer literal longer than Python allows
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
     main = SourceModule(display, text, tree, read_module(tree))
-    errors = check_imports(tree, display)
+    errors = check_imports(tree, display, text)
     if errors:
         raise FlowErrors(errors)
     readers: dict[int, _Reader] = {}
@@ -609,7 +609,7 @@ def _load_beside(path: Path, display: str) -> SourceModule:
     except (RecursionError, MemoryError, ValueError) as exc:
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the module: "
                                     f"{type(exc).__name__}")]) from None
-    errors = check_imports(tree, display)
+    errors = check_imports(tree, display, text)
     if errors:
         raise FlowErrors(errors)
     return SourceModule(display, text, tree, read_module(tree))

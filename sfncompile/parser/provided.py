@@ -51,7 +51,16 @@ def provided_names() -> frozenset[str]:
     return METAFLOW_NAMES | frozenset(STEP_DECORATORS) | frozenset(CLASS_DECORATORS)
 
 
-def check_imports(tree: ast.Module, path: str) -> list[FlowError]:
+def _import_nodes(tree: ast.Module, text: str | None) -> list[ast.AST]:
+    """The nodes that may be imports: the top level when every `import` of the text is a
+    top-level import statement (a cheap count, the usual flow), else the whole tree."""
+    top = [s for s in tree.body if isinstance(s, ast.Import | ast.ImportFrom)]
+    if text is not None and text.count("import") == len(top):
+        return list(top)
+    return list(ast.walk(tree))
+
+
+def check_imports(tree: ast.Module, path: str, text: str | None = None) -> list[FlowError]:
     """An error at each import (anywhere in the module) of a name that is not provided."""
     names = provided_names()
     errors: list[FlowError] = []
@@ -61,7 +70,7 @@ def check_imports(tree: ast.Module, path: str) -> list[FlowError]:
         errors.append(FlowError(path, getattr(node, "lineno", 1),
                                 getattr(node, "col_offset", 0) + 1, message))
 
-    for node in ast.walk(tree):
+    for node in _import_nodes(tree, text):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             package, _, sub = node.module.partition(".")
             if package not in API_PACKAGES:
