@@ -9,6 +9,7 @@ package: the decorators of the parser's tables count as provided without being l
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 from sfncompile.errors import FlowError
 from sfncompile.parser.decorators import CLASS_DECORATORS, STEP_DECORATORS
@@ -46,6 +47,12 @@ SUBMODULES: dict[str, frozenset[str] | None] = {
 API_PACKAGES = ("metaflow", "sfncompile")
 
 
+def _is_own_module(name: str) -> bool:
+    """Whether sfncompile has a submodule of that name (found on disk, not imported)."""
+    here = Path(__file__).resolve().parent.parent
+    return (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file()
+
+
 def provided_names() -> frozenset[str]:
     """Every name `from metaflow import ...` may take."""
     return METAFLOW_NAMES | frozenset(STEP_DECORATORS) | frozenset(CLASS_DECORATORS)
@@ -77,10 +84,12 @@ def check_imports(tree: ast.Module, path: str, text: str | None = None) -> list[
                 continue
             if not sub:
                 for alias in node.names:
-                    if alias.name in names or alias.name == "*":
+                    if alias.name in names or alias.name == "*" or alias.name.startswith("__"):
                         continue
                     if alias.name in SUBMODULES:  # `from metaflow import cards`
                         continue
+                    if package == "sfncompile" and _is_own_module(alias.name):
+                        continue  # `from sfncompile import client`
                     error(alias, f"`from {package} import {alias.name}`: sfncompile does not "
                           f"provide {package}.{alias.name}; the names it provides are listed "
                           "in the README (Metaflow compatibility)")
