@@ -41,9 +41,18 @@ class Parameter:
         self.required = required
 
 
-def step(func: F) -> F:
-    func.is_step = True  # type: ignore[attr-defined]
-    return func
+def step(func: F | None = None, *, start: bool = False, end: bool = False,
+         node_info: dict[str, Any] | None = None) -> Any:
+    """Mark a step: `@step`, or `@step(start=True)` / `@step(end=True)` for the entry and the
+    last step when they are not named `start` and `end` (the parser reads the marks)."""
+
+    def mark(f: F) -> F:
+        f.is_step = True  # type: ignore[attr-defined]
+        f.is_start_step = start  # type: ignore[attr-defined]
+        f.is_end_step = end  # type: ignore[attr-defined]
+        return f
+
+    return mark if func is None else mark(func)
 
 
 def _marker(kind: str) -> Callable[..., Any]:

@@ -184,7 +184,7 @@ class Run:
         if started is not None:
             return started
         try:
-            return float(self["start"].task.started or 0.0)
+            return float(self[self._graph_step("start")].task.started or 0.0)
         except KeyError:
             return 0.0
 
@@ -308,11 +308,16 @@ class Run:
     def __contains__(self, step: str) -> bool:
         return step in ds.list_steps(self._storage, self.flow, self.id)
 
+    def _graph_step(self, which: str) -> str:
+        """The start or end step's name: `start`/`end` unless the run's graph names others."""
+        return str((self._meta.get("graph") or {}).get(f"{which}_step", which))
+
     @property
     def end_task(self) -> Task | None:
-        if "end" not in self:
+        end = self._graph_step("end")
+        if end not in self:
             return None
-        tasks = self["end"].tasks()
+        tasks = self[end].tasks()
         return tasks[-1] if tasks else None
 
     @property

@@ -10,7 +10,7 @@ at run time such a reference is only a placeholder.
 from __future__ import annotations
 
 import collections.abc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sfncompile.api import Parameter
@@ -27,36 +27,26 @@ class ParameterContext(NamedTuple):
     configs: Any
 
 
-class ConfigValue(collections.abc.Mapping[str, Any]):
-    """A Config's value: read-only, by key or by attribute, nested values wrapped too."""
+class ConfigValue(dict):  # type: ignore[type-arg]
+    """A Config's value: read-only, by key or by attribute, nested values wrapped too. A dict,
+    as Metaflow's is, so `isinstance(v, dict)` and `json.dumps(v)` work."""
 
     def __init__(self, data: collections.abc.Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_data", {k: _wrap(v) for k, v in data.items()})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+        super().__init__({k: _wrap(v) for k, v in data.items()})
 
     def __getattr__(self, key: str) -> Any:
-        data = self.__dict__.get("_data")
-        if data is not None and key in data:
-            return data[key]
+        if key in self:
+            return self[key]
         raise AttributeError(key)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise TypeError("ConfigValue is immutable")
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ConfigValue):
-            return self.to_dict() == other.to_dict()
-        return isinstance(other, dict) and self.to_dict() == other
+    def _immutable(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("ConfigValue is immutable")
 
-    __hash__ = None  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = update = setdefault = pop = popitem = _immutable
+    __ior__ = _immutable
 
     def __repr__(self) -> str:
         return f"ConfigValue({self.to_dict()!r})"
@@ -64,8 +54,11 @@ class ConfigValue(collections.abc.Mapping[str, Any]):
     def __reduce__(self) -> tuple[Any, ...]:
         return (ConfigValue, (self.to_dict(),))
 
+    def copy(self) -> ConfigValue:
+        return ConfigValue(self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: _unwrap(v) for k, v in self._data.items()}
+        return {k: _unwrap(v) for k, v in self.items()}
 
 
 def _wrap(value: Any) -> Any:

@@ -285,6 +285,10 @@ class FlowIR:
     exit_hook: ExitHookIR | None = None
     pos: SourcePos
     doc: str | None = None
+    # The entry and the last step: `start` and `end` unless `@step(start=True)`/`(end=True)`
+    # name others; one step is both in a single-step flow.
+    start_step: str = "start"
+    end_step: str = "end"
 
     def packages_for(self, step: StepIR) -> PackagesIR | None:
         """The packages a step needs: the flow's base ones, updated by the step's own (as
@@ -316,6 +320,8 @@ class FlowIR:
         return {
             "flow": self.name,
             "source": self.source,
+            **({"start_step": self.start_step} if self.start_step != "start" else {}),
+            **({"end_step": self.end_step} if self.end_step != "end" else {}),
             "parameters": [
                 {
                     "name": p.name,
@@ -432,10 +438,11 @@ class FlowAnalysis:
         stable topological order of the forward edges, ties broken by first visit."""
         preorder: dict[str, int] = {}
         on_path: set[str] = set()
-        if "start" in self.by_name:
-            stack: list[tuple[str, int]] = [("start", 0)]
-            preorder["start"] = 0
-            on_path.add("start")
+        first = self.flow.start_step
+        if first in self.by_name:
+            stack: list[tuple[str, int]] = [(first, 0)]
+            preorder[first] = 0
+            on_path.add(first)
             while stack:
                 name, i = stack[-1]
                 targets = self.by_name[name].targets
@@ -481,7 +488,7 @@ class FlowAnalysis:
         A region is walked from its entry; a nested split or foreach is skipped over through
         its own join, so the first join reached is the one at this nesting level.
         """
-        self._walk_region("start", None, ())
+        self._walk_region(self.flow.start_step, None, ())
 
     def _walk_region(self, entry: str, stop: str | None, scope: tuple[str, ...]) -> list[str]:
         """Visit the steps from `entry` up to `stop`; return the steps that lead into `stop`."""

@@ -82,7 +82,8 @@ def end_data(root: str, pathspec: str) -> dict[str, Any]:
     try:
         run = client.Run(pathspec)
         assert run.successful and run.finished
-        task = run["end"].task
+        task = run.end_task  # the end step: `end`, or the one the run's graph names
+        assert task is not None
         return {name: getattr(task.data, name) for name in task.artifact_names}
     finally:
         client.set_datastore_root(None)

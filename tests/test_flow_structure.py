@@ -147,6 +147,14 @@ def test_steps_parameters_and_decorators_are_inherited(inherited: Path) -> None:
     other = parse_flow(inherited / "flow.py", "OtherFlow")
     assert {s.name: s.pos.path.endswith("base.py") for s in other.steps} == {
         "start": True, "hello": True, "end": True}
+    # At run time the task imports the flow module, and through it the module beside it.
+    proc = subprocess.run([sys.executable, "-m", "sfncompile", "run", "flow.py",
+                           "--datastore-root", str(inherited / "ds")], cwd=inherited,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+    assert proc.returncode == 0, proc.stderr
+    data = end_data(str(inherited / "ds"), proc.stdout.strip().splitlines()[-1])
+    assert data["final"] == ("child", "hello world", 3)  # as Metaflow 2.19 gives
 
 
 def test_which_flow_a_file_holds(tmp_path: Path) -> None:
@@ -239,3 +247,60 @@ def test_every_export_is_a_provided_name() -> None:
     from sfncompile.parser.provided import provided_names
 
     assert set(sfncompile.__all__) - provided_names() == set()
+
+
+SINGLE = '''
+from metaflow import FlowSpec, Parameter, step
+
+
+class SingleFlow(FlowSpec):
+    n = Parameter("n", default=2)
+
+    @step
+    def only(self):
+        self.sq = self.n * self.n
+'''
+MARKED = '''
+from metaflow import FlowSpec, step
+
+
+class MarkedFlow(FlowSpec):
+    @step(start=True)
+    def begin(self):
+        self.x = 1
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        self.x += 1
+        self.next(self.finish)
+
+    @step(end=True)
+    def finish(self):
+        pass
+'''
+
+
+def test_entry_steps_and_single_step_flows(tmp_path: Path) -> None:
+    """Metaflow 2.19's `@step(start=True)`/`(end=True)` and one-step flows build and run."""
+    from sfncompile.emit import compile_asl
+    from sfncompile.emit.validate import validate_asl
+
+    root = tmp_path / "ds"
+    expected = {"single": ("SingleFlow", "only", "only", "sq", 4),
+                "marked": ("MarkedFlow", "begin", "finish", "x", 2)}
+    for name, source in (("single", SINGLE), ("marked", MARKED)):
+        (tmp_path / f"{name}.py").write_text(source)
+        flow_name, first, last, artifact, value = expected[name]
+        flow = parse_flow(tmp_path / f"{name}.py")
+        assert (flow.name, flow.start_step, flow.end_step) == (flow_name, first, last)
+        asl = compile_asl(flow)
+        assert validate_asl(asl) == []
+        assert asl["States"]["Init run"]["Next"] == first
+        proc = subprocess.run([sys.executable, "-m", "sfncompile", "run", f"{name}.py",
+                               "--datastore-root", str(root)], cwd=tmp_path,
+                              capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+        assert proc.returncode == 0, proc.stderr
+        data = end_data(str(root), proc.stdout.strip().splitlines()[-1])
+        assert data[artifact] == value

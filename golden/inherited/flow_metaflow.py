@@ -1,9 +1,8 @@
 """A flow that inherits its schedule, a parameter and steps from a base class and a mixin in a
 module beside it, and overrides `start` (the base's @retry goes with the base's step)."""
 
-from shared import Scoring, TrainingBase
-
 from metaflow import Parameter, step
+from shared import Scoring, TrainingBase
 
 
 class InheritedFlow(TrainingBase, Scoring):

@@ -59,7 +59,7 @@ class _Emitter:
 
     def machine(self) -> dict[str, Any]:
         states: States = {names.INIT: self.run_started()}
-        states.update(self.region((), "start", None))
+        states.update(self.region((), self.flow.start_step, None))
         for state in states.values():
             catch_run_failure(state)
         states.update(self.failure_path())
@@ -109,7 +109,7 @@ class _Emitter:
         }
         if caught:
             job_params["caught.$"] = "States.JsonToString($.error)"
-        if step.name == "start":
+        if step.name == self.flow.start_step:
             job_params["params.$"] = "States.JsonToString($$.Execution.Input)"
         own_jobdef = needs_own_definition(step)
         params: dict[str, Any] = {
@@ -176,7 +176,7 @@ class _Emitter:
         """The first state: records the run, and its result is the initial state."""
         state = self.put_run_record(self.run_record("running"))
         state["ResultSelector"] = {"run.$": "$$.Execution.Name", "scope": "", "n": 0}
-        state["Next"] = names.state("start")
+        state["Next"] = names.state(self.flow.start_step)
         return state
 
     def failure_path(self) -> States:

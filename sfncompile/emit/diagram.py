@@ -24,7 +24,7 @@ def mermaid(flow: FlowIR) -> str:
     for step in flow.analysis.ordered:
         if step.kind == "switch":
             shape = f"{{{{{step.name}}}}}"
-        elif step.name in ("start", "end"):
+        elif step.name in (flow.start_step, flow.end_step):
             shape = f"([{step.name}])"
         else:
             shape = f"[{step.name}]"
@@ -43,7 +43,7 @@ def dot(flow: FlowIR) -> str:
     lines = [f'digraph "{flow.name}" {{', "  rankdir=TB;", "  node [shape=box];"]
     for step in flow.analysis.ordered:
         shape = {"switch": "diamond", "end": "oval"}.get(step.kind, "box")
-        if step.name == "start":
+        if step.name == flow.start_step:
             shape = "oval"
         lines.append(f'  "{step.name}" [shape={shape}];')
     for step in flow.analysis.ordered:

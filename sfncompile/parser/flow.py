@@ -6,7 +6,6 @@ import ast
 import functools
 import gc
 import io
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from sfncompile.parser.decorators import (
     schedule_expression,
     type_problem,
 )
+from sfncompile.parser.entry_steps import entry_steps, is_step_decorator, step_marks
 from sfncompile.parser.events import EventDecorators
 from sfncompile.parser.flow_extras import FLOW_EXTRAS, flow_extras
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
@@ -65,6 +65,7 @@ class _Reader:
         self.errors: list[FlowError] = []
         self.tree: ast.Module | None = None  # for `bound`, read only when a name is not ours
         self.configs: dict[str, Any] = {}  # Config attributes of the flow -> their values
+        self.end_step = "end"  # the flow's last step (@step(end=True) may name another)
 
     @functools.cached_property
     def bound(self) -> set[str] | None:
@@ -223,6 +224,12 @@ class _Reader:
                                           timezone=args.get("timezone"), pos=reader.pos(deco))
                 except ScheduleError as exc:
                     reader.error(deco, f"flow {cls.name!r}: @schedule: {exc}")
+        marks = {stmt.name: (stmt, *reader.step_marks(stmt)) for reader, stmt in members
+                 if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+                 and reader.is_step(stmt)}
+        start_step, end_step = entry_steps(self, cls, marks)
+        for reader, _, _ in lineage:
+            reader.end_step = end_step
         steps: list[StepIR] = []
         params: list[ParameterIR] = []
         seen_steps: dict[str, ast.FunctionDef] = {}
@@ -263,13 +270,17 @@ class _Reader:
         flow = FlowIR(name=cls.name, source=source, steps=tuple(steps),
                       parameters=tuple(params), schedule=schedule, pos=self.pos(cls),
                       doc=ast.get_docstring(cls), **flow_extras(extras, self.errors),
-                      **events.fields(params))
+                      **events.fields(params), start_step=start_step,
+                      end_step=end_step)
         if not unparsed:
             self.errors.extend(validate_graph(flow))
         return flow
 
+    def step_marks(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[bool, bool]:
+        return step_marks(self, func)
+
     def is_step(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-        return any(self.info.api_name(d) == "step" for d in func.decorator_list)
+        return any(is_step_decorator(self, d) for d in func.decorator_list)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -278,7 +289,7 @@ class _Reader:
         decorators: dict[str, Any] = {}  # name -> arguments (a list where repeatable)
         positions: dict[str, SourcePos] = {}
         for deco in func.decorator_list:
-            if self.info.api_name(deco) == "step":
+            if is_step_decorator(self, deco):
                 continue
             parsed = self.decorator_args(deco, STEP_DECORATORS, where)
             if parsed is None or parsed[0] == USER_DECORATOR:
@@ -301,9 +312,10 @@ class _Reader:
             "name": func.name, "is_join": is_join, "pos": self.pos(func),
             "doc": ast.get_docstring(func), "policies": build_policies(decorators, positions),
         }
-        if func.name == "end":
+        if func.name == self.end_step:
             for call in calls:
-                self.error(call, "step 'end' must not call self.next: it is the last step")
+                self.error(call, f"step {func.name!r} must not call self.next: it is the last "
+                           "step")
             return StepIR(kind="end", **base)
         if not calls:
             self.error(func, f"{where} must end with self.next(...)")
@@ -435,34 +447,6 @@ class _NotLiteral:
 
 
 _NOT_LITERAL: Any = _NotLiteral()
-
-
-def _fits(ptype: str, value: Any) -> bool:
-    if ptype == "json":
-        return True
-    if ptype == "float":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if ptype == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, {"str": str, "bool": bool}[ptype])
-
-
-def _json_problem(value: Any) -> str | None:
-    """Why `value` cannot travel as JSON (to the runtime and the state machine), or None."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return "is not a finite number" if isinstance(value, float) else f"is not JSON: {exc}"
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if not all(isinstance(k, str) for k in item):
-                return "is not JSON: the keys of a JSON object must be strings"
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return None
 
 
 def _defined_names(stmt: ast.stmt) -> set[str]:
@@ -606,7 +590,7 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
     except ValueError as exc:  # e.g. an integer literal longer than Python allows
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the file: {exc}")]) from None
     main = SourceModule(display, text, tree, read_module(tree))
-    errors = check_imports(tree, display)
+    errors = check_imports(tree, display, text)
     if errors:
         raise FlowErrors(errors)
     readers: dict[int, _Reader] = {}
@@ -685,7 +669,7 @@ def _load_beside(path: Path, display: str) -> SourceModule:
     except (RecursionError, MemoryError, ValueError) as exc:
         raise FlowErrors([FlowError(display, 1, 1, f"cannot parse the module: "
                                     f"{type(exc).__name__}")]) from None
-    errors = check_imports(tree, display)
+    errors = check_imports(tree, display, text)
     if errors:
         raise FlowErrors(errors)
     return SourceModule(display, text, tree, read_module(tree))

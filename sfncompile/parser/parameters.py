@@ -15,12 +15,10 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sfncompile.ir import ParameterIR, ParamKind, ParamType
-
-if TYPE_CHECKING:
-    from sfncompile.parser.flow import _Reader
+from sfncompile.parser.reading import Reading
 
 # Metaflow's positional order for each, and every keyword each accepts here.
 SIGNATURES: dict[str, tuple[str, ...]] = {
@@ -51,7 +49,7 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-def parameter_call(reader: _Reader, stmt: ast.stmt) -> str | None:
+def parameter_call(reader: Reading, stmt: ast.stmt) -> str | None:
     """'Parameter', 'IncludeFile' or 'Config' if the statement assigns one, else None."""
     value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
     if isinstance(value, ast.Call):
@@ -61,7 +59,7 @@ def parameter_call(reader: _Reader, stmt: ast.stmt) -> str | None:
     return None
 
 
-def read_parameter(reader: _Reader, stmt: ast.Assign | ast.AnnAssign,
+def read_parameter(reader: Reading, stmt: ast.Assign | ast.AnnAssign,
                    not_literal: Any) -> ParameterIR | None:
     call = cast(ast.Call, stmt.value)
     api = cast(str, parameter_call(reader, stmt))
@@ -127,10 +125,8 @@ def read_parameter(reader: _Reader, stmt: ast.Assign | ast.AnnAssign,
     return _parameter(reader, where, args, values, default_expr, common)
 
 
-def _parameter(reader: _Reader, where: str, args: dict[str, ast.expr], values: dict[str, Any],
+def _parameter(reader: Reading, where: str, args: dict[str, ast.expr], values: dict[str, Any],
                default_expr: str | None, common: dict[str, Any]) -> ParameterIR | None:
-    from sfncompile.parser.flow import _fits, _json_problem
-
     default = values.get("default")
     ptype = _parameter_type(reader, args.get("type"), default, default_expr, where,
                             args.get("default"))
@@ -156,6 +152,8 @@ def _parameter(reader: _Reader, where: str, args: dict[str, ast.expr], values: d
     if problem:
         reader.error(args["default"], f"{where}: the default {problem}")
         return None
+    if default is not None or default_expr is not None:
+        common["required"] = False  # Metaflow ignores required= when there is a default
     return ParameterIR(type=cast(ParamType, ptype), default=default, default_expr=default_expr,
                        infer_type=(default_expr is not None and "type" not in args
                                    and _arithmetic_type(args.get("default")) is None),
@@ -179,7 +177,7 @@ def _arithmetic_type(node: ast.expr | None) -> str | None:
     return None
 
 
-def _parameter_type(reader: _Reader, node: ast.expr | None, default: Any,
+def _parameter_type(reader: Reading, node: ast.expr | None, default: Any,
                     default_expr: str | None, where: str,
                     args_default: ast.expr | None = None) -> str | None:
     if node is None:
@@ -201,7 +199,7 @@ def _parameter_type(reader: _Reader, node: ast.expr | None, default: Any,
     return None
 
 
-def _include_file(reader: _Reader, where: str, args: dict[str, ast.expr],
+def _include_file(reader: Reading, where: str, args: dict[str, ast.expr],
                   values: dict[str, Any], common: dict[str, Any]) -> ParameterIR | None:
     default = values.get("default")
     if default is not None and not isinstance(default, str):
@@ -217,7 +215,7 @@ def _include_file(reader: _Reader, where: str, args: dict[str, ast.expr],
                        encoding=encoding, **common)
 
 
-def _config(reader: _Reader, where: str, args: dict[str, ast.expr], values: dict[str, Any],
+def _config(reader: Reading, where: str, args: dict[str, ast.expr], values: dict[str, Any],
             common: dict[str, Any]) -> ParameterIR | None:
     if "parser" in args and not (isinstance(args["parser"], ast.Constant)
                                  and args["parser"].value is None):
@@ -284,7 +282,7 @@ def locate(path: str, flow_dir: Path) -> Path | None:
 # -- reading a Config's values in decorator arguments and defaults -------------------------------
 
 
-def config_reference(reader: _Reader, node: ast.expr, what: str) -> Any:
+def config_reference(reader: Reading, node: ast.expr, what: str) -> Any:
     """The value a Config reference names (`cfg.a.b`, `cfg["a"]`, `config_expr("cfg.a")`),
     MISSING when the node is no Config reference; reports an error and returns MISSING
     (after the error) when it names a key the Config does not have."""
@@ -314,7 +312,7 @@ def config_reference(reader: _Reader, node: ast.expr, what: str) -> Any:
 _FAILED: Any = _Missing()
 
 
-def _walk_reference(reader: _Reader, node: ast.expr, at: ast.AST, what: str) -> Any:
+def _walk_reference(reader: Reading, node: ast.expr, at: ast.AST, what: str) -> Any:
     keys: list[Any] = []
     while isinstance(node, ast.Attribute | ast.Subscript):
         if isinstance(node, ast.Attribute):
@@ -342,3 +340,31 @@ def _walk_reference(reader: _Reader, node: ast.expr, at: ast.AST, what: str) -> 
 
 def is_failure(value: Any) -> bool:
     return value is _FAILED
+
+
+def _fits(ptype: str, value: Any) -> bool:
+    if ptype == "json":
+        return True
+    if ptype == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if ptype == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, {"str": str, "bool": bool}[ptype])
+
+
+def _json_problem(value: Any) -> str | None:
+    """Why `value` cannot travel as JSON (to the runtime and the state machine), or None."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return "is not a finite number" if isinstance(value, float) else f"is not JSON: {exc}"
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                return "is not JSON: the keys of a JSON object must be strings"
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None

@@ -9,6 +9,7 @@ package: the decorators of the parser's tables count as provided without being l
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 from sfncompile.errors import FlowError
 from sfncompile.parser.decorators import CLASS_DECORATORS, REFUSED, STEP_DECORATORS
@@ -46,12 +47,27 @@ SUBMODULES: dict[str, frozenset[str] | None] = {
 API_PACKAGES = ("metaflow", "sfncompile")
 
 
+def _is_own_module(name: str) -> bool:
+    """Whether sfncompile has a submodule of that name (found on disk, not imported)."""
+    here = Path(__file__).resolve().parent.parent
+    return (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file()
+
+
 def provided_names() -> frozenset[str]:
     """Every name `from metaflow import ...` may take."""
     return METAFLOW_NAMES | frozenset(STEP_DECORATORS) | frozenset(CLASS_DECORATORS)
 
 
-def check_imports(tree: ast.Module, path: str) -> list[FlowError]:
+def _import_nodes(tree: ast.Module, text: str | None) -> list[ast.AST]:
+    """The nodes that may be imports: the top level when every `import` of the text is a
+    top-level import statement (a cheap count, the usual flow), else the whole tree."""
+    top = [s for s in tree.body if isinstance(s, ast.Import | ast.ImportFrom)]
+    if text is not None and text.count("import") == len(top):
+        return list(top)
+    return list(ast.walk(tree))
+
+
+def check_imports(tree: ast.Module, path: str, text: str | None = None) -> list[FlowError]:
     """An error at each import (anywhere in the module) of a name that is not provided."""
     names = provided_names()
     errors: list[FlowError] = []
@@ -61,14 +77,14 @@ def check_imports(tree: ast.Module, path: str) -> list[FlowError]:
         errors.append(FlowError(path, getattr(node, "lineno", 1),
                                 getattr(node, "col_offset", 0) + 1, message))
 
-    for node in ast.walk(tree):
+    for node in _import_nodes(tree, text):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             package, _, sub = node.module.partition(".")
             if package not in API_PACKAGES:
                 continue
             if not sub:
                 for alias in node.names:
-                    if alias.name in names or alias.name == "*":
+                    if alias.name in names or alias.name == "*" or alias.name.startswith("__"):
                         continue
                     if alias.name in SUBMODULES:  # `from metaflow import cards`
                         continue
@@ -76,6 +92,8 @@ def check_imports(tree: ast.Module, path: str) -> list[FlowError]:
                         error(alias, f"`from {package} import {alias.name}`: @{alias.name} "
                               f"{REFUSED[alias.name]}")
                         continue
+                    if package == "sfncompile" and _is_own_module(alias.name):
+                        continue  # `from sfncompile import client`
                     error(alias, f"`from {package} import {alias.name}`: sfncompile does not "
                           f"provide {package}.{alias.name}; the names it provides are listed "
                           "in the README (Metaflow compatibility)")

@@ -40,10 +40,11 @@ def validate_graph(flow: FlowIR) -> list[FlowError]:
 def _check_names(flow: FlowIR) -> list[FlowError]:
     errors: list[FlowError] = []
     names = {s.name for s in flow.steps}
-    for required in ("start", "end"):
+    for required in (flow.start_step, flow.end_step):
         if required not in names:
             errors.append(_err(flow.pos, f"flow {flow.name!r} has no {required!r} step; every "
-                               "flow starts at `start` and finishes at `end`"))
+                               "flow starts at `start` and finishes at `end` (or at the steps "
+                               "marked @step(start=True) and @step(end=True))"))
     for s in flow.steps:
         if s.name in RESERVED_STEP_NAMES:
             errors.append(_err(s.pos, f"step {s.name!r} has a reserved name"))
@@ -52,9 +53,9 @@ def _check_names(flow: FlowIR) -> list[FlowError]:
                 known = ", ".join(sorted(names))
                 errors.append(_err(s.next_pos or s.pos, f"step {s.name!r}: self.next goes to "
                                    f"unknown step {t!r} (steps: {known})"))
-            elif t == "start":
+            elif t == flow.start_step:
                 errors.append(_err(s.next_pos, f"step {s.name!r}: no step may go back to "
-                                   "'start'"))
+                                   f"{flow.start_step!r}"))
         # As Metaflow: after a failure a foreach has no items and a switch no arm to follow;
         # a static split goes on to all of its branches.
         if s.policies.catch is not None and s.kind not in ("linear", "split", "end"):
@@ -72,12 +73,13 @@ def _check_nesting(flow: FlowIR) -> list[FlowError]:
     without recursion, it is exact for a valid flow and bounds the nesting of an invalid one.
     """
     by_name = {s.name: s for s in flow.steps}
-    if "start" not in by_name:
+    first = flow.start_step
+    if first not in by_name:
         return []
     back: set[tuple[str, str]] = set()
-    visited = {"start"}
-    on_path = {"start"}
-    stack: list[tuple[str, int]] = [("start", 0)]
+    visited = {first}
+    on_path = {first}
+    stack: list[tuple[str, int]] = [(first, 0)]
     while stack:
         name, i = stack[-1]
         if i == len(by_name[name].targets):
@@ -118,8 +120,8 @@ def _check_nesting(flow: FlowIR) -> list[FlowError]:
 def _check_reachability(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
     errors: list[FlowError] = []
     reached = {s.name for s in a.ordered}
-    reaches_end = {"end"}
-    stack = ["end"]
+    reaches_end = {flow.end_step}
+    stack = [flow.end_step]
     while stack:
         for parent in a.parents[stack.pop()]:
             if parent not in reaches_end:
@@ -127,9 +129,10 @@ def _check_reachability(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
                 stack.append(parent)
     for s in flow.steps:
         if s.name not in reached:
-            errors.append(_err(s.pos, f"step {s.name!r} is not reachable from 'start'"))
+            errors.append(_err(s.pos, f"step {s.name!r} is not reachable from "
+                               f"{flow.start_step!r}"))
         elif s.name not in reaches_end:
-            errors.append(_err(s.pos, f"step {s.name!r} never reaches 'end'"))
+            errors.append(_err(s.pos, f"step {s.name!r} never reaches {flow.end_step!r}"))
     return errors
 
 
@@ -163,7 +166,7 @@ def _check_joins(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
                                " in exactly one join"))
         elif not joins:
             meet = _meeting_step(a, s) if s.kind == "split" else None
-            if meet is not None and meet != "end":
+            if meet is not None and meet != flow.end_step:
                 errors.append(_err(a.by_name[meet].pos, f"step {meet!r} joins the {what} of "
                                    f"{s.name!r} but does not take `inputs`: write "
                                    f"`def {meet}(self, inputs)`"))

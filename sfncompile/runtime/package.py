@@ -15,8 +15,9 @@ header with mtime 0 and no file name). Which files go in:
   `/etc/passwd`) is ever uploaded by accident;
 - with include_runtime, this runtime package and the sfncompile modules that it and
   `sfncompile/__init__.py` import (found by reading their imports: today `__init__`, `api`,
-  `current`, `flowspec`), taken from the installed sfncompile. They replace same-named files
-  of the flow directory, so the container runs the runtime the package was built with;
+  `current`, `flowspec`, `flow_inputs`), taken from the installed sfncompile. They replace
+  same-named files of the flow directory, so the container runs the runtime the package was
+  built with;
 - `extra` files (e.g. `_sfncompile/graph.json`), which replace anything at the same path.
 
 Ignore files follow gitignore syntax (`*`, `?`, `[...]`, `**`, trailing `/` for directories,

@@ -202,7 +202,7 @@ class TaskRunner:
         """The flow instance for this task, its join inputs, and the parent pathspecs."""
         spec, info = self.spec, self.info
         params = [p["attr"] for p in self.graph["parameters"]]
-        if spec.step == "start":
+        if spec.step == self.graph.get("start_step", "start"):
             try:
                 given = run_events.start_parameters(self.storage, self.flow_name, spec.run,
                                                     spec.params)
