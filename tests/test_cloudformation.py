@@ -495,7 +495,9 @@ def test_infra_job_roles_write_only_their_own_flow() -> None:
     loop = infra["Resources"]["Fn::ForEach::FlowJobRoles"]
     assert loop[:2] == ["Flow", {"Ref": "FlowNames"}]
     job = role_statements(infra, "JobRole${Flow}")
-    assert sorted(job) == ["FlowData", "ListFlowData"]
+    assert sorted(job) == ["FlowData", "ListFlowData", "PublishEvents"]
+    assert job["PublishEvents"]["Action"] == "events:PutEvents"
+    assert job["PublishEvents"]["Resource"]["Fn::Sub"].endswith(":event-bus/${EventBus}")
     assert job["FlowData"]["Resource"] == {"Fn::Sub": "${Bucket.Arn}/${S3Prefix}/${Flow}/*"}
     assert job["ListFlowData"]["Condition"] == {
         "StringLike": {"s3:prefix": {"Fn::Sub": "${S3Prefix}/${Flow}/*"}}}

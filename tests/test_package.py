@@ -64,7 +64,7 @@ def test_contents_extra_and_runtime(flow_dir: Path, tmp_path: Path) -> None:
     assert "sfncompile/runtime/storage.py" in names
     # Nothing from the compiler side (pydantic, click) goes into a container.
     assert not any(
-        n.startswith(("sfncompile/ir", "sfncompile/cli", "sfncompile/parser")) for n in names
+        n.startswith(("sfncompile/ir.", "sfncompile/cli.", "sfncompile/parser/")) for n in names
     )
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
