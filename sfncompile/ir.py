@@ -203,7 +203,7 @@ class FlowIR:
                 }
                 for p in self.parameters
             ],
-            # deploy replaces it with the resolved branch (sfncompile.runtime.project)
+            # the branch of a deployment is in its environment (sfncompile.runtime.project)
             "project": None if self.project is None else {
                 "name": self.project.name, "branch": self.project.branch,
                 "production": self.project.production},

@@ -85,7 +85,7 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     """
     from sfncompile.deploy.deployer import deploy as apply
     from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
-    from sfncompile.deploy.triggers import check_branch_option
+    from sfncompile.deploy.projects import check_branch_option
     from sfncompile.emit.limits import check_machine_type
     from sfncompile.emit.render import render_json
     from sfncompile.parser import parse_flow

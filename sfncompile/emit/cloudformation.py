@@ -25,10 +25,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfncompile.emit.cloudformation_events import (
+    EVENT_BUS_PARAMETER,
+    job_statements,
+    trigger_resources,
+)
+from sfncompile.emit.events import trigger_rules
 from sfncompile.emit.jobdef import job_definitions
+from sfncompile.emit.names import deployment_name
 from sfncompile.emit.render import PLACEHOLDER, map_strings, placeholders, substitute
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, StepIR
+from sfncompile.runtime.events import BUS_ENV
+from sfncompile.runtime.project import deployment_env
 
 Template = dict[str, Any]
 
@@ -60,12 +69,14 @@ _JOB_ROLE = "\x00JobRole"
 _DATASTORE = "\x00Datastore"
 _CODE_PACKAGE = "\x00CodePackage"
 _CODE_SHA = "\x00CodeSha"
+_EVENT_BUS = "\x00EventBus"
 _STAND_INS: dict[str, Any] = {
     _IMAGE: {"Ref": "Image"},
     _JOB_ROLE: {"Fn::GetAtt": ["JobRole", "Arn"]},
     _DATASTORE: {"Fn::Sub": "s3://${S3Bucket}/${S3KeyPrefix}"},
     _CODE_PACKAGE: {"Fn::Sub": "s3://${S3Bucket}/${CodePackageKey}"},
     _CODE_SHA: {"Ref": "CodePackageSha256"},
+    _EVENT_BUS: {"Ref": "EventBusName"},
 }
 
 
@@ -84,10 +95,13 @@ class StackSettings:
     tags: Mapping[str, str] = field(default_factory=dict)
     code_package: str | None = None  # s3://bucket/key of the code tarball
     code_sha256: str | None = None
+    event_bus: str | None = None
+    project: Mapping[str, Any] | None = None  # the resolved @project (runtime.project)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], *, code_package: str | None = None,
-                    code_sha256: str | None = None) -> StackSettings:
+                    code_sha256: str | None = None,
+                    project: Mapping[str, Any] | None = None) -> StackSettings:
         """From `Config.values` (sfncompile.deploy.config) plus the code package options."""
 
         def text(name: str) -> str | None:
@@ -97,7 +111,8 @@ class StackSettings:
         return cls(s3_root=text("s3_root"), job_queue=text("job_queue"), image=text("image"),
                    name_prefix=text("name_prefix") or "",
                    tags={str(k): str(v) for k, v in dict(values.get("tags") or {}).items()},
-                   code_package=code_package, code_sha256=code_sha256)
+                   code_package=code_package, code_sha256=code_sha256,
+                   event_bus=text("event_bus"), project=project)
 
 
 def _split_s3(url: str, what: str) -> tuple[str, str]:
@@ -244,7 +259,11 @@ class _Builder:
         self.definition = definition
         self.used = placeholders(definition)
         self.defaults = _defaults(s)
-        self.name = f"{s.name_prefix}{flow.name}"
+        project = dict(s.project) if s.project else None
+        self.name = deployment_name(s.name_prefix, flow.name, project)
+        self.project_env = deployment_env(project)
+        self.event_bus = s.event_bus
+        self.triggers = trigger_rules(flow, self.name, project)
         for key, value in s.tags.items():
             if not value or key.lower().startswith("aws:"):
                 # Step Functions rejects empty tag values; `aws:` keys are AWS's own.
@@ -326,6 +345,10 @@ class _Builder:
         ]
         if self.flow.schedule is not None:
             specs.append(("ScheduleInput", self.schedule_input()))
+        bus = dict(EVENT_BUS_PARAMETER)
+        if self.event_bus:
+            bus["Default"] = self.event_bus
+        specs.append(("EventBusName", bus))
         out: dict[str, Any] = {}
         for name, spec in specs:
             if name in self.defaults:
@@ -357,6 +380,8 @@ class _Builder:
             "SFNCOMPILE_DATASTORE_ROOT": _DATASTORE,
             "SFNCOMPILE_CODE_PACKAGE": _CODE_PACKAGE,
             "SFNCOMPILE_CODE_SHA256": _CODE_SHA,
+            BUS_ENV: _EVENT_BUS,
+            **self.project_env,
         }
         raw = job_definitions(self.flow, name=self.name, image=_IMAGE, job_role=_JOB_ROLE,
                               environment=environment, tags=self.tags)
@@ -456,6 +481,7 @@ class _Builder:
                        {"StringLike": {"s3:prefix": [_sub(f"{self.flow_prefix}*")]}}),
             _statement("CodePackage", ["s3:GetObject"],
                        _arn("s3", "${S3Bucket}/${CodePackageKey}", regional=False)),
+            *job_statements(self.flow, _statement, _arn, _sub),
         ]
         return _role("ecs-tasks.amazonaws.com", f"Batch job role of {self.name}", statements,
                      self.tag_list)
@@ -532,6 +558,8 @@ class _Builder:
             resources[logical] = resource
         if self.flow.schedule is not None:
             resources.update(self.schedule())
+        resources.update(trigger_resources(self.triggers, self.name, _role, _statement,
+                                           self.tag_list))
         outputs: dict[str, Any] = {
             "StateMachineArn": {"Value": _ref("StateMachine")},
             "StateMachineName": {"Value": {"Fn::GetAtt": ["StateMachine", "Name"]}},
@@ -552,6 +580,7 @@ class _Builder:
                                 "CodePackageSha256"]},
                 *([{"Label": {"default": "Schedule"}, "Parameters": ["ScheduleInput"]}]
                   if "ScheduleInput" in parameters else []),
+                {"Label": {"default": "Events"}, "Parameters": ["EventBusName"]},
             ]}},
             "Parameters": parameters,
             "Rules": {"FargateNeedsExecutionRole": {
