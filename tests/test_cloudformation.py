@@ -363,6 +363,7 @@ def test_job_definitions(built: dict[str, Path]) -> None:
         "SFNCOMPILE_CODE_PACKAGE": {"Fn::Sub": "s3://${S3Bucket}/${CodePackageKey}"},
         "SFNCOMPILE_CODE_SHA256": {"Ref": "CodePackageSha256"},
         "SFNCOMPILE_DATASTORE_ROOT": {"Fn::Sub": "s3://${S3Bucket}/${S3KeyPrefix}"},
+        "SFNCOMPILE_EVENT_BUS": {"Ref": "EventBusName"},
     }
     assert shared["Tags"] == {"env": "dev", "team": "ml"}
     assert shared["PlatformCapabilities"] == {"Fn::If": ["IsFargate", ["FARGATE"], ["EC2"]]}
