@@ -301,7 +301,10 @@ def test_definition_is_the_golden_asl(name: str, built: dict[str, Path]) -> None
     golden = json.loads((GOLDEN / name / "flow.asl.json").read_text())
     assert machine["Definition"] == golden
     assert machine["StateMachineType"] == "STANDARD"
-    assert machine["StateMachineName"] == "ml-" + golden["Comment"].split(",")[0]
+    flow = golden["Comment"].split(",")[0]
+    # @project(name="forecast", branch="nightly"): the branch test.nightly in the name
+    expected = "ml-forecast-test-nightly-" + flow if name == "project" else "ml-" + flow
+    assert machine["StateMachineName"] == expected
     assert sorted(machine["DefinitionSubstitutions"]) == placeholders(golden)
 
 
