@@ -57,6 +57,14 @@ def rules_of(d: Deployment, name: str) -> dict[str, dict[str, Any]]:
 def test_triggers_chain_flows_within_their_project_branch(deployment: Deployment,
                                                           s3_env: None) -> None:
     d = deployment
+    # Downstream's upstream is not deployed on branch c: refused before any change.
+    proc = d.cli("deploy", str(DOWNSTREAM), *d.settings(), "--branch", "c")
+    assert proc.returncode == 2, proc.stderr
+    assert "no state machine demo-test-c-Upstream" in proc.stderr, proc.stderr
+    sfn = d.sfn.client("stepfunctions")
+    assert machine("c", "Downstream") not in {
+        m["name"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert rules_of(d, machine("c", "Downstream")) == {}
     for branch in ("a", "b"):
         d.deploy(UPSTREAM, "--branch", branch)
         d.deploy(DOWNSTREAM, "--branch", branch)
