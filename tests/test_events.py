@@ -139,3 +139,18 @@ def test_trigger_record_leaves_the_parameters() -> None:
     assert (trigger.event.name, trigger.event.type, trigger["U"].payload["run"]) == \
         ("U run succeeded", "run", "r")
     assert json.loads(json.dumps(record)) == record
+
+
+def test_run_failed_state_is_valid_asl_with_deployment_placeholders() -> None:
+    from sfncompile.emit.asl import run_failed_event_state
+    from sfncompile.emit.render import placeholders
+    from sfncompile.emit.validate import validate_asl
+
+    machine = {"StartAt": "Failed", "States": {
+        "Failed": run_failed_event_state("F", "Fail run"),
+        "Fail run": {"Type": "Fail", "Error": "RunFailed"}}}
+    assert validate_asl(machine) == []
+    assert sorted(placeholders(machine)) == ["EventBus", "ProjectBranch", "ProjectName"]
+    entry = machine["States"]["Failed"]["Parameters"]["Entries"][0]
+    assert (entry["Source"], entry["DetailType"]) == ("sfncompile.run", "run failed")
+    assert validate_asl({"StartAt": "E", "States": {"E": run_failed_event_state("F")}}) == []

@@ -84,8 +84,11 @@ class Target:
         return f"s3://{self.bucket}/{self.package_key}"
 
     def substitutions(self, job_definition_arns: dict[str, str]) -> dict[str, str]:
+        project = self.project or {}
         return {"JobQueue": str(self.config.get("job_queue")), "S3Bucket": self.bucket,
-                "S3KeyPrefix": self.key_prefix, **job_definition_arns}
+                "S3KeyPrefix": self.key_prefix, "EventBus": self.event_bus,
+                "ProjectName": str(project.get("name", "")),
+                "ProjectBranch": str(project.get("branch_name", "")), **job_definition_arns}
 
     def resolved(self, job_definition_arns: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = resolve(self.definition, self.substitutions(job_definition_arns),

@@ -317,3 +317,42 @@ _EMITTERS: dict[str, Callable[[_Emitter, StepIR, str | None], States]] = {
 
 def emit_asl(flow: FlowIR) -> dict[str, Any]:
     return _Emitter(flow).machine()
+
+
+EVENTS_PUT = "arn:aws:states:::events:putEvents"
+
+
+def run_failed_event_state(flow: str, next_state: str | None = None) -> State:
+    """The state that puts a `run failed` event (sfncompile.runtime.events' contract) on the
+    deployment's bus, for the state machine's failure path: a failed run has no last task to
+    publish it, and this costs no Batch job. `${EventBus}`, `${ProjectName}` and
+    `${ProjectBranch}` are deployment values (deploy and the CloudFormation stack fill them;
+    the names are empty without @project)."""
+    detail = {
+        "flow": literal(flow),
+        "run.$": "$$.Execution.Name",
+        "pathspec.$": f"States.Format('{literal(flow)}/{{}}', $$.Execution.Name)",
+        "project": "${ProjectName}",
+        "branch": "${ProjectBranch}",
+        "error.$": "$.error",
+    }
+    state: State = {
+        "Type": "Task",
+        "Resource": EVENTS_PUT,
+        "Parameters": {"Entries": [{
+            "Source": "sfncompile.run",
+            "DetailType": "run failed",
+            "EventBusName": "${EventBus}",
+            "Detail": detail,
+        }]},
+        "ResultPath": None,
+    }
+    # A refused event must not hide the run's own failure: go on to it either way.
+    state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": None,
+                       **({"Next": next_state} if next_state else {})}]
+    if next_state:
+        state["Next"] = next_state
+    else:
+        del state["Catch"]
+        state["End"] = True
+    return state

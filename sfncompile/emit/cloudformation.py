@@ -264,6 +264,11 @@ class _Builder:
         self.project_env = deployment_env(project)
         self.event_bus = s.event_bus
         self.triggers = trigger_rules(flow, self.name, project)
+        # The `run failed` state's values (emit/asl.py, run_failed_event_state).
+        self.event_values: dict[str, Any] = {
+            "EventBus": _ref("EventBusName"),
+            "ProjectName": (project or {}).get("name", ""),
+            "ProjectBranch": (project or {}).get("branch_name", "")}
         for key, value in s.tags.items():
             if not value or key.lower().startswith("aws:"):
                 # Step Functions rejects empty tag values; `aws:` keys are AWS's own.
@@ -454,6 +459,9 @@ class _Builder:
             statements.append(_statement(
                 "ReadControlObjects", ["s3:GetObject"],
                 _arn("s3", f"${{S3Bucket}}/{self.flow_prefix}*", regional=False)))
+        if "EventBus" in self.used:
+            statements.append(_statement("PublishRunFailed", ["events:PutEvents"],
+                                         _arn("events", "event-bus/${EventBusName}")))
         if any(s.kind == "foreach" and s.policies.foreach.mode == "distributed"
                for s in self.flow.steps):
             statements += [
@@ -537,6 +545,8 @@ class _Builder:
                 substitutions[name] = _ref("JobQueueArn")
             elif name in ("S3Bucket", "S3KeyPrefix"):
                 substitutions[name] = _ref(name)
+            elif name in self.event_values:
+                substitutions[name] = self.event_values[name]
             else:
                 raise ValueError(f"no DefinitionSubstitutions value for ${{{name}}}")
         definition, substitutions = _verbatim_user_text(self.definition, substitutions)
