@@ -154,3 +154,27 @@ def test_run_failed_state_is_valid_asl_with_deployment_placeholders() -> None:
     entry = machine["States"]["Failed"]["Parameters"]["Entries"][0]
     assert (entry["Source"], entry["DetailType"]) == ("sfncompile.run", "run failed")
     assert validate_asl({"StartAt": "E", "States": {"E": run_failed_event_state("F")}}) == []
+
+
+def test_bridge_transforms_input_as_eventbridge_documents() -> None:
+    """The moto bridge's InputTransformer (tests/moto_sfn, `events` patch) on AWS's own
+    example, and on the templates that deploy writes."""
+    from tests.moto_sfn.launcher import transform_input
+
+    event = {"id": "e1", "detail": {"instance": "i-0123", "state": "RUNNING", "n": 7}}
+    paths = {"instance": "$.detail.instance", "state": "$.detail.state", "n": "$.detail.n",
+             "gone": "$.detail.missing"}
+    template = ('{"instance": <instance>, "state": [9, <state>, true], "n": <n>, '
+                '"text": "<instance> is in state \\"<state>\\"", "gone": <gone>}')
+    out = json.loads(transform_input({"InputPathsMap": paths, "InputTemplate": template},
+                                     event, "rule"))
+    assert out == {"instance": "i-0123", "state": [9, "RUNNING", True], "n": 7,
+                   "text": 'i-0123 is in state "RUNNING"', "gone": None}
+    rule = trigger_rules(parse('@trigger(event={"name": "e", "parameters": ["alpha"]})\n'),
+                         "F", None)[0]
+    record = {"id": "1", "time": "t", "source": "sfncompile.event", "detail-type": "e",
+              "detail": {"name": "e", "payload": {"alpha": 'a "quoted" value'}}}
+    given = json.loads(transform_input({"InputPathsMap": rule.input_paths,
+                                        "InputTemplate": rule.input_template}, record, "r"))
+    assert given["alpha"] == 'a "quoted" value'
+    assert given[TRIGGER_KEY]["detail"] == record["detail"]
