@@ -78,7 +78,9 @@ def test_triggers_chain_flows_within_their_project_branch(deployment: Deployment
                                     "branch": [f"test.{branch}"]}
 
     # A successful Upstream run on branch a starts Downstream on branch a only.
-    up_run = _trigger(d, machine("a", "Upstream"))
+    proc = d.cli("trigger", str(UPSTREAM), "--branch", "a")
+    assert proc.returncode == 0, proc.stderr
+    up_run = proc.stdout.strip()
     assert d.wait(machine("a", "Upstream"), up_run)["status"] == "SUCCEEDED"
     [down_run] = finished_run(d, machine("a", "Downstream"), 1)
     data = end_data(d.root, f"Downstream/{down_run}")
@@ -109,9 +111,3 @@ def test_triggers_chain_flows_within_their_project_branch(deployment: Deployment
     assert (data["alpha"], data["event_name"], data["payload"], data["upstream"]) == \
         (7, "data_ready", {"value": "7"}, None)
     assert data["branch"] == "test.a"
-
-
-def _trigger(d: Deployment, name: str) -> str:
-    proc = d.cli("trigger", name)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
