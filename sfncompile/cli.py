@@ -193,12 +193,14 @@ def load_flow(flow_file: Path, flow_name: str | None, decospecs: tuple[str, ...]
 @click.option("--image", help="cloudformation: default of Image.")
 @click.option("--name-prefix", help="cloudformation: prefix of the state machine's name.")
 @click.option("--tags", metavar="KEY=VALUE,...", help="cloudformation: tags for the resources.")
+@click.option("--branch", metavar="NAME", help="cloudformation: the @project branch, as deploy.")
+@click.option("--production", is_flag=True, help="cloudformation: the @project production branch.")
 @with_option
 @friendly_errors
 def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output: Path | None,
           golden: Path | None, check_dir: Path | None, resolve_pairs: tuple[str, ...],
-          code_package: str | None, code_sha256: str | None, decospecs: tuple[str, ...],
-          **settings: str | None) -> None:
+          code_package: str | None, code_sha256: str | None, branch: str | None,
+          production: bool, decospecs: tuple[str, ...], **settings: str | None) -> None:
     """Compile FLOW.py to Amazon States Language (JSON), or to a CloudFormation template.
 
     The ASL is deterministic and account-independent: deployment values are ${Name}
@@ -226,6 +228,7 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
         raise UsageError("several FLOW.py files: only with --check-dir DIR")
     flow_file = flow_files[0]
     cfn_only = {"--code-package": code_package, "--code-sha256": code_sha256,
+                "--branch": branch, "--production": production,
                 **{f"--{k.replace('_', '-')}": v for k, v in settings.items()}}
     if fmt == "asl":
         given = sorted(k for k, v in cfn_only.items() if v)
@@ -241,8 +244,11 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
         from sfncompile.emit.cloudformation import StackSettings, cloudformation_template
 
         config = load_config(flow_file.parent, dict(settings))
+        from sfncompile.deploy.projects import resolve_project
+
         stack = StackSettings.from_values(config.values, code_package=code_package,
-                                          code_sha256=code_sha256)
+                                          code_sha256=code_sha256,
+                                          project=resolve_project(flow, branch, production))
         emit_text(render_json(cloudformation_template(flow, definition, stack)), output, golden,
                   flow_file)
         return

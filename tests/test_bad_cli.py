@@ -337,6 +337,34 @@ CASES: list[Case] = [
            "Nope"),
       )),
     # An unknown @schedule(timezone=...) in the flow is a flow error: tests/data/broken.
+    # -- events and project branches: refused before any AWS call ------------------------------
+    case("deploy-branch-slash", "deploy", "{flow}", "--branch", "feat/x", *SETTINGS,
+         message="--branch: branch 'feat/x' must be 1-128 lowercase letters"),
+    case("deploy-branch-upper", "deploy", "{flow}", "--branch", "Feature", *SETTINGS,
+         message="lowercase letters, digits and _"),
+    case("deploy-branch-long", "deploy", "{flow}", "--branch", "b" * 129, *SETTINGS,
+         message="must be 1-128"),
+    case("deploy-branch-no-project", "deploy", "{flow}", "--branch", "x", *SETTINGS,
+         message="has no @project"),
+    case("deploy-production-no-project", "deploy", "{flow}", "--production", *SETTINGS,
+         message="has no @project"),
+    case("build-branch-asl", "build", "{flow}", "--branch", "x",
+         message="only with --format cloudformation"),
+    case("trigger-branch-of-name", "trigger", "SomeFlow", "--branch", "x",
+         message="only with FLOW.py"),
+    case("trigger-branch-slash", "trigger", "{flow}", "--branch", "a.b",
+         message="--branch: branch 'a.b'"),
+    case("event-publish-empty", "event", "publish", "", message="non-empty"),
+    case("event-publish-long", "event", "publish", "e" * 129, message="at most 128"),
+    case("event-publish-control", "event", "publish", "a\tb", message="printable"),
+    case("event-publish-payload-list", "event", "publish", "e", "--payload", "[1]",
+         message="--payload must be a JSON object"),
+    case("event-publish-payload-bad", "event", "publish", "e", "--payload", "{",
+         message="--payload: not JSON"),
+    case("event-publish-param", "event", "publish", "e", "--param", "novalue",
+         message="expected NAME=VALUE"),
+    case("event-publish-huge", "event", "publish", "e", "--param", "x=" + "y" * 300_000,
+         message="an EventBridge event holds at most"),
     # -- the review, golden and verify commands --------------------------------------------
     case("verify-root-s3-no-bucket", "verify", "--datastore-root", "s3://", message="s3://"),
     case("verify-root-file", "verify", "--datastore-root", "{flow}", message="not a directory"),
@@ -378,6 +406,8 @@ CASES: list[Case] = [
     case("status-aws", "status", "SomeFlow", message="AWS", code=1),
     case("delete-aws", "delete", "SomeFlow", "--yes", message="AWS", code=1),
     case("trigger-aws", "trigger", "SomeFlow", message="AWS", code=1),
+    case("event-publish-aws", "event", "publish", "ready", "--param", "x=1", message="AWS",
+         code=1),
 ]
 
 

@@ -30,7 +30,8 @@ TEMPLATES = ROOT / "templates"
 INFRA = TEMPLATES / "infra.yaml"
 
 # Flows built with every setting given; `bare` builds get no settings (no parameter defaults).
-FLOWS = ["decorators", "foreach_distributed", "split", "switch", "loop", "foreach_nested"]
+FLOWS = ["decorators", "foreach_distributed", "split", "switch", "loop", "foreach_nested",
+         "triggered", "project"]
 BARE = ["decorators", "switch"]
 
 QUEUE = "arn:aws:batch:eu-west-1:123456789012:job-queue/sfncompile"
@@ -315,7 +316,10 @@ def test_definition_is_the_golden_asl(name: str, built: dict[str, Path]) -> None
     golden = json.loads((GOLDEN / name / "flow.asl.json").read_text())
     assert machine["Definition"] == golden
     assert machine["StateMachineType"] == "STANDARD"
-    assert machine["StateMachineName"] == "ml-" + golden["Comment"].split(",")[0]
+    flow = golden["Comment"].split(",")[0]
+    # @project(name="forecast", branch="nightly"): the branch test.nightly in the name
+    expected = "ml-forecast-test-nightly-" + flow if name == "project" else "ml-" + flow
+    assert machine["StateMachineName"] == expected
     assert sorted(machine["DefinitionSubstitutions"]) == placeholders(golden)
 
 
@@ -378,6 +382,7 @@ def test_job_definitions(built: dict[str, Path]) -> None:
         "SFNCOMPILE_CODE_PACKAGE": {"Fn::Sub": "s3://${S3Bucket}/${CodePackageKey}"},
         "SFNCOMPILE_CODE_SHA256": {"Ref": "CodePackageSha256"},
         "SFNCOMPILE_DATASTORE_ROOT": {"Fn::Sub": "s3://${S3Bucket}/${S3KeyPrefix}"},
+        "SFNCOMPILE_EVENT_BUS": {"Ref": "EventBusName"},
     }
     assert shared["Tags"] == {"env": "dev", "team": "ml"}
     assert shared["PlatformCapabilities"] == {"Fn::If": ["IsFargate", ["FARGATE"], ["EC2"]]}
@@ -510,7 +515,9 @@ def test_infra_job_roles_write_only_their_own_flow() -> None:
     loop = infra["Resources"]["Fn::ForEach::FlowJobRoles"]
     assert loop[:2] == ["Flow", {"Ref": "FlowNames"}]
     job = role_statements(infra, "JobRole${Flow}")
-    assert sorted(job) == ["FlowData", "ListFlowData"]
+    assert sorted(job) == ["FlowData", "ListFlowData", "PublishEvents"]
+    assert job["PublishEvents"]["Action"] == "events:PutEvents"
+    assert job["PublishEvents"]["Resource"]["Fn::Sub"].endswith(":event-bus/${EventBus}")
     assert job["FlowData"]["Resource"] == {"Fn::Sub": "${Bucket.Arn}/${S3Prefix}/${Flow}/*"}
     assert job["ListFlowData"]["Condition"] == {
         "StringLike": {"s3:prefix": {"Fn::Sub": "${S3Prefix}/${Flow}/*"}}}

@@ -57,6 +57,14 @@ def rules_of(d: Deployment, name: str) -> dict[str, dict[str, Any]]:
 def test_triggers_chain_flows_within_their_project_branch(deployment: Deployment,
                                                           s3_env: None) -> None:
     d = deployment
+    # Downstream's upstream is not deployed on branch c: refused before any change.
+    proc = d.cli("deploy", str(DOWNSTREAM), *d.settings(), "--branch", "c")
+    assert proc.returncode == 2, proc.stderr
+    assert "no state machine demo-test-c-Upstream" in proc.stderr, proc.stderr
+    sfn = d.sfn.client("stepfunctions")
+    assert machine("c", "Downstream") not in {
+        m["name"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert rules_of(d, machine("c", "Downstream")) == {}
     for branch in ("a", "b"):
         d.deploy(UPSTREAM, "--branch", branch)
         d.deploy(DOWNSTREAM, "--branch", branch)
@@ -70,7 +78,9 @@ def test_triggers_chain_flows_within_their_project_branch(deployment: Deployment
                                     "branch": [f"test.{branch}"]}
 
     # A successful Upstream run on branch a starts Downstream on branch a only.
-    up_run = _trigger(d, machine("a", "Upstream"))
+    proc = d.cli("trigger", str(UPSTREAM), "--branch", "a")
+    assert proc.returncode == 0, proc.stderr
+    up_run = proc.stdout.strip()
     assert d.wait(machine("a", "Upstream"), up_run)["status"] == "SUCCEEDED"
     [down_run] = finished_run(d, machine("a", "Downstream"), 1)
     data = end_data(d.root, f"Downstream/{down_run}")
@@ -101,9 +111,3 @@ def test_triggers_chain_flows_within_their_project_branch(deployment: Deployment
     assert (data["alpha"], data["event_name"], data["payload"], data["upstream"]) == \
         (7, "data_ready", {"value": "7"}, None)
     assert data["branch"] == "test.a"
-
-
-def _trigger(d: Deployment, name: str) -> str:
-    proc = d.cli("trigger", name)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()

@@ -43,14 +43,35 @@ def _clients(config: Config) -> Any:
     return AwsClients(region=config.get("region"))
 
 
-def _target_name(target: str, flow_name: str | None, config: Config) -> tuple[str, Any]:
-    """A state machine name from FLOW.py or NAME; with a file, also its parsed flow."""
+def _target_name(target: str, flow_name: str | None, config: Config,
+                 branch: str | None = None, production: bool = False) -> tuple[str, Any]:
+    """A state machine name from FLOW.py (on its @project branch) or NAME; with a file, also
+    its parsed flow."""
     if target.endswith(".py"):
+        from sfncompile.deploy.projects import resolve_project
+        from sfncompile.emit.names import deployment_name
         from sfncompile.parser import parse_flow
 
         flow = parse_flow(Path(target), flow_name)
-        return f"{config.name_prefix}{flow.name}", flow
+        project = resolve_project(flow, branch, production)
+        return deployment_name(config.name_prefix, flow.name, project), flow
+    if branch is not None or production:
+        raise UsageError("--branch/--production: only with FLOW.py (NAME is the state "
+                         "machine's whole name)")
     return target, None
+
+
+_branch_options = [
+    click.option("--branch", metavar="NAME", help="@project: the branch test.NAME (prod.NAME "
+                 "with --production); default: your user branch."),
+    click.option("--production", is_flag=True, help="@project: the production branch."),
+]
+
+
+def _with_branch_options(func: Any) -> Any:
+    for option in reversed(_branch_options):
+        func = option(func)
+    return func
 
 
 @click.command()
@@ -87,7 +108,7 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     """
     from sfncompile.deploy.deployer import deploy as apply
     from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
-    from sfncompile.deploy.triggers import check_branch_option
+    from sfncompile.deploy.projects import check_branch_option
     from sfncompile.emit.limits import check_machine_type
     from sfncompile.emit.render import render_json
     from sfncompile.parser import parse_flow
@@ -177,7 +198,9 @@ def _with_max_concurrency(flow: Any, n: int) -> Any:
               help="A flow Parameter (repeatable).")
 @click.option("--name-prefix", metavar="PREFIX")
 @click.option("--region", metavar="REGION")
-def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **settings: Any) -> None:
+@_with_branch_options
+def trigger(target: str, flow_name: str | None, params: tuple[str, ...], branch: str | None,
+            production: bool, **settings: Any) -> None:
     """Start a run of a deployed flow; print its run id."""
     from sfncompile.deploy.ops import trigger as start
     from sfncompile.local.runner import new_run_id
@@ -185,7 +208,7 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
     from sfncompile.runtime.run_inputs import check_execution_input, read_include_files
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
-    name, flow = _target_name(target, flow_name, config)
+    name, flow = _target_name(target, flow_name, config, branch, production)
     try:
         given: dict[str, Any] = parse_cli_pairs(params)
         if flow is not None:
@@ -210,12 +233,14 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], **setti
 @click.option("--s3-root", metavar="s3://BUCKET/PREFIX",
               help="Also print the run's record (parameters, times, the failed step and its "
                    "error) from this datastore (default: the configured s3_root).")
-def status(target: str, run_id: str | None, flow_name: str | None, **settings: Any) -> None:
+@_with_branch_options
+def status(target: str, run_id: str | None, flow_name: str | None, branch: str | None,
+           production: bool, **settings: Any) -> None:
     """List the runs of a deployed flow, or show one run and the step that failed."""
     from sfncompile.deploy import ops
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
-    name, flow = _target_name(target, flow_name, config)
+    name, flow = _target_name(target, flow_name, config, branch, production)
     clients = _clients(config)
     if run_id is None:
         runs = ops.list_executions(clients, name)

@@ -20,13 +20,8 @@ from botocore.exceptions import ClientError
 
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.config import Config, split_s3_root
-from sfncompile.deploy.triggers import (
-    apply_rules,
-    check_upstreams,
-    project_tags,
-    resolve_project,
-    upstream_machines,
-)
+from sfncompile.deploy.projects import project_tags, resolve_project
+from sfncompile.deploy.triggers import apply_rules, check_upstreams, upstream_machines
 from sfncompile.emit import compile_asl
 from sfncompile.emit.events import RuleSpec, trigger_rules
 from sfncompile.emit.jobdef import Fargate, fargate_problems, job_definitions
@@ -42,6 +37,7 @@ from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
 from sfncompile.runtime.events import BUS_ENV
 from sfncompile.runtime.package import PackageError, entry_size, package_entries, write_package
+from sfncompile.runtime.project import deployment_env
 from sfncompile.schedule import ScheduleError, validate_schedule
 
 TARGET_ID = "sfncompile"
@@ -88,8 +84,11 @@ class Target:
         return f"s3://{self.bucket}/{self.package_key}"
 
     def substitutions(self, job_definition_arns: dict[str, str]) -> dict[str, str]:
+        project = self.project or {}
         return {"JobQueue": str(self.config.get("job_queue")), "S3Bucket": self.bucket,
-                "S3KeyPrefix": self.key_prefix, **job_definition_arns}
+                "S3KeyPrefix": self.key_prefix, "EventBus": self.event_bus,
+                "ProjectName": str(project.get("name", "")),
+                "ProjectBranch": str(project.get("branch_name", "")), **job_definition_arns}
 
     def resolved(self, job_definition_arns: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = resolve(self.definition, self.substitutions(job_definition_arns),
@@ -165,10 +164,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     if not _NAME.fullmatch(machine_name):
         raise UsageError(f"state machine name {machine_name!r}: use letters, digits, - and _")
     bucket, key_prefix = split_s3_root(str(config.get("s3_root")))
-    graph_json = flow.graph_json()
-    if project is not None:
-        graph_json["project"] = project
-    graph = json.dumps(graph_json, sort_keys=True).encode()
+    graph = json.dumps(flow.graph_json(), sort_keys=True).encode()
     package_path = workdir / "code.tar.gz"
     try:
         entries = package_entries(flow_file.parent, extra={"_sfncompile/graph.json": graph})
@@ -179,7 +175,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     env = {"SFNCOMPILE_DATASTORE_ROOT": str(config.get("s3_root")).rstrip("/"),
            "SFNCOMPILE_CODE_PACKAGE": f"s3://{bucket}/{package_key}",
            "SFNCOMPILE_CODE_SHA256": sha, "PYTHONUNBUFFERED": "1",
-           BUS_ENV: event_bus(config)}
+           BUS_ENV: event_bus(config), **deployment_env(project)}
     tags = {**config.tags, **project_tags(project)}
     env.update(deployment_environment(tags))
     definitions = job_definitions(

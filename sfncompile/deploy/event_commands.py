@@ -28,9 +28,9 @@ def event() -> None:
 @click.option("--region", metavar="REGION")
 def publish(name: str, params: tuple[str, ...], payload: str | None, **settings: Any) -> None:
     """Publish the event NAME with a payload; print its EventBridge id."""
-    from sfncompile.cli import parse_pairs
     from sfncompile.deploy.config import load_config
     from sfncompile.events import EventError, publish_event
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs
 
     body: dict[str, Any] = {}
     if payload is not None:
@@ -40,7 +40,10 @@ def publish(name: str, params: tuple[str, ...], payload: str | None, **settings:
             raise UsageError(f"--payload: not JSON: {exc.msg}") from None
         if not isinstance(body, dict):
             raise UsageError("--payload must be a JSON object")
-    body.update(parse_pairs(params, "--param"))
+    try:
+        body.update(parse_cli_pairs(params, "--param"))
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
     config = load_config(Path.cwd(), {k: v for k, v in settings.items() if v})
     if config.get("region"):
         import os

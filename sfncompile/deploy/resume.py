@@ -38,7 +38,7 @@ def resume_on_aws(flow: FlowIR, machine_name: str | None, origin: str, new_run: 
     """Start execution `new_run` of the flow's state machine, reusing `steps` of `origin`."""
     from sfncompile.deploy.aws import AwsClients
     from sfncompile.deploy.ops import trigger
-    from sfncompile.deploy.triggers import resolve_project
+    from sfncompile.deploy.projects import resolve_project
     from sfncompile.emit.names import deployment_name
 
     config = load_config(Path.cwd())

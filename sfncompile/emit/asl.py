@@ -185,13 +185,18 @@ class _Emitter:
         record = self.run_record("failed")
         record.update({"finished.$": "$$.State.EnteredTime", "error.$": "$.Error",
                        "cause.$": "$.Cause"})
+        # Then the @exit_hook(on_error=...) job, if any, and the `run failed` event: each is
+        # best effort, so that failing to do it does not hide the run's own error.
+        hooks = exit_hook_on_error_states(self.flow, names.PUBLISH_FAILURE)
         put = self.put_run_record(record)
-        put.update(ResultPath=None, Next=names.RUN_FAILED)
-        # The record is best effort: failing to write it must not hide the run's own error.
+        after_record = next(iter(hooks), names.PUBLISH_FAILURE)
+        put.update(ResultPath=None, Next=after_record)
         put["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": None,
-                         "Next": names.RUN_FAILED}]
+                         "Next": after_record}]
         return {
             names.RECORD_FAILURE: put,
+            **hooks,
+            names.PUBLISH_FAILURE: run_failed_event_state(self.flow.name, names.RUN_FAILED),
             # The execution's error is ours ("States." names are reserved), its cause the
             # caught error's; the run record keeps the caught error's name.
             names.RUN_FAILED: {"Type": "Fail", "Error": RUN_FAILED_ERROR, "CausePath": "$.Cause"},
@@ -418,3 +423,42 @@ def exit_hook_on_error_states(flow: FlowIR, next_state: str | None) -> States:
     after: State = {"Next": next_state} if next_state else {"End": True}
     state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": None, **after}]
     return {ON_ERROR_HOOKS: {**state, **after}}
+
+
+EVENTS_PUT = "arn:aws:states:::events:putEvents"
+
+
+def run_failed_event_state(flow: str, next_state: str | None = None) -> State:
+    """The state that puts a `run failed` event (sfncompile.runtime.events' contract) on the
+    deployment's bus, for the state machine's failure path: a failed run has no last task to
+    publish it, and this costs no Batch job. `${EventBus}`, `${ProjectName}` and
+    `${ProjectBranch}` are deployment values (deploy and the CloudFormation stack fill them;
+    the names are empty without @project)."""
+    detail = {
+        "flow": literal(flow),
+        "run.$": "$$.Execution.Name",
+        "pathspec.$": f"States.Format('{literal(flow)}/{{}}', $$.Execution.Name)",
+        "project": "${ProjectName}",
+        "branch": "${ProjectBranch}",
+        "error.$": "$.Error",
+    }
+    state: State = {
+        "Type": "Task",
+        "Resource": EVENTS_PUT,
+        "Parameters": {"Entries": [{
+            "Source": "sfncompile.run",
+            "DetailType": "run failed",
+            "EventBusName": "${EventBus}",
+            "Detail": detail,
+        }]},
+        "ResultPath": None,
+    }
+    # A refused event must not hide the run's own failure: go on to it either way.
+    state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": None,
+                       **({"Next": next_state} if next_state else {})}]
+    if next_state:
+        state["Next"] = next_state
+    else:
+        del state["Catch"]
+        state["End"] = True
+    return state

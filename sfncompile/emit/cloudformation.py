@@ -25,11 +25,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfncompile.emit.cloudformation_events import (
+    EVENT_BUS_PARAMETER,
+    job_statements,
+    trigger_resources,
+)
+from sfncompile.emit.events import trigger_rules
 from sfncompile.emit.jobdef import job_definitions
+from sfncompile.emit.names import deployment_name
 from sfncompile.emit.render import PLACEHOLDER, map_strings, placeholders, substitute
 from sfncompile.emit.secrets_policy import secrets_statements
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, StepIR
+from sfncompile.runtime.events import BUS_ENV
+from sfncompile.runtime.project import deployment_env
 
 Template = dict[str, Any]
 
@@ -61,12 +70,14 @@ _JOB_ROLE = "\x00JobRole"
 _DATASTORE = "\x00Datastore"
 _CODE_PACKAGE = "\x00CodePackage"
 _CODE_SHA = "\x00CodeSha"
+_EVENT_BUS = "\x00EventBus"
 _STAND_INS: dict[str, Any] = {
     _IMAGE: {"Ref": "Image"},
     _JOB_ROLE: {"Fn::GetAtt": ["JobRole", "Arn"]},
     _DATASTORE: {"Fn::Sub": "s3://${S3Bucket}/${S3KeyPrefix}"},
     _CODE_PACKAGE: {"Fn::Sub": "s3://${S3Bucket}/${CodePackageKey}"},
     _CODE_SHA: {"Ref": "CodePackageSha256"},
+    _EVENT_BUS: {"Ref": "EventBusName"},
 }
 
 
@@ -85,10 +96,13 @@ class StackSettings:
     tags: Mapping[str, str] = field(default_factory=dict)
     code_package: str | None = None  # s3://bucket/key of the code tarball
     code_sha256: str | None = None
+    event_bus: str | None = None
+    project: Mapping[str, Any] | None = None  # the resolved @project (runtime.project)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], *, code_package: str | None = None,
-                    code_sha256: str | None = None) -> StackSettings:
+                    code_sha256: str | None = None,
+                    project: Mapping[str, Any] | None = None) -> StackSettings:
         """From `Config.values` (sfncompile.deploy.config) plus the code package options."""
 
         def text(name: str) -> str | None:
@@ -98,7 +112,8 @@ class StackSettings:
         return cls(s3_root=text("s3_root"), job_queue=text("job_queue"), image=text("image"),
                    name_prefix=text("name_prefix") or "",
                    tags={str(k): str(v) for k, v in dict(values.get("tags") or {}).items()},
-                   code_package=code_package, code_sha256=code_sha256)
+                   code_package=code_package, code_sha256=code_sha256,
+                   event_bus=text("event_bus"), project=project)
 
 
 def _split_s3(url: str, what: str) -> tuple[str, str]:
@@ -247,7 +262,16 @@ class _Builder:
         self.definition = definition
         self.used = placeholders(definition)
         self.defaults = _defaults(s)
-        self.name = f"{s.name_prefix}{flow.name}"
+        project = dict(s.project) if s.project else None
+        self.name = deployment_name(s.name_prefix, flow.name, project)
+        self.project_env = deployment_env(project)
+        self.event_bus = s.event_bus
+        self.triggers = trigger_rules(flow, self.name, project)
+        # The `run failed` state's values (emit/asl.py, run_failed_event_state).
+        self.event_values: dict[str, Any] = {
+            "EventBus": _ref("EventBusName"),
+            "ProjectName": (project or {}).get("name", ""),
+            "ProjectBranch": (project or {}).get("branch_name", "")}
         for key, value in s.tags.items():
             if not value or key.lower().startswith("aws:"):
                 # Step Functions rejects empty tag values; `aws:` keys are AWS's own.
@@ -329,6 +353,10 @@ class _Builder:
         ]
         if self.flow.schedule is not None:
             specs.append(("ScheduleInput", self.schedule_input()))
+        bus = dict(EVENT_BUS_PARAMETER)
+        if self.event_bus:
+            bus["Default"] = self.event_bus
+        specs.append(("EventBusName", bus))
         out: dict[str, Any] = {}
         for name, spec in specs:
             if name in self.defaults:
@@ -360,6 +388,8 @@ class _Builder:
             "SFNCOMPILE_DATASTORE_ROOT": _DATASTORE,
             "SFNCOMPILE_CODE_PACKAGE": _CODE_PACKAGE,
             "SFNCOMPILE_CODE_SHA256": _CODE_SHA,
+            BUS_ENV: _EVENT_BUS,
+            **self.project_env,
         }
         raw = job_definitions(self.flow, name=self.name, image=_IMAGE, job_role=_JOB_ROLE,
                               environment=environment, tags=self.tags)
@@ -437,6 +467,9 @@ class _Builder:
             statements.append(_statement(
                 "RecordRuns", ["s3:PutObject"],
                 _arn("s3", f"${{S3Bucket}}/{self.flow_prefix}*/_run.json", regional=False)))
+        if "EventBus" in self.used:
+            statements.append(_statement("PublishRunFailed", ["events:PutEvents"],
+                                         _arn("events", "event-bus/${EventBusName}")))
         if any(s.kind == "foreach" and s.policies.foreach.mode == "distributed"
                for s in self.flow.steps):
             statements += [
@@ -465,6 +498,7 @@ class _Builder:
             _statement("CodePackage", ["s3:GetObject"],
                        _arn("s3", "${S3Bucket}/${CodePackageKey}", regional=False)),
             *secrets_statements(self.flow),  # @secrets
+            *job_statements(self.flow, _statement, _arn, _sub),
         ]
         return _role("ecs-tasks.amazonaws.com", f"Batch job role of {self.name}", statements,
                      self.tag_list)
@@ -520,6 +554,8 @@ class _Builder:
                 substitutions[name] = _ref("JobQueueArn")
             elif name in ("S3Bucket", "S3KeyPrefix"):
                 substitutions[name] = _ref(name)
+            elif name in self.event_values:
+                substitutions[name] = self.event_values[name]
             else:
                 raise ValueError(f"no DefinitionSubstitutions value for ${{{name}}}")
         definition, substitutions = _verbatim_user_text(self.definition, substitutions)
@@ -541,6 +577,8 @@ class _Builder:
             resources[logical] = resource
         if self.flow.schedule is not None:
             resources.update(self.schedule())
+        resources.update(trigger_resources(self.triggers, self.name, _role, _statement,
+                                           self.tag_list))
         outputs: dict[str, Any] = {
             "StateMachineArn": {"Value": _ref("StateMachine")},
             "StateMachineName": {"Value": {"Fn::GetAtt": ["StateMachine", "Name"]}},
@@ -561,6 +599,7 @@ class _Builder:
                                 "CodePackageSha256"]},
                 *([{"Label": {"default": "Schedule"}, "Parameters": ["ScheduleInput"]}]
                   if "ScheduleInput" in parameters else []),
+                {"Label": {"default": "Events"}, "Parameters": ["EventBusName"]},
             ]}},
             "Parameters": parameters,
             "Rules": {"FargateNeedsExecutionRole": {

@@ -19,16 +19,11 @@ from typing import Any
 
 from sfncompile.emit.names import aws_name
 from sfncompile.ir import EventTriggerIR, FinishTriggerIR, FlowIR
-from sfncompile.runtime.events import (
-    EVENT_SOURCE,
-    RUN_SOURCE,
-    RUN_SUCCEEDED,
-    TRIGGER_KEY,
-)
+from sfncompile.runtime.events import EVENT_SOURCE, RUN_SUCCEEDED, TRIGGER_KEY
+from sfncompile.runtime.trigger import RUN_SOURCE
 
 MAX_RULE_NAME = 64
 RULE_SUFFIX = ".t"  # rule names are `<stem>.t<i>`: `.` is in no state machine name
-MAX_TRIGGERS = 100
 RULE_STEM = MAX_RULE_NAME - len(RULE_SUFFIX) - 2
 _RECORD_PATHS = {"ev_id": "$.id", "ev_time": "$.time", "ev_source": "$.source",
                  "ev_type": "$.detail-type", "ev_detail": "$.detail"}

@@ -28,6 +28,7 @@ def state(*parts: str) -> str:
 
 INIT = "Init run"
 RECORD_FAILURE = "Record failure"
+PUBLISH_FAILURE = "Publish run failed"
 RUN_FAILED = "Run failed"
 
 

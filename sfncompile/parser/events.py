@@ -53,5 +53,10 @@ class EventDecorators:
                                f"{t.name!r} maps the payload to {param!r}, which is not a "
                                f"Parameter of the flow (parameters: "
                                f"{', '.join(sorted(known)) or 'none'})")
+        count = len(self.triggers) + len(self.finish)
+        if count > triggers.MAX_TRIGGERS:
+            self.error(self.seen.get("trigger") or self.seen["trigger_on_finish"],
+                       f"{self.where}: {count} triggers; at most {triggers.MAX_TRIGGERS} (one "
+                       "EventBridge rule each)")
         return {"project": self.project, "triggers": self.triggers,
                 "finish_triggers": self.finish}

@@ -20,8 +20,10 @@ from typing import Any
 from sfncompile.ir import EventTriggerIR, FinishTriggerIR, ProjectIR, SourcePos
 from sfncompile.runtime.events import event_name_problem
 
-# An InputTransformer holds at most 100 input paths; one is the trigger record.
-MAX_MAPPED_PARAMETERS = 99
+# An InputTransformer holds at most 100 input paths; five carry the trigger record.
+MAX_MAPPED_PARAMETERS = 95
+# Rule names are `<stem>.t<i>` within EventBridge's 64 characters (emit/events.py).
+MAX_TRIGGERS = 100
 # Input paths use dot notation only; keys of InputPathsMap are [A-Za-z0-9_-]+.
 _PATH_PART = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_]+")  # Metaflow's rule for @trigger_on_finish
@@ -100,9 +102,11 @@ def _event(raw: Any, pos: SourcePos) -> EventTriggerIR:
 
 def event_triggers(args: dict[str, Any], pos: SourcePos) -> tuple[EventTriggerIR, ...]:
     """The triggers of one `@trigger(...)`; raises TriggerProblem."""
-    if bool(args.get("event")) == bool(args.get("events")):
+    if ("event" in args) == ("events" in args):
         raise TriggerProblem("@trigger takes one of event= or events=")
-    raw = [args["event"]] if args.get("event") else list(args["events"])
+    raw = [args["event"]] if "event" in args else list(args["events"])
+    if not raw:
+        raise TriggerProblem("@trigger(events=[]) names no event")
     out = tuple(_event(e, pos) for e in raw)
     names = [t.name for t in out]
     if len(set(names)) != len(names):
@@ -146,9 +150,11 @@ def _finish(raw: Any, pos: SourcePos) -> FinishTriggerIR:
 
 def finish_triggers(args: dict[str, Any], pos: SourcePos) -> tuple[FinishTriggerIR, ...]:
     """The triggers of one `@trigger_on_finish(...)`; raises TriggerProblem."""
-    if bool(args.get("flow")) == bool(args.get("flows")):
+    if ("flow" in args) == ("flows" in args):
         raise TriggerProblem("@trigger_on_finish takes one of flow= or flows=")
-    raw = [args["flow"]] if args.get("flow") else list(args["flows"])
+    raw = [args["flow"]] if "flow" in args else list(args["flows"])
+    if not raw:
+        raise TriggerProblem("@trigger_on_finish(flows=[]) names no flow")
     return tuple(_finish(f, pos) for f in raw)
 
 

@@ -24,10 +24,10 @@ from typing import Any
 
 from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.storage import KeyNotFound, Storage
+from sfncompile.runtime.trigger import RUN_SOURCE
 
 TRIGGER_KEY = "_sfncompile_trigger"
 EVENT_SOURCE = "sfncompile.event"
-RUN_SOURCE = "sfncompile.run"
 RUN_SUCCEEDED = "run succeeded"
 RUN_FAILED = "run failed"
 # Set by deploy in the job definitions: the bus a run's events go to ("default" or a name/ARN).

@@ -6,8 +6,9 @@
   $USERNAME, $USER (not root), as Metaflow's `get_username`; deploy refuses to guess when none
   is set, a local run says `user.unknown`.
 
-Stdlib only: the runtime computes `current.branch_name` with it for local runs, and deploy
-writes the result into the code package's step graph (`graph["project"]`).
+Stdlib only: the runtime computes `current.branch_name` with it for local runs; deploy puts
+a deployment's branch into its job definitions' environment (`deployment_env`), so one code
+package serves every branch.
 """
 
 from __future__ import annotations
@@ -60,14 +61,35 @@ def resolve(project: Mapping[str, Any], flow: str, *, branch: str | None = None,
     }
 
 
-def current_fields(graph: Mapping[str, Any]) -> dict[str, Any]:
-    """`current.project_name` & co. for a task: from the deployment, or for a local run from
-    the decorator and the user running it."""
+# Set by deploy (and the CloudFormation stack) in the job definitions: the deployment's branch.
+BRANCH_ENV = "SFNCOMPILE_PROJECT_BRANCH"
+PRODUCTION_ENV = "SFNCOMPILE_PROJECT_PRODUCTION"
+
+
+def deployment_env(resolved: Mapping[str, Any] | None) -> dict[str, str]:
+    if resolved is None:
+        return {}
+    return {BRANCH_ENV: str(resolved["branch_name"]),
+            PRODUCTION_ENV: "true" if resolved["is_production"] else "false"}
+
+
+def current_fields(graph: Mapping[str, Any], env: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """`current.project_name` & co. for a task: from the deployment's job definition, or for
+    a local run from the decorator and the user running it."""
     project = graph.get("project")
     if not project:
         return {}
-    resolved = project if "branch_name" in project else resolve(
-        project, graph["flow"], user=user_name())
+    env = os.environ if env is None else env
+    branch = env.get(BRANCH_ENV)
+    if branch:
+        name = project["name"]
+        resolved = {"name": name, "branch_name": branch,
+                    "is_production": env.get(PRODUCTION_ENV) == "true",
+                    "is_user_branch": branch.startswith("user."),
+                    "project_flow_name": f"{name}.{branch}.{graph['flow']}"}
+    else:
+        resolved = resolve(project, graph["flow"], user=user_name(env))
     return {
         "project_name": resolved["name"],
         "branch_name": resolved["branch_name"],

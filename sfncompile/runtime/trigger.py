@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfncompile.runtime.events import RUN_SOURCE
+RUN_SOURCE = "sfncompile.run"  # the Source of a finished run's event (runtime/events.py)
 
 
 @dataclass(frozen=True)
