@@ -7,13 +7,13 @@ class ParamsTypesFlow(FlowSpec):
     count = Parameter("count", default=2, help="an int")
     ratio = Parameter("ratio", default=0.5)
     flag = Parameter("flag", default=False, type=bool)
-    name = Parameter("name", default="x", type=str)
+    label = Parameter("label", default="x", type=str)
     number = Parameter("number", type=int, required=True)
 
     @step
     def start(self):
         self.seen = {"count": self.count, "ratio": self.ratio, "flag": self.flag,
-                     "name": self.name, "number": self.number}
+                     "label": self.label, "number": self.number}
         self.types = sorted({k: type(v).__name__ for k, v in self.seen.items()}.items())
         self.next(self.end)
 
