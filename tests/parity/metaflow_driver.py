@@ -2,7 +2,7 @@
 
     python metaflow_driver.py JOB.json OUT.json
 
-JOB is ``{"root": DIR, "parallel": N, "runs": [{"key", "file", "cwd", "argv",
+JOB is ``{"root": DIR, "parallel": N, "fork": true, "runs": [{"key", "file", "cwd", "argv",
 "after_previous"}]}``. Each flow runs with Metaflow's own command line, ``FILE --no-pylint
 --datastore local --metadata local run ARGV``, ``parallel`` at a time, all with the datastore
 and metadata under ``root`` (METAFLOW_DATASTORE_SYSROOT_LOCAL, set by the caller), so a run
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 import types
@@ -38,9 +39,19 @@ METAFLOW_OWN = frozenset({
 })
 
 
-def launch(spec: dict[str, Any], root: str) -> int:
-    """Fork a launcher for one run; returns its pid."""
+def metaflow_argv(spec: dict[str, Any], base: str) -> list[str]:
+    return [spec["file"], "--quiet", "--no-pylint", "--datastore", "local", "--metadata",
+            "local", "run", "--run-id-file", base + ".run_id", "--max-workers", "4",
+            *spec["argv"]]
+
+
+def launch(spec: dict[str, Any], root: str, fork: bool) -> int:
+    """Start the launcher of one run (a fork, or `python FILE ...`); returns its pid."""
     base = os.path.join(root, spec["key"])
+    if not fork:  # the plain way, for benchmarks/parity_bench.py to compare
+        with open(base + ".out", "wb") as out:
+            return subprocess.Popen([sys.executable, *metaflow_argv(spec, base)],
+                                    cwd=spec["cwd"], stdout=out, stderr=out).pid
     pid = os.fork()
     if pid:
         return pid
@@ -50,9 +61,7 @@ def launch(spec: dict[str, Any], root: str) -> int:
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.chdir(spec["cwd"])
-        sys.argv = [spec["file"], "--quiet", "--no-pylint", "--datastore", "local",
-                    "--metadata", "local", "run", "--run-id-file", base + ".run_id",
-                    "--max-workers", "4", *spec["argv"]]
+        sys.argv = metaflow_argv(spec, base)
         sys.path[0] = os.path.dirname(spec["file"])
         # The flow module is __main__, as under `python FILE`, with the classes that
         # Metaflow's import put on __main__ for pickling (ForeachFrame).
@@ -79,7 +88,8 @@ def launch(spec: dict[str, Any], root: str) -> int:
         os._exit(code)
 
 
-def run_all(runs: list[dict[str, Any]], root: str, parallel: int) -> dict[str, dict[str, Any]]:
+def run_all(runs: list[dict[str, Any]], root: str, parallel: int,
+            fork: bool = True) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     running: dict[int, tuple[str, float]] = {}
 
@@ -95,7 +105,7 @@ def run_all(runs: list[dict[str, Any]], root: str, parallel: int) -> dict[str, d
                 reap_one()
         while len(running) >= parallel:
             reap_one()
-        running[launch(spec, root)] = (spec["key"], time.monotonic())
+        running[launch(spec, root, fork)] = (spec["key"], time.monotonic())
     while running:
         reap_one()
     for spec in runs:
@@ -132,7 +142,7 @@ def artifacts(run_id: str) -> tuple[str, dict[str, list[dict[str, Any]]]]:
 def main() -> None:
     with open(sys.argv[1]) as f:
         job = json.load(f)
-    results = run_all(job["runs"], job["root"], job.get("parallel", 2))
+    results = run_all(job["runs"], job["root"], job.get("parallel", 2), job.get("fork", True))
     for result in results.values():
         if result["code"] == 0 and result["run_id"]:
             try:
