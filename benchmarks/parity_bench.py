@@ -62,7 +62,7 @@ def sfncompile(names: list[str]) -> dict[str, float]:
         proc = subprocess.run(
             [sys.executable, "-m", "sfncompile", "run", str(case.file), "--datastore-root",
              str(root), "--max-workers", "4", *case.sfncompile_argv()],
-            cwd=case.file.parent, env=user_env(root), capture_output=True)
+            cwd=case.file.parent, env=user_env(), capture_output=True)
         failed += proc.returncode != 0
     return {"flows": len(chosen), "cpu": children_cpu() - cpu,
             "wall": time.monotonic() - wall, "failed": failed}

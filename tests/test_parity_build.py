@@ -1,7 +1,7 @@
-"""Every flow of the parity corpus (and the build-only flows, which need AWS or a package
-manager to run under Metaflow) builds with `sfncompile build`, and its ASL passes the three
-validators: our schema and graph checks, asl-validator and AWS's language service, each node
-tool once for all the files."""
+"""Every flow of the parity corpus builds with `sfncompile build`, and its ASL passes the
+three validators: our schema and graph checks, asl-validator and AWS's language service, each
+node tool once for all the files. So do the flows compared against moto (aws_flows) and the
+build-only flows, which need AWS Batch, Kubernetes or a package manager under Metaflow."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from sfncompile.emit.validate import validate_asl
 from tests.parity.corpus import FLOWS
 from tests.test_asl_validators import _ASL_VALIDATOR_LINE, NODE_DIR, _run_node_tool
 
-BUILD_ONLY = Path(__file__).resolve().parent / "parity" / "build_only"
-FILES = sorted(p for d in (FLOWS, BUILD_ONLY) for p in d.glob("*.py")
-               if not p.name.startswith("_"))
+PARITY = Path(__file__).resolve().parent / "parity"
+FILES = sorted(p for d in (FLOWS, PARITY / "aws_flows", PARITY / "build_only")
+               for p in d.glob("*.py") if not p.name.startswith("_"))
 
 
 @pytest.fixture(scope="module")

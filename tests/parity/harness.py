@@ -30,7 +30,8 @@ class MetaflowRun:
 class MetaflowJob:
     """Runs flows with Metaflow 2.19 in the background, one Metaflow process for all."""
 
-    def __init__(self, runs: Sequence[MetaflowRun], home: Path, parallel: int = 3) -> None:
+    def __init__(self, runs: Sequence[MetaflowRun], home: Path, parallel: int = 3,
+                 env: dict[str, str] | None = None) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         job = {"root": str(home), "parallel": parallel, "runs": [
@@ -39,7 +40,8 @@ class MetaflowJob:
         (home / "job.json").write_text(json.dumps(job))
         self.proc = subprocess.Popen(
             [metaflow_python(), str(DRIVER), str(home / "job.json"), str(home / "out.json")],
-            env=metaflow_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            env=metaflow_env(home, env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
         self._results: dict[str, dict[str, Any]] | None = None
 
     def results(self) -> dict[str, dict[str, Any]]:
@@ -59,12 +61,12 @@ class MetaflowJob:
         return steps
 
 
-def run_sfncompile(file: Path, root: Path, argv: Sequence[str] = (),
-                   cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_sfncompile(file: Path, root: Path, argv: Sequence[str] = (), cwd: Path | None = None,
+                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`sfncompile run FILE` with the same user and hash seed as Metaflow's runs."""
     args = [sys.executable, "-m", "sfncompile", "run", str(file), "--datastore-root",
             str(root), "--max-workers", "4", *argv]
-    return subprocess.run(args, cwd=cwd or file.parent, env=user_env(root),
+    return subprocess.run(args, cwd=cwd or file.parent, env=user_env(env),
                           capture_output=True, text=True, timeout=300)
 
 

@@ -32,20 +32,22 @@ def metaflow_package_dir() -> Path:
     return Path(proc.stdout.strip())
 
 
-def user_env(home: Path) -> dict[str, str]:
+def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of both tools' runs: a fixed user, a fixed hash seed (set iteration
-    order must not differ between the two runs), no AWS credentials or endpoints."""
+    order must not differ between the two runs), no AWS credentials or endpoints but those
+    in `extra` (moto's, for the flows that use AWS)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "METAFLOW_", "SFNCOMPILE_"))}
     env.update(USER=USER, LOGNAME=USER, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env.update(extra or {})
     return env
 
 
-def metaflow_env(home: Path) -> dict[str, str]:
+def metaflow_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Metaflow with its datastore, metadata and configuration under `home`: it writes
     nothing into the real $HOME or the working directory, and needs no network."""
     home.mkdir(parents=True, exist_ok=True)
-    env = user_env(home)
+    env = user_env(extra)
     env.update(HOME=str(home), METAFLOW_HOME=str(home / ".metaflowconfig"),
                METAFLOW_USER=USER, METAFLOW_DATASTORE_SYSROOT_LOCAL=str(home),
                METAFLOW_DEFAULT_DATASTORE="local", METAFLOW_DEFAULT_METADATA="local",

@@ -9,12 +9,13 @@ class SecretsStepFlow(FlowSpec):
     @secrets(sources=["parity/db-credentials"])
     @step
     def start(self):
-        self.has_user = "DB_USER" in os.environ
+        self.user = os.environ.get("DB_USER")
+        self.port = os.environ.get("DB_PORT")
         self.next(self.end)
 
     @step
     def end(self):
-        pass
+        self.user_outside_the_step = os.environ.get("DB_USER")
 
 
 if __name__ == "__main__":
