@@ -36,6 +36,7 @@ METAFLOW_OWN = frozenset({
     "_transition", "_foreach_num_splits", "_foreach_var", "_foreach_values",
     "_unbounded_foreach", "_control_mapper_tasks", "_control_task_is_mapper_zero",
     "_parallel_ubf_iter", "_catch_exception", "_split_index", "_cached_input",
+    "_exception", "_iteration_stack", "_configs_processed",
 })
 
 
@@ -120,6 +121,17 @@ def run_all(runs: list[dict[str, Any]], root: str, parallel: int,
     return results
 
 
+def stored_names(task: Any) -> list[str]:
+    """Every artifact the task stored. The client lists only names without a leading `_`
+    (though `task[name]` reads any), and a flow's own `self._x` must be compared too: the
+    names come from the task's record in the local datastore."""
+    flow, run_id, step, task_id = task.pathspec.split("/")
+    record = os.path.join(os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"], ".metaflow", flow,
+                          run_id, step, task_id, f"{task.current_attempt}.data.json")
+    with open(record) as f:
+        return sorted(json.load(f)["objects"])
+
+
 def artifacts(run_id: str) -> tuple[str, dict[str, list[dict[str, Any]]]]:
     from metaflow import Flow, namespace
 
@@ -133,8 +145,8 @@ def artifacts(run_id: str) -> tuple[str, dict[str, list[dict[str, Any]]]]:
             continue
         steps: dict[str, list[dict[str, Any]]] = {}
         for step in run:
-            steps[step.id] = [{a.id: normalise(a.data) for a in task.artifacts
-                               if a.id not in METAFLOW_OWN} for task in step]
+            steps[step.id] = [{n: normalise(task[n].data) for n in stored_names(task)
+                               if n not in METAFLOW_OWN} for task in step]
         return f"{name}/{run_id}", steps
     raise LookupError(f"no flow has a run {run_id}")
 
