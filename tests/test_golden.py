@@ -1,7 +1,12 @@
-"""Every golden flow compiles to exactly its golden ASL and diagram, from either import."""
+"""Every golden flow compiles to exactly its golden ASL and diagram, from either import.
+
+The `from metaflow import` twin of each golden flow is made here from its `flow.py` (see
+`metaflow_twin`), not stored beside it, so the two can never drift apart.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -16,6 +21,37 @@ from sfncompile.parser import parse_flow
 from tests.conftest import GOLDEN, golden_dirs
 
 GOLDENS = golden_dirs()
+# Names only sfncompile has: a Metaflow user imports them from sfncompile.
+SFNCOMPILE_ONLY = frozenset({"foreach_options"})
+
+
+def metaflow_twin(source: str) -> str:
+    """The flow as a Metaflow user writes it: each `from sfncompile import ...` becomes
+    `from metaflow import ...`, but for the names only sfncompile has."""
+    lines = source.splitlines(keepends=True)
+    imports = [node for node in ast.parse(source).body
+               if isinstance(node, ast.ImportFrom) and node.module == "sfncompile"]
+    for node in reversed(imports):
+        names = [alias.name if alias.asname is None else f"{alias.name} as {alias.asname}"
+                 for alias in node.names]
+        ours = [n for n in names if n.split()[0] in SFNCOMPILE_ONLY]
+        text = f"from metaflow import {', '.join(n for n in names if n not in ours)}\n"
+        if ours:
+            text += f"from sfncompile import {', '.join(ours)}\n"
+        lines[node.lineno - 1:node.end_lineno] = [text]
+    return "".join(lines)
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """golden name -> its Metaflow twin, at `<tmp>/<name>/flow.py` (the --check-dir layout)."""
+    root = tmp_path_factory.mktemp("metaflow-twins")
+    files = {}
+    for case in GOLDENS:
+        (root / case.name).mkdir()
+        files[case.name] = root / case.name / "flow.py"
+        files[case.name].write_text(metaflow_twin((case / "flow.py").read_text()))
+    return files
 
 
 def check_golden(path: Path, text: str, update: bool) -> None:
@@ -40,20 +76,29 @@ def test_asl_matches_golden(case: Path, update_goldens: bool) -> None:
     check_golden(case / "flow.mmd", diagram.mermaid(flow), update_goldens)
 
 
+def test_metaflow_twin_rewrites_only_the_imports() -> None:
+    source = ("from sfncompile import (\n    FlowSpec,\n    foreach_options,\n    step,\n)\n"
+              "import sfncompile\n\nclass F(FlowSpec):\n    pass\n")
+    assert metaflow_twin(source) == (
+        "from metaflow import FlowSpec, step\nfrom sfncompile import foreach_options\n"
+        "import sfncompile\n\nclass F(FlowSpec):\n    pass\n")
+
+
 @pytest.mark.parametrize("case", GOLDENS, ids=lambda p: p.name)
-def test_metaflow_import_compiles_identically(case: Path) -> None:
-    source = (case / "flow_metaflow.py").read_text()
+def test_metaflow_import_compiles_identically(case: Path, twins: dict[str, Path]) -> None:
+    source = twins[case.name].read_text()
     assert "from metaflow import" in source and "from sfncompile import FlowSpec" not in source
     ours = render_json(compile_asl(parse_flow(case / "flow.py")))
-    theirs = render_json(compile_asl(parse_flow(case / "flow_metaflow.py")))
+    theirs = render_json(compile_asl(parse_flow(twins[case.name])))
     assert ours == theirs
 
 
-def test_check_dir_checks_every_golden_in_one_process(update_goldens: bool) -> None:
+def test_check_dir_checks_every_golden_in_one_process(update_goldens: bool,
+                                                     twins: dict[str, Path]) -> None:
     """What CI runs: the CLI builds every golden flow (both imports) and compares them."""
     if update_goldens:
         pytest.skip("goldens are being rewritten")
-    flows = [str(case / "flow.py") for case in GOLDENS]
+    flows = [str(case / "flow.py") for case in GOLDENS] + [str(p) for p in twins.values()]
     proc = subprocess.run([sys.executable, "-m", "sfncompile", "build", *flows,
                            "--check-dir", str(GOLDEN)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

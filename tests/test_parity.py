@@ -1,0 +1,51 @@
+"""The parity corpus (tests/parity/flows) gives every task the same artifacts under
+sfncompile and under Metaflow 2.19, value by value, but for the named differences of
+tests/parity/corpus.py (explained in docs/metaflow-compat.md).
+
+Metaflow costs about a third of a second of CPU per task (each imports Metaflow), so its runs
+are grouped: the corpus is split into SHARDS, each run by one Metaflow process in the
+background (tests/parity/metaflow_driver.py) while sfncompile runs the same flows. The tests
+of a shard share an xdist group, so one worker runs a shard once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.parity.corpus import Case, cases, compare_runs
+from tests.parity.harness import MetaflowJob, MetaflowRun, run_sfncompile, sfncompile_tasks
+
+SHARDS = 4
+CASES = cases()
+_jobs: dict[int, MetaflowJob] = {}
+
+
+def shard_of(case: Case) -> int:
+    return CASES.index(case) % SHARDS
+
+
+def metaflow_job(shard: int, tmp_path_factory: pytest.TempPathFactory) -> MetaflowJob:
+    if shard not in _jobs:
+        runs = [MetaflowRun(c.name, c.file, c.metaflow_argv()) for c in CASES
+                if shard_of(c) == shard]
+        _jobs[shard] = MetaflowJob(runs, tmp_path_factory.mktemp(f"metaflow-{shard}"))
+    return _jobs[shard]
+
+
+def test_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=c.name, marks=pytest.mark.xdist_group(f"parity-{shard_of(c)}"))
+    for c in CASES])
+def test_same_artifacts_as_metaflow(case: Case, tmp_path: Path,
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    job = metaflow_job(shard_of(case), tmp_path_factory)
+    ours = sfncompile_tasks(run_sfncompile(case.file, tmp_path, case.sfncompile_argv()),
+                            tmp_path)
+    theirs = job.tasks(case.name)
+    problems = compare_runs(case.name, ours, theirs)
+    assert not problems, f"{case.name}: differs from Metaflow 2.19:\n  " + "\n  ".join(problems)
