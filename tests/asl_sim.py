@@ -10,7 +10,8 @@ Supported:
 - `Pass` with `Parameters` or `Result`, and `ResultPath`;
 - `Task` on `batch:submitJob.sync` (simulated by `on_task`), on `aws-sdk:s3:getObject` of a
   control object (its body comes from `control`) and on `aws-sdk:s3:putObject` of the run
-  record (kept in `Record.run_records`), with `Parameters`, `ResultSelector`, `ResultPath`,
+  record (kept in `Record.run_records`), on `events:putEvents` (the entries kept in
+  `Record.published`), with `Parameters`, `ResultSelector`, `ResultPath`,
   `Retry`, `Catch` and `TimeoutSeconds`;
 - `Choice` with `Variable` + `StringEquals` rules and an optional `Default`;
 - `Parallel` with `Branches`, `ResultSelector`, `ResultPath`;
@@ -52,6 +53,7 @@ BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
 S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 S3_PUT_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:putObject"
+EVENTS_PUT = "arn:aws:states:::events:putEvents"
 SIM_TIME = "2026-01-01T00:00:00.000Z"
 PAYLOAD_LIMIT = 262_144
 
@@ -73,6 +75,9 @@ DEFAULT_SUBSTITUTIONS = {
     "S3KeyPrefix": "sfn/",
     "JobQueue": "sim-queue",
     "JobDefinition": "sim-jobdef",
+    "EventBus": "sim-bus",
+    "ProjectName": "",
+    "ProjectBranch": "",
 }
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
 _PATH = re.compile(r"\$(\$)?((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
@@ -148,6 +153,7 @@ class Record:
     control_reads: list[tuple[str, str]] = field(default_factory=list)
     # S3 key -> the last body the state machine put there (the run record)
     run_records: dict[str, Any] = field(default_factory=dict)
+    published: list[dict[str, Any]] = field(default_factory=list)  # entries put on the bus
     # (Error, Cause) when the execution ended in a Fail state
     failed: tuple[Any, Any] | None = None
     transitions: int = 0
@@ -619,6 +625,9 @@ class Simulator:
         elif resource == S3_PUT_OBJECT_SDK:
             per_attempt = EVENTS_CONTROL_READ - _TASK_ONCE
             call = self._put_object
+        elif resource == EVENTS_PUT:
+            per_attempt = EVENTS_CONTROL_READ - _TASK_ONCE
+            call = self._put_events
         else:
             raise Unsupported(f"state {name!r}: Resource {resource!r}")
         timeout = state.get("TimeoutSeconds")
@@ -710,6 +719,14 @@ class Simulator:
             raise Unsupported(f"s3:putObject of {key!r}: only a run record is written")
         self.record.run_records[key] = copy.deepcopy(params["Body"])
         return {"ETag": '"0"', "VersionId": "null"}
+
+    def _put_events(self, params: dict[str, Any]) -> Any:
+        entries = params.get("Entries")
+        if set(params) != {"Entries"} or not isinstance(entries, list):
+            raise Unsupported(f"events:putEvents parameters {params!r}")
+        self.record.published.extend(copy.deepcopy(entries))
+        return {"Entries": [{"EventId": str(i)} for i in range(len(entries))],
+                "FailedEntryCount": 0}
 
     def _parallel(self, name: str, state: dict[str, Any], data: Any, ctx: _Context) -> Any:
         branches = state["Branches"]

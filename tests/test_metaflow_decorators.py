@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from sfncompile import client
 from sfncompile.cli import main
+from sfncompile.emit import names
 from sfncompile.emit.asl import ON_ERROR_HOOKS, exit_hook_on_error_states
 from sfncompile.emit.jobdef import job_definitions
 from sfncompile.parser import parse_flow
@@ -194,9 +195,9 @@ def test_exit_hooks_through_the_runtimes_aws_entry_points(tmp_path: Path) -> Non
     end = task("end")
     assert end.returncode == 0, end.stderr
     assert "HOOK success DecoratedRun/r1" in end.stdout + end.stderr
-    states = exit_hook_on_error_states(flow, "Record failure")
+    states = exit_hook_on_error_states(flow, names.RECORD_FAILURE)
     hook = states[ON_ERROR_HOOKS]
-    assert hook["Next"] == hook["Catch"][0]["Next"] == "Record failure"
+    assert hook["Next"] == hook["Catch"][0]["Next"] == names.RECORD_FAILURE
     job = hook["Parameters"]["Parameters"]
     on_error = task(job["step"])
     assert on_error.returncode == 0, on_error.stderr
@@ -254,6 +255,6 @@ def test_catch_on_a_static_split_goes_on_to_every_branch(tmp_path: Path) -> None
     try:
         end = client.Run(proc.stdout.split()[-1])["end"].task
         assert end["seen"].data == ["a", "b"]
-        assert end["failed"].data == "ValueError"
+        assert end["failed"].data == "MetaflowExceptionWrapper"  # @catch stores it, as Metaflow
     finally:
         client.set_datastore_root(None)

@@ -36,10 +36,10 @@ TASK_ID = "States.Format('{}{}', $.scope, $.n)"
 ATTEMPT = "States.Format('{}', $$.State.RetryCount)"
 THROTTLE_RETRY: State = {
     "ErrorEquals": ["Batch.AWSBatchException", "Batch.TooManyRequestsException"],
-    "IntervalSeconds": 2,
-    "MaxAttempts": 6,
-    # BackoffRate: Step Functions' default, 2.0
-    "MaxDelaySeconds": 60,
+    # IntervalSeconds and BackoffRate are Step Functions' defaults, 1 s and 2.0: the waits are
+    # at most 1, 2, 4, ... 64 s, about two minutes in all. Written out, with a MaxDelaySeconds,
+    # they cost every Batch task 44 bytes of the definition.
+    "MaxAttempts": 7,
     "JitterStrategy": "FULL",
 }
 BATCH_MIN_ATTEMPT_SECONDS = 60

@@ -27,7 +27,7 @@ def state(*parts: str) -> str:
 
 
 INIT = "Init run"
-RECORD_FAILURE = "Record failure"
+RECORD_FAILURE = "Failed"
 PUBLISH_FAILURE = "Publish run failed"
 RUN_FAILED = "Run failed"
 
