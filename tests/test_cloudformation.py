@@ -416,14 +416,14 @@ def test_schedule_input_defaults_to_the_parameters(tmp_path: Path) -> None:
         "@schedule(daily=True)\n"
         "class NightlyFlow(FlowSpec):\n"
         "    alpha = Parameter('alpha', default=0.5, type=float)\n"
-        "    tag = Parameter('tag', default='x')\n\n"
+        "    label = Parameter('label', default='x')\n\n"
         "    @step\n    def start(self):\n        self.next(self.end)\n\n"
         "    @step\n    def end(self):\n        pass\n"
     )
     proc = sfncompile("build", str(flow), "--format", "cloudformation")
     assert proc.returncode == 0, proc.stderr
     params = json.loads(proc.stdout)["Parameters"]
-    assert json.loads(params["ScheduleInput"]["Default"]) == {"alpha": 0.5, "tag": "x"}
+    assert json.loads(params["ScheduleInput"]["Default"]) == {"alpha": 0.5, "label": "x"}
 
 
 def test_template_is_deterministic(built: dict[str, Path]) -> None:
