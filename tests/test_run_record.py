@@ -4,14 +4,17 @@ way as a local run's (sfncompile/run_record.py). On moto's engine: tests/test_de
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sfncompile import run_record
+from sfncompile import client, run_record
 from sfncompile.emit import compile_asl
 from sfncompile.emit.asl import RUN_FAILED_ERROR
 from sfncompile.emit.names import INIT, RECORD_FAILURE, RUN_FAILED
@@ -180,3 +183,47 @@ def test_a_batch_task_records_its_job_and_log_stream(monkeypatch: pytest.MonkeyP
                                  "log_stream": "Flow/default/abc"}
     monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", "http://127.0.0.1:9/nothing")
     assert where.batch_job() == {"job_id": "j-1", "job_queue": "q"}  # no answer: no stream
+
+
+def test_a_recorded_execution_reads_without_step_functions(tmp_path: Path) -> None:
+    """What the state machine wrote, read from the datastore alone: an execution still
+    running (or aborted: the record cannot tell), then failed in a Map iteration."""
+    record = tmp_path / "Flow" / "r1" / "_run.json"
+    record.parent.mkdir(parents=True)
+    started = {"status": "running", "runner": "step-functions", "params": {"n": 2},
+               "started": "2026-11-29T12:00:00.000Z"}
+    record.write_text(json.dumps(started))
+
+    def show() -> list[str]:
+        proc = subprocess.run([sys.executable, "-m", "sfncompile", "show", "Flow/r1",
+                               "--datastore-root", str(tmp_path)], capture_output=True,
+                              text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.splitlines()
+
+    lines = show()
+    assert lines[0] == "Flow/r1: running"
+    assert "  started: 2026-11-29 12:00:00 UTC" in lines and "  finished: -" in lines
+    assert any("aborted or timed-out execution records nothing more" in x for x in lines)
+
+    cause = {"JobId": "j-9", "Parameters": {"step": "work", "task": "0.3.0"},
+             "StatusReason": "OutOfMemoryError: Container killed due to memory usage"}
+    record.write_text(json.dumps({**started, "status": "failed",
+                                  "finished": "2026-11-29T12:05:00.000Z",
+                                  "error": "States.TaskFailed", "cause": json.dumps(cause)}))
+    client.set_datastore_root(str(tmp_path))
+    try:
+        run = client.Run("Flow/r1")
+        assert (run.status, run.finished, run.params) == ("failed", True, {"n": 2})
+        assert run.finished_at is not None and run.started_at is not None
+        assert run.finished_at - run.started_at == 300
+        assert run.failure == {"step": "work", "task": "0.3.0", "job_id": "j-9",
+                               "error": "States.TaskFailed", "cause": json.dumps(cause),
+                               "reason": cause["StatusReason"]}
+        assert [r.id for r in client.Flow("Flow").runs()] == ["r1"]
+    finally:
+        client.set_datastore_root(None)
+    lines = show()
+    assert lines[0] == "Flow/r1: failed"
+    assert "  failed step: work/0.3.0" in lines and "  error: States.TaskFailed" in lines
+    assert f"  reason: {cause['StatusReason']}" in lines and "  batch: job_id j-9" in lines
