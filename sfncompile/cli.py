@@ -603,7 +603,7 @@ def show(run_pathspec: str, datastore_root: str) -> None:
     client.set_datastore_root(root)
     run_ = client.Run(run_pathspec)
     steps = run_.steps()
-    if not steps:
+    if not steps and run_.started_at is None:  # neither a task nor a run record
         raise UsageError(f"no run {run_pathspec} under {datastore_root}")
     status = run_.status
     if (interrupted or status == "interrupted") and not run_.successful:

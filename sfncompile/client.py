@@ -230,7 +230,7 @@ class Run:
     def trigger(self) -> Any:
         return run_record.trigger(self._meta)
 
-    @property
+    @cached_property
     def deployment(self) -> dict[str, Any]:
         """Who deployed the flow that ran (`deployed_by`) and the deploy's tags
         (`deploy_tags`), as its first task recorded them; empty for a local run."""

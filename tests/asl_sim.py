@@ -481,11 +481,11 @@ _RETRY_FIELDS = frozenset({"ErrorEquals", "IntervalSeconds", "MaxAttempts", "Bac
 def _catch(name: str, state: dict[str, Any], error: str, cause: str, data: Any) -> None:
     """Raise _Caught for the state's first Catch that takes `error` (else return)."""
     for catcher in state.get("Catch", []):
-        if set(catcher) != {"ErrorEquals", "ResultPath", "Next"}:
+        if not {"ErrorEquals", "Next"} <= set(catcher) <= {"ErrorEquals", "ResultPath", "Next"}:
             raise Unsupported(f"state {name!r}: a Catch with {sorted(catcher)}") from None
         if error in catcher["ErrorEquals"] or "States.ALL" in catcher["ErrorEquals"]:
             raise _Caught(catcher["Next"], apply_result_path(
-                catcher["ResultPath"], data, {"Error": error, "Cause": cause})) from None
+                catcher.get("ResultPath", "$"), data, {"Error": error, "Cause": cause})) from None
 
 
 class Simulator:
