@@ -18,9 +18,6 @@ from datetime import datetime
 from typing import Any
 
 STEP_FUNCTIONS = "step-functions"
-# The execution input's key for what started a triggered run (an event, an upstream run);
-# every other key is a parameter.
-TRIGGER_KEY = "_trigger"
 # Step Functions' own statuses (DescribeExecution), as the client spells them.
 EXECUTION_STATUS = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed",
                     "ABORTED": "aborted", "TIMED_OUT": "timed out", "PENDING_REDRIVE": "running"}
@@ -51,6 +48,7 @@ def execution_input(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def params(record: dict[str, Any]) -> dict[str, Any]:
+    from sfncompile.runtime.events import TRIGGER_KEY
     from sfncompile.runtime.reuse import RESUME_INPUT_KEY
 
     return {k: v for k, v in execution_input(record).items()
@@ -60,6 +58,8 @@ def params(record: dict[str, Any]) -> dict[str, Any]:
 def trigger(record: dict[str, Any]) -> Any:
     """What started the run, as the record or the execution input carries it (None: started
     by hand or on a schedule)."""
+    from sfncompile.runtime.events import TRIGGER_KEY
+
     return record.get("trigger") or execution_input(record).get(TRIGGER_KEY)
 
 

@@ -245,7 +245,8 @@ def test_job_role_reads_exactly_the_flows_secrets(built: dict[str, Path]) -> Non
 def test_state_machine_role_is_scoped(built: dict[str, Path]) -> None:
     t = load(built["decorators"])
     sm = role_statements(t, "StateMachineRole")
-    assert sorted(sm) == ["RecordRuns", "StopJobs", "SubmitJobs", "SyncRule", "WatchJobs"]
+    assert sorted(sm) == ["PublishRunFailed", "RecordRuns", "StopJobs", "SubmitJobs", "SyncRule",
+                          "WatchJobs"]
     # The execution writes its own run record, and nothing else of the flow's data.
     assert sm["RecordRuns"] == {
         "Sid": "RecordRuns", "Effect": "Allow", "Action": ["s3:PutObject"],

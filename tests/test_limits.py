@@ -37,7 +37,7 @@ def test_long_step_names_give_short_unique_state_names(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     names = list(json.loads(proc.stdout)["States"])
     assert all(len(n) <= MAX_STATE_NAME for n in names)
-    assert len(set(names)) == len(names) == 7  # 4 steps, Init run and the failure path
+    assert len(set(names)) == len(names) == 8  # 4 steps, Init run and the failure path (3)
     assert any("~" in n for n in names)  # shortened with a hash suffix
 
 
@@ -74,14 +74,17 @@ def test_express_machines_are_refused(tmp_path: Path) -> None:
 
 # The largest linear flow (`linear_flow`: start, s001, s002, ..., end) that `build` accepts;
 # README ("Limits") states it. It depends on the ASL per task, so it moves with the emitter.
-LARGEST_LINEAR_FLOW = 1085
+LARGEST_LINEAR_FLOW = 1135
 # The longest values AWS allows for the placeholders (partition aws-us-gov, a long region,
 # names at their limits), written out here independently of the compiler's own table.
 _HEAD = "arn:aws-us-gov:batch:" + "r" * 20 + ":123456789012:"
 LONGEST_ARNS = {"JobQueue": _HEAD + "job-queue/" + "q" * 128,
                 "JobDefinition": _HEAD + "job-definition/" + "d" * 128 + ":2147483647",
                 # where the run records itself: a 63-character bucket, a 1,024-byte key
-                "S3Bucket": "b" * 63, "S3KeyPrefix": "p" * 1_023 + "/"}
+                "S3Bucket": "b" * 63, "S3KeyPrefix": "p" * 1_023 + "/",
+                # the `run failed` event's bus and project: no tighter bound than an ARN's
+                "EventBus": "x" * 2_048, "ProjectName": "x" * 2_048,
+                "ProjectBranch": "x" * 2_048}
 
 
 def test_largest_linear_flow_fits_as_deployed_and_one_more_step_is_refused() -> None:
@@ -91,8 +94,8 @@ def test_largest_linear_flow_fits_as_deployed_and_one_more_step_is_refused() -> 
     from sfncompile.parser import parse_source
 
     definition = compile_asl(parse_source(linear_flow(LARGEST_LINEAR_FLOW - 1), "flow.py"))
-    # and the Init state, and the failure path's two
-    assert len(definition["States"]) == LARGEST_LINEAR_FLOW + 3
+    # and Init run, and the failure path's three
+    assert len(definition["States"]) == LARGEST_LINEAR_FLOW + 4
     sent = render_compact(resolve(definition, LONGEST_ARNS))
     assert sent.count("${") == 0  # (a count: a diff of 1 MiB of text would take minutes)
     assert 1_048_576 - 2_000 < len(sent.encode()) < 1_048_576  # the largest: one more won't fit
