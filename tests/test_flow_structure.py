@@ -1,6 +1,8 @@
 """Flow structure and run inputs as Metaflow has them: inheritance across the flow's directory,
 the `__main__` guard, run-time Parameter defaults, separator=, JSONType defaults, IncludeFile
-and Config. The run's expected values are what Metaflow 2.19 gives for the same file."""
+and Config. The run's expected values are what Metaflow 2.19 gives for the same file (with
+`from metaflow import`); the flows here import sfncompile so that they run on it whether or
+not Metaflow is installed."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from tests.deployment import Deployment
 from tests.flows import end_data
 
 BASE = '''
-from metaflow import FlowSpec, Parameter, retry, schedule, step
+from sfncompile import FlowSpec, Parameter, retry, schedule, step
 
 
 class Greeting:
@@ -48,7 +50,7 @@ class BaseFlow(FlowSpec):
         self.final = (self.origin, self.greeting, self.times)
 '''
 CHILD = '''
-from metaflow import Parameter, step
+from sfncompile import Parameter, step
 from base import BaseFlow, Greeting
 
 
@@ -71,7 +73,7 @@ if __name__ == "__main__":
 INPUTS = '''
 import os
 
-from metaflow import (Config, FlowSpec, IncludeFile, JSONType, Parameter, config_expr,
+from sfncompile import (Config, FlowSpec, IncludeFile, JSONType, Parameter, config_expr,
                       resources, step)
 
 
@@ -250,7 +252,7 @@ def test_every_export_is_a_provided_name() -> None:
 
 
 SINGLE = '''
-from metaflow import FlowSpec, Parameter, step
+from sfncompile import FlowSpec, Parameter, step
 
 
 class SingleFlow(FlowSpec):
@@ -261,7 +263,7 @@ class SingleFlow(FlowSpec):
         self.sq = self.n * self.n
 '''
 MARKED = '''
-from metaflow import FlowSpec, step
+from sfncompile import FlowSpec, step
 
 
 class MarkedFlow(FlowSpec):
