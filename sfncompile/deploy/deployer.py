@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
-from sfncompile.deploy.config import Config, split_s3_root
+from sfncompile.deploy.config import MAX_TAGS, Config, split_s3_root
 from sfncompile.deploy.projects import project_tags, resolve_project
 from sfncompile.deploy.triggers import apply_rules, check_upstreams, upstream_machines
 from sfncompile.emit import compile_asl
@@ -177,6 +177,9 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
            "SFNCOMPILE_CODE_SHA256": sha, "PYTHONUNBUFFERED": "1",
            BUS_ENV: event_bus(config), **deployment_env(project)}
     tags = {**config.tags, **project_tags(project)}
+    if len(tags) > MAX_TAGS:  # AWS takes 50, one of which is the owner tag
+        raise UsageError(f"{len(config.tags)} tags and the project's 2: at most {MAX_TAGS} "
+                         "in all (AWS takes 50 per resource, one is sfncompile's owner tag)")
     env.update(deployment_environment(tags))
     definitions = job_definitions(
         flow, name=machine_name, image=str(config.get("image")), job_role=config.get("job_role"),

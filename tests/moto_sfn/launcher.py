@@ -539,7 +539,8 @@ def patch_events() -> None:
     event buses and API destinations, and raises NotImplementedError for any other target, so
     a PutEvents that matches a rule whose target is a state machine answers HTTP 500, and no
     execution starts.
-    Fix: for a `states` target of an enabled rule whose pattern matches (moto's own matcher),
+    Fix: for a `states` target of an enabled rule with a pattern that matches (moto's own
+    matcher; a schedule's rule, without one, matches no event as on AWS),
     start an execution of the state machine, named with a fresh uuid as EventBridge does, with
     the target's Input, or its InputTransformer applied with AWS's quoting rules
     (`transform_input`), or else the event itself. Other targets go to moto's code as before.
@@ -555,8 +556,11 @@ def patch_events() -> None:
     def send_to_targets(self: Any, original_event: Any, transform_input_: bool = True) -> None:
         machines = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
         others = [t for t in self.targets if t not in machines]
-        if machines and self.state == "ENABLED" and self.event_pattern.matches_event(
-                original_event):
+        # A schedule's rule has no pattern, which moto's matcher takes as "match anything":
+        # on AWS it matches no event.
+        matching = bool(self.event_pattern.get_pattern()) and self.event_pattern.matches_event(
+            original_event)
+        if machines and self.state == "ENABLED" and matching:
             event = dict(original_event)
             if isinstance(event.get("time"), int | float):  # AWS sends ISO-8601 text
                 event["time"] = datetime.utcfromtimestamp(event["time"]).strftime(
