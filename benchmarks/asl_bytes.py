@@ -33,10 +33,12 @@ from tests.test_golden import (  # noqa: E402
 )
 
 
-def committed(rev: str, path: Path) -> str:
+def committed(rev: str, path: Path) -> str | None:
+    """The golden at `rev`, or None where it did not exist yet."""
     rel = path.relative_to(ROOT).as_posix()
-    return subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{rel}"], check=True,
-                          capture_output=True, text=True).stdout
+    proc = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{rel}"],
+                          capture_output=True, text=True)
+    return proc.stdout if proc.returncode == 0 else None
 
 
 def main() -> int:
@@ -51,12 +53,17 @@ def main() -> int:
         now = render_json(compile_asl(parse_flow(case / "flow.py")))
         before = committed(args.baseline, case / "flow.asl.json")
         tasks = batch_tasks(json.loads(now))
-        per_now, per_before = len(now.encode()) / tasks, len(before.encode()) / tasks
+        per_now = len(now.encode()) / tasks
         fixed = run_record_bytes(now)
         per_task = (len(now.encode()) - fixed) / tasks
         worst, fixed_worst = max(worst, per_task), max(fixed_worst, fixed)
-        print(f"| {case.name} | {tasks} | {per_before:,.0f} | {per_now:,.0f} | "
-              f"{per_now / per_before:.2f} | {fixed:,} | {per_task:,.0f} |")
+        if before is None:
+            then = ratio = "new"
+        else:
+            per_before = len(before.encode()) / tasks
+            then, ratio = f"{per_before:,.0f}", f"{per_now / per_before:.2f}"
+        print(f"| {case.name} | {tasks} | {then} | {per_now:,.0f} | {ratio} | {fixed:,} | "
+              f"{per_task:,.0f} |")
     print(f"\nlargest now: {worst:,.1f} bytes per Batch task (target <= {BYTES_PER_BATCH_TASK:,}),"
           f" run record states {fixed_worst:,.0f} bytes (target <= {MAX_RUN_RECORD_BYTES:,})")
     return 0 if worst <= BYTES_PER_BATCH_TASK and fixed_worst <= MAX_RUN_RECORD_BYTES else 1
