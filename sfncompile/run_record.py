@@ -17,6 +17,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sfncompile.runtime.input_keys import RESUME_INPUT_KEY, TRIGGER_KEY
+
 STEP_FUNCTIONS = "step-functions"
 # Step Functions' own statuses (DescribeExecution), as the client spells them.
 EXECUTION_STATUS = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed",
@@ -48,9 +50,6 @@ def execution_input(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def params(record: dict[str, Any]) -> dict[str, Any]:
-    from sfncompile.runtime.events import TRIGGER_KEY
-    from sfncompile.runtime.reuse import RESUME_INPUT_KEY
-
     return {k: v for k, v in execution_input(record).items()
             if k not in (TRIGGER_KEY, RESUME_INPUT_KEY)}
 
@@ -58,8 +57,6 @@ def params(record: dict[str, Any]) -> dict[str, Any]:
 def trigger(record: dict[str, Any]) -> Any:
     """What started the run, as the record or the execution input carries it (None: started
     by hand or on a schedule)."""
-    from sfncompile.runtime.events import TRIGGER_KEY
-
     return record.get("trigger") or execution_input(record).get(TRIGGER_KEY)
 
 

@@ -17,7 +17,8 @@ from sfncompile.ir import FinishTriggerIR
 from sfncompile.parser import parse_flow
 from sfncompile.parser.flow import parse_source
 from sfncompile.runtime import project as projects
-from sfncompile.runtime.events import TRIGGER_KEY, split_input
+from sfncompile.runtime.events import split_input
+from sfncompile.runtime.input_keys import TRIGGER_KEY
 from sfncompile.runtime.trigger import trigger_from_record
 from tests.conftest import GOLDEN
 from tests.test_golden import check_golden

@@ -10,7 +10,8 @@ import pytest
 
 from sfncompile.local.hybrid import plan_remote_steps, runs_on_batch
 from sfncompile.parser.flow import parse_flow
-from sfncompile.runtime.reuse import RESUME_INPUT_KEY, ResumeError, split_input
+from sfncompile.runtime.input_keys import RESUME_INPUT_KEY
+from sfncompile.runtime.reuse import ResumeError, split_input
 
 FLOW = '''
 from sfncompile import FlowSpec, batch, resources, step

@@ -15,7 +15,8 @@ from typing import Any
 from sfncompile.deploy.config import load_config
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
-from sfncompile.runtime.reuse import RESUME_INPUT_KEY, resume_request
+from sfncompile.runtime.input_keys import RESUME_INPUT_KEY
+from sfncompile.runtime.reuse import resume_request
 
 
 def aws_datastore_root(root: str) -> str:

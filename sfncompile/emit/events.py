@@ -19,7 +19,8 @@ from typing import Any
 
 from sfncompile.emit.names import aws_name
 from sfncompile.ir import EventTriggerIR, FinishTriggerIR, FlowIR
-from sfncompile.runtime.events import EVENT_SOURCE, RUN_SUCCEEDED, TRIGGER_KEY
+from sfncompile.runtime.events import EVENT_SOURCE, RUN_SUCCEEDED
+from sfncompile.runtime.input_keys import TRIGGER_KEY
 from sfncompile.runtime.trigger import RUN_SOURCE
 
 MAX_RULE_NAME = 64

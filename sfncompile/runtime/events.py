@@ -23,10 +23,10 @@ import sys
 from typing import Any
 
 from sfncompile.runtime import datastore as ds
+from sfncompile.runtime.input_keys import TRIGGER_KEY
 from sfncompile.runtime.storage import KeyNotFound, Storage
 from sfncompile.runtime.trigger import RUN_SOURCE
 
-TRIGGER_KEY = "_sfncompile_trigger"
 EVENT_SOURCE = "sfncompile.event"
 RUN_SUCCEEDED = "run succeeded"
 RUN_FAILED = "run failed"

@@ -16,6 +16,7 @@ import sys
 from typing import Any, Protocol
 
 from sfncompile.runtime import datastore as ds
+from sfncompile.runtime.input_keys import RESUME_INPUT_KEY
 from sfncompile.runtime.storage import KeyNotFound, LocalStorage, Storage
 
 
@@ -30,9 +31,6 @@ class TaskSpec(Protocol):
     params: dict[str, Any] | None
     origin_run: str | None
 
-# In the execution input, beside the parameters (no Parameter can be named so: a parameter
-# name is a command-line option's name).
-RESUME_INPUT_KEY = "__sfncompile_resume"
 RESUME_RECORD = "_resume.json"
 
 
