@@ -126,7 +126,8 @@ def test_resolve_leaves_the_users_dollar_text_alone(tmp_path: Path) -> None:
     template = run("build", str(flow))
     assert template.returncode == 0, template.stderr
     assert '"${!JobQueue}"' in template.stdout and '"${!!S3Bucket}"' in template.stdout
-    values = ["JobQueue=Q", "S3Bucket=B", "S3KeyPrefix=P/", "JobDefinition=JD"]
+    values = ["JobQueue=Q", "S3Bucket=B", "S3KeyPrefix=P/", "JobDefinition=JD", "EventBus=default",
+              "ProjectName=", "ProjectBranch="]
     partial = run("build", str(flow), "--resolve", "JobQueue=${Q}")
     assert '"JobQueue": "${!Q}"' in partial.stdout  # still a template: escapes kept
     assert '"${!Secret}"' in partial.stdout

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sfncompile.ir import ParameterIR, ParamKind, ParamType
+from sfncompile.parser.module import MAX_LITERAL_DEPTH, too_deep
 from sfncompile.parser.reading import Reading
 
 # Metaflow's positional order for each, and every keyword each accepts here.
@@ -93,6 +94,10 @@ def read_parameter(reader: Reading, stmt: ast.Assign | ast.AnnAssign,
                                                                and api == "Parameter"))
         if value is not_literal:
             if key == "default" and api == "Parameter":
+                if too_deep(node, MAX_LITERAL_DEPTH):  # ast.unparse would recurse too deep
+                    reader.error(node, f"{where}: default nests more than {MAX_LITERAL_DEPTH} "
+                                 "levels deep")
+                    return None
                 default_expr = ast.unparse(node)
                 continue
             return None
