@@ -26,6 +26,13 @@ SLOW = frozenset({
 SLOW_FIXTURES = frozenset({"moto_endpoint", "sfn_endpoint", "s3_bucket", "deployment"})
 
 
+# The longest tests (each half a minute or more on 2 cores) go first, so that no worker is
+# left running one of them alone at the end of the suite.
+LONGEST = ("test_e2e.py::test_deployed_flow_matches_local_run[foreach[width=100]]",
+           "test_parity.py", "test_events_e2e.py", "test_tutorials.py",
+           "test_flow_structure.py::test_run_inputs_on_step_functions")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path, _, name = item.nodeid.partition("::")
@@ -33,6 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         test = f"{module}::{name.partition('[')[0]}"
         if {module, test} & SLOW or SLOW_FIXTURES.intersection(item.fixturenames):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: not any(part in item.nodeid for part in LONGEST))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
