@@ -238,7 +238,12 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
         raise UsageError("--resolve: only with --format asl (the template substitutes "
                          "placeholders itself, through DefinitionSubstitutions)")
     flow = load_flow(flow_file, flow_name, decospecs)
-    definition = compile_asl(flow, check_schema=False)
+    definition = compile_asl(flow, check_schema=False, deployment=fmt == "cloudformation")
+    if fmt == "asl":
+        from sfncompile.emit.aws_support import aws_warnings
+
+        for line in aws_warnings(flow):
+            click.echo(line, err=True)
     if fmt == "cloudformation":
         from sfncompile.deploy.config import load_config
         from sfncompile.emit.cloudformation import StackSettings, cloudformation_template

@@ -141,6 +141,9 @@ class PackagesIR:
     manager: Literal["pypi", "conda"]
     packages: tuple[tuple[str, str], ...] = ()  # (distribution, version spec; "" for any)
     python: str | None = None
+    # `python=` written as an expression (`get_python_version()`): its text, never evaluated;
+    # it is only recorded, as every argument here (no environment is built from it).
+    python_expr: str | None = None
     disabled: bool = False
     pos: SourcePos
 
@@ -300,8 +303,9 @@ class FlowIR:
         if own.disabled:
             return None
         merged = dict(base.packages) | dict(own.packages)
-        return replace(own, packages=tuple(sorted(merged.items())),
-                       python=own.python or base.python)
+        python = own if own.python or own.python_expr else base
+        return replace(own, packages=tuple(sorted(merged.items())), python=python.python,
+                       python_expr=python.python_expr)
 
     def step(self, name: str) -> StepIR:
         return self.analysis.by_name[name]

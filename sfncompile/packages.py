@@ -79,7 +79,9 @@ def image_note(flow: FlowIR) -> list[str]:
     for step in flow.analysis.ordered:
         wanted = flow.packages_for(step)
         if wanted is not None and wanted.packages:
-            python = f" (Python {wanted.python})" if wanted.python else ""
+            python = (f" (Python {wanted.python})" if wanted.python else
+                      f" (Python `{wanted.python_expr}`, not evaluated)" if wanted.python_expr
+                      else "")
             reqs = ", ".join(requirement(n, v) for n, v in wanted.packages)
             lines.append(f"  {step.name}: {reqs}{python}")
     if not lines:

@@ -81,10 +81,15 @@ def default_region(ctx):
     return f"{ctx.flow_name}-{ctx.parameter_name}"
 
 
+def script_path(name):
+    return os.path.join(os.path.dirname(os.path.realpath(__file__)), name)
+
+
 class InputsFlow(FlowSpec):
     cfg = Config("cfg", default="config.json")
     data = IncludeFile("data", default="data.csv")
     blob = IncludeFile("blob", is_text=False, default="data.csv")
+    near = IncludeFile("near", default=script_path("data.csv"))
     seconds = Parameter("seconds", default=60 * 60)
     home = Parameter("home", default=os.environ.get("INPUTS_HOME", "nowhere"))
     region = Parameter("region", default=default_region)
@@ -188,6 +193,8 @@ def test_run_inputs_in_the_ir(inputs_dir: Path) -> None:
         ",", [1, 2, 3], False)
     assert (p["data"].kind, p["data"].default, p["blob"].is_text) == (
         "include_file", "data.csv", False)
+    assert (p["near"].default, p["near"].default_expr, p["near"].required) == (
+        None, "script_path('data.csv')", False)
     graph = flow.graph_json()["parameters"]
     assert [g for g in graph if g["name"] == "who"] == []  # nothing else leaked in
     assert {"name": "seconds", "attr": "seconds", "type": "int", "default": None,
@@ -211,6 +218,7 @@ def test_run_inputs_evaluated_when_the_run_starts(inputs_dir: Path, tmp_path: Pa
         assert (data.labels, data.items, data.depth, data.sqs) == (
             ["x;y", "z"], [1, 2, 3], 3, [1, 4, 9])
         assert data.data == "alpha,beta\ngamma\n" and data.blob == b"alpha,beta\ngamma\n"
+        assert data.near == data.data  # the path the module computed, read by `start`
         assert isinstance(data.cfg, ConfigValue) and data.cfg.model.name == "tree"
         assert data.model == "tree" and data.cfg["cpu"] == 2
     finally:
@@ -240,6 +248,8 @@ def test_run_inputs_on_step_functions(inputs_dir: Path, deployment: Deployment,
     assert (bare["data"], bare["seconds"], bare["lam"], bare["region"]) == (
         "alpha,beta\ngamma\n", 3600, "LAM", "InputsFlow-region")
     assert bare["labels"] == ["a", "b", "c"] and bare["sqs"] == [1, 4, 9]
+    # An expression default is evaluated by `start` in the Batch job, in the code package.
+    assert given["near"] == bare["near"] == "alpha,beta\ngamma\n"
     assert bare["cfg"] == {"cpu": 2, "model": {"name": "tree", "depth": 3}}
 
 

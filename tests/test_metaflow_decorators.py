@@ -19,8 +19,11 @@ from sfncompile.cli import main
 from sfncompile.emit import names
 from sfncompile.emit.asl import ON_ERROR_HOOKS, exit_hook_on_error_states
 from sfncompile.emit.jobdef import job_definitions
+from sfncompile.packages import image_note
 from sfncompile.parser import parse_flow
 from tests.conftest import GOLDEN
+
+PARITY_BUILD_ONLY = Path(__file__).parent / "parity" / "build_only"
 
 FLOW = '''
 import functools
@@ -143,6 +146,69 @@ def test_deploy_lists_the_packages_the_image_must_provide(monkeypatch: pytest.Mo
     assert "the image must provide these packages:" in note
     assert "  train: boto3, numpy==1.26.4 (Python 3.11)\n" in note
     assert "  start: boto3 (Python 3.11)\n" in note
+
+
+def test_build_warns_about_kubernetes_and_emits_a_plain_step(tmp_path: Path) -> None:
+    """`build` of the ASL accepts @kubernetes (a deployment refuses it: tests/test_bad_cli.py,
+    tests/data/broken/kubernetes_on_aws.py): a warning at the decorator, and the same ASL as
+    without it."""
+    source = PARITY_BUILD_ONLY / "kubernetes_step.py"
+    plain = tmp_path / "kubernetes_step.py"
+    plain.write_text(source.read_text().replace("    @kubernetes(cpu=1, memory=500)\n", ""))
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", str(source), "-o", str(tmp_path / "k.json")])
+    assert built.exit_code == 0, built.output
+    assert built.stderr.startswith(f"{source}:12:6: warning: step 'hello': @kubernetes has no "
+                                   "AWS backend"), built.stderr
+    assert "`deploy` refuses it: use @batch" in built.stderr and built.stdout == ""
+    without = runner.invoke(main, ["build", str(plain), "-o", str(tmp_path / "p.json")])
+    assert without.exit_code == 0 and without.stderr == "", without.output
+    assert (tmp_path / "k.json").read_text() == (tmp_path / "p.json").read_text()
+
+
+CONDA_PYTHON = '''
+from metaflow import FlowSpec, conda, conda_base, step
+
+
+def get_python_version():
+    return "3.9.10"
+
+
+@conda_base(python=get_python_version())
+class CondaPython(FlowSpec):
+    @conda(packages={"editdistance": "0.5.3"})
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @conda(python=".".join(["3", "10"]), packages=PACKAGES)
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_a_recorded_python_version_may_be_an_expression(tmp_path: Path) -> None:
+    """@pypi/@conda only record `python=`: an expression is kept as text, never evaluated;
+    their other arguments stay literal."""
+    flow_file = tmp_path / "flow.py"
+    flow_file.write_text(CONDA_PYTHON)
+    result = CliRunner().invoke(main, ["build", str(flow_file), "-o", str(tmp_path / "a.json")])
+    assert result.exit_code == 2
+    assert result.output.count("must be a literal value") == 1
+    assert (f"{flow_file}:16:51: step 'end': argument 'packages' of @conda must be a literal "
+            "value, not `PACKAGES`") in result.output
+    flow_file.write_text(CONDA_PYTHON.replace(", packages=PACKAGES", ""))
+    flow = parse_flow(flow_file)
+    assert flow.packages is not None
+    assert (flow.packages.python, flow.packages.python_expr) == (None, "get_python_version()")
+    start = flow.packages_for(flow.step("start"))
+    assert start is not None and start.python_expr == "get_python_version()"
+    assert start.packages == (("editdistance", "0.5.3"),)
+    end = flow.step("end").policies.packages
+    assert end is not None and end.python_expr == "'.'.join(['3', '10'])"
+    assert "  start: editdistance==0.5.3 (Python `get_python_version()`, not evaluated)" in (
+        image_note(flow))
 
 
 def test_batch_container_settings_are_metaflows_job_definition() -> None:

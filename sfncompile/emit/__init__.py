@@ -12,8 +12,12 @@ class InvalidOutput(Exception):
     """The emitter produced ASL that our own schema rejects: a bug in sfncompile."""
 
 
-def compile_asl(flow: FlowIR, check_schema: bool = True) -> dict[str, Any]:
+def compile_asl(flow: FlowIR, check_schema: bool = True,
+                deployment: bool = True) -> dict[str, Any]:
     """Emit the ASL, enforce AWS limits, and check it before returning.
+
+    A `deployment` refuses what no AWS backend runs (emit/aws_support.py); `build` of the
+    ASL alone (deployment=False) warns about it instead.
 
     The graph checks always run. The JSON Schema check (`check_schema`) guards the emitter
     against itself; the test suite runs it on every golden and random flow, and `build`
@@ -24,7 +28,7 @@ def compile_asl(flow: FlowIR, check_schema: bool = True) -> dict[str, Any]:
     from sfncompile.emit.limits import check_flow_limits
     from sfncompile.emit.validate import validate_asl
 
-    refused = aws_refusals(flow)
+    refused = aws_refusals(flow) if deployment else []
     if refused:
         raise FlowErrors(refused)
     definition = emit_asl(flow)

@@ -413,11 +413,27 @@ BATCH_FIELDS = frozenset({"image", "queue", "iam_role", "execution_role", "max_s
                           "tmpfs_path", "ephemeral_storage", "log_driver", "privileged"})
 
 
+@dataclass(frozen=True)
+class Unevaluated:
+    """An argument written as an expression where sfncompile only records it (RECORDED_ARGS)."""
+
+    text: str
+
+
+# Arguments that are only recorded, never used to build anything: an expression is kept as
+# its text (Metaflow's tutorials write `@conda_base(python=get_python_version())`).
+RECORDED_ARGS = frozenset((deco, "python") for deco in ("pypi", "pypi_base", "conda",
+                                                         "conda_base"))
+
+
 def packages_ir(name: str, args: dict[str, Any], pos: SourcePos) -> PackagesIR:
     """`@pypi`/`@conda` or their `_base` forms; conda's `libraries` is its old `packages`."""
     packages = {**args.get("libraries", {}), **args.get("packages", {})}
+    python = args.get("python")
+    expr = python.text if isinstance(python, Unevaluated) else None
     return PackagesIR(manager="conda" if name.startswith("conda") else "pypi",
-                      packages=tuple(sorted(packages.items())), python=args.get("python"),
+                      packages=tuple(sorted(packages.items())),
+                      python=None if expr is not None else python, python_expr=expr,
                       disabled=bool(args.get("disabled")), pos=pos)
 
 

@@ -17,9 +17,11 @@ from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_gu
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
     FUNCTION_ARGS,
+    RECORDED_ARGS,
     REFUSED,
     REPEATABLE,
     STEP_DECORATORS,
+    Unevaluated,
     build_policies,
     combined_problem,
     numeric_text,
@@ -117,7 +119,12 @@ class _Reader:
             if (name, kw.arg) in FUNCTION_ARGS:
                 value = self.function_names(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
             else:
-                value = self.literal(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
+                recorded = (name, kw.arg) in RECORDED_ARGS
+                value = self.literal(kw.value, f"{where}: argument {kw.arg!r} of @{name}",
+                                     quiet=recorded)
+                if value is _NOT_LITERAL and recorded:
+                    args[kw.arg] = Unevaluated(ast.unparse(kw.value))
+                    continue
             if value is _NOT_LITERAL:
                 continue
             value = numeric_text(spec[kw.arg], value)

@@ -4,7 +4,8 @@
   any other default (a call, `os.environ`, arithmetic, a function of the context) is kept as
   source text and evaluated once per run by the `start` task, locally and on AWS.
 - An IncludeFile's value is a file's contents, read when the run starts (`sfncompile run`,
-  `sfncompile trigger`); its default is a path.
+  `sfncompile trigger`); its default is a path, or an expression giving one (`script_path(
+  "movies.csv")`), evaluated once per run by the `start` task like a Parameter's.
 - A Config is a JSON file (or `default_value=`) read when the flow is built: its values are
   fixed in the compiled flow, and decorator arguments and Parameter defaults may read them
   (`cfg.key`, `cfg["key"]`, `config_expr("cfg.key")`).
@@ -90,10 +91,10 @@ def read_parameter(reader: Reading, stmt: ast.Assign | ast.AnnAssign,
     for key, node in args.items():
         if key in ("type", "parser"):  # read by the runtime from the class attribute
             continue
-        value = reader.literal(node, f"{where}: {key}", quiet=(key == "default"
-                                                               and api == "Parameter"))
+        expr_default = key == "default" and api in ("Parameter", "IncludeFile")
+        value = reader.literal(node, f"{where}: {key}", quiet=expr_default)
         if value is not_literal:
-            if key == "default" and api == "Parameter":
+            if expr_default:
                 if too_deep(node, MAX_LITERAL_DEPTH):  # ast.unparse would recurse too deep
                     reader.error(node, f"{where}: default nests more than {MAX_LITERAL_DEPTH} "
                                  "levels deep")
@@ -124,7 +125,7 @@ def read_parameter(reader: Reading, stmt: ast.Assign | ast.AnnAssign,
         "show_default": values.get("show_default", True) is not False,
     }
     if api == "IncludeFile":
-        return _include_file(reader, where, args, values, common)
+        return _include_file(reader, where, args, values, default_expr, common)
     if api == "Config":
         return _config(reader, where, args, values, common)
     return _parameter(reader, where, args, values, default_expr, common)
@@ -205,7 +206,8 @@ def _parameter_type(reader: Reading, node: ast.expr | None, default: Any,
 
 
 def _include_file(reader: Reading, where: str, args: dict[str, ast.expr],
-                  values: dict[str, Any], common: dict[str, Any]) -> ParameterIR | None:
+                  values: dict[str, Any], default_expr: str | None,
+                  common: dict[str, Any]) -> ParameterIR | None:
     default = values.get("default")
     if default is not None and not isinstance(default, str):
         reader.error(args["default"], f"{where}: the default must be a file path (a string)")
@@ -216,8 +218,10 @@ def _include_file(reader: Reading, where: str, args: dict[str, ast.expr],
     except LookupError:
         reader.error(args["encoding"], f"{where}: unknown encoding {encoding!r}")
         return None
-    return ParameterIR(type="str", default=default, is_text=values.get("is_text") is not False,
-                       encoding=encoding, **common)
+    if default_expr is not None:
+        common["required"] = False  # as for a Parameter: the expression gives the path
+    return ParameterIR(type="str", default=default, default_expr=default_expr,
+                       is_text=values.get("is_text") is not False, encoding=encoding, **common)
 
 
 def _config(reader: Reading, where: str, args: dict[str, ast.expr], values: dict[str, Any],

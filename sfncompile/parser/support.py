@@ -53,15 +53,18 @@ SUPPORT: dict[str, Support] = {
     "pypi": Support(
         "step", "accepted", "accepted",
         "no environment is built. Local: the run checks that the packages are importable "
-        "and names the missing ones; AWS: `deploy` lists them: the image must provide them"),
+        "and names the missing ones; AWS: `deploy` lists them: the image must provide them. "
+        "`python=` is only recorded: an expression (`get_python_version()`) is kept as "
+        "written, never evaluated"),
     "conda": Support("step", "accepted", "accepted", "as @pypi"),
     "pypi_base": Support("flow", "accepted", "accepted",
                          "as @pypi, for every step (a step's @pypi updates it)"),
     "conda_base": Support("flow", "accepted", "accepted", "as @pypi_base"),
     "kubernetes": Support(
         "step", "accepted", "refused",
-        "Local: ignored, as Metaflow's local runs do. AWS: refused by `build` and `deploy` "
-        "(no Kubernetes backend): use @batch with the same cpu, memory, gpu and image"),
+        "Local: ignored, as Metaflow's local runs do. AWS: refused by `deploy` and `build "
+        "--format cloudformation` (no Kubernetes backend): use @batch with the same cpu, "
+        "memory, gpu and image; `build` of the ASL warns and emits a plain Batch step"),
     "exit_hook": Support(
         "flow", "implemented", "implemented",
         "calls functions of the flow's module when the run ends (`on_success`, `on_error`; "

@@ -7,7 +7,8 @@ and Parameter defaults that are expressions.
 - `finish_values` runs in the `start` task after the typed values are resolved: it evaluates
   the defaults that are expressions (from the flow's class attributes, once per run: they
   become artifacts of `start`), decodes IncludeFile contents (reading the default file from
-  the flow's directory, which the code package holds, when the run was not given one), wraps
+  the flow's directory, which the code package holds, when the run was not given one; an
+  IncludeFile default that is an expression is evaluated and read only here), wraps
   Config values, and splits values that have a separator.
 """
 
@@ -115,13 +116,13 @@ def finish_values(cls: type, spec: list[dict[str, Any]], given: dict[str, Any],
                 value = p.get("default")
                 out[attr] = value if value is None or p.get("plain") else ConfigValue(value)
                 continue
+            context = ParameterContext(
+                flow_name=flow_name, user_name=_user(), parameter_name=name,
+                logger=_log, ds_type=ds_type, configs=ConfigValue(configs))
             if _kind(p) == "include_file":
-                out[attr] = _include_value(p, given, flow_dir, declared)
+                out[attr] = _include_value(p, given, flow_dir, declared, context)
                 continue
             if name not in given and p.get("default_expr") is not None:
-                context = ParameterContext(
-                    flow_name=flow_name, user_name=_user(), parameter_name=name,
-                    logger=_log, ds_type=ds_type, configs=ConfigValue(configs))
                 out[attr] = _evaluate_default(p, declared, context)
             sep = p.get("separator")
             if sep and isinstance(out.get(attr), str) and out[attr]:
@@ -135,6 +136,20 @@ def finish_values(cls: type, spec: list[dict[str, Any]], given: dict[str, Any],
 
 def _evaluate_default(p: dict[str, Any], declared: Any, context: Any) -> Any:
     name, expr = p["name"], p["default_expr"]
+    default = _called_default(p, declared, context)
+    if default is None or p.get("infer_type"):
+        return default
+    try:
+        return convert(p["type"], default)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"parameter {name!r} ({p['type']}): its default `{expr}` gave "
+                             f"{default!r:.60}: {exc}") from None
+
+
+def _called_default(p: dict[str, Any], declared: Any, context: Any) -> Any:
+    """The class attribute's default (evaluated when the flow's module was imported), or what
+    it returns for the context when it is a function (as Metaflow calls it)."""
+    name, expr = p["name"], p["default_expr"]
     default = getattr(declared, "default", None)
     if callable(default):
         try:
@@ -145,27 +160,29 @@ def _evaluate_default(p: dict[str, Any], declared: Any, context: Any) -> Any:
         except Exception as exc:
             raise ParameterError(f"parameter {name!r}: its default `{expr}` failed: "
                                  f"{type(exc).__name__}: {exc}") from None
-    if default is None or p.get("infer_type"):
-        return default
-    try:
-        return convert(p["type"], default)
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"parameter {name!r} ({p['type']}): its default `{expr}` gave "
-                             f"{default!r:.60}: {exc}") from None
+    return default
 
 
 def _include_value(p: dict[str, Any], given: dict[str, Any], flow_dir: Path,
-                   declared: Any) -> Any:
+                   declared: Any, context: Any) -> Any:
     name = p["name"]
     raw = given.get(name)
-    if name not in given and p.get("default") is not None:
-        # Started without `run`/`trigger` (a schedule, the console): the default file, from
-        # the flow's directory in the code package.
-        found = _locate(str(p["default"]), flow_dir)
+    default = p.get("default")
+    if name not in given and p.get("default_expr") is not None:
+        # A path computed by the flow's module (`script_path("movies.csv")`): known only
+        # here, where the module is imported (on AWS, from the code package).
+        default = _called_default(p, declared, context)
+        if default is not None and not isinstance(default, str | os.PathLike):
+            raise ParameterError(f"IncludeFile {name!r}: its default `{p['default_expr']}` "
+                                 f"gave {default!r:.60}, not a file path")
+    if name not in given and default is not None:
+        # Started without `run`/`trigger` (a schedule, the console), or a default that is an
+        # expression: the default file, from the flow's directory in the code package.
+        found = _locate(str(default), flow_dir)
         if found is None:
-            raise ParameterError(f"IncludeFile {name!r}: no file {p['default']!r} beside the "
+            raise ParameterError(f"IncludeFile {name!r}: no file {str(default)!r} beside the "
                                  "flow, and the run was not given its contents")
-        raw = encode_contents(p, found.read_bytes(), repr(p["default"]))
+        raw = encode_contents(p, found.read_bytes(), repr(str(default)))
     if raw is None:
         return None
     if isinstance(raw, dict) and set(raw) == {"base64"}:

@@ -1,4 +1,5 @@
-# expect: 6:6: step 'start': @kubernetes cannot run on AWS Step Functions with sfncompile (steps run as AWS Batch jobs): use @batch
+# build-args: --format cloudformation
+# expect: 7:6: step 'start': @kubernetes cannot run on AWS Step Functions with sfncompile (steps run as AWS Batch jobs): use @batch
 from metaflow import FlowSpec, step, kubernetes
 
 class F(FlowSpec):

@@ -2,7 +2,8 @@ from metaflow import FlowSpec, kubernetes, retry, step
 
 
 class KubernetesStepFlow(FlowSpec):
-    """@kubernetes: ignored by a local run, as Metaflow does; deploy points at @batch."""
+    """@kubernetes: ignored by a local run, as Metaflow does; `build` warns and emits `hello`
+    as a plain Batch step; `deploy` refuses it, pointing at @batch."""
 
     @step
     def start(self):
