@@ -293,6 +293,8 @@ class TaskRunner:
             if flow._sfn.transition is None and info["kind"] in ("linear", "split"):
                 flow._sfn.transition = Transition(tuple(info["targets"]))
             return exc
+        if info["catch"] and info["catch_var"]:  # as Metaflow: None when the step succeeded
+            setattr(flow, info["catch_var"], None)
         if flow._sfn.transition is None and flow._sfn.default_next and info["kind"] != "end":
             flow._sfn.transition = Transition(tuple(info["targets"]), info["foreach_var"],
                                               info["condition"], dict(info["cases"]))
