@@ -46,6 +46,7 @@ from sfncompile.runtime.storage import (
     Storage,
     open_storage,
 )
+from sfncompile.runtime.switch import switch_arm
 
 EXIT_FAILED = 1
 
@@ -396,8 +397,8 @@ class TaskRunner:
             return {"width": len(items), "foreach_items": shas}, list(range(len(items)))
         if info["kind"] == "switch":
             value = getattr(flow, info["condition"])
-            arm = str(value)
-            if arm not in info["cases"]:
+            arm = switch_arm(value, flow._sfn.transition, info["cases"])
+            if arm is None:
                 raise TaskError(f"switch on {info['condition']!r}: its value {value!r} matches "
                                 f"no arm (arms: {', '.join(info['cases'])})")
             return {"arm": arm}, arm
