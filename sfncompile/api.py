@@ -40,6 +40,20 @@ class Parameter:
         self.help = help
         self.required = required
 
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self._sfn_attr = attr
+
+    def __get__(self, flow: Any, owner: type | None = None) -> Any:
+        """On the class, the Parameter; on a flow, the run's value. An instance's loaded
+        value (its __dict__) comes first; one not loaded yet (a join input's) loads here."""
+        binding = None if flow is None else flow.__dict__.get("_sfn")
+        attr = getattr(self, "_sfn_attr", None)
+        if binding is None or attr is None or attr not in binding.shas:
+            return self
+        value = binding.fetch(attr)
+        flow.__dict__[attr] = value
+        return value
+
 
 def step(func: F | None = None, *, start: bool = False, end: bool = False,
          node_info: dict[str, Any] | None = None) -> Any:

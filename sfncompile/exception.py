@@ -28,7 +28,8 @@ class MetaflowExceptionWrapper(Exception):
     stacktrace: str | None
 
     def __init__(self, exc: BaseException | None = None) -> None:
-        super().__init__()
+        # Exception.__init__ is not called, as in Metaflow: `args` stay the constructor's
+        # ((None,) once unpickled).
         if exc is not None:
             self.exception = str(exc)
             self.type = f"{exc.__class__.__module__}.{exc.__class__.__name__}"

@@ -94,7 +94,8 @@ class Transition:
     targets: tuple[str, ...]
     foreach: str | None = None
     condition: str | None = None
-    cases: dict[str, str] = field(default_factory=dict)
+    cases: dict[str, str] = field(default_factory=dict)  # arm key as text -> step
+    keys: tuple[Any, ...] = ()  # the arm keys as self.next got them (str, int, float, bool)
 
 
 @dataclass
@@ -220,12 +221,14 @@ class FlowSpec:
         if binding.transition is not None:
             raise RuntimeError(f"step {binding.step!r} called self.next more than once")
         cases: dict[str, str] = {}
+        keys: tuple[Any, ...] = ()
         if len(targets) == 1 and isinstance(targets[0], dict):
             cases = {str(k): _step_name(v) for k, v in targets[0].items()}
+            keys = tuple(targets[0])
             names = tuple(dict.fromkeys(cases.values()))
         else:
             names = tuple(_step_name(t) for t in targets)
-        binding.transition = Transition(names, foreach, condition, cases)
+        binding.transition = Transition(names, foreach, condition, cases, keys)
 
     # -- joins --------------------------------------------------------------------------------
 

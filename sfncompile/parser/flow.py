@@ -410,6 +410,7 @@ class _Reader:
                        f"artifact, not `{_short(condition)}`")
             return None
         cases: list[tuple[str, str]] = []
+        keys: list[Any] = []
         for key, value in zip(arms.keys, arms.values, strict=True):
             if key is None:
                 self.error(value, f"{where}: switch arms must be written out, not `**`")
@@ -417,15 +418,19 @@ class _Reader:
             arm = self.literal(key, f"{where}: a switch arm key")
             if arm is _NOT_LITERAL:
                 return None
-            if not isinstance(arm, str):
-                self.error(key, f"{where}: switch arm keys must be strings, got {arm!r}")
+            # Metaflow matches the condition's value with the keys by equality; the IR names
+            # an arm by its key's text, which the task writes as its control value.
+            if not isinstance(arm, (str, int, float)):
+                self.error(key, f"{where}: switch arm keys must be strings or numbers, "
+                           f"got {arm!r}")
                 return None
             target = self.target(value, where)
             if target is None:
                 return None
-            if arm in dict(cases):
+            if str(arm) in dict(cases) or any(arm == k for k in keys):
                 self.error(key, f"{where}: switch arm {arm!r} is given twice")
-            cases.append((arm, target))
+            keys.append(arm)
+            cases.append((str(arm), target))
         if len(cases) < 2:
             self.error(arms, f"{where}: a switch needs at least two arms")
             return None

@@ -46,6 +46,7 @@ from sfncompile.runtime.storage import (
     Storage,
     open_storage,
 )
+from sfncompile.runtime.switch import switch_arm
 
 EXIT_FAILED = 1
 
@@ -293,6 +294,8 @@ class TaskRunner:
             if flow._sfn.transition is None and info["kind"] in ("linear", "split"):
                 flow._sfn.transition = Transition(tuple(info["targets"]))
             return exc
+        if info["catch"] and info["catch_var"]:  # as Metaflow: None when the step succeeded
+            setattr(flow, info["catch_var"], None)
         if flow._sfn.transition is None and flow._sfn.default_next and info["kind"] != "end":
             flow._sfn.transition = Transition(tuple(info["targets"]), info["foreach_var"],
                                               info["condition"], dict(info["cases"]))
@@ -394,8 +397,8 @@ class TaskRunner:
             return {"width": len(items), "foreach_items": shas}, list(range(len(items)))
         if info["kind"] == "switch":
             value = getattr(flow, info["condition"])
-            arm = str(value)
-            if arm not in info["cases"]:
+            arm = switch_arm(value, flow._sfn.transition, info["cases"])
+            if arm is None:
                 raise TaskError(f"switch on {info['condition']!r}: its value {value!r} matches "
                                 f"no arm (arms: {', '.join(info['cases'])})")
             return {"arm": arm}, arm

@@ -71,13 +71,15 @@ def run_sfncompile(file: Path, root: Path, argv: Sequence[str] = (), cwd: Path |
 
 
 def sfncompile_tasks(proc: subprocess.CompletedProcess[str], root: Path) -> Tasks:
-    """Every task's artifacts of the run `proc` made, through sfncompile's client."""
+    """Every task's artifacts of the run `proc` made, through sfncompile's client: every
+    stored name, as the Metaflow side reads them (the client does not list `_x` names)."""
     assert proc.returncode == 0, f"sfncompile run failed:\n{proc.stdout}\n{proc.stderr}"
     pathspec = proc.stdout.strip().splitlines()[-1]
     client.set_datastore_root(str(root))
     try:
         run = client.Run(pathspec)
-        return {step.name: [{name: normalise(task.load(name)) for name in task.artifact_names}
+        return {step.name: [{name: normalise(task.load(name))
+                             for name in sorted(task.metadata["artifacts"])}
                             for task in step.tasks()]
                 for step in run.steps()}
     finally:
