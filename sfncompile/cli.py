@@ -238,7 +238,7 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
         raise UsageError("--resolve: only with --format asl (the template substitutes "
                          "placeholders itself, through DefinitionSubstitutions)")
     flow = load_flow(flow_file, flow_name, decospecs)
-    definition = compile_asl(flow, check_schema=False, deployment=fmt == "cloudformation")
+    definition = compile_asl(flow, check_schema=False, deployment=False)
     if fmt == "asl":
         from sfncompile.emit.aws_support import aws_warnings
 

@@ -396,8 +396,6 @@ CASES: list[Case] = [
     # -- decorators a backend refuses: `path:line:col: message` naming what to do instead ----
     case("deploy-kubernetes", "deploy", "{dir}/kube.py", "--dry-run", *SETTINGS,
          message="kube.py:6:6: step 'start': @kubernetes cannot run on AWS", files=KUBE),
-    case("build-cfn-kubernetes", "build", "{dir}/kube.py", "--format", "cloudformation",
-         message="use @batch with the same cpu, memory, gpu and image", files=KUBE),
     case("run-pypi-missing", "run", "{dir}/kube.py", "--datastore-root", "{dir}/store",
          message="kube.py:5:6: @pypi: no-such-dist==1.0 cannot be imported", files=KUBE),
     case("build-batch-tmpfs-size-text", "build", "{dir}/kube.py", files=KUBE_TMPFS,

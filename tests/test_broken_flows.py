@@ -1,8 +1,7 @@
 """The corpus of broken flows: each file states the errors it must produce.
 
 A case is one file in tests/data/broken/; its `# expect: LINE:COL: MESSAGE` header lines list
-the errors that `sfncompile build` must print (as `path:LINE:COL: MESSAGE...`); an optional
-`# build-args: ...` line gives `build` more arguments (`--format cloudformation`).
+the errors that `sfncompile build` must print (as `path:LINE:COL: MESSAGE...`).
 """
 
 from __future__ import annotations
@@ -25,16 +24,10 @@ def test_corpus_is_broad() -> None:
     assert len(CASES) >= 15
 
 
-def build_args(case: Path) -> list[str]:
-    return [arg for line in case.read_text().splitlines() if line.startswith("# build-args: ")
-            for arg in line[len("# build-args: "):].split()]
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
 def test_broken_flow_is_reported(case: Path) -> None:
     rel = case.relative_to(Path.cwd()) if case.is_relative_to(Path.cwd()) else case
-    proc = subprocess.run([sys.executable, "-m", "sfncompile", "build", str(rel),
-                           *build_args(case)],
+    proc = subprocess.run([sys.executable, "-m", "sfncompile", "build", str(rel)],
                           capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout

@@ -149,9 +149,8 @@ def test_deploy_lists_the_packages_the_image_must_provide(monkeypatch: pytest.Mo
 
 
 def test_build_warns_about_kubernetes_and_emits_a_plain_step(tmp_path: Path) -> None:
-    """`build` of the ASL accepts @kubernetes (a deployment refuses it: tests/test_bad_cli.py,
-    tests/data/broken/kubernetes_on_aws.py): a warning at the decorator, and the same ASL as
-    without it."""
+    """`build` accepts @kubernetes (`deploy` refuses it: tests/test_bad_cli.py): a warning at
+    the decorator, and the same ASL as without it."""
     source = PARITY_BUILD_ONLY / "kubernetes_step.py"
     plain = tmp_path / "kubernetes_step.py"
     plain.write_text(source.read_text().replace("    @kubernetes(cpu=1, memory=500)\n", ""))

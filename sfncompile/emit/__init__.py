@@ -16,8 +16,9 @@ def compile_asl(flow: FlowIR, check_schema: bool = True,
                 deployment: bool = True) -> dict[str, Any]:
     """Emit the ASL, enforce AWS limits, and check it before returning.
 
-    A `deployment` refuses what no AWS backend runs (emit/aws_support.py); `build` of the
-    ASL alone (deployment=False) warns about it instead.
+    A `deployment` refuses what no AWS backend runs (emit/aws_support.py); `build` (the ASL
+    or a CloudFormation template, deployment=False) warns about it instead, so that every
+    flow that builds also gives a template (the fuzz test holds it so).
 
     The graph checks always run. The JSON Schema check (`check_schema`) guards the emitter
     against itself; the test suite runs it on every golden and random flow, and `build`

@@ -62,9 +62,9 @@ SUPPORT: dict[str, Support] = {
     "conda_base": Support("flow", "accepted", "accepted", "as @pypi_base"),
     "kubernetes": Support(
         "step", "accepted", "refused",
-        "Local: ignored, as Metaflow's local runs do. AWS: refused by `deploy` and `build "
-        "--format cloudformation` (no Kubernetes backend): use @batch with the same cpu, "
-        "memory, gpu and image; `build` of the ASL warns and emits a plain Batch step"),
+        "Local: ignored, as Metaflow's local runs do. AWS: refused by `deploy` (no Kubernetes "
+        "backend): use @batch with the same cpu, memory, gpu and image; `build` (ASL or "
+        "CloudFormation) warns and emits a plain Batch step"),
     "exit_hook": Support(
         "flow", "implemented", "implemented",
         "calls functions of the flow's module when the run ends (`on_success`, `on_error`; "
