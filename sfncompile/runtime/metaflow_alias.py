@@ -117,6 +117,9 @@ def install() -> None:
     """
     global _permanent
     with _lock:
+        if _permanent and sys.meta_path and sys.meta_path[0] is _FINDER:
+            return  # every `metaflow` import since went through the finder: ours (a task
+            # forked from the fork server would otherwise scan sys.modules again)
         _permanent = True
         _put_first()
 
