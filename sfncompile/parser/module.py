@@ -7,39 +7,16 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfncompile.parser.provided import provided_names
 from sfncompile.parser.support import SUPPORT
 
 API_MODULES = ("sfncompile", "metaflow")
 # Literals nested deeper than this are refused with a message; the stdlib's literal_eval and
 # unparse recurse once per level and would otherwise hit Python's recursion limit.
 MAX_LITERAL_DEPTH = 50
-API_NAMES = frozenset(
-    {
-        "FlowSpec",
-        "step",
-        "Parameter",
-        "JSONType",
-        "IncludeFile",
-        "Config",
-        "config_expr",
-        "current",
-        "batch",
-        "resources",
-        "retry",
-        "catch",
-        "timeout",
-        "environment",
-        "foreach_options",
-        "schedule",
-        "user_step_decorator",
-        "USER_SKIP_STEP",
-        "trigger",
-        "trigger_on_finish",
-        "project",
-        "card",
-        "secrets",
-    }
-) | SUPPORT.keys()
+# The names a flow binds from `metaflow`/`sfncompile`: those provided (parser/provided.py, the
+# one list) and every decorator Metaflow has, refused ones included (each has its message).
+API_NAMES = provided_names() | SUPPORT.keys()
 
 
 @dataclass
