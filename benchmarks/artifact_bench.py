@@ -76,8 +76,8 @@ def _cpu_seconds() -> float:
 
 
 def _child(args: argparse.Namespace) -> None:
-    from sfncompile.runtime import datastore
-    from sfncompile.runtime.storage import LocalStorage
+    from sfncompile.datastore import layout as datastore
+    from sfncompile.datastore.storage import LocalStorage
 
     if args.child == "small":
         _child_small(args)
@@ -116,8 +116,8 @@ def _child(args: argparse.Namespace) -> None:
 def _reread(storage: Any, sha: str) -> int:
     """A step that reads the artifact and changes nothing; returns how many artifacts its
     task then saves (what TaskRunner.artifacts does with the flow's state)."""
-    from sfncompile.flowspec import Binding, FlowSpec
-    from sfncompile.runtime import datastore
+    from sfncompile.datastore import layout as datastore
+    from sfncompile.flow.flowspec import Binding, FlowSpec
 
     def load(sha: str, *context: Any) -> Any:
         return datastore.load_artifact(storage, FLOW, sha)
@@ -134,8 +134,8 @@ def _reread(storage: Any, sha: str) -> int:
 
 def _child_small(args: argparse.Namespace) -> None:
     """args.count small artifacts (a few hundred bytes each) saved, then loaded, one by one."""
-    from sfncompile.runtime import datastore
-    from sfncompile.runtime.storage import LocalStorage
+    from sfncompile.datastore import layout as datastore
+    from sfncompile.datastore.storage import LocalStorage
 
     storage = LocalStorage(args.root)
     values = [{"index": i, "name": f"item-{i}", "weights": [i * 0.5] * 20}

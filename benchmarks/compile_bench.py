@@ -129,7 +129,7 @@ def in_process(path: Path, runs: int) -> tuple[float, float]:
 def schema_check(path: Path, runs: int) -> float:
     """Median CPU seconds of the full check (JSON Schema and graph) of a flow's ASL."""
     from sfncompile.emit.asl import emit_asl
-    from sfncompile.emit.validate import validate_asl
+    from sfncompile.emit.asl_checks import validate_asl
     from sfncompile.parser import parse_flow
 
     definition = emit_asl(parse_flow(path))

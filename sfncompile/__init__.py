@@ -5,7 +5,7 @@ Flows import from here (or from `metaflow`). This module must stay light: only t
 
 from typing import TYPE_CHECKING
 
-from sfncompile.api import (
+from sfncompile.flow.api import (
     JSONType,
     Parameter,
     batch,
@@ -29,11 +29,11 @@ from sfncompile.api import (
     trigger,
     trigger_on_finish,
 )
-from sfncompile.current import current
-from sfncompile.flow_inputs import Config, IncludeFile, config_expr
-from sfncompile.flowspec import FlowSpec
-from sfncompile.lazy_exports import load_lazy_export
-from sfncompile.user_step import USER_SKIP_STEP, user_step_decorator
+from sfncompile.flow.current import current
+from sfncompile.flow.flowspec import FlowSpec
+from sfncompile.flow.inputs import Config, IncludeFile, config_expr
+from sfncompile.flow.lazy_exports import load_lazy_export
+from sfncompile.flow.user_step import USER_SKIP_STEP, user_step_decorator
 
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client import (
@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
         metadata,
         namespace,
     )
-    from sfncompile.runner import NBRunner, Runner
+    from sfncompile.local.python_api import NBRunner, Runner
     from sfncompile.runtime.s3 import S3
 
 __version__ = "0.1.0"

@@ -341,7 +341,7 @@ class FlowIR:
                 "on_success": list(self.exit_hook.on_success),
                 "on_error": list(self.exit_hook.on_error),
             } if self.exit_hook else None,
-            # the branch of a deployment is in its environment (sfncompile.runtime.project)
+            # the branch of a deployment is in its environment (sfncompile.conventions.project)
             "project": None if self.project is None else {
                 "name": self.project.name, "branch": self.project.branch,
                 "production": self.project.production},

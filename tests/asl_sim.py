@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfncompile.datastore.layout import control_key
 from sfncompile.ir import (
     EVENTS_BATCH_TASK,
     EVENTS_CONTAINER,
@@ -47,7 +48,6 @@ from sfncompile.ir import (
     EVENTS_PASS,
     EVENTS_PER_ITERATION,
 )
-from sfncompile.runtime.datastore import control_key
 
 BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
 S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"

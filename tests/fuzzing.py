@@ -21,7 +21,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from sfncompile.cli import main
-from sfncompile.emit.validate import validate_asl
+from sfncompile.emit.asl_checks import validate_asl
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"\d+ errors? found")

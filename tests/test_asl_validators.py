@@ -1,7 +1,7 @@
 """Every ASL file we ship or pin passes three independent validators; broken ones are caught.
 
 The validators catch different mistakes (see DESIGN.md), so each runs on every file:
-``ours`` is sfncompile.emit.validate (our JSON Schema plus graph checks), ``asl-validator``
+``ours`` is sfncompile.emit.asl_checks (our JSON Schema plus graph checks), ``asl-validator``
 is the npm CLI and ``lsp`` is AWS's amazon-states-language-service through
 tools/node/validate-lsp.js. Each node tool runs once for all files, in a session fixture.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sfncompile.emit.validate import validate_asl
+from sfncompile.emit.asl_checks import validate_asl
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "tools" / "node"
@@ -277,7 +277,7 @@ def test_repeated_states_are_still_checked() -> None:
     """The schema check skips states equal up to names; a state that differs is still seen."""
     import json
 
-    from sfncompile.emit.validate import validate_asl
+    from sfncompile.emit.asl_checks import validate_asl
     from tests.conftest import GOLDEN
 
     definition = json.loads((GOLDEN / "split_wide" / "flow.asl.json").read_text())

@@ -1,7 +1,7 @@
 """Bad command lines, one table: each is an `error: ...` line on stderr and exit 2 (exit 1 for
 an error AWS returned), never a traceback, and values AWS would refuse never reach it.
 
-Most cases run in this process (click's CliRunner on `sfncompile.cli.main`, checking that no
+Most cases run in this process (click's CliRunner on `sfncompile.cli.app.main`, checking that no
 exception escaped); a sample runs again as real subprocesses, and a closed stdout can only be
 tested that way. AWS points at a closed port: a case that reached AWS would end in exit 1.
 """

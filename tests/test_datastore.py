@@ -17,8 +17,8 @@ from typing import IO
 import boto3
 import pytest
 
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.storage import (
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import (
     KeyNotFound,
     LocalStorage,
     S3Storage,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sfncompile.emit import compile_asl
-from sfncompile.emit.validate import validate_asl
+from sfncompile.emit.asl_checks import validate_asl
 from sfncompile.errors import FlowErrors
 from sfncompile.parser import parse_source
 

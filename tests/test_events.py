@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from sfncompile.emit.events import MAX_RULE_NAME, trigger_rules
+from sfncompile.client.trigger import trigger_from_record
+from sfncompile.conventions import project as projects
+from sfncompile.conventions.input_keys import TRIGGER_KEY
+from sfncompile.emit.event_rules import MAX_RULE_NAME, trigger_rules
 from sfncompile.emit.names import MAX_MACHINE_NAME, deployment_name
 from sfncompile.emit.render import render_json
 from sfncompile.errors import FlowErrors
 from sfncompile.ir import FinishTriggerIR
 from sfncompile.parser import parse_flow
-from sfncompile.parser.flow import parse_source
-from sfncompile.runtime import project as projects
+from sfncompile.parser.flow_parser import parse_source
 from sfncompile.runtime.events import split_input
-from sfncompile.runtime.input_keys import TRIGGER_KEY
-from sfncompile.runtime.trigger import trigger_from_record
 from tests.conftest import GOLDEN
 from tests.test_golden import check_golden
 
@@ -144,8 +144,8 @@ def test_trigger_record_leaves_the_parameters() -> None:
 
 def test_run_failed_state_is_valid_asl_with_deployment_placeholders() -> None:
     from sfncompile.emit.asl import run_failed_event_state
+    from sfncompile.emit.asl_checks import validate_asl
     from sfncompile.emit.render import placeholders
-    from sfncompile.emit.validate import validate_asl
 
     machine = {"StartAt": "Failed", "States": {
         "Failed": run_failed_event_state("F", "Fail run"),

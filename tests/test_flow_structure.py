@@ -15,7 +15,7 @@ import pytest
 
 from sfncompile.client import Run, set_datastore_root
 from sfncompile.errors import FlowErrors
-from sfncompile.flow_inputs import ConfigValue
+from sfncompile.flow.inputs import ConfigValue
 from sfncompile.parser import parse_flow
 from tests.deployment import Deployment
 from tests.flows import end_data
@@ -296,7 +296,7 @@ class MarkedFlow(FlowSpec):
 def test_entry_steps_and_single_step_flows(tmp_path: Path) -> None:
     """Metaflow 2.19's `@step(start=True)`/`(end=True)` and one-step flows build and run."""
     from sfncompile.emit import compile_asl
-    from sfncompile.emit.validate import validate_asl
+    from sfncompile.emit.asl_checks import validate_asl
 
     root = tmp_path / "ds"
     expected = {"single": ("SingleFlow", "only", "only", "sq", 4),

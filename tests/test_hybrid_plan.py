@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sfncompile.conventions.input_keys import RESUME_INPUT_KEY
 from sfncompile.local.hybrid import plan_remote_steps, runs_on_batch
-from sfncompile.parser.flow import parse_flow
-from sfncompile.runtime.input_keys import RESUME_INPUT_KEY
+from sfncompile.parser.flow_parser import parse_flow
 from sfncompile.runtime.reuse import ResumeError, split_input
 
 FLOW = '''

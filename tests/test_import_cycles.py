@@ -89,7 +89,7 @@ def test_the_finder_sees_a_cycle() -> None:
 def test_relative_and_from_imports_resolve() -> None:
     known = modules()
     edges = imported("sfncompile.local.runner", known["sfncompile.local.runner"], known)
-    assert {"sfncompile.local.worker", "sfncompile.runtime.datastore"} <= edges
+    assert {"sfncompile.local.worker", "sfncompile.datastore.layout"} <= edges
 
 
 def test_no_import_cycle_among_sfncompile_modules() -> None:

@@ -38,7 +38,8 @@ def env_with_this_checkout() -> dict[str, str]:
 
 def test_generated_tests_pass(project: Path) -> None:
     # -p: the pytest11 entry point is only there once the package is (re)installed
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "sfncompile.pytest_plugin"],
+    plugin = "sfncompile.review.pytest_plugin"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", plugin],
                           cwd=project, capture_output=True, text=True,
                           env=env_with_this_checkout())
     assert proc.returncode == 0, proc.stdout + proc.stderr

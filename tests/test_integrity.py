@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from sfncompile import client
-from sfncompile.flowspec import Binding, FlowSpec
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.storage import LocalStorage, Storage, open_storage
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import LocalStorage, Storage, open_storage
+from sfncompile.flow.flowspec import Binding, FlowSpec
 from tests.flows import run_local
 
 FLOW = "TamperFlow"

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from sfncompile import client
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.storage import LocalStorage
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import LocalStorage
 
 SLOW = '''
 import time

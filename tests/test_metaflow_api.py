@@ -21,8 +21,8 @@ import pytest
 from sfncompile import client
 from sfncompile.errors import UsageError
 from sfncompile.exception import MetaflowExceptionWrapper
-from sfncompile.flowspec import TaskDied
-from sfncompile.runtime import metaflow_alias
+from sfncompile.flow import metaflow_alias
+from sfncompile.flow.flowspec import TaskDied
 
 # ------------------------------------------------------------------ `metaflow` in a process
 
@@ -39,7 +39,7 @@ def test_metaflow_and_its_submodules_resolve_to_sfncompile() -> None:
         from metaflow.metaflow_current import current as current2
 
         assert FlowSpec is sfncompile.FlowSpec and step is sfncompile.step
-        assert current is current2 is sys.modules["sfncompile.current"].current
+        assert current is current2 is sys.modules["sfncompile.flow.current"].current
         assert MetaflowNotFound is sfncompile.exception.MetaflowNotFound
         assert sys.modules["metaflow.exception"] is sfncompile.exception
         # the module keeps its own identity (a reload or find_spec still sees sfncompile's)
@@ -65,18 +65,19 @@ def test_a_real_metaflow_already_imported_comes_back_after_the_client_reads() ->
         with metaflow_alias.resolving():
             import metaflow
 
-            assert metaflow is not real and metaflow.FlowSpec.__module__ == "sfncompile.flowspec"
+            assert metaflow is not real
+            assert metaflow.FlowSpec.__module__ == "sfncompile.flow.flowspec"
         assert sys.modules["metaflow"] is real
     finally:
         del sys.modules["metaflow"]
 
 
 def test_the_code_package_carries_what_flows_reach_as_metaflow_x() -> None:
-    from sfncompile.runtime import package
+    from sfncompile.deploy import package
 
     names = set(package._runtime_files())
     assert {"sfncompile/exception.py", "sfncompile/current.py",
-            "sfncompile/runtime/metaflow_alias.py"} <= names
+            "sfncompile/flow/metaflow_alias.py"} <= names
 
 
 def test_catch_wrapper_is_metaflows() -> None:
@@ -402,8 +403,8 @@ def test_step_functions_commands_map_onto_sfncompiles(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each `python flow.py step-functions ...` becomes the sfncompile command (seen here as
     the argv it hands to sfncompile's CLI; those commands have their own tests on moto)."""
-    import sfncompile.cli
-    from sfncompile.flow_cli import make_cli
+    import sfncompile.cli.app
+    from sfncompile.cli.flow_entry import make_cli
 
     script = _script(tmp_path)
     spec = importlib.util.spec_from_file_location("script_flow", script)
@@ -411,7 +412,7 @@ def test_step_functions_commands_map_onto_sfncompiles(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     calls: list[list[str]] = []
-    monkeypatch.setattr(sfncompile.cli, "main", lambda argv, **_: calls.append(argv))
+    monkeypatch.setattr(sfncompile.cli.app, "main", lambda argv, **_: calls.append(argv))
     monkeypatch.chdir(tmp_path)
     for args in (["--with", "retry", "step-functions", "create", "--max-workers", "4",
                   "--tag", "team=ml"],

@@ -19,7 +19,7 @@ from sfncompile.cli import main
 from sfncompile.emit import names
 from sfncompile.emit.asl import ON_ERROR_HOOKS, exit_hook_on_error_states
 from sfncompile.emit.jobdef import job_definitions
-from sfncompile.packages import image_note
+from sfncompile.local.requirements import image_note
 from sfncompile.parser import parse_flow
 from tests.conftest import GOLDEN
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sfncompile.runtime.package import PackageError, build_package, verify_and_extract
+from sfncompile.deploy.package import PackageError, build_package, verify_and_extract
 
 GRAPH = {"_sfncompile/graph.json": b'{"steps": {}}\n'}
 
@@ -61,7 +61,7 @@ def test_contents_extra_and_runtime(flow_dir: Path, tmp_path: Path) -> None:
     assert "_sfncompile/graph.json" in names
     for needed in ["sfncompile/__init__.py", "sfncompile/flowspec.py", "sfncompile/runtime/"]:
         assert any(n.startswith(needed) for n in names), needed
-    assert "sfncompile/runtime/storage.py" in names
+    assert "sfncompile/datastore/storage.py" in names
     # What flows use inside a task: the client (also for S3(run=...)) and card components.
     assert {"sfncompile/client.py", "sfncompile/cards.py"} <= set(names)
     # Nothing from the compiler side (pydantic, click) goes into a container.
@@ -194,7 +194,7 @@ def test_packaged_runtime_imports_with_the_stdlib_alone(flow_dir: Path, tmp_path
     verify_and_extract(out, build_package(flow_dir, out), tmp_path / "x")
     # -S: no site-packages, so no pydantic, click or boto3, as in a bare container.
     code = (
-        "import sfncompile, sfncompile.runtime.task, sfncompile.runtime.package;"
+        "import sfncompile, sfncompile.runtime.task, sfncompile.deploy.package;"
         "import sys; assert sfncompile.__file__.startswith(sys.argv[1]), sfncompile.__file__;"
         "assert not {'pydantic', 'click', 'boto3'} & set(sys.modules)"
     )
@@ -299,7 +299,7 @@ def test_only_the_flows_own_code_is_packaged(tmp_path: Path) -> None:
 
 def test_package_limits_are_enforced_on_both_sides(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sfncompile.runtime import package
+    from sfncompile.deploy import package
 
     flow = _tree(tmp_path / "flow", {f"f{i}.py": "" for i in range(5)})
     out = tmp_path / "p.tar.gz"
@@ -318,8 +318,8 @@ def test_package_limits_are_enforced_on_both_sides(
 
 def test_bootstrap_refuses_a_package_with_too_many_members(tmp_path: Path) -> None:
     """The bootstrap as a Batch container runs it, with boto3's download replaced by a copy."""
-    from sfncompile.runtime.bootstrap import BOOTSTRAP
-    from sfncompile.runtime.package import MAX_MEMBERS
+    from sfncompile.conventions.bootstrap import BOOTSTRAP
+    from sfncompile.deploy.package import MAX_MEMBERS
 
     bomb = tmp_path / "bomb.tar.gz"
     with tarfile.open(bomb, "w:gz") as tar:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from sfncompile.cli import main
-from sfncompile.emit.validate import validate_asl
+from sfncompile.emit.asl_checks import validate_asl
 from tests.parity.corpus import FLOWS
 from tests.test_asl_validators import _ASL_VALIDATOR_LINE, NODE_DIR, _run_node_tool
 

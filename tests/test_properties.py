@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sfncompile.emit import InvalidOutput, compile_asl
+from sfncompile.emit.asl_checks import validate_asl
 from sfncompile.emit.render import render_json
-from sfncompile.emit.validate import validate_asl
 from sfncompile.errors import FlowErrors
 from sfncompile.parser import parse_source
 from tests.asl_sim import Explorer, all_states, batch_step, simulate
@@ -315,8 +315,8 @@ def test_local_runner_runs_the_tasks_the_state_machine_would(source: str,
                                                              tmp_path_factory: Any) -> None:
     """Run a random flow locally, then replay its state machine with the decisions the local
     run made (its control objects): both must run exactly the same (step, task id) set."""
-    from sfncompile.runtime import datastore as ds
-    from sfncompile.runtime.storage import LocalStorage
+    from sfncompile.datastore import layout as ds
+    from sfncompile.datastore.storage import LocalStorage
     from tests.asl_sim import Simulator
     from tests.flows import run_local
 

@@ -24,7 +24,7 @@ pytest_plugins = ["pytester"]
 # Until the package is reinstalled the entry point may be missing, so load the plugin by name;
 # the entry point carries the same name, so both together register it once.
 # (pytest-benchmark, where installed, only warns that xdist disabled it.)
-PLUGIN = ("-p", "sfncompile.pytest_plugin", "-p", "no:benchmark")
+PLUGIN = ("-p", "sfncompile.review.pytest_plugin", "-p", "no:benchmark")
 
 # Three flows, each in its own layout: golden beside the flow, or elsewhere.
 FLOWS = {
@@ -116,7 +116,7 @@ def test_broken(sfncompile_golden):
 def test_entry_point_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["entry-points"]["pytest11"] == {
-        "sfncompile.pytest_plugin": "sfncompile.pytest_plugin"}
+        "sfncompile.review.pytest_plugin": "sfncompile.review.pytest_plugin"}
 
 
 def test_entry_point_installed() -> None:
@@ -128,4 +128,4 @@ def test_entry_point_installed() -> None:
         pytest.skip("sfncompile is not installed from this checkout")
     plugins = [e for e in ours[0].entry_points if e.group == "pytest11"]
     assert [(e.name, e.value) for e in plugins] == [
-        ("sfncompile.pytest_plugin", "sfncompile.pytest_plugin")]
+        ("sfncompile.review.pytest_plugin", "sfncompile.review.pytest_plugin")]

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from sfncompile import client, run_record
+from sfncompile.conventions.input_keys import TRIGGER_KEY
 from sfncompile.emit import compile_asl
 from sfncompile.emit.asl import ON_ERROR_HOOKS, RUN_FAILED_ERROR
 from sfncompile.emit.names import INIT, PUBLISH_FAILURE, RECORD_FAILURE, RUN_FAILED
 from sfncompile.parser import parse_source
 from sfncompile.runtime import where
-from sfncompile.runtime.input_keys import TRIGGER_KEY
 from tests.asl_sim import ExecutionFailed, Explorer, Simulator, TaskFailure
 from tests.conftest import golden_dirs
 from tests.test_state_size import golden

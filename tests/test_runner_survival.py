@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from sfncompile import client
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.storage import LocalStorage
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import LocalStorage
 from tests.flows import wait_for
 
 EXITS_EARLY = '''

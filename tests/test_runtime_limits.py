@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import LocalStorage
 from sfncompile.parser import parse_flow
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.storage import LocalStorage
 from tests.conftest import GOLDEN
 from tests.flows import run_local
 

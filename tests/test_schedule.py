@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfncompile.schedule import ScheduleError, validate_schedule
+from sfncompile.parser.schedule import ScheduleError, validate_schedule
 
 VALID = [
     "cron(0 6 * * ? *)",

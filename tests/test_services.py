@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from sfncompile import client
-from sfncompile.cards import Artifact, Image, Markdown, Table, VegaChart, render_component
-from sfncompile.runtime.card import CardCollector, CardState, render_card
+from sfncompile.flow.cards import Artifact, Image, Markdown, Table, VegaChart, render_component
+from sfncompile.runtime.card_writer import CardCollector, CardState, render_card
 from sfncompile.runtime.s3 import S3, MetaflowS3NotFound, MetaflowS3URLException
 from sfncompile.runtime.secrets import SecretsError, normalise_sources, secrets_environment
 
@@ -111,7 +111,7 @@ def test_services_in_a_flow(kind: str, tmp_path: Path, request: pytest.FixtureRe
                 # As in Metaflow, S3(run=self) is the new run's: start's objects are not there.
                 assert resumed.status == "failed" and resumed.run.id != run.id
                 assert f"{resumed.run.id}/.s3/notes/a.txt does not exist" in resumed.stderr
-            from sfncompile.cards import get_cards
+            from sfncompile.flow.cards import get_cards
 
             (cloned,) = get_cards(resumed.run["start"].task)
             assert "<h1>Services card</h1>" in cloned.html
@@ -259,7 +259,7 @@ def test_secret_rules(secrets_manager: Any) -> None:
 
 def test_lazy_exports_are_listed_and_load() -> None:
     import sfncompile
-    from sfncompile.lazy_exports import LAZY_EXPORTS
+    from sfncompile.flow.lazy_exports import LAZY_EXPORTS
 
     assert set(LAZY_EXPORTS) <= set(sfncompile.__all__)
     assert all(getattr(sfncompile, name) is not None for name in LAZY_EXPORTS)
@@ -289,9 +289,9 @@ def test_card_rendering_escapes_and_embeds() -> None:
     # module: its components are still components.
     import importlib.util
 
-    import sfncompile.cards
+    import sfncompile.flow.cards
 
-    spec = importlib.util.spec_from_file_location("cards_copy", sfncompile.cards.__file__)
+    spec = importlib.util.spec_from_file_location("cards_copy", sfncompile.flow.cards.__file__)
     assert spec is not None and spec.loader is not None
     copy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(copy)
@@ -322,7 +322,7 @@ def test_services_in_batch_jobs(deployment: Any, s3_env: None) -> None:
         assert data.client_digest == hashlib.sha256(both.encode()).hexdigest()
         assert data.s3_text == "alpha=7" and data.client_alpha == 7
         assert data.s3_keys == ["c.json", "notes/a.txt", "notes/b.bin"]
-        from sfncompile.cards import get_cards
+        from sfncompile.flow.cards import get_cards
 
         (only,) = get_cards(run["start"].task)
         assert only.url.startswith(f"{deployment.root}/ServicesFlow/{run_id}/start/")
@@ -338,9 +338,9 @@ def test_default_card_loads_only_small_inherited_artifacts(tmp_path: Path) -> No
     """A large artifact the step did not read is named in the card, not loaded for it."""
     from types import SimpleNamespace
 
-    from sfncompile.runtime import datastore as ds
+    from sfncompile.datastore import layout as ds
+    from sfncompile.datastore.storage import LocalStorage
     from sfncompile.runtime import services
-    from sfncompile.runtime.storage import LocalStorage
 
     storage = LocalStorage(tmp_path)
     big = os.urandom(services.MAX_CARD_LOAD + 1)  # random: the blob is as big as the value
@@ -360,7 +360,7 @@ def test_default_card_loads_only_small_inherited_artifacts(tmp_path: Path) -> No
     task = SimpleNamespace(spec=spec, info={"cards": [{"type": "default"}]}, flow_name="F",
                            graph={"parameters": [], "steps": {"s": {"kind": "end"}}},
                            storage=storage, store=SimpleNamespace(attempt=0, prefix="F/1/s/0/0"))
-    from sfncompile.current import current
+    from sfncompile.flow.current import current
 
     current.card = None  # the step never set up its cards (as for a @catch stand-in)
     out = services.after_step(task, Flow(), {"artifacts": shas})

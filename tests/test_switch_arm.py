@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sfncompile.flowspec import Transition
+from sfncompile.flow.flowspec import Transition
 from sfncompile.runtime.switch import switch_arm
 
 CASES = {"1": "low", "2": "high", "x": "other"}

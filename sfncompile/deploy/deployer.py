@@ -18,12 +18,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sfncompile.conventions.event_format import BUS_ENV
+from sfncompile.conventions.project import deployment_env
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.config import MAX_TAGS, Config, split_s3_root
+from sfncompile.deploy.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.deploy.projects import project_tags, resolve_project
-from sfncompile.deploy.triggers import apply_rules, check_upstreams, upstream_machines
+from sfncompile.deploy.rules import apply_rules, check_upstreams, upstream_machines
 from sfncompile.emit import compile_asl
-from sfncompile.emit.events import RuleSpec, trigger_rules
+from sfncompile.emit.event_rules import RuleSpec, trigger_rules
 from sfncompile.emit.jobdef import Fargate, fargate_problems, job_definitions
 from sfncompile.emit.limits import (
     MAX_MACHINE_NAME,
@@ -35,10 +38,7 @@ from sfncompile.emit.names import deployment_name
 from sfncompile.emit.render import render_compact, resolve
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
-from sfncompile.runtime.events import BUS_ENV
-from sfncompile.runtime.package import PackageError, entry_size, package_entries, write_package
-from sfncompile.runtime.project import deployment_env
-from sfncompile.schedule import ScheduleError, validate_schedule
+from sfncompile.parser.schedule import ScheduleError, validate_schedule
 
 TARGET_ID = "sfncompile"
 # Every job definition that deploy registers carries this tag, whose value is the state

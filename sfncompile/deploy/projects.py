@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sfncompile.conventions.project import resolve, user_name
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
 from sfncompile.parser.triggers import branch_problem
-from sfncompile.runtime.project import resolve, user_name
 
 PROJECT_TAG = "sfncompile:project"
 BRANCH_TAG = "sfncompile:branch"
@@ -24,7 +24,7 @@ def check_branch_option(branch: str | None) -> None:
 
 def resolve_project(flow: FlowIR, branch: str | None, production: bool,
                     env: dict[str, str] | None = None) -> dict[str, Any] | None:
-    """The deployment's project and branch (sfncompile.runtime.project), or None."""
+    """The deployment's project and branch (sfncompile.conventions.project), or None."""
     check_branch_option(branch)
     p = flow.project
     if p is None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sfncompile.conventions.input_keys import RESUME_INPUT_KEY
 from sfncompile.deploy.config import load_config
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
-from sfncompile.runtime.input_keys import RESUME_INPUT_KEY
 from sfncompile.runtime.reuse import resume_request
 
 

@@ -3,13 +3,13 @@ Step Functions says (which alone knows that an execution was aborted or timed ou
 
 from __future__ import annotations
 
-from sfncompile.run_record import EXECUTION_STATUS
-from sfncompile.run_summary import run_summary
+from sfncompile.client.run_record import EXECUTION_STATUS
+from sfncompile.client.run_summary import run_summary
 
 
 def recorded_run(root: str, flow: str, run_id: str, execution_status: str) -> list[str]:
     from sfncompile.client import Run
-    from sfncompile.runtime.storage import DatastoreError, open_storage
+    from sfncompile.datastore.storage import DatastoreError, open_storage
 
     try:
         run = Run(f"{flow}/{run_id}", open_storage(root))

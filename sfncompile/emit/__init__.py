@@ -1,4 +1,8 @@
-"""FlowIR -> ASL and the other generated artifacts. Never reads source code."""
+"""FlowIR -> ASL and the other generated artifacts. Never reads source code.
+
+The compiler's back: imports `ir`, `errors` and `conventions`; never the parser, the runtime,
+the client, boto3 or the CLI. jsonschema is imported only to check the ASL against our schema.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +29,9 @@ def compile_asl(flow: FlowIR, check_schema: bool = True,
     leaves it out, since importing jsonschema alone takes longer than a small build.
     """
     from sfncompile.emit.asl import emit_asl
+    from sfncompile.emit.asl_checks import validate_asl
     from sfncompile.emit.aws_support import aws_refusals
     from sfncompile.emit.limits import check_flow_limits
-    from sfncompile.emit.validate import validate_asl
 
     refused = aws_refusals(flow) if deployment else []
     if refused:

@@ -403,7 +403,7 @@ def exit_hook_on_error_states(flow: FlowIR, next_state: str | None) -> States:
     named so); the run id is the execution's name, whatever the failure left in the state.
     The state's input passes through unchanged, and a hook's failure is not the run's.
     """
-    from sfncompile.runtime.bootstrap import ON_ERROR_HOOK_STEP
+    from sfncompile.conventions.steps import ON_ERROR_HOOK_STEP
 
     if flow.exit_hook is None or not flow.exit_hook.on_error:
         return {}

@@ -25,20 +25,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfncompile.conventions.event_format import BUS_ENV
+from sfncompile.conventions.project import deployment_env
 from sfncompile.emit.cloudformation_events import (
     EVENT_BUS_PARAMETER,
     job_statements,
     trigger_resources,
 )
-from sfncompile.emit.events import trigger_rules
+from sfncompile.emit.event_rules import trigger_rules
 from sfncompile.emit.jobdef import job_definitions
 from sfncompile.emit.names import deployment_name
 from sfncompile.emit.render import PLACEHOLDER, map_strings, placeholders, substitute
 from sfncompile.emit.secrets_policy import secrets_statements
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, StepIR
-from sfncompile.runtime.events import BUS_ENV
-from sfncompile.runtime.project import deployment_env
 
 Template = dict[str, Any]
 

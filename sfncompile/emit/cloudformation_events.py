@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sfncompile.emit.events import RuleSpec
+from sfncompile.emit.event_rules import RuleSpec
 from sfncompile.ir import FlowIR
 
 Statement = Callable[..., dict[str, Any]]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sfncompile.conventions.bootstrap import BOOTSTRAP
 from sfncompile.emit.names import job_definition_placeholder
 from sfncompile.ir import FlowIR, StepIR
-from sfncompile.runtime.bootstrap import BOOTSTRAP
 
 DEFAULT_VCPU = "1"
 DEFAULT_MEMORY = "4096"

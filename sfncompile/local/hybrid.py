@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import KeyNotFound, Storage
 from sfncompile.ir import FlowIR, StepIR
 from sfncompile.local.outcome import Key, Outcome
 from sfncompile.local.progress import Progress
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.storage import KeyNotFound, Storage
 
 if TYPE_CHECKING:
     from sfncompile.deploy.batch_jobs import BatchJobs

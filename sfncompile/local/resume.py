@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import KeyNotFound, Storage
 from sfncompile.errors import UsageError
 from sfncompile.local.settle import settle_run
-from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.reuse import clone_task, split_input
-from sfncompile.runtime.storage import KeyNotFound, Storage
 
 Key = tuple[str, str]
 
@@ -90,7 +90,7 @@ def origin_params(storage: Storage, graph: dict[str, Any], run: str,
     """The parameters the origin run was given: from its record, else (a Step Functions run
     without one) the values its `start` task recorded as artifacts."""
     if meta.get("params") is not None:  # a local run's, or the input an execution recorded
-        from sfncompile.run_record import execution_input
+        from sfncompile.client.run_record import execution_input
 
         return split_input(execution_input(meta))[0]
     flow = graph["flow"]

@@ -24,14 +24,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
 from sfncompile.local import lifeline
 from sfncompile.local.hybrid import RemoteSteps
 from sfncompile.local.outcome import Key, Outcome
 from sfncompile.local.progress import Progress
 from sfncompile.local.worker import TaskLauncher
-from sfncompile.runtime import datastore as ds
 from sfncompile.runtime.lineage import body_task_id, split_task_id
-from sfncompile.runtime.storage import KeyNotFound, Storage, open_storage
 
 __all__ = ["Key", "LocalRunner", "Outcome", "RunResult", "new_run_id"]
 
@@ -316,7 +316,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 def system_tags() -> list[str]:
     """Metaflow's system tag for who ran the run: the client's default namespace."""
-    from sfncompile.current import get_username
+    from sfncompile.flow.current import get_username
 
     user = get_username()
     return [f"user:{user}"] if user else []

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import KeyNotFound, Storage
 from sfncompile.local import lifeline
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.storage import KeyNotFound, Storage
 
 RUNNER_GONE = "the runner stopped before the run finished (killed, or its machine stopped)"
 

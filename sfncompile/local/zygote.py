@@ -74,8 +74,8 @@ def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: li
 
 
 def _preload(s3: bool) -> None:
+    from sfncompile.flow import metaflow_alias
     from sfncompile.runtime import __main__ as entry
-    from sfncompile.runtime import metaflow_alias
 
     entry.parser()  # argparse's set-up (gettext, terminal size) once, not per task
     metaflow_alias.install()  # every forked task inherits `metaflow` as sfncompile

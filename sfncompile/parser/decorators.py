@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sfncompile.conventions.secret_sources import SecretsError, normalise_sources
 from sfncompile.ir import (
     BatchSettings,
     CardPolicy,
@@ -24,8 +25,7 @@ from sfncompile.ir import (
     SecretsPolicy,
     SourcePos,
 )
-from sfncompile.runtime.secrets import SecretsError, normalise_sources
-from sfncompile.schedule import (
+from sfncompile.parser.schedule import (
     DAILY,
     HOURLY,
     WEEKLY,

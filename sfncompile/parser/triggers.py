@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sfncompile.conventions.event_format import event_name_problem
 from sfncompile.ir import EventTriggerIR, FinishTriggerIR, ProjectIR, SourcePos
-from sfncompile.runtime.events import event_name_problem
 
 # An InputTransformer holds at most 100 input paths; five carry the trigger record.
 MAX_MAPPED_PARAMETERS = 95
-# Rule names are `<stem>.t<i>` within EventBridge's 64 characters (emit/events.py).
+# Rule names are `<stem>.t<i>` within EventBridge's 64 characters (emit/event_rules.py).
 MAX_TRIGGERS = 100
 # Input paths use dot notation only; keys of InputPathsMap are [A-Za-z0-9_-]+.
 _PATH_PART = re.compile(r"[A-Za-z0-9_-]{1,128}")

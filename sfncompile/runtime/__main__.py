@@ -9,10 +9,10 @@ import os
 import sys
 from pathlib import Path
 
-from sfncompile.runtime.bootstrap import ON_ERROR_HOOK_STEP
+from sfncompile.conventions.steps import ON_ERROR_HOOK_STEP
+from sfncompile.datastore.storage import open_storage
 from sfncompile.runtime.exit_hook import hooks_after_end, hooks_on_error
 from sfncompile.runtime.reuse import ResumeError, reuse_task
-from sfncompile.runtime.storage import open_storage
 from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
 
 GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"

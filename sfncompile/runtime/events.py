@@ -1,6 +1,6 @@
 """Events at run time: the trigger that started a run, and the events a run publishes.
 
-The event contract (other teams' flows consume it; README "Events"):
+The event contract (conventions/event_format.py; other teams' flows consume it; README "Events"):
 - a custom event (`sfncompile event publish`, `publish_event`): Source `sfncompile.event`,
   DetailType its name, Detail `{"name": NAME, "payload": {...}}`;
 - a finished run: Source `sfncompile.run`, DetailType `run succeeded` or `run failed`, Detail
@@ -22,33 +22,13 @@ import os
 import sys
 from typing import Any
 
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.input_keys import TRIGGER_KEY
-from sfncompile.runtime.storage import KeyNotFound, Storage
-from sfncompile.runtime.trigger import RUN_SOURCE
-
-EVENT_SOURCE = "sfncompile.event"
-RUN_SUCCEEDED = "run succeeded"
-RUN_FAILED = "run failed"
-# Set by deploy in the job definitions: the bus a run's events go to ("default" or a name/ARN).
-BUS_ENV = "SFNCOMPILE_EVENT_BUS"
-
-
-# PutEvents: "DetailType: free-form string, with a maximum of 128 characters".
-MAX_EVENT_NAME = 128
-
-
-def event_name_problem(name: object) -> str | None:
-    """Why EventBridge would refuse `name` as an event's name (its DetailType), or None."""
-    if not isinstance(name, str) or not name:
-        return "an event name must be a non-empty string"
-    if len(name) > MAX_EVENT_NAME:
-        return (f"event name {name[:40]!r}... has {len(name)} characters; EventBridge takes "
-                f"at most {MAX_EVENT_NAME} (an event's DetailType)")
-    if not name.isprintable() or name != name.strip():
-        return (f"event name {name!r} must be printable, without control characters or "
-                "leading/trailing spaces (EventBridge matches it exactly)")
-    return None
+from sfncompile.conventions.event_format import (
+    BUS_ENV,
+    RUN_SOURCE,
+)
+from sfncompile.conventions.input_keys import TRIGGER_KEY
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import KeyNotFound, Storage
 
 
 def split_input(params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -99,7 +79,7 @@ def put_event(source: str, detail_type: str, detail: dict[str, Any],
 
 
 def run_event_detail(graph: dict[str, Any], run: str, root: str) -> dict[str, Any]:
-    from sfncompile.runtime.project import current_fields
+    from sfncompile.conventions.project import current_fields
 
     project = current_fields(graph)
     flow = graph["flow"]
@@ -133,13 +113,13 @@ def start_parameters(storage: Storage, flow: str, run: str,
 
 def bind_current(graph: dict[str, Any], storage: Storage, run: str) -> None:
     """Give `current` the run's project fields and (read when asked) its trigger."""
-    from sfncompile.current import current
-    from sfncompile.runtime.project import current_fields
+    from sfncompile.conventions.project import current_fields
+    from sfncompile.flow.current import current
 
     flow = graph["flow"]
 
     def load() -> Any:
-        from sfncompile.runtime.trigger import trigger_from_record
+        from sfncompile.client.trigger import trigger_from_record
 
         return trigger_from_record(load_trigger(storage, flow, run))
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.storage import Storage
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import Storage
 
 
 class LineageError(Exception):

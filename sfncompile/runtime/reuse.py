@@ -15,9 +15,9 @@ import json
 import sys
 from typing import Any, Protocol
 
-from sfncompile.runtime import datastore as ds
-from sfncompile.runtime.input_keys import RESUME_INPUT_KEY
-from sfncompile.runtime.storage import KeyNotFound, LocalStorage, Storage
+from sfncompile.conventions.input_keys import RESUME_INPUT_KEY
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage
 
 
 class TaskSpec(Protocol):

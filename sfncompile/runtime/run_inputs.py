@@ -103,7 +103,7 @@ def finish_values(cls: type, spec: list[dict[str, Any]], given: dict[str, Any],
                   values: dict[str, Any], flow_name: str, flow_dir: Path,
                   ds_type: str) -> dict[str, Any]:
     """The values of `start`, complete: see the module's docstring. Raises ParameterError."""
-    from sfncompile.flow_inputs import ConfigValue, ParameterContext
+    from sfncompile.flow.inputs import ConfigValue, ParameterContext
 
     out = dict(values)
     configs = {p["name"]: p.get("default") for p in spec if _kind(p) == "config"}

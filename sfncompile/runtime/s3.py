@@ -21,14 +21,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sfncompile.current import current
-from sfncompile.runtime.storage import (
+from sfncompile.datastore.storage import (
     KeyNotFound,
     LocalStorage,
     S3Storage,
     Storage,
     open_storage,
 )
+from sfncompile.flow.current import current
 
 RUN_DIR = ".s3"  # under <Flow>/<run>/: not a step, as step names are identifiers
 
@@ -149,7 +149,7 @@ class MetaflowS3InvalidObject(MetaflowS3Exception):
 
 
 def _run_root(run: Any, bucket: str | None, prefix: str | None) -> str:
-    from sfncompile.flowspec import FlowSpec
+    from sfncompile.flow.flowspec import FlowSpec
 
     if isinstance(run, FlowSpec):
         if not current.is_running_flow:

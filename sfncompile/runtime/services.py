@@ -10,10 +10,10 @@ import sys
 import time
 from typing import Any
 
-from sfncompile.current import current
-from sfncompile.runtime.card import CardCollector, write_cards
+from sfncompile.datastore.storage import LocalStorage, S3Storage, Storage
+from sfncompile.flow.current import current
+from sfncompile.runtime.card_writer import CardCollector, write_cards
 from sfncompile.runtime.secrets import SecretsError, apply_secrets
-from sfncompile.runtime.storage import LocalStorage, S3Storage, Storage
 
 # An artifact that the step did not load is loaded for the default card only when its blob
 # is at most this big: a card must not pull a large data set into memory to show its repr.
@@ -32,7 +32,7 @@ class NotLoaded:
 
 
 def _blob_size(storage: Storage, flow: str, sha: str) -> int | None:
-    from sfncompile.runtime.datastore import blob_key
+    from sfncompile.datastore.layout import blob_key
 
     try:
         key = blob_key(flow, sha)

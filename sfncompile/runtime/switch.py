@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfncompile.flowspec import Transition
+from sfncompile.flow.flowspec import Transition
 
 
 def switch_arm(value: Any, transition: Transition | None, cases: dict[str, str]) -> str | None:

@@ -23,9 +23,19 @@ from pathlib import Path
 from types import CodeType, FrameType
 from typing import Any
 
-from sfncompile.current import current
+from sfncompile.conventions.event_format import RUN_SUCCEEDED
+from sfncompile.datastore import layout as ds
+from sfncompile.datastore.storage import (
+    DatastoreError,
+    KeyNotFound,
+    LocalStorage,
+    Storage,
+    open_storage,
+)
 from sfncompile.exception import MetaflowExceptionWrapper
-from sfncompile.flowspec import (
+from sfncompile.flow import metaflow_alias
+from sfncompile.flow.current import current
+from sfncompile.flow.flowspec import (
     Binding,
     FlowSpec,
     Frame,
@@ -34,18 +44,10 @@ from sfncompile.flowspec import (
     Transition,
     flow_constants,
 )
-from sfncompile.runtime import datastore as ds
 from sfncompile.runtime import events as run_events
-from sfncompile.runtime import lineage, metaflow_alias, services, where
+from sfncompile.runtime import lineage, services, where
 from sfncompile.runtime.params import ParameterError, resolve_parameters
 from sfncompile.runtime.run_inputs import finish_values
-from sfncompile.runtime.storage import (
-    DatastoreError,
-    KeyNotFound,
-    LocalStorage,
-    Storage,
-    open_storage,
-)
 from sfncompile.runtime.switch import switch_arm
 
 EXIT_FAILED = 1
@@ -456,7 +458,7 @@ class TaskRunner:
         self.store.commit(done)  # last: the task becomes visible
         if self.info["kind"] == "end":
             run_events.publish_run_event(self.graph, spec.run, spec.root,
-                                         run_events.RUN_SUCCEEDED)
+                                         RUN_SUCCEEDED)
         return 0
 
     def local_log_dir(self) -> str | None:

@@ -18,7 +18,7 @@ from sfncompile import (
     secrets,
     step,
 )
-from sfncompile.cards import Image, Markdown, Table
+from sfncompile.flow.cards import Image, Markdown, Table
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9"
                        "awAAAABJRU5ErkJggg==")

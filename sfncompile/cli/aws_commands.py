@@ -1,0 +1,383 @@
+"""The AWS commands of the CLI: deploy, trigger, status, redrive, delete, config show, and
+`event publish` (Metaflow's `ArgoEvent(NAME).publish(payload)`).
+
+boto3 is imported only when one of them runs, so `build` and `run` never load it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sfncompile.deploy.config import NAMES, SETTINGS, Config, load_config, parse_tags
+from sfncompile.errors import UsageError
+
+
+def _setting_options(func: Any) -> Any:
+    for s in reversed(SETTINGS):
+        if s.name == "tags":
+            continue
+        func = click.option(f"--{s.name.replace('_', '-')}", s.name, metavar="VALUE",
+                            help=f"{s.help[0].upper()}{s.help[1:]}.")(func)
+    return func
+
+
+def _config(where: Path, settings: dict[str, Any], tags: tuple[str, ...] = ()) -> Config:
+    flags = {k: v for k, v in settings.items() if k in NAMES}
+    if tags:
+        flags["tags"] = parse_tags(",".join(tags), "--tag")
+    config = load_config(where, flags)
+    if tags:  # --tag adds to the configured tags rather than replacing them
+        below = load_config(where, {k: v for k, v in flags.items() if k != "tags"})
+        config.values["tags"] = {**below.tags, **flags["tags"]}
+    return config
+
+
+def _clients(config: Config) -> Any:
+    from sfncompile.deploy.aws import AwsClients
+
+    return AwsClients(region=config.get("region"))
+
+
+def _target_name(target: str, flow_name: str | None, config: Config,
+                 branch: str | None = None, production: bool = False) -> tuple[str, Any]:
+    """A state machine name from FLOW.py (on its @project branch) or NAME; with a file, also
+    its parsed flow."""
+    if target.endswith(".py"):
+        from sfncompile.deploy.projects import resolve_project
+        from sfncompile.emit.names import deployment_name
+        from sfncompile.parser import parse_flow
+
+        flow = parse_flow(Path(target), flow_name)
+        project = resolve_project(flow, branch, production)
+        return deployment_name(config.name_prefix, flow.name, project), flow
+    if branch is not None or production:
+        raise UsageError("--branch/--production: only with FLOW.py (NAME is the state "
+                         "machine's whole name)")
+    return target, None
+
+
+_branch_options = [
+    click.option("--branch", metavar="NAME", help="@project: the branch test.NAME (prod.NAME "
+                 "with --production); default: your user branch."),
+    click.option("--production", is_flag=True, help="@project: the production branch."),
+]
+
+
+def _with_branch_options(func: Any) -> Any:
+    for option in reversed(_branch_options):
+        func = option(func)
+    return func
+
+
+@click.command()
+@click.argument("flow_file", metavar="FLOW.py", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--flow", "flow_name", metavar="NAME", help="The FlowSpec class to deploy.")
+@click.option("--name", metavar="NAME", help="State machine name (default: prefix + flow name).")
+@click.option("--schedule", metavar="EXPR",
+              help="'cron(...)', 'rate(...)', 'none' (remove) or 'disable'; default: @schedule.")
+@click.option("--timezone", metavar="TZ", help="IANA time zone; uses EventBridge Scheduler.")
+@click.option("--max-workers", type=click.IntRange(min=1), metavar="N",
+              help="MaxConcurrency of every foreach that does not set its own.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="A tag for every resource (repeatable).")
+@click.option("--type", "machine_type", default="STANDARD", show_default=True,
+              metavar="STANDARD|EXPRESS",
+              help="State machine type; Batch .sync needs STANDARD, so EXPRESS is refused.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the ASL; touch nothing.")
+@click.option("-v", "--verbose", is_flag=True, help="List every AWS call made.")
+@click.option("--branch", metavar="NAME",
+              help="@project: deploy to branch test.NAME (prod.NAME with --production); "
+                   "default: your user branch user.<name>.")
+@click.option("--production", is_flag=True, help="@project: deploy to the production branch.")
+@click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+              help="Add a step decorator to every step that lacks it (Metaflow's --with).")
+@_setting_options
+def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: str | None,
+           timezone: str | None, max_workers: int | None, tags: tuple[str, ...],
+           machine_type: str, dry_run: bool, verbose: bool, branch: str | None,
+           production: bool, decospecs: tuple[str, ...], **settings: Any) -> None:
+    """Deploy FLOW.py: code package to S3, Batch job definition, state machine, schedule.
+
+    Each part changes only when it differs from what is deployed, so running it twice
+    changes nothing the second time.
+    """
+    from sfncompile.deploy.deployer import deploy as apply
+    from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
+    from sfncompile.deploy.projects import check_branch_option
+    from sfncompile.emit.limits import check_machine_type
+    from sfncompile.emit.render import render_json
+    from sfncompile.parser import parse_flow
+    from sfncompile.parser.with_decorators import apply_with
+
+    check_machine_type(machine_type)
+    check_branch_option(branch)
+    config = _config(flow_file.parent, settings, tags)
+    flow = apply_with(parse_flow(flow_file, flow_name), decospecs)
+    if max_workers:
+        flow = _with_max_concurrency(flow, max_workers)
+    with workdir() as tmp:
+        target = prepare(flow, flow_file, config, name=name,
+                         schedule=parse_schedule(schedule, flow, timezone), workdir=Path(tmp),
+                         branch=branch, production=production)
+        if dry_run:
+            click.echo(f"Plan for {target.machine_name} (dry run: no AWS call is made):")
+            for call in plan(target):
+                click.echo(f"  {call}")
+            names = {k: f"<{d['jobDefinitionName']}:revision>"
+                     for k, d in target.job_definitions.items()}
+            _print_package(target.package_files, target.package_path.stat().st_size)
+            _print_image_note(flow)
+            click.echo("Resolved ASL:")
+            click.echo(render_json(target.resolved(names)), nl=False)
+            return
+        say = _progress()
+        say(f"Deploying {flow.name} as {target.machine_name}")
+        clients = _clients(config)
+        arn, changed = apply(target, clients, say)
+    if verbose:
+        click.echo(f"AWS calls ({len(clients.calls)}, {len(clients.writes)} writes): "
+                   f"{' '.join(clients.calls)}", err=True)
+    if changed:
+        click.echo(f"Deployed {arn} ({len(changed)} change{'s' if len(changed) != 1 else ''})")
+    else:
+        click.echo(f"No changes: {target.machine_name} is up to date ({arn})")
+    _print_image_note(flow)
+
+
+def _print_image_note(flow: Any) -> None:
+    from sfncompile.local.requirements import image_note
+
+    for line in image_note(flow):
+        click.echo(line)
+
+
+def _print_package(files: dict[str, int], compressed: int) -> None:
+    """What the code package holds: the flow's files one by one, the runtime in one line."""
+    runtime = {n: size for n, size in files.items()
+               if n.startswith(("sfncompile/", "_sfncompile/"))}
+    own = {n: size for n, size in files.items() if n not in runtime}
+    click.echo(f"Code package: {len(files)} files, {_size(sum(files.values()))} "
+               f"({_size(compressed)} compressed):")
+    for name, size in sorted(own.items()):
+        click.echo(f"  {size:>10,}  {name}")
+    click.echo(f"  {sum(runtime.values()):>10,}  sfncompile runtime and step graph "
+               f"({len(runtime)} files)")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
+
+
+def _progress() -> Any:
+    def say(line: str) -> None:
+        click.echo(f"  {line}", err=True)
+
+    return say
+
+
+def _with_max_concurrency(flow: Any, n: int) -> Any:
+    steps = []
+    for step in flow.steps:
+        options = step.policies.foreach
+        if step.kind == "foreach" and options.max_concurrency is None:
+            options = replace(options, max_concurrency=n)
+            step = replace(step, policies=replace(step.policies, foreach=options))
+        steps.append(step)
+    return flow.with_steps(tuple(steps))
+
+
+@click.command()
+@click.argument("target", metavar="FLOW.py|NAME")
+@click.option("--flow", "flow_name", metavar="NAME")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A flow Parameter (repeatable).")
+@click.option("--name-prefix", metavar="PREFIX")
+@click.option("--region", metavar="REGION")
+@_with_branch_options
+def trigger(target: str, flow_name: str | None, params: tuple[str, ...], branch: str | None,
+            production: bool, **settings: Any) -> None:
+    """Start a run of a deployed flow; print its run id."""
+    from sfncompile.deploy.ops import trigger as start
+    from sfncompile.local.runner import new_run_id
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.run_inputs import check_execution_input, read_include_files
+
+    config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
+    name, flow = _target_name(target, flow_name, config, branch, production)
+    try:
+        given: dict[str, Any] = parse_cli_pairs(params)
+        if flow is not None:
+            spec = flow.graph_json()["parameters"]
+            values = resolve_parameters(spec, given)
+            given = {p["name"]: values[p["attr"]] for p in spec if p["name"] in given}
+            given = read_include_files(spec, given, Path(target).resolve().parent)
+            check_execution_input(spec, given)
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
+    run_id = start(_clients(config), name, new_run_id(), given)
+    click.echo(f"Started {name}/{run_id}", err=True)
+    click.echo(run_id)
+
+
+@click.command()
+@click.argument("target", metavar="NAME|FLOW.py")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--flow", "flow_name", metavar="NAME")
+@click.option("--name-prefix", metavar="PREFIX")
+@click.option("--region", metavar="REGION")
+@click.option("--s3-root", metavar="s3://BUCKET/PREFIX",
+              help="Also print the run's record (parameters, times, the failed step and its "
+                   "error) from this datastore (default: the configured s3_root).")
+@_with_branch_options
+def status(target: str, run_id: str | None, flow_name: str | None, branch: str | None,
+           production: bool, **settings: Any) -> None:
+    """List the runs of a deployed flow, or show one run and the step that failed."""
+    from sfncompile.deploy import ops
+
+    config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
+    name, flow = _target_name(target, flow_name, config, branch, production)
+    clients = _clients(config)
+    if run_id is None:
+        runs = ops.list_executions(clients, name)
+        if not runs:
+            click.echo(f"{name}: no runs yet")
+        for r in runs:
+            click.echo(f"{r.run_id:<40} {r.status:<10} {r.started}  {r.stopped}")
+        return
+    info = ops.describe_run(clients, name, run_id)
+    click.echo(f"{name}/{run_id}: {info['status']} (started {info['started']}, "
+               f"stopped {info['stopped']})")
+    if info["failed_steps"]:
+        click.echo(f"failed step: {', '.join(info['failed_steps'])}")
+    if info["cause"]:
+        click.echo(f"cause: {info['cause']}")
+    root = config.get("s3_root")
+    if root:
+        from sfncompile.deploy.run_status import recorded_run
+
+        flow_of_run = flow.name if flow is not None else name.removeprefix(config.name_prefix)
+        for line in recorded_run(str(root), flow_of_run, run_id, info["status"]):
+            click.echo(f"  {line}")
+    if info["status"] != "SUCCEEDED" and info["status"] != "RUNNING":
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("run", metavar="NAME/RUN")
+@click.option("--name-prefix", metavar="PREFIX")
+@click.option("--region", metavar="REGION")
+def redrive(run: str, **settings: Any) -> None:
+    """Restart a failed run from where it failed (Step Functions RedriveExecution)."""
+    from sfncompile.deploy import ops
+
+    name, _, run_id = run.partition("/")
+    if not name or not run_id:
+        raise UsageError(f"{run!r}: name the run as NAME/run-id")
+    config = _config(Path.cwd(), settings)
+    ops.redrive(_clients(config), f"{config.name_prefix}{name}" if not
+                name.startswith(config.name_prefix) else name, run_id)
+    click.echo(f"Redriving {run}")
+
+
+@click.command()
+@click.argument("name", metavar="NAME")
+@click.option("--name-prefix", metavar="PREFIX")
+@click.option("--region", metavar="REGION")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--event-bus", metavar="BUS", help="The bus of its trigger rules.")
+def delete(name: str, yes: bool, **settings: Any) -> None:
+    """Remove a deployed flow's state machine, schedule and job definitions."""
+    from sfncompile.deploy import ops
+
+    config = _config(Path.cwd(), settings)
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Delete the state machine {name} and its schedule?", abort=True)
+    from sfncompile.deploy.deployer import OWNER_TAG, event_bus, rule_name
+    from sfncompile.deploy.rules import delete_rules
+
+    clients = _clients(config)
+    removed = delete_rules(clients, name, event_bus(config), OWNER_TAG)
+    removed += ops.delete(clients, name, rule_name(name))
+    for item in removed:
+        click.echo(f"  removed {item}", err=True)
+    if not removed:
+        raise UsageError(f"nothing named {name} is deployed (no state machine, schedule or "
+                         "job definition of that name)")
+    click.echo(f"Deleted {name}. Left alone: the code packages and run artifacts in S3 "
+               f"({config.get('s3_root') or 'your s3_root'}), which `sfncompile.client` "
+               "still reads.")
+
+
+@click.group()
+def config() -> None:
+    """Inspect the deployment settings."""
+
+
+@config.command("show")
+@click.argument("flow_file", metavar="[FLOW.py]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@_setting_options
+def config_show(flow_file: Path | None, **settings: Any) -> None:
+    """Print the effective settings and where each one came from."""
+    if flow_file is not None and not flow_file.is_file():
+        raise UsageError(f"{flow_file}: no such file (the settings are looked up from the "
+                         "flow's directory)")
+    where = flow_file.parent if flow_file else Path.cwd()
+    cfg = _config(where, settings)
+    for s in SETTINGS:
+        value = cfg.values.get(s.name)
+        shown = json.dumps(value) if isinstance(value, dict) else (value or "-")
+        source = cfg.sources.get(s.name, "unset" + (" (required)" if s.required else ""))
+        click.echo(f"{s.name:<12} {shown}  [{source}]")
+
+
+@click.group()
+def event() -> None:
+    """Send events that start deployed flows."""
+
+
+@event.command("publish")
+@click.argument("name", metavar="NAME")
+@click.option("--param", "params", multiple=True, metavar="FIELD=VALUE",
+              help="A payload field (repeatable); the flows' @trigger maps fields to "
+                   "parameters.")
+@click.option("--payload", metavar="JSON", help="The whole payload as a JSON object.")
+@click.option("--event-bus", metavar="BUS", help="The bus (default: the setting, else the "
+              "account's default bus).")
+@click.option("--region", metavar="REGION")
+def publish(name: str, params: tuple[str, ...], payload: str | None, **settings: Any) -> None:
+    """Publish the event NAME with a payload; print its EventBridge id."""
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs
+    from sfncompile.runtime.publish import EventError, publish_event
+
+    body: dict[str, Any] = {}
+    if payload is not None:
+        try:
+            body = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--payload: not JSON: {exc.msg}") from None
+        if not isinstance(body, dict):
+            raise UsageError("--payload must be a JSON object")
+    try:
+        body.update(parse_cli_pairs(params, "--param"))
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
+    config = load_config(Path.cwd(), {k: v for k, v in settings.items() if v})
+    if config.get("region"):
+        os.environ.setdefault("AWS_DEFAULT_REGION", str(config.get("region")))
+    try:
+        event_id = publish_event(name, body, bus=str(config.get("event_bus") or "default"))
+    except EventError as exc:
+        raise UsageError(f"event {name[:80]!r}: {exc}") from None
+    click.echo(f"Published {name!r} on bus {config.get('event_bus') or 'default'}", err=True)
+    click.echo(event_id)
+
+
+COMMANDS = [deploy, trigger, status, redrive, delete, config, event]

@@ -1,0 +1,125 @@
+"""What every command shares: error handling, exit codes, options and loading a flow."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sfncompile.errors import FlowErrors, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_DIFF = 1
+EXIT_USAGE = 2
+EXIT_AWS = 1
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the project's errors into messages and exit codes, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return result
+        except BrokenPipeError:
+            stdout_closed()
+        except FlowErrors as exc:
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            count = len(exc.errors)
+            click.echo(f"{count} error{'s' if count != 1 else ''} found", err=True)
+            sys.exit(EXIT_USAGE)
+        except UsageError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except Exception as exc:
+            from sfncompile.datastore.storage import DatastoreError
+
+            if isinstance(exc, DatastoreError):  # a damaged run record or artifact, named
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(EXIT_AWS)
+            # AWS errors (botocore's) are the user's to act on, not a bug of ours.
+            if type(exc).__module__.split(".")[0] not in ("botocore", "boto3"):
+                raise
+            click.echo(f"error: AWS: {exc}", err=True)
+            sys.exit(EXIT_AWS)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs
+
+    try:
+        return parse_cli_pairs(pairs, option)
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def stdout_closed() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):  # no real descriptor (captured in tests)
+        os.dup2(devnull, sys.stdout.fileno())
+    click.echo("error: standard output was closed before everything was written", err=True)
+    sys.exit(EXIT_USAGE)
+
+flow_argument = click.argument("flow_file", metavar="FLOW.py",
+                               type=click.Path(dir_okay=False, path_type=Path))
+flow_option = click.option("--flow", "flow_name", metavar="NAME",
+                           help="The FlowSpec class to use when the file defines several.")
+
+
+with_option = click.option(
+    "--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+    help="Add a step decorator to every step that lacks it, as Metaflow's --with does "
+         "(repeatable), e.g. --with retry:times=2.")
+tag_option = click.option("--tag", "tags", multiple=True, metavar="TAG",
+                          help="Tag the run (repeatable); steps read them as current.tags.")
+
+
+def load_flow(flow_file: Path, flow_name: str | None, decospecs: tuple[str, ...] = ()) -> Any:
+    from sfncompile.parser import parse_flow
+    from sfncompile.parser.with_decorators import apply_with
+
+    return apply_with(parse_flow(flow_file, flow_name), decospecs)
+
+datastore_option = click.option(
+    "--datastore-root", envvar="SFNCOMPILE_DATASTORE_ROOT", default=".sfncompile",
+    show_default=True, metavar="DIR|s3://BUCKET/PREFIX",
+    help="Where runs and artifacts are kept (env: SFNCOMPILE_DATASTORE_ROOT).")
+workers_option = click.option(
+    "--max-workers", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1,
+    show_default="number of CPUs", help="Tasks run in parallel at most.")
+
+
+def check_datastore_root(root: str, write: bool) -> str:
+    """`root` if it can serve as a datastore (a writable one when `write`); else UsageError."""
+    if root.startswith("s3://"):
+        from sfncompile.deploy.config import split_s3_root
+
+        split_s3_root(root, "--datastore-root")
+        return root
+    path = Path(root)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--datastore-root {root}: not a directory")
+    if write:
+        import tempfile
+
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            raise UsageError(f"--datastore-root {root}: cannot write there: "
+                             f"{exc.strerror}") from None
+    return root

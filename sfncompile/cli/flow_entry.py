@@ -1,0 +1,280 @@
+"""`python flow.py ...`: Metaflow's command line on sfncompile's commands.
+
+A flow file whose `__main__` guard calls `MyFlow()` takes Metaflow's spelling, and each
+command becomes the `sfncompile` command that does the same thing (nothing is done twice):
+
+    python flow.py [--with DECO[:K=V,...]]... [--datastore-root ROOT] COMMAND ...
+      run [--PARAM VALUE]... [--tag T]... [--max-workers N]     sfncompile run
+      resume [STEP] [--origin-run-id ID] [--tag T]...           sfncompile resume (default:
+                                                                  the flow's latest run)
+      show                                                      the steps, as Metaflow shows them
+      step-functions [--name NAME] create [--only-json] ...     sfncompile deploy (build)
+      step-functions [--name NAME] trigger [--PARAM VALUE]...   sfncompile trigger
+      step-functions [--name NAME] list-runs                    sfncompile status
+      step-functions [--name NAME] delete                       sfncompile delete
+
+sfncompile's own commands that take FLOW.py (build, graph, deploy, trigger, status) work too:
+`python flow.py build -o flow.json`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+# Metaflow options with no meaning here that scripts pass out of habit: accepted, ignored.
+_IGNORED_FLAGS = ("--quiet/--not-quiet", "--pylint/--no-pylint")
+# sfncompile commands whose first argument is FLOW.py, reachable as `python flow.py CMD`.
+_FILE_COMMANDS = ("build", "graph", "deploy", "trigger", "status")
+# Commands that accept --with.
+_WITH_COMMANDS = ("build", "deploy", "run", "resume")
+
+
+class _Flow:
+    """The flow this command line belongs to, and the top-level options given."""
+
+    def __init__(self, cls: type, flow_file: Path) -> None:
+        self.name = cls.__name__
+        self.file = flow_file
+        self.decospecs: tuple[str, ...] = ()
+        self.root: str | None = None
+        from sfncompile.flow.api import Parameter
+
+        # Parameter name on the command line -> its class attribute, in definition order.
+        self.params = {getattr(cls, attr).name: attr for attr in dir(cls)
+                       if attr[0] != "_" and isinstance(getattr(cls, attr, None), Parameter)}
+
+    def sfncompile(self, command: str, *args: str) -> None:
+        """Run `sfncompile COMMAND FLOW.py --flow NAME ARGS...` (it exits)."""
+        self.call(command, str(self.file), "--flow", self.name, *args)
+
+    def call(self, command: str, *args: str) -> None:
+        from sfncompile.cli import main
+
+        extra: list[str] = []
+        if command in _WITH_COMMANDS:
+            for spec in self.decospecs:
+                extra += ["--with", spec]
+        if self.root and command in ("run", "resume"):
+            extra += ["--datastore-root", self.root]
+        main([command, *args, *extra], prog_name="sfncompile")
+
+
+def _params_args(flow: _Flow, values: dict[str, Any]) -> list[str]:
+    args = []
+    for name in flow.params:
+        value = values.get(_option_key(name))
+        if value is not None:
+            args += ["--param", f"{name}={value}"]
+    return args
+
+
+def _option_key(name: str) -> str:
+    return "param_" + name.replace("-", "_").lower()
+
+
+def _param_options(flow: _Flow) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Metaflow's `--NAME VALUE` for every Parameter; values are checked by sfncompile."""
+
+    def add(func: Callable[..., None]) -> Callable[..., None]:
+        for name in reversed(list(flow.params)):
+            func = click.option(f"--{name}", _option_key(name), metavar="VALUE",
+                                help=f"Parameter {name!r}.")(func)
+        return func
+
+    return add
+
+
+def make_cli(cls: type, flow_file: Path) -> click.Group:
+    from sfncompile.cli.app import _Main
+
+    flow = _Flow(cls, flow_file)
+
+    class Group(_Main):  # sfncompile's `error: ...` form for usage errors, and exit codes
+        def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+            command = click.Group.get_command(self, ctx, name)
+            if command is None and name in _FILE_COMMANDS:
+                return _passthrough(flow, name)
+            return command
+
+        def list_commands(self, ctx: click.Context) -> list[str]:
+            return click.Group.list_commands(self, ctx)
+
+    @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]},
+                 help=f"Metaflow's command line for {flow.name}, run by sfncompile. "
+                      f"sfncompile's {', '.join(_FILE_COMMANDS)} work on this file too.")
+    @click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+                  help="Add a step decorator to every step that lacks it (repeatable).")
+    @click.option("--datastore-root", metavar="DIR|s3://BUCKET/PREFIX",
+                  help="Where runs are kept (default: sfncompile's, .sfncompile).")
+    @click.option(_IGNORED_FLAGS[0], default=False, hidden=True)
+    @click.option(_IGNORED_FLAGS[1], default=True, hidden=True)
+    def group(decospecs: tuple[str, ...], datastore_root: str | None, **_: Any) -> None:
+        flow.decospecs = decospecs
+        flow.root = datastore_root
+
+    @group.command(help="Run the flow locally (sfncompile run).")
+    @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the run.")
+    @click.option("--max-workers", type=int, help="Tasks run in parallel at most.")
+    @click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
+                  help="Add a step decorator to every step that lacks it.")
+    @click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE",
+                  help="sfncompile's spelling of a parameter.")
+    @_param_options(flow)
+    def run(tags: tuple[str, ...], max_workers: int | None, decospecs: tuple[str, ...],
+            pairs: tuple[str, ...], **values: Any) -> None:
+        args = _params_args(flow, values)
+        for pair in pairs:
+            args += ["--param", pair]
+        flow.decospecs += decospecs
+        flow.sfncompile("run", *args, *_common(tags, max_workers))
+
+    @group.command(help="Resume a run (default: the latest) from STEP or from where it "
+                        "failed (sfncompile resume).")
+    @click.argument("step", required=False)
+    @click.option("--origin-run-id", metavar="ID", help="The run to resume.")
+    @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the new run.")
+    @click.option("--max-workers", type=int, help="Tasks run in parallel at most.")
+    def resume(step: str | None, origin_run_id: str | None, tags: tuple[str, ...],
+               max_workers: int | None) -> None:
+        run_id = origin_run_id or _latest_run(flow)
+        # This file, as Metaflow resumes with the current code (and a run on Step Functions
+        # records no flow file).
+        args = [f"{flow.name}/{run_id}", "--flow-file", str(flow.file),
+                *_common(tags, max_workers)]
+        if step:
+            args += ["--from", step]
+        flow.call("resume", *args)
+
+    @group.command(help="Show the steps of the flow.")
+    def show() -> None:
+        from sfncompile.cli.common import friendly_errors, load_flow
+
+        def describe() -> str:
+            return _describe(load_flow(flow.file, flow.name))
+
+        click.echo(friendly_errors(describe)(), nl=False)
+
+    group.add_command(_step_functions(flow))
+    return group
+
+
+def _common(tags: tuple[str, ...], max_workers: int | None) -> list[str]:
+    args = []
+    for tag in tags:
+        args += ["--tag", tag]
+    if max_workers is not None:
+        args += ["--max-workers", str(max_workers)]
+    return args
+
+
+def _passthrough(flow: _Flow, name: str) -> click.Command:
+    @click.command(name=name, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.pass_context
+    def command(ctx: click.Context) -> None:
+        flow.sfncompile(name, *ctx.args)
+
+    return command
+
+
+def _latest_run(flow: _Flow) -> str:
+    """The flow's most recent run in the datastore, as Metaflow's resume picks by default."""
+    from sfncompile import client
+
+    client.set_datastore_root(flow.root)
+    latest = client.Flow(flow.name).latest_run
+    if latest is None:
+        raise click.UsageError(f"no run of {flow.name} under {client.datastore_root()} to "
+                               "resume; give --origin-run-id")
+    return latest.id
+
+
+def _describe(flow: Any) -> str:
+    """Metaflow's `show`: the flow's docstring, then each step's decorators, name, docstring
+    and next steps."""
+    lines = ["", flow.doc] if flow.doc else []
+    for step in flow.analysis.ordered:
+        lines.append("")
+        lines += [f"@{name}" for name in _decorator_names(step.policies)]
+        lines.append(f"Step {step.name}")
+        lines.append(f"    {step.doc or '?'}")
+        if step.kind != "end":
+            lines.append(f"    => {', '.join(dict.fromkeys(step.targets))}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _decorator_names(policies: Any) -> list[str]:
+    present = [("retry", policies.retry is not None), ("catch", policies.catch is not None),
+               ("timeout", policies.timeout_seconds is not None),
+               ("environment", bool(policies.environment))]
+    return [name for name, on in present if on]
+
+
+def _step_functions(flow: _Flow) -> click.Group:
+    @click.group(name="step-functions", help="Deploy and operate the flow on AWS Step "
+                                             "Functions (sfncompile deploy, trigger, status, "
+                                             "delete).")
+    @click.option("--name", metavar="NAME", help="The state machine's name.")
+    @click.pass_context
+    def sfn(ctx: click.Context, name: str | None) -> None:
+        ctx.obj = name
+
+    def target(ctx: click.Context) -> list[str]:
+        name = ctx.obj
+        return [name] if name else [str(flow.file), "--flow", flow.name]
+
+    @sfn.command(help="Deploy the flow (sfncompile deploy; with --only-json, print the ASL "
+                      "as sfncompile build does).")
+    @click.option("--only-json", is_flag=True, help="Print the state machine, deploy nothing.")
+    @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                  help="A tag for every AWS resource (sfncompile's deploy --tag).")
+    @click.option("--max-workers", type=int, help="MaxConcurrency of every foreach.")
+    @click.option("--authorize", metavar="TOKEN", hidden=True)  # Metaflow's; nothing to do
+    @click.pass_context
+    def create(ctx: click.Context, only_json: bool, tags: tuple[str, ...],
+               max_workers: int | None, authorize: str | None) -> None:
+        if only_json:
+            flow.sfncompile("build")
+            return
+        args = _common(tags, max_workers)
+        if ctx.obj:
+            args += ["--name", ctx.obj]
+        flow.sfncompile("deploy", *args)
+
+    @sfn.command(help="Start a run of the deployed flow (sfncompile trigger).")
+    @_param_options(flow)
+    @click.pass_context
+    def trigger(ctx: click.Context, /, **values: Any) -> None:
+        flow.call("trigger", *target(ctx), *_params_args(flow, values))
+
+    @sfn.command(name="list-runs", help="List the deployed flow's runs (sfncompile status).")
+    @click.pass_context
+    def list_runs(ctx: click.Context) -> None:
+        flow.call("status", *target(ctx))
+
+    @sfn.command(help="Remove the deployed flow (sfncompile delete).")
+    @click.pass_context
+    def delete(ctx: click.Context) -> None:
+        from sfncompile.cli.common import friendly_errors
+
+        flow.call("delete", ctx.obj or friendly_errors(_machine_name)(flow), "--yes")
+
+    return sfn
+
+
+def _machine_name(flow: _Flow) -> str:
+    """The name `deploy` gives the flow's state machine (prefix + flow name)."""
+    from sfncompile.cli.aws_commands import _config, _target_name
+
+    name, _ = _target_name(str(flow.file), flow.name, _config(flow.file.parent, {}))
+    return name
+
+
+def main(cls: type, flow_file: str, argv: list[str]) -> None:
+    """Run Metaflow's command line for the flow class `cls` defined in `flow_file` (exits)."""
+    make_cli(cls, Path(flow_file)).main(argv, prog_name=os.path.basename(flow_file))

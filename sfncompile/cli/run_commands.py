@@ -1,0 +1,294 @@
+"""`run`, `resume`, `show` and `logs`: local runs, and reading any run back."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sfncompile.cli.common import (
+    check_datastore_root,
+    datastore_option,
+    flow_argument,
+    flow_option,
+    load_flow,
+    tag_option,
+    with_option,
+    workers_option,
+)
+from sfncompile.client.run_summary import batch_job_note, run_summary, uncommitted_reason
+from sfncompile.errors import FlowErrors, UsageError
+
+
+def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict[str, Any],
+                 max_workers: int, **kwargs: Any) -> None:
+    from sfncompile.local.progress import Progress
+    from sfncompile.local.runner import LocalRunner
+
+    runner = LocalRunner(graph, flow_file, root, params, max_workers, Progress(), **kwargs)
+    result = runner.run()
+    if graph.get("exit_hook"):
+        from sfncompile.local.hooks import call_exit_hooks
+
+        call_exit_hooks(graph, flow_file, root, runner.run_id, result.succeeded)
+    click.echo(result.pathspec)
+    if not result.succeeded:
+        sys.exit(1)
+
+
+def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
+    """In a run with an S3 datastore, the @batch steps that run as AWS Batch jobs."""
+    from sfncompile.local.hybrid import plan_remote_steps
+
+    return plan_remote_steps(flow, flow_file, root, lambda line: click.echo(line, err=True))
+
+
+def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
+                  flow_file: Path) -> dict[str, Any]:
+    """The run's parameters as given, checked, with IncludeFile paths read into contents."""
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.run_inputs import read_include_files
+
+    try:
+        given = parse_cli_pairs(pairs)
+        resolve_parameters(graph["parameters"], given)
+        return read_include_files(graph["parameters"], given, flow_file.resolve().parent)
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@click.command()
+@flow_argument
+@flow_option
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A flow Parameter (repeatable); checked before any task runs.")
+@workers_option
+@datastore_option
+@tag_option
+@with_option
+def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_workers: int,
+        datastore_root: str, tags: tuple[str, ...], decospecs: tuple[str, ...]) -> None:
+    """Run FLOW.py locally: every task is a separate process, artifacts go to the datastore.
+
+    The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
+    With an s3:// datastore and a job_queue and image configured, @batch steps run as AWS
+    Batch jobs (deploy's code package and job definitions) and the others locally.
+    """
+    root = check_datastore_root(datastore_root, write=True)
+    from sfncompile.local.worker import TaskLauncher
+
+    with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
+        flow = load_flow(flow_file, flow_name, decospecs)
+        _check_packages(flow)
+        graph = flow.graph_json()
+        given = _check_params(graph, params, flow_file)
+        _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
+                     remote=_remote_steps(flow, flow_file, root))
+
+
+def _check_packages(flow: Any) -> None:
+    """@pypi/@conda packages that this Python cannot import stop the run before it starts."""
+    if flow.packages is None and not any(s.policies.packages for s in flow.steps):
+        return
+    from sfncompile.local.requirements import missing_packages
+
+    errors = missing_packages(flow)
+    if errors:
+        raise FlowErrors(errors)
+
+
+@click.command()
+@click.argument("run_pathspec", metavar="FLOW/RUN")
+@click.option("--from", "from_step", metavar="STEP",
+              help="Re-run from this step (default: the first step that failed).")
+@click.option("--flow-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FLOW.py",
+              help="The flow's source (default: the file the run recorded; a run on Step "
+                   "Functions records none).")
+@click.option("--on-aws", is_flag=True,
+              help="Start a new execution of the deployed state machine that reuses the "
+                   "finished tasks (deploy the fix first), instead of running locally.")
+@click.option("--name", "machine_name", metavar="NAME",
+              help="--on-aws: the state machine (default: the name deploy gives it).")
+@workers_option
+@datastore_option
+@tag_option
+@with_option
+def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_aws: bool,
+           machine_name: str | None, max_workers: int, datastore_root: str,
+           tags: tuple[str, ...], decospecs: tuple[str, ...]) -> None:
+    """Re-run a failed (or changed) run from a step, reusing every task before it.
+
+    The flow file is read again, so a fix made since the failure takes effect. A run on
+    Step Functions (with an s3:// datastore root) resumes locally too, or with --on-aws as a
+    new execution.
+    """
+    from sfncompile.datastore.storage import KeyNotFound, open_storage
+    from sfncompile.local.resume import (
+        cloner,
+        origin_params,
+        origin_record,
+        resume_point,
+        reused_steps,
+    )
+    from sfncompile.local.runner import new_run_id
+    from sfncompile.local.worker import TaskLauncher
+
+    flow_name, run_id = _split_run(run_pathspec)
+    if on_aws:
+        from sfncompile.deploy.resume import aws_datastore_root
+
+        datastore_root = aws_datastore_root(datastore_root)
+        given = [o for o, v in (("--tag", tags), ("--with", decospecs)) if v]
+        if given:
+            raise UsageError(f"{', '.join(given)}: not with --on-aws (the new execution runs "
+                             "the state machine as deployed)")
+    elif machine_name:
+        raise UsageError("--name: only with --on-aws")
+    storage = open_storage(check_datastore_root(datastore_root, write=True))
+    try:
+        meta = origin_record(storage, flow_name, run_id)
+    except KeyNotFound:
+        raise UsageError(f"no run {run_pathspec} under {datastore_root}") from None
+    flow_file = flow_file or (Path(meta["flow_file"]) if meta.get("flow_file") else None)
+    if flow_file is None:
+        raise UsageError(f"{run_pathspec} records no flow file (it ran on Step Functions): "
+                         "give the flow's source with --flow-file FLOW.py")
+    # Started while the flow is parsed; a resume on AWS runs no local task.
+    launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
+        contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
+    with launching as launcher:
+        flow = load_flow(flow_file, flow_name, decospecs)
+        graph = flow.graph_json()
+        order = [s.name for s in flow.analysis.ordered]
+        start_at = resume_point(storage, flow_name, run_id, order, from_step, meta)
+        params = origin_params(storage, graph, run_id, meta)
+        new_run = new_run_id()
+        if on_aws:
+            from sfncompile.deploy.resume import resume_on_aws
+
+            resume_on_aws(flow, machine_name, run_id, new_run, params,
+                          reused_steps(order, start_at))
+            click.echo(f"Resuming {run_pathspec} from step {start_at!r} on Step Functions as "
+                       f"{flow_name}/{new_run}", err=True)
+            click.echo(f"{flow_name}/{new_run}")
+            return
+        click.echo(f"Resuming {run_pathspec} from step {start_at!r} as {flow_name}/{new_run}",
+                   err=True)
+        _run_locally(graph, flow_file, datastore_root, params, max_workers,
+                     run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
+                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
+                     remote=_remote_steps(flow, flow_file, datastore_root))
+
+
+def _split_run(pathspec: str) -> tuple[str, str]:
+    flow, _, run = pathspec.partition("/")
+    if not flow or not run or "/" in run:
+        raise UsageError(f"{_shown(pathspec)}: name a run as Flow/run-id")
+    _check_part(flow, "flow name", identifier=True)
+    _check_part(run, "run id")
+    return flow, run
+
+
+MAX_NAME = 255  # a file name on every file system we run on
+RESERVED_NAMES = (".", "..", "data")  # data/ holds a flow's artifact blobs
+
+
+def _check_part(value: str, what: str, identifier: bool = False) -> str:
+    """One part of a pathspec, which becomes one directory (or S3 key part) of the datastore."""
+    if identifier and not value.isidentifier():
+        raise UsageError(f"{what} {_shown(value)} is not a Python identifier")
+    if len(value) > MAX_NAME:
+        raise UsageError(f"{what} {_shown(value)} is longer than {MAX_NAME} characters")
+    if value in RESERVED_NAMES or not value.isprintable():
+        raise UsageError(f"{what} {_shown(value)} is not allowed ({', '.join(RESERVED_NAMES)} "
+                         "are reserved, and control characters cannot be used)")
+    return value
+
+
+def _shown(value: str) -> str:
+    return repr(value) if len(value) <= 80 else f"{value[:60]!r}... ({len(value)} characters)"
+
+
+@click.command()
+@click.argument("run_pathspec", metavar="FLOW/RUN")
+@datastore_option
+def show(run_pathspec: str, datastore_root: str) -> None:
+    """Print a run's steps, tasks, their status and artifact names."""
+    from sfncompile import client
+    from sfncompile.datastore.storage import KeyNotFound, open_storage
+    from sfncompile.local.settle import settle_run
+
+    flow_name, run_id = _split_run(run_pathspec)
+    root = check_datastore_root(datastore_root, write=False)
+    try:  # a run whose local runner died is recorded as interrupted first
+        interrupted = settle_run(open_storage(root), flow_name, run_id).get("interrupted")
+    except (KeyNotFound, ValueError):  # no record, or a bad one: the client says which
+        interrupted = False
+    client.set_datastore_root(root)
+    run_ = client.Run(run_pathspec)
+    steps = run_.steps()
+    if not steps and run_.started_at is None:  # neither a task nor a run record
+        raise UsageError(f"no run {run_pathspec} under {datastore_root}")
+    status = run_.status
+    if (interrupted or status == "interrupted") and not run_.successful:
+        status = f"interrupted (continue with `sfncompile resume {run_pathspec}`)"
+    click.echo(f"{run_pathspec}: {status}")
+    for line in run_summary(run_):
+        click.echo(f"  {line}")
+    for step_ in steps:
+        committed = {t.id: t for t in step_.tasks()}
+        for task_id in step_.started_tasks():
+            task = committed.get(task_id)
+            if task is None:
+                why = "interrupted" if interrupted else uncommitted_reason(step_[task_id])
+                click.echo(f"  {step_.name}/{task_id}: not committed ({why})")
+                continue
+            names = ", ".join(task.artifact_names) or "-"
+            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}"
+                       f"{batch_job_note(task.last_attempt_meta())}")
+
+
+@click.command()
+@click.argument("pathspec", metavar="FLOW/RUN/STEP[/TASK]")
+@click.option("--stderr/--stdout", "want_stderr", default=None,
+              help="Only one stream (default: both).")
+@datastore_option
+def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
+    """Print the stdout and stderr of a step's tasks (or of one task)."""
+    from sfncompile import client
+
+    parts = pathspec.split("/")
+    if len(parts) not in (3, 4) or not all(parts):
+        raise UsageError(f"{_shown(pathspec)}: expected Flow/run-id/step or "
+                         "Flow/run-id/step/task")
+    _split_run("/".join(parts[:2]))
+    _check_part(parts[2], "step name", identifier=True)
+    if len(parts) == 4:
+        _check_part(parts[3], "task id")
+    client.set_datastore_root(check_datastore_root(datastore_root, write=False))
+    step_ = client.Step(client.Run("/".join(parts[:2])), parts[2])
+    started = step_.started_tasks()
+    task_ids = [parts[3]] if len(parts) == 4 else started
+    if not started:
+        raise UsageError(f"no tasks for {'/'.join(parts[:3])} under {datastore_root}")
+    if len(parts) == 4 and parts[3] not in started:
+        raise UsageError(f"no task {parts[3]!r} in {'/'.join(parts[:3])} (tasks: "
+                         f"{', '.join(started[:10])}{', ...' if len(started) > 10 else ''})")
+    for task_id in task_ids:
+        task = step_[task_id]
+        streams = [("stdout", task.stdout), ("stderr", task.stderr)]
+        meta = task.last_attempt_meta()
+        if meta.get("batch"):  # a task that ran in AWS Batch: say where its whole log is
+            click.echo(f"--- {task.pathspec}{batch_job_note(meta)}", err=True)
+        if want_stderr is not None:
+            streams = [streams[1] if want_stderr else streams[0]]
+        for name, text in streams:
+            if len(task_ids) > 1 or want_stderr is None:
+                click.echo(f"--- {task.pathspec} {name}")
+            click.echo(text, nl=False)
+
+
+COMMANDS = [run, resume, show, logs]

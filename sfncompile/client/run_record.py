@@ -1,0 +1,91 @@
+"""What a run's record (`_run.json`) says, read the same way for a local run and for a Step
+Functions execution.
+
+The local runner writes the record as the run goes. A Step Functions execution writes it
+itself (emit/asl.py): at its start (status running, the execution input, the start time) and,
+through its top-level Catch, at its failure (status failed, the end time, the error and its
+cause). Times are epoch seconds in a local record and ISO 8601 text in an execution's.
+
+An execution that is aborted or times out runs no state after that, so its record still says
+running: without Step Functions credentials a client cannot tell it from a running one, and
+says so (`sfncompile status` asks Step Functions and reports ABORTED or TIMED_OUT).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sfncompile.conventions.input_keys import RESUME_INPUT_KEY, TRIGGER_KEY
+
+STEP_FUNCTIONS = "step-functions"
+# Step Functions' own statuses (DescribeExecution), as the client spells them.
+EXECUTION_STATUS = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed",
+                    "ABORTED": "aborted", "TIMED_OUT": "timed out", "PENDING_REDRIVE": "running"}
+
+
+def epoch(value: Any) -> float | None:
+    """Seconds since the epoch from a record's time: a number, or ISO 8601 text."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def execution_input(record: dict[str, Any]) -> dict[str, Any]:
+    value = record.get("params")
+    if isinstance(value, str):  # an input given as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def params(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in execution_input(record).items()
+            if k not in (TRIGGER_KEY, RESUME_INPUT_KEY)}
+
+
+def trigger(record: dict[str, Any]) -> Any:
+    """What started the run, as the record or the execution input carries it (None: started
+    by hand or on a schedule)."""
+    return record.get("trigger") or execution_input(record).get(TRIGGER_KEY)
+
+
+def batch_failure(cause: Any) -> dict[str, Any]:
+    """The failed Batch job that a Catch's cause describes (its DescribeJobs entry as JSON,
+    with AWS's PascalCase or the API's camelCase keys): step, task, job id, log stream, reason.
+    Empty when the cause is not such a job (a Map's or Parallel's own error)."""
+    if not isinstance(cause, str):
+        return {}
+    try:
+        job = json.loads(cause)
+    except ValueError:
+        return {}
+    if not isinstance(job, dict):
+        return {}
+    job = {k.lower(): v for k, v in job.items()}
+    out: dict[str, Any] = {}
+    parameters = job.get("parameters")
+    if isinstance(parameters, dict):
+        for field in ("step", "task", "attempt"):
+            if isinstance(parameters.get(field), str):
+                out[field] = parameters[field]
+    container = job.get("container")
+    if isinstance(container, dict):
+        container = {k.lower(): v for k, v in container.items()}
+        if container.get("logstreamname"):
+            out["log_stream"] = str(container["logstreamname"])
+    if job.get("jobid"):
+        out["job_id"] = str(job["jobid"])
+    if job.get("statusreason"):
+        out["reason"] = str(job["statusreason"])
+    return out

@@ -1,0 +1,69 @@
+"""The lines `show` and `status` print about a run and its tasks, local or on Step Functions."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sfncompile.client.core import Run, Task
+
+MAX_SHOWN = 300
+
+
+def when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _short(text: Any) -> str:
+    one_line = " ".join(str(text).split())
+    return one_line if len(one_line) <= MAX_SHOWN else one_line[:MAX_SHOWN - 3] + "..."
+
+
+def run_summary(run: Run) -> list[str]:
+    """Parameters, times, trigger, deployment and, for a failed run, where and why."""
+    lines = [f"runner: {run.runner}",
+             f"parameters: {json.dumps(run.params, sort_keys=True, default=str)}",
+             f"started: {when(run.started_at)}", f"finished: {when(run.finished_at)}"]
+    if run.trigger is not None:
+        lines.append(f"trigger: {_short(json.dumps(run.trigger, sort_keys=True, default=str))}")
+    if run.deployed_by:
+        lines.append(f"deployed by: {run.deployed_by}")
+    if run.tags:
+        lines.append(f"tags: {', '.join(sorted(run.tags))}")
+    failure = run.failure
+    if failure:
+        where = "/".join(str(failure[k]) for k in ("step", "task") if k in failure) or "?"
+        lines.append(f"failed step: {where}")
+        if failure.get("error"):
+            lines.append(f"error: {_short(failure['error'])}")
+        if failure.get("reason"):
+            lines.append(f"reason: {_short(failure['reason'])}")
+        job = {k: failure[k] for k in ("job_id", "log_stream") if k in failure}
+        if job:
+            lines.append("batch: " + ", ".join(f"{k} {v}" for k, v in job.items()))
+    elif run.runner == "step-functions" and run.status == "running":
+        lines.append("note: an aborted or timed-out execution records nothing more and reads "
+                     "as running here; `sfncompile status NAME RUN` asks Step Functions")
+    return lines
+
+
+def uncommitted_reason(task: Task) -> str:
+    """Why a started task has no result: failed (with its error), or running."""
+    meta = task.last_attempt_meta()
+    if meta.get("status") != "failed":
+        return f"running{batch_job_note(meta)}" if meta else "running or failed"
+    error = f": {_short(meta['error'])}" if meta.get("error") else ""
+    return f"failed, attempt {meta.get('attempt', '?')}{error}{batch_job_note(meta)}"
+
+
+def batch_job_note(meta: dict[str, Any]) -> str:
+    """`  [batch job ID, log stream S]` for a task that ran in AWS Batch."""
+    batch = meta.get("batch") or {}
+    if not batch.get("job_id"):
+        return ""
+    stream = f", log stream {batch['log_stream']}" if batch.get("log_stream") else ""
+    return f"  [batch job {batch['job_id']}{stream}]"

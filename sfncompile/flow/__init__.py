@@ -1,0 +1,9 @@
+"""What a flow file imports: FlowSpec, step, Parameter, IncludeFile, Config, current, the
+decorators, card components, user step decorators, and the `metaflow` alias.
+
+Every flow and every task imports this, so it stays light: the stdlib only, plus
+`sfncompile.exception`. It imports no click, boto3 or jsonschema, and nothing of the compiler,
+the runtime or AWS; `sfncompile/__init__.py` re-exports it. Two imports go up, each at a call
+and named in pyproject's import contracts: `python flow.py ...` hands the command line to
+`cli.flow_entry`, and `cards.get_cards` reads stored cards through `client.card_reader`.
+"""
