@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
+from sfncompile.conventions.steps import END, START
+
 StepKind = Literal["linear", "split", "foreach", "switch", "end"]
 ParamType = Literal["str", "int", "float", "bool", "json"]
 # A Parameter; an IncludeFile (the value is a file's contents, read when the run starts); a
@@ -290,8 +292,8 @@ class FlowIR:
     doc: str | None = None
     # The entry and the last step: `start` and `end` unless `@step(start=True)`/`(end=True)`
     # name others; one step is both in a single-step flow.
-    start_step: str = "start"
-    end_step: str = "end"
+    start_step: str = START
+    end_step: str = END
 
     def packages_for(self, step: StepIR) -> PackagesIR | None:
         """The packages a step needs: the flow's base ones, updated by the step's own (as
@@ -324,8 +326,8 @@ class FlowIR:
         return {
             "flow": self.name,
             "source": self.source,
-            **({"start_step": self.start_step} if self.start_step != "start" else {}),
-            **({"end_step": self.end_step} if self.end_step != "end" else {}),
+            **({"start_step": self.start_step} if self.start_step != START else {}),
+            **({"end_step": self.end_step} if self.end_step != END else {}),
             "parameters": [
                 {
                     "name": p.name,

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from sfncompile.client import run_record
+from sfncompile.conventions.steps import END, START
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
 from sfncompile.flow import metaflow_alias
@@ -184,7 +185,7 @@ class Run:
         if started is not None:
             return started
         try:
-            return float(self[self._graph_step("start")].task.started or 0.0)
+            return float(self[self._graph_step(START)].task.started or 0.0)
         except KeyError:
             return 0.0
 
@@ -235,7 +236,7 @@ class Run:
         """Who deployed the flow that ran (`deployed_by`) and the deploy's tags
         (`deploy_tags`), as its first task recorded them; empty for a local run."""
         try:
-            meta = self["start"].first_attempt_meta()
+            meta = self[self._graph_step(START)].first_attempt_meta()
         except KeyError:
             return {}
         return {k: meta[k] for k in ("deployed_by", "deploy_tags") if k in meta}
@@ -308,13 +309,13 @@ class Run:
     def __contains__(self, step: str) -> bool:
         return step in ds.list_steps(self._storage, self.flow, self.id)
 
-    def _graph_step(self, which: str) -> str:
-        """The start or end step's name: `start`/`end` unless the run's graph names others."""
-        return str((self._meta.get("graph") or {}).get(f"{which}_step", which))
+    def _graph_step(self, default: str) -> str:
+        """The start (START) or end (END) step's name, unless the run's graph names others."""
+        return str((self._meta.get("graph") or {}).get(f"{default}_step", default))
 
     @property
     def end_task(self) -> Task | None:
-        end = self._graph_step("end")
+        end = self._graph_step(END)
         if end not in self:
             return None
         tasks = self[end].tasks()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sfncompile.conventions.steps import START
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage
 from sfncompile.ir import FlowIR, StepIR
@@ -37,6 +38,7 @@ class LocalRunner(Protocol):
     """What this module uses of sfncompile.local.runner.LocalRunner."""
 
     flow: str
+    graph: dict[str, Any]
     run_id: str
     params: dict[str, Any]
     origin_run: str | None
@@ -69,8 +71,9 @@ class RemoteSteps:
         step, task = key
         began = time.monotonic()
         try:
+            first = step == runner.graph.get("start_step", START)
             job_id = self.jobs.submit(step, runner.run_id, task, attempt,
-                                      runner.params if step == "start" else None, caught,
+                                      runner.params if first else None, caught,
                                       runner.origin_run)
         except Exception as exc:  # AWS refused the job: a failed attempt, as @retry sees it
             if type(exc).__module__.split(".")[0] != "botocore":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sfncompile.conventions.steps import START
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage
 from sfncompile.errors import UsageError
@@ -95,7 +96,7 @@ def origin_params(storage: Storage, graph: dict[str, Any], run: str,
         return split_input(execution_input(meta))[0]
     flow = graph["flow"]
     try:
-        done = ds.read_done(storage, flow, run, "start", "0")
+        done = ds.read_done(storage, flow, run, graph.get("start_step", START), "0")
     except KeyNotFound:
         return {}
     artifacts = done["artifacts"]

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from sfncompile.conventions.steps import START
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
 from sfncompile.local import lifeline
@@ -139,7 +140,7 @@ class LocalRunner:
         cmd = ["--step", step, "--run", self.run_id,
                "--task", task, "--attempt", str(attempt), "--root", self.root,
                "--graph", graph_file, "--flow-file", str(self.flow_file)]
-        if step == self.graph.get("start_step", "start"):
+        if step == self.graph.get("start_step", START):
             cmd += ["--params", json.dumps(self.params)]
         if self.origin_run:
             cmd += ["--origin-run", self.origin_run]
@@ -223,7 +224,7 @@ class LocalRunner:
         return result
 
     def walk(self, tmp: str, result: RunResult) -> None:
-        ready: deque[Launch] = deque([((self.graph.get("start_step", "start"), "0"), 0, None)])
+        ready: deque[Launch] = deque([((self.graph.get("start_step", START), "0"), 0, None)])
         running: dict[Future[Outcome], Key] = {}
         with ThreadPoolExecutor(self.max_workers) as pool:
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
+from sfncompile.conventions.steps import END, START
 from sfncompile.parser.reading import Reading
 
 # Metaflow's `@step` keywords: `node_info` is extensions' metadata, accepted and unused here.
@@ -60,7 +61,7 @@ def entry_steps(reader: Reading, cls: ast.ClassDef,
         (only,) = marks
         return only, only
     names: list[str] = []
-    for mark, reserved in ((1, "start"), (2, "end")):
+    for mark, reserved in ((1, START), (2, END)):
         marked = sorted(n for n, m in marks.items() if m[mark])
         chosen = reserved
         if len(marked) > 1:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sfncompile import ir
+from sfncompile.conventions.steps import END
 from sfncompile.errors import FlowError, FlowErrors, UsageError
 from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_guard_calls
@@ -67,7 +68,7 @@ class _Reader:
         self.errors: list[FlowError] = []
         self.tree: ast.Module | None = None  # for `bound`, read only when a name is not ours
         self.configs: dict[str, Any] = {}  # Config attributes of the flow -> their values
-        self.end_step = "end"  # the flow's last step (@step(end=True) may name another)
+        self.end_step = END  # the flow's last step (@step(end=True) may name another)
 
     @functools.cached_property
     def bound(self) -> set[str] | None:

@@ -3,6 +3,7 @@ and changed steps marked, and the JSON diff folded away."""
 
 from __future__ import annotations
 
+from sfncompile.conventions.steps import END, START
 from sfncompile.review.facts import Edge, MachineFacts
 from sfncompile.review.semantic import MachineDiff
 
@@ -30,7 +31,7 @@ def mermaid(old: MachineFacts, new: MachineFacts, diff: MachineDiff) -> str:
         facts = (new.steps.get(name) or old.steps[name]).facts
         if facts.get("kind") == "switch":
             shape = f'{{{{"{name}"}}}}'
-        elif name in ("start", "end"):
+        elif name in (START, END):
             shape = f'(["{name}"])'
         else:
             shape = f'["{name}"]'

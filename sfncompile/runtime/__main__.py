@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from sfncompile.conventions.steps import ON_ERROR_HOOK_STEP
+from sfncompile.conventions.steps import END, ON_ERROR_HOOK_STEP
 from sfncompile.datastore.storage import open_storage
 from sfncompile.runtime.exit_hook import hooks_after_end, hooks_on_error
 from sfncompile.runtime.reuse import ResumeError, reuse_task
@@ -75,8 +75,9 @@ def run_task(args: argparse.Namespace) -> int:
             return 0
         code = TaskRunner(spec, storage).run()
         # From a code package (on AWS; the local runner names the flow file and calls the
-        # hooks itself once the run has ended), the committed `end` task calls on_success.
-        if code == 0 and spec.step == "end" and args.flow_file is None and graph.get("exit_hook"):
+        # hooks itself once the run has ended), the committed end task calls on_success.
+        last = spec.step == graph.get("end_step", END)
+        if code == 0 and last and args.flow_file is None and graph.get("exit_hook"):
             hooks_after_end(graph, flow_file, args.root, args.run)
         return code
     except (TaskError, ResumeError, json.JSONDecodeError) as exc:

@@ -24,6 +24,7 @@ from types import CodeType, FrameType
 from typing import Any
 
 from sfncompile.conventions.event_format import RUN_SUCCEEDED
+from sfncompile.conventions.steps import START
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import (
     DatastoreError,
@@ -205,7 +206,7 @@ class TaskRunner:
         """The flow instance for this task, its join inputs, and the parent pathspecs."""
         spec, info = self.spec, self.info
         params = [p["attr"] for p in self.graph["parameters"]]
-        if spec.step == self.graph.get("start_step", "start"):
+        if spec.step == self.graph.get("start_step", START):
             try:
                 given = run_events.start_parameters(self.storage, self.flow_name, spec.run,
                                                     spec.params)
@@ -349,7 +350,8 @@ class TaskRunner:
         got = flow._sfn.transition
         if info["kind"] == "end":
             if got is not None:
-                raise TaskError(f"step 'end' called self.next{got.targets}; end has no next")
+                raise TaskError(f"step {step!r} called self.next{got.targets}; the last step "
+                                "has no next")
             return
         want = _describe(info)
         if got is None:
