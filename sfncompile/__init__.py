@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
         namespace,
     )
     from sfncompile.local.python_api import NBRunner, Runner
+    from sfncompile.runtime.publish import publish_event
     from sfncompile.runtime.s3 import S3
 
 __version__ = "0.1.0"
@@ -84,7 +85,7 @@ __all__ = [
     "trigger_on_finish",
     "user_step_decorator",
 ]
-__all__ += [  # loaded on first use (lazy_exports.py)
+__all__ += [  # loaded on first use (flow/lazy_exports.py)
     "S3",
     "DataArtifact",
     "Flow",
@@ -98,6 +99,7 @@ __all__ += [  # loaded on first use (lazy_exports.py)
     "get_namespace",
     "metadata",
     "namespace",
+    "publish_event",
 ]
 
 

@@ -76,7 +76,7 @@ def test_the_code_package_carries_what_flows_reach_as_metaflow_x() -> None:
     from sfncompile.deploy import package
 
     names = set(package._runtime_files())
-    assert {"sfncompile/exception.py", "sfncompile/current.py",
+    assert {"sfncompile/exception.py", "sfncompile/flow/current.py", "sfncompile/flow/cards.py",
             "sfncompile/flow/metaflow_alias.py"} <= names
 
 
@@ -403,7 +403,7 @@ def test_step_functions_commands_map_onto_sfncompiles(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each `python flow.py step-functions ...` becomes the sfncompile command (seen here as
     the argv it hands to sfncompile's CLI; those commands have their own tests on moto)."""
-    import sfncompile.cli.app
+    import sfncompile.cli
     from sfncompile.cli.flow_entry import make_cli
 
     script = _script(tmp_path)
@@ -412,7 +412,7 @@ def test_step_functions_commands_map_onto_sfncompiles(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     calls: list[list[str]] = []
-    monkeypatch.setattr(sfncompile.cli.app, "main", lambda argv, **_: calls.append(argv))
+    monkeypatch.setattr(sfncompile.cli, "main", lambda argv, **_: calls.append(argv))
     monkeypatch.chdir(tmp_path)
     for args in (["--with", "retry", "step-functions", "create", "--max-workers", "4",
                   "--tag", "team=ml"],

@@ -59,11 +59,17 @@ def test_contents_extra_and_runtime(flow_dir: Path, tmp_path: Path) -> None:
     assert names == sorted(names)
     assert _flow_names(out) == {"flow.py", "lib/util.py", "run.sh"}
     assert "_sfncompile/graph.json" in names
-    for needed in ["sfncompile/__init__.py", "sfncompile/flowspec.py", "sfncompile/runtime/"]:
+    for needed in ["sfncompile/__init__.py", "sfncompile/flow/flowspec.py", "sfncompile/runtime/"]:
         assert any(n.startswith(needed) for n in names), needed
     assert "sfncompile/datastore/storage.py" in names
     # What flows use inside a task: the client (also for S3(run=...)) and card components.
-    assert {"sfncompile/client.py", "sfncompile/cards.py"} <= set(names)
+    assert {"sfncompile/client/__init__.py", "sfncompile/client/core.py",
+            "sfncompile/flow/cards.py"} <= set(names)
+    # Every package a packaged module lives in comes with its __init__.
+    packages = {n.rsplit("/", 1)[0] for n in names if n.startswith("sfncompile/")}
+    assert {f"{p}/__init__.py" for p in packages} <= set(names)
+    # Deploying is not the container's business.
+    assert not [n for n in names if n.startswith(("sfncompile/deploy/", "sfncompile/cli/"))]
     # Nothing from the compiler side (pydantic, click) goes into a container.
     assert not any(
         n.startswith(("sfncompile/ir.py", "sfncompile/cli.py", "sfncompile/parser/"))

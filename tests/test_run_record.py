@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from sfncompile import client, run_record
+from sfncompile import client
+from sfncompile.client import run_record
 from sfncompile.conventions.input_keys import TRIGGER_KEY
 from sfncompile.emit import compile_asl
 from sfncompile.emit.asl import ON_ERROR_HOOKS, RUN_FAILED_ERROR

@@ -26,6 +26,8 @@ METAFLOW_NAMES = frozenset({
     # services and the client
     "S3", "Flow", "Run", "Step", "Task", "namespace", "get_namespace", "default_namespace",
     "get_metadata", "metadata", "DataArtifact", "Runner", "NBRunner",
+    # sfncompile's own: publish an event that starts deployed flows (@trigger)
+    "publish_event",
 })
 
 # `from metaflow.<sub> import X`: the submodules provided, each with its names (None: any).
