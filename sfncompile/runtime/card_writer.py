@@ -1,7 +1,7 @@
 """`@card`: `current.card` while the step runs, then one self-contained HTML file per card.
 
 A card is written with the task's attempt, before its commit, as
-`<Flow>/<run>/<step>/<task>/<attempt>/cards/<file>.html` (see datastore.py), and listed in
+`<Flow>/<run>/<step>/<task>/<attempt>/cards/<file>.html` (see datastore/layout.py), and listed in
 done.json under "cards". The file holds no reference to anything outside it (inline CSS,
 images as data URIs; its Content-Security-Policy forbids loading anything else), so it can be
 mailed or opened from S3 as it is. A card that fails to render never fails the task: with

@@ -5,7 +5,7 @@
         s3.get("x.json").text
 
 The root is one of: `run=` (a running flow's `self`, or a client `Run`): the run's own place
-in its datastore, `<root>/<Flow>/<run>/.s3/` (datastore.py), unless `bucket=`/`prefix=` name
+in its datastore, `<root>/<Flow>/<run>/.s3/` (datastore/layout.py), unless `bucket=`/`prefix=` name
 another S3 place (then `s3://bucket/prefix/<Flow>/<run>`, as Metaflow does); `s3root=`: an
 `s3://bucket/prefix` or a local directory; or nothing, and every key is a full `s3://` URL.
 Downloads go to a temporary directory that `close()` (the end of the `with`) removes.
