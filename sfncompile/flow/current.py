@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
+
+from sfncompile.conventions.project import user_name
 
 
 def get_username() -> str | None:
     """Who runs the flow, as Metaflow finds it: METAFLOW_USER, then SUDO_USER, USERNAME and
     USER, never root."""
-    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"):
-        user = os.environ.get(var)
-        if user and user != "root":
-            return user
-    return None
+    return user_name()
 
 
 class Current:
