@@ -536,6 +536,20 @@ def test_a_closed_stdout_is_an_error_not_a_traceback(world: dict[str, str]) -> N
                                   "written"
 
 
+@pytest.mark.parametrize("closed", ["stdout", "stdout and stderr"])
+def test_a_stdout_closed_from_the_start_is_an_error(world: dict[str, str], closed: str) -> None:
+    """`sfncompile build flow.py >&-`: Python starts with sys.stdout None."""
+    argv = [sys.executable, "-m", "sfncompile", "build", str(Path(world["base"]) / "flow.py")]
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: standard output is closed"), proc.stderr
+    if closed == "stdout and stderr":
+        silent = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: (os.close(1), os.close(2)))
+        assert silent.returncode == 2
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any directory")
 def test_an_unwritable_datastore_directory(tmp_path: Path, clean_env: None) -> None:
     (tmp_path / "flow.py").write_text(FLOW)

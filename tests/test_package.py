@@ -303,6 +303,13 @@ def test_only_the_flows_own_code_is_packaged(tmp_path: Path) -> None:
     assert "secret" not in out.read_bytes().decode("latin-1")
     assert not {"passwd", "keys/key.pem"} & _flow_names(out)
 
+    # A link to itself (ELOOP) is named, not an OSError; ignored, it is left out.
+    (flow / "again").symlink_to("again")
+    with pytest.raises(PackageError, match=r"lead round in a loop: again -> again"):
+        build_package(flow, out, include_runtime=False)
+    (flow / ".sfnignore").write_text("/passwd\nkeys\nagain\n")
+    build_package(flow, out, include_runtime=False)
+
 
 def test_package_limits_are_enforced_on_both_sides(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,3 +74,25 @@ def test_corpus_sizes() -> None:
     assert len(INVALID) >= 20 and len(VALID) >= 10
     assert any("L" in e for e in VALID) and any("W" in e for e in VALID)
     assert any("#" in e for e in VALID)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expression"),
+    [
+        ("cron=None", "cron(0 0 * * ? *)"),  # Metaflow's default: daily
+        ("cron=None, hourly=True", "cron(0 * * * ? *)"),
+        ("cron='0 6 * * ? *', daily=False", "cron(0 6 * * ? *)"),
+        ("weekly=True", "cron(0 0 ? * SUN *)"),
+    ],
+)
+def test_schedule_arguments_as_metaflow_reads_them(arguments: str, expression: str) -> None:
+    from sfncompile.parser import parse_source
+
+    source = (
+        "from sfncompile import FlowSpec, schedule, step\n\n\n"
+        f"@schedule({arguments})\nclass S(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n"
+    )
+    flow = parse_source(source, "flow.py")
+    assert flow.schedule is not None and flow.schedule.expression == expression

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from sfncompile.cli.common import EXIT_USAGE, friendly_errors, stdout_closed
+from sfncompile.cli.common import EXIT_USAGE, check_streams, friendly_errors, stdout_closed
 
 
 class _Commands(click.Group):
@@ -48,6 +48,7 @@ class _Main(_Commands):
              **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
+        check_streams()
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
             sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit

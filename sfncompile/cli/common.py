@@ -65,6 +65,17 @@ def parse_pairs(pairs: tuple[str, ...], option: str) -> dict[str, str]:
         raise UsageError(str(exc)) from None
 
 
+def check_streams() -> None:
+    """A process started with its stdout or stderr closed (`sfncompile build f.py >&-`) has
+    None there: say so and stop, rather than fail with a traceback at the first write."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process's lifetime
+    if sys.stdout is None:
+        click.echo("error: standard output is closed: redirect it (for example to "
+                   "/dev/null) instead of closing it", err=True)
+        sys.exit(EXIT_USAGE)
+
+
 def stdout_closed() -> None:
     # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
     devnull = os.open(os.devnull, os.O_WRONLY)

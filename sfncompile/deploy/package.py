@@ -161,6 +161,7 @@ def _flow_files(flow_dir: Path, skip: Path | None) -> dict[str, Path]:
     rules = _load_rules(flow_dir)
     files: dict[str, Path] = {}
     leaving: list[str] = []
+    looping: list[str] = []
     # (real directory, archive prefix); a followed directory link is read at its target.
     todo: list[tuple[Path, str]] = [(flow_dir, "")]
     while todo:
@@ -169,7 +170,12 @@ def _flow_files(flow_dir: Path, skip: Path | None) -> dict[str, Path]:
             found = sorted(entries, key=lambda e: e.name)
         for entry in found:
             rel, path = prefix + entry.name, Path(entry.path)
-            is_dir = entry.is_dir()  # follows a link
+            try:
+                is_dir = entry.is_dir()  # follows a link
+            except OSError:  # a link that leads to itself (ELOOP)
+                if not _ignored(rules, rel, False):
+                    looping.append(f"{rel} -> {os.readlink(path)}")
+                continue
             if _never_packed(entry.name, path, is_dir) or _ignored(rules, rel, is_dir):
                 continue
             if entry.is_symlink():
@@ -184,6 +190,10 @@ def _flow_files(flow_dir: Path, skip: Path | None) -> dict[str, Path]:
                 todo.append((path, rel + "/"))
             elif entry.is_file() and (skip is None or path.resolve() != skip):
                 files[rel] = path
+    if looping:
+        raise PackageError(
+            f"symlinks in {flow_dir} lead round in a loop: {', '.join(sorted(looping))}; "
+            "remove them, or exclude them in .sfnignore (or .gitignore)")
     if leaving:
         raise PackageError(
             f"symlinks in {flow_dir} point outside it: {', '.join(sorted(leaving))}; the code "

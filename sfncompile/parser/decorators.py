@@ -447,7 +447,7 @@ def schedule_expression(args: dict[str, Any]) -> str:
     chosen = [k for k in ("cron", "daily", "hourly", "weekly") if args.get(k)]
     if len(chosen) > 1:
         raise ScheduleError(f"@schedule takes one of cron, daily, hourly or weekly, got {chosen}")
-    if "cron" in args:
+    if args.get("cron") is not None:  # cron=None is Metaflow's default: no cron
         cron = args["cron"].strip()
         return validate_schedule(cron if cron.startswith(("cron(", "rate(")) else f"cron({cron})")
     if args.get("hourly"):
