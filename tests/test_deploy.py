@@ -330,6 +330,22 @@ def test_delete_touches_only_its_own_resources(deployment: Deployment) -> None:
     assert d.cli("delete", "Team-Flow", "--yes").returncode == 0
 
 
+def test_a_job_definition_name_owned_by_another_machine_is_refused(
+        deployment: Deployment) -> None:
+    """`Pair` has a step `train` (job definition `Pair-train`); a machine named `Pair-train`
+    would take that name for its own default job definition."""
+    d = deployment
+    flow = d.tmp / "pair" / "flow.py"
+    flow.parent.mkdir()
+    flow.write_text(TEAM_FLOW)
+    d.deploy(flow, "--name", "Pair")
+    proc = d.cli("deploy", str(flow), *d.settings(), "--name", "Pair-train")
+    assert proc.returncode == 2, proc.stderr
+    assert "error: the job definition Pair-train belongs to the state machine Pair" in proc.stderr
+    assert "Pair-train" not in _machines(d)
+    assert d.cli("delete", "Pair", "--yes").returncode == 0
+
+
 def test_long_names_get_their_own_schedule_rule(deployment: Deployment) -> None:
     d = deployment
     head = "L" * 64

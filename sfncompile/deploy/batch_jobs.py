@@ -111,7 +111,9 @@ def prepare_batch_jobs(flow: FlowIR, flow_file: Path, config: Config, datastore_
             key = job_definition_placeholder(
                 step if needs_own_definition(by_name[step]) else None)[2:-1]
             if key not in by_key:
-                by_key[key] = deployer.job_definition(key, target.job_definitions[key])
+                wanted = target.job_definitions[key]
+                revisions = deployer.active_revisions(wanted["jobDefinitionName"])
+                by_key[key] = deployer.job_definition(wanted, revisions)
             arns[step] = by_key[key]
     return BatchJobs(clients, flow, str(config.get("job_queue")), arns,
                      datastore_root.rstrip("/"), by_name)

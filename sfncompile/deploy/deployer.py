@@ -273,8 +273,11 @@ class Deployer:
 
     def run(self) -> str:
         check_upstreams(self.aws, self.t.machine_name, self.t.upstreams)  # before any change
+        found = {d["jobDefinitionName"]: self.active_revisions(d["jobDefinitionName"])
+                 for d in self.t.job_definitions.values()}
         self.upload_package()
-        arns = {key: self.job_definition(key, d) for key, d in self.t.job_definitions.items()}
+        arns = {key: self.job_definition(d, found[d["jobDefinitionName"]])
+                for key, d in self.t.job_definitions.items()}
         # Compact, as Step Functions counts the definition's bytes; build checked the size
         # with the longest values AWS allows, this checks it with the actual ones.
         definition = render_compact(self.t.resolved(arns))
@@ -300,10 +303,22 @@ class Deployer:
         self.changed.append("code package")
         self.say(f"code package    uploaded   {t.package_url}")
 
-    def job_definition(self, key: str, wanted: dict[str, Any]) -> str:
-        name = wanted["jobDefinitionName"]
+    def active_revisions(self, name: str) -> list[dict[str, Any]]:
+        """The job definition's active revisions; an error, before anything changes, when
+        another state machine owns the name: `<machine>-<step>` of one deployment can be the
+        `<machine>` of another (`A-B` with a step `train`, and `A-B-train`)."""
         found = self.aws.batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")
-        latest = max(found.get("jobDefinitions", []), key=lambda d: d["revision"], default=None)
+        revisions: list[dict[str, Any]] = found.get("jobDefinitions", [])
+        owners = {(d.get("tags") or {}).get(OWNER_TAG) for d in revisions}
+        others = sorted(o for o in owners if o and o != self.t.machine_name)
+        if others:
+            raise UsageError(f"the job definition {name} belongs to the state machine "
+                             f"{others[0]}: deploy this flow under another --name")
+        return revisions
+
+    def job_definition(self, wanted: dict[str, Any], revisions: list[dict[str, Any]]) -> str:
+        name = wanted["jobDefinitionName"]
+        latest = max(revisions, key=lambda d: d["revision"], default=None)
         if latest is not None and _same_job_definition(latest, wanted):
             self.say(f"job definition unchanged  {name}:{latest['revision']}")
             arn: str = latest["jobDefinitionArn"]
