@@ -17,6 +17,7 @@ class EventDecorators:
                  error: Callable[[ast.AST, str], None], flow: str) -> None:
         self.pos = pos
         self.error = error
+        self.flow = flow
         self.where = f"flow {flow!r}"
         self.seen: dict[str, ast.AST] = {}
         self.project: ProjectIR | None = None
@@ -53,6 +54,14 @@ class EventDecorators:
                                f"{t.name!r} maps the payload to {param!r}, which is not a "
                                f"Parameter of the flow (parameters: "
                                f"{', '.join(sorted(known)) or 'none'})")
+        own_project = self.project.name if self.project else None
+        for f in self.finish:
+            # Its own finish, on its own branch: every run would start the next, forever.
+            if f.flow == self.flow and f.project in (None, own_project) and f.branch is None:
+                self.error(self.seen["trigger_on_finish"], f"{self.where}: @trigger_on_finish "
+                           "names the flow itself, so each run would start another without "
+                           "end; trigger on another flow, or on another branch "
+                           "('project.branch.Flow')")
         count = len(self.triggers) + len(self.finish)
         if count > triggers.MAX_TRIGGERS:
             self.error(self.seen.get("trigger") or self.seen["trigger_on_finish"],
