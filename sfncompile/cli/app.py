@@ -95,6 +95,7 @@ def _register_light_commands() -> None:
     """Commands whose modules import only click at the top: registered at once."""
     from sfncompile.cli import compile_commands, repo_commands, run_commands
     from sfncompile.cli.card_commands import card_commands
+    from sfncompile.cli.tag_commands import tag_commands
 
     for module in (compile_commands, run_commands, repo_commands):
         for command in module.COMMANDS:
@@ -102,6 +103,7 @@ def _register_light_commands() -> None:
                 command.callback = friendly_errors(command.callback)
             main.add_command(command)
     main.add_command(card_commands(friendly_errors))
+    main.add_command(tag_commands(friendly_errors))
 
 
 _register_light_commands()

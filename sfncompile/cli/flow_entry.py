@@ -8,6 +8,9 @@ command becomes the `sfncompile` command that does the same thing (nothing is do
       resume [STEP] [--origin-run-id ID] [--tag T]...           sfncompile resume (default:
                                                                   the flow's latest run)
       show                                                      the steps, as Metaflow shows them
+      tag add|remove [--run-id ID] [--namespace NS] TAG...      sfncompile tag add|remove
+      tag replace [--run-id ID] --remove T... --add T...        sfncompile tag replace
+      tag list [--run-id ID|ID] [--all|--my-runs] ...           sfncompile tag list
       step-functions [--name NAME] create [--only-json] ...     sfncompile deploy (build)
       step-functions [--name NAME] trigger [--PARAM VALUE]...   sfncompile trigger
       step-functions [--name NAME] list-runs                    sfncompile status
@@ -160,6 +163,7 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
         click.echo(friendly_errors(describe)(), nl=False)
 
     group.add_command(_step_functions(flow))
+    group.add_command(_tag(flow))
     return group
 
 
@@ -213,6 +217,84 @@ def _decorator_names(policies: Any) -> list[str]:
                ("timeout", policies.timeout_seconds is not None),
                ("environment", bool(policies.environment))]
     return [name for name, on in present if on]
+
+
+_run_id = click.option("--run-id", metavar="ID", help="The run (required to change tags).")
+_namespace = click.option("--namespace", "user_namespace", metavar="NS",
+                          help="The namespace the run must be in (default: yours).")
+
+
+def _tag(flow: _Flow) -> click.Group:
+    """Metaflow's `tag` command: `sfncompile tag` on this flow's runs."""
+
+    def call(command: str, run_id: str | None, options: list[str],
+             tags: tuple[str, ...] = ()) -> None:
+        if run_id is not None and (not run_id or "/" in run_id):
+            raise click.UsageError(f"--run-id {run_id!r} is not a run id")
+        root = ["--datastore-root", flow.root] if flow.root else []
+        pathspec = f"{flow.name}/{run_id}" if run_id else flow.name
+        # After `--`, a tag that starts with `-` is still a tag.
+        flow.call("tag", command, *root, *options, "--", pathspec, *tags)
+
+    def namespace(user_namespace: str | None) -> list[str]:
+        return ["--namespace", user_namespace] if user_namespace else []
+
+    @click.group(name="tag", help="Add, remove, replace or list the tags of the flow's runs "
+                                  "(sfncompile tag).")
+    def tag() -> None:
+        pass
+
+    @tag.command(help="Add tags to a run.")
+    @_run_id
+    @_namespace
+    @click.argument("tags", nargs=-1, required=True)
+    def add(run_id: str | None, user_namespace: str | None, tags: tuple[str, ...]) -> None:
+        call("add", run_id, namespace(user_namespace), tags)
+
+    @tag.command(help="Remove tags from a run.")
+    @_run_id
+    @_namespace
+    @click.argument("tags", nargs=-1, required=True)
+    def remove(run_id: str | None, user_namespace: str | None, tags: tuple[str, ...]) -> None:
+        call("remove", run_id, namespace(user_namespace), tags)
+
+    @tag.command(help="Remove (--remove) and add (--add) tags of a run in one change.")
+    @_run_id
+    @_namespace
+    @click.option("--add", "to_add", multiple=True, metavar="TAG", help="A tag to add.")
+    @click.option("--remove", "to_remove", multiple=True, metavar="TAG",
+                  help="A tag to remove.")
+    def replace(run_id: str | None, user_namespace: str | None, to_add: tuple[str, ...],
+                to_remove: tuple[str, ...]) -> None:
+        args = [f"--add={t}" for t in to_add] + [f"--remove={t}" for t in to_remove]
+        call("replace", run_id, [*namespace(user_namespace), *args])
+
+    @tag.command(name="list", help="List the tags of a run, or of the flow's runs.")
+    @_run_id
+    @click.option("--all", "list_all", is_flag=True, help="Every run of the flow (the "
+                                                          "default without a run).")
+    @click.option("--my-runs", is_flag=True, help="The runs in your namespace.")
+    @click.option("--hide-system-tags", is_flag=True, help="User tags only.")
+    @click.option("--group-by-tag", is_flag=True, help="Each tag, with its runs.")
+    @click.option("--group-by-run", is_flag=True, help="Each run, with its tags.")
+    @click.option("--flat", is_flag=True, hidden=True)
+    @click.argument("arg_run_id", metavar="[RUN_ID]", required=False)
+    def list_tags(run_id: str | None, list_all: bool, my_runs: bool, hide_system_tags: bool,
+                  group_by_tag: bool, group_by_run: bool, flat: bool,
+                  arg_run_id: str | None) -> None:
+        if list_all and my_runs:
+            raise click.UsageError("--all and --my-runs: give one")
+        if run_id is not None and arg_run_id is not None:
+            raise click.UsageError("give the run as --run-id ID or as ID, not both")
+        flags = [name for name, on in (("--my-runs", my_runs),
+                                       ("--hide-system-tags", hide_system_tags),
+                                       ("--group-by-tag", group_by_tag),
+                                       ("--group-by-run", group_by_run),
+                                       ("--flat", flat)) if on]
+        chosen = None if list_all or my_runs else (run_id or arg_run_id)
+        call("list", chosen, flags)
+
+    return tag
 
 
 def _step_functions(flow: _Flow) -> click.Group:

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
+from sfncompile import exception
 from sfncompile.client import run_record
+from sfncompile.client import tags as run_tags
 from sfncompile.conventions.steps import END, START
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
 from sfncompile.flow import metaflow_alias
-from sfncompile.flow.current import get_username
+from sfncompile.flow.current import resolve_identity
 
 DEFAULT_ROOT = ".sfncompile"
 
@@ -52,12 +54,16 @@ def datastore_root() -> str:
 # -- Metaflow's metadata and namespace functions -------------------------------------------
 # sfncompile keeps all metadata in the datastore, so the "metadata provider" is the datastore
 # root: get_metadata() gives "local@<root>", metadata("local@<root>") (or a bare root) reads
-# another. Runs are filtered by namespace only when their record lists tags ("tags" in
-# _run.json); a run recorded without tags is visible in every namespace.
+# another. A namespace is a tag: runs are filtered by namespace only when their record lists
+# system tags (a local run's); a run recorded without them is visible in every namespace.
 
 
-class MetaflowNamespaceMismatch(Exception):
-    """The run is not in the current namespace (namespace(None) shows every run)."""
+class MetaflowNamespaceMismatch(exception.MetaflowNamespaceMismatch):
+    """The run is not in the current namespace (namespace(None) shows every run); a flow
+    catches it as `metaflow.exception.MetaflowNamespaceMismatch`."""
+
+    def __init__(self, message: str) -> None:
+        exception.MetaflowException.__init__(self, message)
 
 
 _UNSET = object()
@@ -65,16 +71,15 @@ _namespace: object = _UNSET
 
 
 def default_namespace() -> str | None:
-    """Back to the default namespace, `user:<name>`, which it returns."""
+    """Back to the default namespace, which it returns: `user:<name>`, or `production:<token>`
+    with METAFLOW_PRODUCTION_TOKEN set (None when no user name is known)."""
     global _namespace
-    user = get_username()
-    ns = f"user:{user}" if user else None
-    _namespace = ns
-    return ns
+    _namespace = resolve_identity()
+    return _namespace
 
 
 def namespace(ns: str | None) -> str | None:
-    """Read only runs tagged `ns` (None: every run); returns `ns`."""
+    """Read only runs tagged `ns`, a user or system tag (None: every run); returns `ns`."""
     global _namespace
     _namespace = ns
     return ns
@@ -97,13 +102,14 @@ def metadata(ms: str) -> str:
     return get_metadata()
 
 
-def _in_namespace(meta: dict[str, Any]) -> bool:
-    """A run is in namespace `ns` when one of its tags or system tags (`user:<name>`, which
-    the local runner records) is `ns`. A run that records no system tags is in every one."""
-    ns, tags, system = get_namespace(), meta.get("tags"), meta.get("system_tags")
-    if ns is None or not isinstance(system, list):
+def _in_namespace(run: Run) -> bool:
+    """A run is in namespace `ns` when one of its recorded system tags (`user:<name>`, ...)
+    or its user tags (as changed since) is `ns`. A run that records no system tags is in
+    every one."""
+    ns = get_namespace()
+    if ns is None or not isinstance(run._meta.get("system_tags"), list):
         return True
-    return ns in system or (isinstance(tags, list) and ns in tags)
+    return run._tag_set.has_all([ns], deployed=False)
 
 
 def _storage() -> Storage:
@@ -118,19 +124,21 @@ class Flow:
     def __repr__(self) -> str:
         return f"Flow('{self.name}')"
 
-    def runs(self) -> list[Run]:
-        """Every run, newest first. A run whose records are damaged is left out, with a
-        warning that names the file; the others are still listed."""
+    def runs(self, *tags: str) -> list[Run]:
+        """Every run in the namespace (with `tags`: that carries all of them), newest first.
+        A run whose records are damaged is left out, with a warning that names the file;
+        the others are still listed."""
         runs = []
         for run_id in ds.list_runs(self._storage, self.name):
             run = Run(f"{self.name}/{run_id}", self._storage)
             try:
                 run.created  # noqa: B018 - reads _run.json (or the start task's done.json)
+                wanted = _in_namespace(run) and run._tag_set.has_all(tags)
             except ds.DamagedRecord as exc:
                 warnings.warn(f"skipping run {run.pathspec}: {exc}", DamagedRunWarning,
                               stacklevel=2)
                 continue
-            if _in_namespace(run._meta):
+            if wanted:
                 runs.append(run)
         return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
 
@@ -168,7 +176,7 @@ class Run:
 
     def _visible(self) -> bool:
         try:
-            return _in_namespace(self._meta)
+            return _in_namespace(self)
         except ds.DamagedRecord:  # reported by whatever reads the record next
             return True
 
@@ -247,11 +255,8 @@ class Run:
 
     @property
     def tags(self) -> frozenset[str]:
-        """The run's tags, a frozenset as in Metaflow: its own, and a deployed run's deploy
-        tags as `key:value` text."""
-        own = [str(t) for t in self._meta.get("tags") or []]
-        deployed = [f"{k}:{v}" for k, v in (self.deployment.get("deploy_tags") or {}).items()]
-        return frozenset({*own, *deployed})
+        """The run's user and system tags, a frozenset as in Metaflow (see `user_tags`)."""
+        return self.user_tags | self.system_tags
 
     @property
     def failure(self) -> dict[str, Any] | None:
@@ -335,6 +340,47 @@ class Run:
     def data(self) -> ArtifactView | None:
         end = self.end_task
         return end.data if end else None
+
+    # -- tags: Metaflow's rules, in client/tags.py --------------------------------------------
+
+    @cached_property
+    def _tag_set(self) -> run_tags.RunTags:
+        return run_tags.RunTags(self._storage, self.flow, self.id, self._meta,
+                                lambda: self.deployment.get("deploy_tags") or {})
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """`run --tag` tags, as changed since by `add_tag` & co. (read when first asked)."""
+        return self._tag_set.user
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """What the run was started with (`user:<name>`, `runtime:`, `python_version:`, ...),
+        and a deployed run's deploy tags as `key:value`. They cannot be changed."""
+        return self._tag_set.system
+
+    def add_tag(self, tag: str) -> None:
+        """Add a user tag; a tag that is already a system tag is left alone, without an
+        error. A list of tags works too, as in Metaflow."""
+        self._tag_set.replace([], run_tags.one_or_many(tag))
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        self._tag_set.replace([], run_tags.one_or_many(tags))
+
+    def remove_tag(self, tag: str) -> None:
+        """Remove a user tag (a missing one is no error); removing a system tag is one."""
+        self._tag_set.replace(run_tags.one_or_many(tag), [])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        self._tag_set.replace(tags, [])
+
+    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
+        """Remove a tag and add one in a single change, the removal first."""
+        self._tag_set.replace(run_tags.one_or_many(tag_to_remove),
+                              run_tags.one_or_many(tag_to_add))
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        self._tag_set.replace(tags_to_remove, tags_to_add)
 
 
 class Step:

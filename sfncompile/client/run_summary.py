@@ -32,8 +32,9 @@ def run_summary(run: Run) -> list[str]:
         lines.append(f"trigger: {_short(json.dumps(run.trigger, sort_keys=True, default=str))}")
     if run.deployed_by:
         lines.append(f"deployed by: {run.deployed_by}")
-    if run.tags:
-        lines.append(f"tags: {', '.join(sorted(run.tags))}")
+    for name, tags in (("tags", run.user_tags), ("system tags", run.system_tags)):
+        if tags:
+            lines.append(f"{name}: {', '.join(sorted(tags))}")
     failure = run.failure
     if failure:
         where = "/".join(str(failure[k]) for k in ("step", "task") if k in failure) or "?"

@@ -8,6 +8,10 @@ machine (which reads control objects straight from S3). Keys, relative to the st
                                          values share one blob. Every read checks it before
                                          unpickling (load_artifact)
     <Flow>/<run>/_run.json               run metadata (JSON object)
+    <Flow>/<run>/_tags.json              the run's user tags once changed after it started
+                                         ({"tags": [...]}; client/tags.py), written only by
+                                         compare-and-swap: the runner rewrites _run.json as
+                                         the run goes, so the changes cannot live there
     <Flow>/<run>/<step>/<task>/control.json
                                          a dynamic decision (foreach width, switch arm) as JSON.
                                          Task level, not attempt level: the state machine must
@@ -122,6 +126,10 @@ def control_key(flow: str, run: str, step: str, task: str) -> str:
 
 def run_meta_key(flow: str, run: str) -> str:
     return f"{run_prefix(flow, run)}/_run.json"
+
+
+def run_tags_key(flow: str, run: str) -> str:
+    return f"{run_prefix(flow, run)}/_tags.json"
 
 
 # ---------------------------------------------------------------------------- artifacts
@@ -482,6 +490,28 @@ def write_run_meta(storage: Storage, flow: str, run: str, meta: dict[str, Any]) 
 
 def read_run_meta(storage: Storage, flow: str, run: str) -> dict[str, Any]:
     return _load_dict(storage, run_meta_key(flow, run))
+
+
+def read_run_tags(storage: Storage, flow: str, run: str) -> tuple[list[str], str]:
+    """The run's user tags as last changed, and the version `write_run_tags` compares.
+    Raises KeyNotFound while they were never changed."""
+    key = run_tags_key(flow, run)
+    data, version = storage.get_versioned(key)
+    try:
+        tags = json.loads(data).get("tags")
+    except (ValueError, AttributeError, RecursionError):
+        tags = None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise DamagedRecord(f"{storage.url(key)} is damaged: not a JSON object with a 'tags' "
+                            "list of strings")
+    return tags, version
+
+
+def write_run_tags(storage: Storage, flow: str, run: str, tags: list[str],
+                   version: str | None) -> bool:
+    """Replace the user tags if they are still at `version` (None: never changed yet);
+    False when another change came first."""
+    return storage.put_if(run_tags_key(flow, run), _dump({"tags": sorted(tags)}), version)
 
 
 # ---------------------------------------------------------------------------- task attempts

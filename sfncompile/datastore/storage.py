@@ -3,7 +3,8 @@
 Keys are relative, `/`-separated paths (`Flow/run/step/...`). A local directory behaves like
 an S3 bucket: a key is visible whole or not at all (writes go to a temp file that is renamed
 into place), a "directory" exists only while some key lies under it, and `list` matches keys
-by string prefix, exactly as S3's `Prefix` does.
+by string prefix, exactly as S3's `Prefix` does. `put_if` is a compare-and-swap on both: S3's
+conditional writes (If-Match an ETag), and on a local directory a lock its writers share.
 
 This module is part of the runtime, so it imports only the stdlib and (lazily) boto3.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -64,6 +66,15 @@ class Storage(ABC):
     @abstractmethod
     def get_bytes(self, key: str) -> bytes:
         """Raises KeyNotFound."""
+
+    @abstractmethod
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        """The key's content and a version that `put_if` compares. Raises KeyNotFound."""
+
+    @abstractmethod
+    def put_if(self, key: str, data: bytes, version: str | None) -> bool:
+        """Write only if the key is still at `version` (None: only if it does not exist), as
+        one atomic compare-and-swap; False, writing nothing, when another write came first."""
 
     @abstractmethod
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None: ...
@@ -135,6 +146,31 @@ class LocalStorage(Storage):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyNotFound(key) from None
 
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        data = self.get_bytes(key)
+        return data, _digest(data)
+
+    def put_if(self, key: str, data: bytes, version: str | None) -> bool:
+        # Writers of one directory take turns under an advisory lock on it (released if the
+        # process dies); readers need none, since the write is still a rename.
+        import fcntl  # not at the top: Windows has none, and only put_if needs it
+
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current: str | None = _digest(target.read_bytes())
+            except FileNotFoundError:
+                current = None
+            if current != version:
+                return False
+            self.put_bytes(key, data)
+            return True
+        finally:
+            os.close(fd)  # releases the lock
+
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         src = os.fspath(local_path)
         self._atomic_write(key, lambda tmp: shutil.copyfile(src, tmp))
@@ -196,6 +232,10 @@ class LocalStorage(Storage):
         return (self._path(key) if key else self.root).as_uri()
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _has_file(path: str) -> bool:
     """Whether a directory holds any committed file: empty dirs are invisible, as on S3."""
     for _, _, filenames in os.walk(path):
@@ -204,12 +244,21 @@ def _has_file(path: str) -> bool:
     return False
 
 
-def _is_not_found(err: Exception) -> bool:
+def _error_code(err: Exception) -> str | None:
     from botocore.exceptions import ClientError
 
     if not isinstance(err, ClientError):
-        return False
-    return err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+        return None
+    return err.response.get("Error", {}).get("Code")
+
+
+def _is_not_found(err: Exception) -> bool:
+    return _error_code(err) in ("404", "NoSuchKey", "NotFound")
+
+
+# A conditional write that lost: the object changed (412), or another conditional write to it
+# was under way (409).
+_LOST_RACE = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 
 
 class S3Storage(Storage):
@@ -249,6 +298,25 @@ class S3Storage(Storage):
     def get_bytes(self, key: str) -> bytes:
         body: bytes = self._get_object(key)["Body"].read()
         return body
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        obj = self._get_object(key)
+        return obj["Body"].read(), str(obj["ETag"])
+
+    def put_if(self, key: str, data: bytes, version: str | None) -> bool:
+        # S3's conditional writes: If-Match an ETag, or If-None-Match * for a new key.
+        try:
+            if version is None:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
+                                       IfNoneMatch="*")
+            else:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
+                                       IfMatch=version)
+        except Exception as err:
+            if _error_code(err) in _LOST_RACE or (version is not None and _is_not_found(err)):
+                return False
+            raise
+        return True
 
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         self.client.upload_file(os.fspath(local_path), self.bucket, self._key(key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,17 @@ def get_username() -> str | None:
     """Who runs the flow, as Metaflow finds it: METAFLOW_USER, then SUDO_USER, USERNAME and
     USER, never root."""
     return user_name()
+
+
+def resolve_identity() -> str | None:
+    """Metaflow's identity: the default namespace and a run's system tag. `production:<token>`
+    when METAFLOW_PRODUCTION_TOKEN is set, else `user:<name>`; None when neither is known
+    (where Metaflow raises MetaflowUnknownUser)."""
+    token = os.environ.get("METAFLOW_PRODUCTION_TOKEN")
+    if token:
+        return f"production:{token}"
+    user = get_username()
+    return f"user:{user}" if user else None
 
 
 class Current:
@@ -67,7 +79,7 @@ class Current:
 
     def _set(self, read_tags: Callable[[], list[str]] | None = None, **values: object) -> None:
         self.username = get_username()
-        self.namespace = f"user:{self.username}" if self.username else None
+        self.namespace = resolve_identity()
         self._tags, self._read_tags = None, read_tags
         for key, value in values.items():
             setattr(self, key, value)

@@ -193,7 +193,7 @@ class LocalRunner:
         meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
                 "params": self.params, "status": "running", "started": time.time(),
                 "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local",
-                "tags": self.tags, "system_tags": system_tags(),
+                "tags": self.tags, "system_tags": system_tags(self.graph),
                 "runner_process": lifeline.identity()}
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
         result = RunResult(self.flow, self.run_id, succeeded=False)
@@ -315,9 +315,23 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def system_tags() -> list[str]:
-    """Metaflow's system tag for who ran the run: the client's default namespace."""
-    from sfncompile.flow.current import get_username
+def system_tags(graph: dict[str, Any]) -> list[str]:
+    """The system tags Metaflow gives a local run: who ran it (`user:<name>`, the client's
+    default namespace, or `production:<token>`), `runtime:`, `python_version:`, the tool's
+    version (`sfncompile_version:` where Metaflow says `metaflow_version:`) and, for a
+    @project flow, `project:` and `project_branch:`."""
+    import platform
 
-    user = get_username()
-    return [f"user:{user}"] if user else []
+    from sfncompile import __version__
+    from sfncompile.conventions.project import current_fields
+    from sfncompile.flow.current import resolve_identity
+
+    identity = resolve_identity()
+    tags = [identity] if identity else []
+    tags += [f"runtime:{os.environ.get('METAFLOW_RUNTIME_NAME') or 'dev'}",
+             f"python_version:{platform.python_version()}", f"sfncompile_version:{__version__}"]
+    project = current_fields(graph)  # the branch the tasks report as current.branch_name
+    if project:
+        tags += [f"project:{project['project_name']}",
+                 f"project_branch:{project['branch_name']}"]
+    return sorted(tags)
