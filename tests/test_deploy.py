@@ -392,3 +392,62 @@ def test_dollar_text_reaches_the_job_verbatim(deployment: Deployment, s3_env: No
     assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
     assert end_data(d.root, f"DollarEnvFlow/{run_id}") == {"x": "${JobQueue}",
                                                            "y": "${!S3Bucket}"}
+
+
+CAPACITY_FLOW = """
+from sfncompile import FlowSpec, resources, step
+
+
+class HungryFlow(FlowSpec):
+    @resources(cpu=8)
+    @step
+    def start(self):
+        self.next(self.render)
+
+    @resources(gpu=1)
+    @step
+    def render(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def _managed_queue(d: Deployment, name: str, max_vcpus: int, instance_types: list[str]) -> str:
+    ec2, iam, batch = (d.sfn.client(s) for s in ("ec2", "iam", "batch"))
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+    role = iam.create_role(RoleName=f"svc-{name}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    profile = iam.create_instance_profile(InstanceProfileName=f"ip-{name}")["InstanceProfile"]
+    env = batch.create_compute_environment(
+        computeEnvironmentName=f"ce-{name}", type="MANAGED", serviceRole=role,
+        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus,
+                          "instanceTypes": instance_types, "subnets": [subnet],
+                          "securityGroupIds": [group], "instanceRole": profile["Arn"]})
+    batch.create_job_queue(jobQueueName=name, state="ENABLED", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}])
+    return name
+
+
+def test_deploy_refuses_steps_that_the_queue_cannot_run(deployment: Deployment) -> None:
+    d = deployment
+    flow = d.tmp / "hungry" / "flow.py"
+    flow.parent.mkdir()
+    flow.write_text(CAPACITY_FLOW)
+    small = _managed_queue(d, "small-cpu", 4, ["c5.large"])
+    settings = [*d.settings(), "--job-queue", small, "--name", "Hungry"]
+    proc = d.cli("deploy", str(flow), *settings)
+    assert proc.returncode == 2, proc.stderr
+    assert "error: the job queues cannot run every step:" in proc.stderr
+    assert "step 'start' asks for 8 vCPU(s); the compute environments of job queue small-cpu " \
+           "offer at most 4 (maxvCpus)" in proc.stderr
+    assert "step 'render' asks for 1 GPU(s); no compute environment of job queue small-cpu " \
+           "has GPU instance types" in proc.stderr
+    assert "Hungry" not in _machines(d)
+    big = _managed_queue(d, "big-gpu", 16, ["g4dn.xlarge", "c5.large"])
+    ok = d.cli("deploy", str(flow), *d.settings(), "--job-queue", big, "--name", "Hungry")
+    assert ok.returncode == 0, ok.stderr
+    assert d.cli("delete", "Hungry", "--yes").returncode == 0

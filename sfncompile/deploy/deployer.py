@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from sfncompile.conventions.event_format import BUS_ENV
 from sfncompile.conventions.project import deployment_env
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
+from sfncompile.deploy.capacity import capacity_problems
 from sfncompile.deploy.config import MAX_TAGS, Config, split_s3_root
 from sfncompile.deploy.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.deploy.projects import project_tags, resolve_project
@@ -273,6 +274,10 @@ class Deployer:
 
     def run(self) -> str:
         check_upstreams(self.aws, self.t.machine_name, self.t.upstreams)  # before any change
+        problems = capacity_problems(self.t.flow, str(self.t.config.get("job_queue")),
+                                     self.aws.batch)
+        if problems:
+            raise UsageError("\n  ".join(["the job queues cannot run every step:", *problems]))
         found = {d["jobDefinitionName"]: self.active_revisions(d["jobDefinitionName"])
                  for d in self.t.job_definitions.values()}
         self.upload_package()
