@@ -105,6 +105,38 @@ def test_batch_step_runs_as_a_batch_job_and_the_rest_locally(
 
 
 
+def test_a_batch_end_step_leaves_the_run_end_to_the_local_runner(
+        deployment: Deployment, s3_env: None, tmp_path: Path) -> None:
+    """With `end` in AWS Batch, the local runner still drives the run: the on_success hooks
+    run once (by the runner), and no finish event is published, as for any local run."""
+    d = deployment
+    log = tmp_path / "side.log"
+    flow = write_flow(d, tmp_path, log)
+    source = flow.read_text(encoding="utf-8")
+    source = source.replace("from sfncompile import FlowSpec, Parameter, batch, step",
+                            "from sfncompile import FlowSpec, Parameter, batch, exit_hook, step")
+    source = source.replace("class HybridFlow(FlowSpec):",
+                            "def finished():\n    record('hook')\n\n\n"
+                            "@exit_hook(on_success=[finished])\nclass HybridFlow(FlowSpec):")
+    source = source.replace("    @step\n    def end(self):", "    @batch(cpu=1, memory=512)\n"
+                            "    @step\n    def end(self):")
+    flow.write_text(source, encoding="utf-8")
+    sqs, events = d.sfn.client("sqs"), d.sfn.client("events")
+    inbox = sqs.create_queue(QueueName=f"finish-{tmp_path.name[-20:]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+    events.put_rule(Name=f"finish-{tmp_path.name[-20:]}",
+                    EventPattern='{"source": ["sfncompile.run"]}')
+    events.put_targets(Rule=f"finish-{tmp_path.name[-20:]}", Targets=[
+        {"Id": "inbox", "Arn": arn["Attributes"]["QueueArn"]}])
+
+    hybrid = d.cli("run", str(flow), "--datastore-root", d.root)
+    assert hybrid.returncode == 0, hybrid.stderr + d.sfn.job_logs()[-3000:]
+    where = [line.split(" ") for line in log.read_text().splitlines()]
+    assert [w for w, _ in where].count("hook") == 1, where
+    assert dict(where)["hook"] == "local" and dict(where)["end"] != "local"
+    assert not sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=0).get("Messages")
+
+
 def test_interrupting_a_hybrid_run_terminates_its_batch_jobs(deployment: Deployment,
                                                              tmp_path: Path) -> None:
     d = deployment

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sfncompile.conventions.task_env import DATASTORE_ENV, LOCAL_DRIVER_ENV, ORIGIN_RUN_ENV
 from sfncompile.deploy.aws import AwsClients
 from sfncompile.deploy.config import Config
 from sfncompile.deploy.deployer import Deployer, Schedule, prepare, workdir
@@ -23,8 +24,6 @@ from sfncompile.emit.names import job_definition_placeholder, job_name
 from sfncompile.ir import FlowIR, StepIR
 
 # What the container's environment names: the datastore, and the run a resumed run continues.
-DATASTORE_ENV = "SFNCOMPILE_DATASTORE_ROOT"
-ORIGIN_RUN_ENV = "SFNCOMPILE_ORIGIN_RUN"  # as sfncompile.runtime.__main__ reads it
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 
 
@@ -55,6 +54,7 @@ class BatchJobs:
             parameters["caught"] = json.dumps(caught)
         env = dict(info.policies.environment)
         env[DATASTORE_ENV] = self.datastore_root
+        env[LOCAL_DRIVER_ENV] = "1"
         if origin_run:
             env[ORIGIN_RUN_ENV] = origin_run
         overrides: dict[str, Any] = {

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from sfncompile.conventions.steps import END, ON_ERROR_HOOK_STEP
+from sfncompile.conventions.task_env import DATASTORE_ENV, ORIGIN_RUN_ENV, driven_locally
 from sfncompile.datastore.storage import open_storage
 from sfncompile.runtime.exit_hook import hooks_after_end, hooks_on_error
 from sfncompile.runtime.reuse import ResumeError, reuse_task
@@ -19,7 +20,6 @@ GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
 DEFAULT_ROOT = ".sfncompile"
 # A Batch job's command is its job definition's; a local run that sends a task of a resumed
 # run to Batch names the origin run in the job's environment instead.
-ORIGIN_RUN_ENV = "SFNCOMPILE_ORIGIN_RUN"
 
 
 @functools.cache
@@ -31,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="the run id")
     p.add_argument("--task", required=True, help="the task id: <scope><loop counter>")
     p.add_argument("--attempt", type=int, default=0)
-    p.add_argument("--root", default=os.environ.get("SFNCOMPILE_DATASTORE_ROOT", DEFAULT_ROOT),
+    p.add_argument("--root", default=os.environ.get(DATASTORE_ENV, DEFAULT_ROOT),
                    help="datastore root: a directory or s3://bucket/prefix")
     p.add_argument("--graph", type=Path, default=GRAPH_IN_PACKAGE,
                    help="the step graph JSON written by the compiler")
@@ -74,10 +74,11 @@ def run_task(args: argparse.Namespace) -> int:
         if reuse_task(spec, storage):  # a run resumed on Step Functions reuses this task
             return 0
         code = TaskRunner(spec, storage).run()
-        # From a code package (on AWS; the local runner names the flow file and calls the
-        # hooks itself once the run has ended), the committed end task calls on_success.
+        # From a code package on AWS, the committed end task calls on_success; a local run
+        # (which names the flow file) and a hybrid run's jobs leave it to the local runner.
         last = spec.step == graph.get("end_step", END)
-        if code == 0 and last and args.flow_file is None and graph.get("exit_hook"):
+        on_aws = args.flow_file is None and not driven_locally()
+        if code == 0 and last and on_aws and graph.get("exit_hook"):
             hooks_after_end(graph, flow_file, args.root, args.run)
         return code
     except (TaskError, ResumeError, json.JSONDecodeError) as exc:

@@ -27,6 +27,7 @@ from sfncompile.conventions.event_format import (
     RUN_SOURCE,
 )
 from sfncompile.conventions.input_keys import TRIGGER_KEY
+from sfncompile.conventions.task_env import driven_locally
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage
 
@@ -93,8 +94,8 @@ def publish_run_event(graph: dict[str, Any], run: str, root: str, status: str) -
     that `@trigger_on_finish` listens for. A refused event is reported, not fatal: the run's
     results are committed already."""
     bus = os.environ.get(BUS_ENV)
-    if not bus:
-        return  # a local run publishes nothing, as Metaflow's local runs
+    if not bus or driven_locally():
+        return  # a local run (hybrid too) publishes nothing, as Metaflow's local runs
     try:
         put_event(RUN_SOURCE, status, run_event_detail(graph, run, root), bus)
     except Exception as exc:  # any AWS failure: warn, the run has succeeded
