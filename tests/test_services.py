@@ -128,6 +128,10 @@ def _check_card_commands(run: Any, root: str, kind: str, tmp_path: Path) -> None
     view = _cli("card", "view", start, "--datastore-root", root, env=env)
     assert view.returncode == 0, view.stderr
     page = Path(view.stdout.strip()).read_text(encoding="utf-8")
+    if root.startswith("s3://"):  # a copy in a private directory of its own, never shared
+        again = _cli("card", "view", start, "--datastore-root", root, env=env).stdout.strip()
+        assert Path(again).parent != Path(view.stdout.strip()).parent
+        assert Path(again).parent.stat().st_mode & 0o777 == 0o700
     assert page.startswith("<!DOCTYPE html>") and "default-src 'none'" in page
     assert "<h1>Services card</h1>" in page and "<strong>alpha</strong>" in page
     assert "&lt;script&gt;alert(&#x27;card&#x27;)&lt;/script&gt;" in page  # the artifact

@@ -112,9 +112,10 @@ def view(pathspec: str, card_id: str | None, card_type: str | None,
     chosen = _cards(pathspec, datastore_root, card_id, card_type)[0]
     if chosen.url.startswith("file://"):
         path = Path(chosen._storage.root, chosen.path)  # the datastore's own file
-    else:  # on S3: a local copy to open
-        path = Path(tempfile.gettempdir(), "sfncompile-cards", *chosen.path.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+    else:  # on S3: a local copy to open, in a directory of its own (private, 0700), so
+        # that two views, or two users, never share a path under /tmp
+        own = Path(tempfile.mkdtemp(prefix="sfncompile-card-"))
+        path = own / chosen.path.rsplit("/", 1)[-1]
         path.write_text(chosen.get(), encoding="utf-8")
     if _has_display():
         import webbrowser
