@@ -98,6 +98,15 @@ tag_option = click.option("--tag", "tags", multiple=True, metavar="TAG",
                           help="Tag the run (repeatable); steps read them as current.tags.")
 
 
+run_id_file_option = click.option(
+    "--run-id-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+    help="Write the run's id to PATH as soon as the run starts (Metaflow's option).")
+max_splits_option = click.option(
+    "--max-num-splits", type=click.IntRange(min=1), metavar="N",
+    help="Fail the run when a foreach has more than N items (Metaflow's safety check, whose "
+         "default is 100; default here: no limit).")
+
+
 def load_flow(flow_file: Path, flow_name: str | None, decospecs: tuple[str, ...] = ()) -> Any:
     from sfncompile.parser import parse_flow
     from sfncompile.parser.with_decorators import apply_with

@@ -3,8 +3,10 @@
 A flow file whose `__main__` guard calls `MyFlow()` takes Metaflow's spelling, and each
 command becomes the `sfncompile` command that does the same thing (nothing is done twice):
 
-    python flow.py [--with DECO[:K=V,...]]... [--datastore-root ROOT] COMMAND ...
+    python flow.py [--with DECO[:K=V,...]]... [--datastore-root ROOT] [--datastore local|s3]
+                   [--branch B] [--production] [Metaflow's other top-level options] COMMAND ...
       run [--PARAM VALUE]... [--tag T]... [--max-workers N]     sfncompile run
+          [--run-id-file PATH] [--max-num-splits N]
       resume [STEP] [--origin-run-id ID] [--tag T]...           sfncompile resume (default:
                                                                   the flow's latest run)
       show                                                      the steps, as Metaflow shows them
@@ -30,7 +32,25 @@ from typing import Any
 import click
 
 # Metaflow options with no meaning here that scripts pass out of habit: accepted, ignored.
-_IGNORED_FLAGS = ("--quiet/--not-quiet", "--pylint/--no-pylint")
+_IGNORED_FLAGS = ("--quiet/--not-quiet", "--pylint/--no-pylint",
+                  "--force-rebuild-environments/--no-force-rebuild-environments")
+# Metaflow's top-level options that choose a backend: Metaflow's choices, and for each choice
+# sfncompile has no counterpart of, why (None: accepted, nothing to choose).
+_BACKENDS: dict[str, dict[str, str | None]] = {
+    "metadata": {"local": None, "service": "sfncompile has no metadata service: a run's "
+                 "metadata is kept in its datastore (--metadata=local)",
+                 "spin": "sfncompile has no spin mode"},
+    "datastore": {"local": None, "s3": None, **{
+        name: "sfncompile keeps runs on local disk or in S3 (--datastore=local, or s3 with "
+              "--datastore-root s3://BUCKET/PREFIX)" for name in ("azure", "gs", "spin")}},
+    # @pypi/@conda mean the same with any of them: no environment is built, the packages
+    # must be importable (the README's decorator table).
+    "environment": {"local": None, "uv": None, "pypi": None, "conda": None},
+    "event_logger": {"debugLogger": None, "nullSidecarLogger": None},
+    "monitor": {"debugMonitor": None, "nullSidecarMonitor": None},
+    "mode": {"spin": "sfncompile has no spin mode: `sfncompile resume Flow/RUN --from STEP` "
+                     "runs a step again"},
+}
 # sfncompile commands whose first argument is FLOW.py, reachable as `python flow.py CMD`.
 _FILE_COMMANDS = ("build", "graph", "deploy", "trigger", "status")
 # Commands that accept --with.
@@ -45,6 +65,7 @@ class _Flow:
         self.file = flow_file
         self.decospecs: tuple[str, ...] = ()
         self.root: str | None = None
+        self.has_project = "project" in (getattr(cls, "sfn_decorators", None) or {})
         from sfncompile.flow.api import Parameter
 
         # Parameter name on the command line -> its class attribute, in definition order.
@@ -114,11 +135,27 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
                   help="Add a step decorator to every step that lacks it (repeatable).")
     @click.option("--datastore-root", metavar="DIR|s3://BUCKET/PREFIX",
                   help="Where runs are kept (default: sfncompile's, .sfncompile).")
-    @click.option(_IGNORED_FLAGS[0], default=False, hidden=True)
-    @click.option(_IGNORED_FLAGS[1], default=True, hidden=True)
-    def group(decospecs: tuple[str, ...], datastore_root: str | None, **_: Any) -> None:
+    @click.option("--branch", metavar="NAME",
+                  help="@project: the branch test.NAME (prod.NAME with --production); "
+                       "default: METAFLOW_BRANCH, else your user branch.")
+    @click.option("--production", is_flag=True,
+                  help="@project: the production branch (default: METAFLOW_PRODUCTION).")
+    @_backend_options
+    @click.option("--package-suffixes", metavar="SUFFIXES",
+                  help="Accepted, ignored: the code package holds the flow's whole directory.")
+    @click.option(_IGNORED_FLAGS[0], default=False, help="Accepted, ignored.")
+    @click.option(_IGNORED_FLAGS[1], default=True, help="Accepted, ignored.")
+    @click.option(_IGNORED_FLAGS[2], default=False, hidden=True)
+    def group(decospecs: tuple[str, ...], datastore_root: str | None, branch: str | None,
+              production: bool, **backends: Any) -> None:
         flow.decospecs = decospecs
-        flow.root = datastore_root
+        flow.root = _datastore_root(backends.get("datastore"), datastore_root)
+        for option, choices in _BACKENDS.items():
+            why = choices.get(backends.get(option) or "")
+            if why:
+                raise click.UsageError(f"--{option.replace('_', '-')}={backends[option]}: "
+                                       f"{why}")
+        _set_project_options(flow, branch, production)
 
     @group.command(help="Run the flow locally (sfncompile run).")
     @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the run.")
@@ -127,14 +164,17 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
                   help="Add a step decorator to every step that lacks it.")
     @click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE",
                   help="sfncompile's spelling of a parameter.")
+    @_run_options
     @_param_options(flow)
     def run(tags: tuple[str, ...], max_workers: int | None, decospecs: tuple[str, ...],
-            pairs: tuple[str, ...], **values: Any) -> None:
+            pairs: tuple[str, ...], run_id_file: str | None, max_num_splits: int | None,
+            **values: Any) -> None:
         args = _params_args(flow, values)
         for pair in pairs:
             args += ["--param", pair]
         flow.decospecs += decospecs
-        flow.sfncompile("run", *args, *_common(tags, max_workers))
+        flow.sfncompile("run", *args, *_common(tags, max_workers),
+                        *_run_args(run_id_file, max_num_splits))
 
     @group.command(help="Resume a run (default: the latest) from STEP or from where it "
                         "failed (sfncompile resume).")
@@ -142,13 +182,15 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
     @click.option("--origin-run-id", metavar="ID", help="The run to resume.")
     @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the new run.")
     @click.option("--max-workers", type=int, help="Tasks run in parallel at most.")
+    @_run_options
     def resume(step: str | None, origin_run_id: str | None, tags: tuple[str, ...],
-               max_workers: int | None) -> None:
+               max_workers: int | None, run_id_file: str | None,
+               max_num_splits: int | None) -> None:
         run_id = origin_run_id or _latest_run(flow)
         # This file, as Metaflow resumes with the current code (and a run on Step Functions
         # records no flow file).
         args = [f"{flow.name}/{run_id}", "--flow-file", str(flow.file),
-                *_common(tags, max_workers)]
+                *_common(tags, max_workers), *_run_args(run_id_file, max_num_splits)]
         if step:
             args += ["--from", step]
         flow.call("resume", *args)
@@ -165,6 +207,58 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
     group.add_command(_step_functions(flow))
     group.add_command(_tag(flow))
     return group
+
+
+def _backend_options(func: Callable[..., None]) -> Callable[..., None]:
+    """--metadata, --datastore, --environment, --event-logger, --monitor and --mode, with
+    Metaflow's choices; the group refuses those sfncompile has nothing for."""
+    helps = {"metadata": "local: a run's metadata is kept in its datastore (service and "
+                         "spin are refused).",
+             "datastore": "local (default) or s3 (with an s3:// --datastore-root).",
+             "environment": "Accepted: @pypi/@conda mean the same with any.",
+             "mode": "Metaflow's spin mode: refused."}
+    for option in reversed(_BACKENDS):
+        func = click.option(f"--{option.replace('_', '-')}", option,
+                            type=click.Choice(list(_BACKENDS[option])),
+                            help=helps.get(option, "Accepted: nothing to choose here."))(func)
+    return func
+
+
+def _datastore_root(datastore: str | None, root: str | None) -> str | None:
+    """--datastore-root, checked against --datastore: s3 needs an s3:// root (given, or in
+    SFNCOMPILE_DATASTORE_ROOT), local a directory."""
+    effective = root or os.environ.get("SFNCOMPILE_DATASTORE_ROOT") or ""
+    if datastore == "s3" and not effective.startswith("s3://"):
+        raise click.UsageError("--datastore=s3: give the bucket as --datastore-root "
+                               "s3://BUCKET/PREFIX (or SFNCOMPILE_DATASTORE_ROOT)")
+    if datastore == "local" and root and root.startswith("s3://"):
+        raise click.UsageError(f"--datastore=local: --datastore-root {root} is on S3 (give "
+                               "--datastore=s3, or a directory)")
+    return root
+
+
+def _set_project_options(flow: _Flow, branch: str | None, production: bool) -> None:
+    """--branch/--production of a @project flow, handed on as METAFLOW_BRANCH and
+    METAFLOW_PRODUCTION, which every sfncompile command (run, deploy, trigger) and the run's
+    tasks read, as Metaflow hands its options on to every task."""
+    if (branch is not None or production) and not flow.has_project:
+        raise click.UsageError(f"--branch/--production: flow {flow.name} has no @project")
+    if branch is not None:
+        os.environ["METAFLOW_BRANCH"] = branch
+    if production:
+        os.environ["METAFLOW_PRODUCTION"] = "true"
+
+
+def _run_options(func: Callable[..., None]) -> Callable[..., None]:
+    func = click.option("--max-num-splits", type=click.IntRange(min=1), metavar="N",
+                        help="Fail the run when a foreach has more than N items.")(func)
+    return click.option("--run-id-file", metavar="PATH",
+                        help="Write the run's id to PATH as soon as it starts.")(func)
+
+
+def _run_args(run_id_file: str | None, max_num_splits: int | None) -> list[str]:
+    args = ["--run-id-file", run_id_file] if run_id_file else []
+    return args + (["--max-num-splits", str(max_num_splits)] if max_num_splits else [])
 
 
 def _common(tags: tuple[str, ...], max_workers: int | None) -> list[str]:

@@ -15,6 +15,8 @@ from sfncompile.cli.common import (
     flow_argument,
     flow_option,
     load_flow,
+    max_splits_option,
+    run_id_file_option,
     tag_option,
     with_option,
     workers_option,
@@ -24,11 +26,12 @@ from sfncompile.errors import FlowErrors, UsageError
 
 
 def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict[str, Any],
-                 max_workers: int, **kwargs: Any) -> None:
+                 max_workers: int, run_id_file: Path | None = None, **kwargs: Any) -> None:
     from sfncompile.local.progress import Progress
     from sfncompile.local.runner import LocalRunner
 
     runner = LocalRunner(graph, flow_file, root, params, max_workers, Progress(), **kwargs)
+    write_run_id(run_id_file, runner.run_id)
     result = runner.run()
     if graph.get("exit_hook"):
         from sfncompile.local.hooks import call_exit_hooks
@@ -37,6 +40,17 @@ def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict
     click.echo(result.pathspec)
     if not result.succeeded:
         sys.exit(1)
+
+
+def write_run_id(path: Path | None, run_id: str) -> None:
+    """--run-id-file: the run's id alone (no newline), before any task runs, as Metaflow."""
+    if path is None:
+        return
+    try:
+        path.write_text(run_id, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--run-id-file {path}: cannot write it: "
+                         f"{exc.strerror or exc}") from None
 
 
 def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
@@ -49,11 +63,16 @@ def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
 def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
                   flow_file: Path) -> dict[str, Any]:
     """The run's parameters as given, checked, with IncludeFile paths read into contents."""
-    from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
+    from sfncompile.runtime.params import (
+        ParameterError,
+        parse_cli_pairs,
+        resolve_parameters,
+        run_env_values,
+    )
     from sfncompile.runtime.run_inputs import read_include_files
 
     try:
-        given = parse_cli_pairs(pairs)
+        given = run_env_values(graph["parameters"], parse_cli_pairs(pairs))
         resolve_parameters(graph["parameters"], given)
         return read_include_files(graph["parameters"], given, flow_file.resolve().parent)
     except ParameterError as exc:
@@ -69,13 +88,18 @@ def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
 @datastore_option
 @tag_option
 @with_option
+@run_id_file_option
+@max_splits_option
 def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_workers: int,
-        datastore_root: str, tags: tuple[str, ...], decospecs: tuple[str, ...]) -> None:
+        datastore_root: str, tags: tuple[str, ...], decospecs: tuple[str, ...],
+        run_id_file: Path | None, max_num_splits: int | None) -> None:
     """Run FLOW.py locally: every task is a separate process, artifacts go to the datastore.
 
     The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
     With an s3:// datastore and a job_queue and image configured, @batch steps run as AWS
     Batch jobs (deploy's code package and job definitions) and the others locally.
+    A Parameter not given here takes METAFLOW_RUN_<NAME> from the environment, as in
+    Metaflow; a @project flow's branch METAFLOW_BRANCH and METAFLOW_PRODUCTION.
     """
     root = check_datastore_root(datastore_root, write=True)
     from sfncompile.local.worker import TaskLauncher
@@ -83,10 +107,21 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
     with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
         flow = load_flow(flow_file, flow_name, decospecs)
         _check_packages(flow)
+        _check_project_env(flow)
         graph = flow.graph_json()
         given = _check_params(graph, params, flow_file)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
-                     remote=_remote_steps(flow, flow_file, root))
+                     remote=_remote_steps(flow, flow_file, root), run_id_file=run_id_file,
+                     max_num_splits=max_num_splits)
+
+
+def _check_project_env(flow: Any) -> None:
+    """METAFLOW_BRANCH/METAFLOW_PRODUCTION, which the run's tasks read, checked before it
+    starts: a branch name Metaflow allows, that does not contradict the decorator's."""
+    if flow.project is not None:
+        from sfncompile.deploy.projects import env_options
+
+        env_options(flow, None, False)
 
 
 def _check_packages(flow: Any) -> None:
@@ -116,9 +151,12 @@ def _check_packages(flow: Any) -> None:
 @datastore_option
 @tag_option
 @with_option
+@run_id_file_option
+@max_splits_option
 def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_aws: bool,
            machine_name: str | None, max_workers: int, datastore_root: str,
-           tags: tuple[str, ...], decospecs: tuple[str, ...]) -> None:
+           tags: tuple[str, ...], decospecs: tuple[str, ...], run_id_file: Path | None,
+           max_num_splits: int | None) -> None:
     """Re-run a failed (or changed) run from a step, reusing every task before it.
 
     The flow file is read again, so a fix made since the failure takes effect. A run on
@@ -141,7 +179,8 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
         from sfncompile.deploy.resume import aws_datastore_root
 
         datastore_root = aws_datastore_root(datastore_root)
-        given = [o for o, v in (("--tag", tags), ("--with", decospecs)) if v]
+        given = [o for o, v in (("--tag", tags), ("--with", decospecs),
+                                ("--max-num-splits", max_num_splits)) if v]
         if given:
             raise UsageError(f"{', '.join(given)}: not with --on-aws (the new execution runs "
                              "the state machine as deployed)")
@@ -169,6 +208,7 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
         if on_aws:
             from sfncompile.deploy.resume import resume_on_aws
 
+            write_run_id(run_id_file, new_run)
             resume_on_aws(flow, machine_name, run_id, new_run, params,
                           reused_steps(order, start_at))
             click.echo(f"Resuming {run_pathspec} from step {start_at!r} on Step Functions as "
@@ -180,7 +220,8 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
         _run_locally(graph, flow_file, datastore_root, params, max_workers,
                      run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
                      clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
-                     remote=_remote_steps(flow, flow_file, datastore_root))
+                     remote=_remote_steps(flow, flow_file, datastore_root),
+                     run_id_file=run_id_file, max_num_splits=max_num_splits)
 
 
 def _split_run(pathspec: str) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 - `--branch B`: `test.B`, or `prod.B` with `--production`;
 - `--production` alone: `prod`;
+- either not given: from $METAFLOW_BRANCH and $METAFLOW_PRODUCTION, as Metaflow's options;
 - neither: the user's branch `user.<name>`, the name from $METAFLOW_USER, then $SUDO_USER,
   $USERNAME, $USER (not root), as Metaflow's `get_username`; deploy refuses to guess when none
   is set, a local run says `user.unknown`.
@@ -61,6 +62,24 @@ def resolve(project: Mapping[str, Any], flow: str, *, branch: str | None = None,
     }
 
 
+# Metaflow's --branch and --production, as its command line reads them from the environment
+# when they are not given (a local run, deploy and the runtime of a local task read them).
+BRANCH_OPTION_ENV = "METAFLOW_BRANCH"
+PRODUCTION_OPTION_ENV = "METAFLOW_PRODUCTION"
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"", "0", "false", "f", "no", "n", "off"})
+
+
+def option_env(env: Mapping[str, str] | None = None) -> tuple[str | None, bool]:
+    """(METAFLOW_BRANCH or None, METAFLOW_PRODUCTION as a boolean, as click reads one);
+    raises ValueError for a METAFLOW_PRODUCTION that is not a boolean."""
+    env = os.environ if env is None else env
+    raw = env.get(PRODUCTION_OPTION_ENV, "")
+    if raw.strip().lower() not in _TRUE | _FALSE:
+        raise ValueError(f"{PRODUCTION_OPTION_ENV}={raw!r}: expected true or false")
+    return env.get(BRANCH_OPTION_ENV) or None, raw.strip().lower() in _TRUE
+
+
 # Set by deploy (and the CloudFormation stack) in the job definitions: the deployment's branch.
 BRANCH_ENV = "SFNCOMPILE_PROJECT_BRANCH"
 PRODUCTION_ENV = "SFNCOMPILE_PROJECT_PRODUCTION"
@@ -76,7 +95,8 @@ def deployment_env(resolved: Mapping[str, Any] | None) -> dict[str, str]:
 def current_fields(graph: Mapping[str, Any], env: Mapping[str, str] | None = None
                    ) -> dict[str, Any]:
     """`current.project_name` & co. for a task: from the deployment's job definition, or for
-    a local run from the decorator and the user running it."""
+    a local run from METAFLOW_BRANCH/METAFLOW_PRODUCTION, the decorator and the user running
+    it. Raises ValueError for a METAFLOW_PRODUCTION that is not a boolean."""
     project = graph.get("project")
     if not project:
         return {}
@@ -89,7 +109,9 @@ def current_fields(graph: Mapping[str, Any], env: Mapping[str, str] | None = Non
                     "is_user_branch": branch.startswith("user."),
                     "project_flow_name": f"{name}.{branch}.{graph['flow']}"}
     else:
-        resolved = resolve(project, graph["flow"], user=user_name(env))
+        given, production = option_env(env)
+        resolved = resolve(project, graph["flow"], branch=given, production=production,
+                           user=user_name(env))
     return {
         "project_name": resolved["name"],
         "branch_name": resolved["branch_name"],

@@ -64,6 +64,8 @@ def step(func: F | None = None, *, start: bool = False, end: bool = False,
         f.is_step = True  # type: ignore[attr-defined]
         f.is_start_step = start  # type: ignore[attr-defined]
         f.is_end_step = end  # type: ignore[attr-defined]
+        if node_info:  # shown in current.graph, as Metaflow shows it
+            f.node_info = dict(node_info)  # type: ignore[attr-defined]
         return f
 
     return mark if func is None else mark(func)

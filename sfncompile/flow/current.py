@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sfncompile.conventions.project import user_name
+
+
+class Parallel(NamedTuple):
+    """`current.parallel`: Metaflow's fields. sfncompile has no @parallel (multi-node) steps,
+    so every step is a single node: Metaflow's values for one."""
+
+    main_ip: str = "127.0.0.1"
+    num_nodes: int = 1
+    node_index: int = 0
+    control_task_id: str | None = None
 
 
 def get_username() -> str | None:
@@ -49,6 +59,11 @@ class Current:
         self.project_flow_name: str | None = None
         self._trigger: Any = None
         self._load_trigger: Callable[[], Any] | None = None
+        # Set by the runtime for a task: built when first asked for (see the properties).
+        self._graph_info: dict[str, Any] | None = None
+        self._load_graph: Callable[[], dict[str, Any]] | None = None
+        self._make_task: Callable[[], Any] | None = None
+        self._make_run: Callable[[], Any] | None = None
 
     @property
     def trigger(self) -> Any:
@@ -65,6 +80,36 @@ class Current:
         return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
 
     @property
+    def task(self) -> Any:
+        """The running task as the client's `Task` (a new one each time, as Metaflow's);
+        None outside a task."""
+        return self._make_task() if self._make_task is not None else None
+
+    @property
+    def run(self) -> Any:
+        """The running run as the client's `Run`; None outside a task."""
+        return self._make_run() if self._make_run is not None else None
+
+    @property
+    def graph(self) -> dict[str, Any]:
+        """The flow's graph as Metaflow's `current.graph` gives it (`steps`, each with its
+        `type`, `next`, `line`, `doc`, ...; `graph_structure`, `parameters`, ...)."""
+        if self._graph_info is None:
+            if self._load_graph is None:
+                raise RuntimeError("Graph is not available")  # Metaflow's words
+            self._graph_info = self._load_graph()
+        return self._graph_info
+
+    @property
+    def tempdir(self) -> str:
+        """Metaflow's configured temporary directory: METAFLOW_TEMPDIR, else `.`."""
+        return os.environ.get("METAFLOW_TEMPDIR") or "."
+
+    @property
+    def parallel(self) -> Parallel:
+        return Parallel()
+
+    @property
     def tags(self) -> set[str]:
         """The run's tags (`run --tag`), read from the run's record on first use."""
         if self._tags is None:
@@ -77,10 +122,15 @@ class Current:
     def __contains__(self, key: str) -> bool:
         return getattr(self, key, None) is not None
 
-    def _set(self, read_tags: Callable[[], list[str]] | None = None, **values: object) -> None:
+    def _set(self, read_tags: Callable[[], list[str]] | None = None,
+             load_graph: Callable[[], dict[str, Any]] | None = None,
+             make_task: Callable[[], Any] | None = None,
+             make_run: Callable[[], Any] | None = None, **values: object) -> None:
         self.username = get_username()
         self.namespace = resolve_identity()
         self._tags, self._read_tags = None, read_tags
+        self._graph_info, self._load_graph = None, load_graph
+        self._make_task, self._make_run = make_task, make_run
         for key, value in values.items():
             setattr(self, key, value)
         self.is_running_flow = True

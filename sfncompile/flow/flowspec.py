@@ -7,11 +7,12 @@ loaded lazily on first access, `self.input`/`self.index` come from the foreach s
 
 from __future__ import annotations
 
+import reprlib
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FunctionType, MethodType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sfncompile.exception import (
     MetaflowException,
@@ -87,6 +88,28 @@ class Frame:
     index: int
     width: int
     input_sha: str
+
+
+class ForeachFrame(NamedTuple):
+    """A frame of `self._foreach_stack`, in Metaflow's shape: the first step of the foreach's
+    body, the artifact split, the number of items, this task's index and its item as text."""
+
+    step: str
+    var: str
+    num_splits: int
+    index: int  # type: ignore[assignment]  # Metaflow names the field so
+    value: str | None
+
+
+# Metaflow keeps at most this much of a foreach item's text in its frame.
+FOREACH_VALUE_CHARS = 30
+
+
+def foreach_value(item: Any) -> str:
+    """An item as Metaflow's frame shows it: a str or number as text, anything else as its
+    short repr, cut to FOREACH_VALUE_CHARS."""
+    text = str(item) if isinstance(item, str | int | float) else reprlib.repr(item)
+    return text[:FOREACH_VALUE_CHARS]
 
 
 @dataclass
@@ -212,6 +235,34 @@ class FlowSpec:
         load = self._sfn.load
         return [(f.index, f.width, load(f.input_sha, f"{f.var}[{f.index}]", f"step {f.step}"))
                 for f in self._sfn.frames]
+
+    # -- Metaflow's private attributes that flows read -----------------------------------------
+
+    @property
+    def _current_step(self) -> str | None:
+        """The step this instance runs (or, for a join's input, ran)."""
+        return self._sfn.step
+
+    @property
+    def _graph(self) -> Any:
+        """The flow's graph in Metaflow's shape (sfncompile.flow.graph.FlowGraph); known while
+        the flow runs."""
+        from sfncompile.flow.graph import flow_graph
+
+        return flow_graph(type(self))
+
+    @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        """The enclosing foreach loops, outermost first, as Metaflow's frames."""
+        binding = self._sfn
+        spec = getattr(type(self), "_sfn_step_graph", None)
+        steps = spec["steps"] if isinstance(spec, dict) else {}
+        frames = []
+        for f in binding.frames:
+            body = (steps.get(f.step, {}).get("targets") or [f.step])[0]
+            item = binding.load(f.input_sha, f"{f.var}[{f.index}]", f"step {f.step}")
+            frames.append(ForeachFrame(body, f.var, f.width, f.index, foreach_value(item)))
+        return frames
 
     # -- transitions --------------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ class LocalRunner:
         launcher: TaskLauncher | None = None,
         remote: RemoteSteps | None = None,
         tags: tuple[str, ...] = (),
+        max_num_splits: int | None = None,
     ) -> None:
         self.graph = graph
         self.flow = graph["flow"]
@@ -91,6 +92,7 @@ class LocalRunner:
         self.launcher = launcher
         self.remote = remote  # the steps whose tasks run as AWS Batch jobs (a hybrid run)
         self.tags = sorted(set(tags))
+        self.max_num_splits = max_num_splits  # --max-num-splits: the widest foreach allowed
         self.steps: dict[str, Any] = graph["steps"]
         self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
         self.arrivals: dict[Key, int] = {}
@@ -256,7 +258,12 @@ class LocalRunner:
                 del running[future]
                 outcome = future.result()
                 info = self.steps[outcome.key[0]]
-                if outcome.succeeded:
+                too_wide = self.too_wide(outcome)
+                if too_wide:  # the task is committed; the run stops here, as Metaflow's
+                    outcome.error, outcome.output = too_wide, ""
+                    self.progress.failed(outcome)
+                    result.failed.append(outcome)
+                elif outcome.succeeded:
                     assert outcome.done is not None
                     self.progress.finished(outcome)
                     ready.extend((k, 0, None) for k in self.successors(outcome.key,
@@ -277,6 +284,19 @@ class LocalRunner:
                     result.failed.append(outcome)
                 if not outcome.succeeded:
                     self.record_failure(outcome)
+
+    def too_wide(self, outcome: Outcome) -> str | None:
+        """Metaflow's --max-num-splits error for a foreach task with more items, else None."""
+        done, cap = outcome.done, self.max_num_splits
+        if cap is None or done is None or not outcome.succeeded:
+            return None
+        width = done.get("width")
+        if self.steps[outcome.key[0]]["kind"] != "foreach" or not isinstance(width, int) \
+                or width <= cap:
+            return None
+        return (f"Foreach in step *{outcome.key[0]}* yielded {width} child steps which is more "
+                f"than the current maximum of {cap} children. You can raise the maximum with "
+                "the --max-num-splits option.")
 
     def record_failure(self, outcome: Outcome) -> None:
         """A task killed before it could say so itself still reads as failed, not running."""

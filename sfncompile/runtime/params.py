@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -137,4 +139,28 @@ def parse_cli_pairs(pairs: list[str] | tuple[str, ...], option: str = "--param")
         if not sep or not name:
             raise ParameterError(f"{option} {pair!r}: expected NAME=VALUE")
         out[name] = value
+    return out
+
+
+# Metaflow's `run` reads a parameter not given on its command line from this variable (click's
+# auto_envvar_prefix: METAFLOW_RUN_ and the option's name, upper case, `-` as `_`).
+RUN_ENV_PREFIX = "METAFLOW_RUN_"
+
+
+def run_env_var(name: str) -> str:
+    return RUN_ENV_PREFIX + name.replace("-", "_").upper()
+
+
+def run_env_values(spec: list[dict[str, Any]], given: Mapping[str, Any],
+                   env: Mapping[str, str] | None = None,
+                   kinds: tuple[str, ...] = ("parameter", "include_file")) -> dict[str, Any]:
+    """`given` (the command line's values), plus each parameter of `kinds` that it lacks and
+    that its METAFLOW_RUN_<NAME> variable sets (an empty one counts as unset, as in click).
+    A Config takes no run-time value; an IncludeFile's is a path, read where the run starts."""
+    env = os.environ if env is None else env
+    out = dict(given)
+    for p in spec:
+        value = env.get(run_env_var(p["name"]))
+        if value and p["name"] not in out and p.get("kind", "parameter") in kinds:
+            out[p["name"]] = value
     return out

@@ -45,9 +45,10 @@ from sfncompile.flow.flowspec import (
     Transition,
     flow_constants,
 )
+from sfncompile.flow.graph import bind_graph, flow_graph, graph_info
 from sfncompile.runtime import events as run_events
 from sfncompile.runtime import lineage, services, where
-from sfncompile.runtime.params import ParameterError, resolve_parameters
+from sfncompile.runtime.params import ParameterError, resolve_parameters, run_env_values
 from sfncompile.runtime.run_inputs import finish_values
 from sfncompile.runtime.switch import switch_arm
 
@@ -210,6 +211,9 @@ class TaskRunner:
             try:
                 given = run_events.start_parameters(self.storage, self.flow_name, spec.run,
                                                     spec.params)
+                # METAFLOW_RUN_<NAME> for a parameter the run was not given: the command line
+                # read the shell's; this also sees what the flow's module sets on import.
+                given = run_env_values(self.graph["parameters"], given, kinds=("parameter",))
                 values = resolve_parameters(self.graph["parameters"], given)
                 values = finish_values(cls, self.graph["parameters"], given, values,
                                        self.flow_name, spec.flow_file.resolve().parent,
@@ -266,11 +270,6 @@ class TaskRunner:
     def execute(self, flow: FlowSpec, inputs: Inputs | None) -> BaseException | None:
         """Run the user's step; return the exception that @catch recorded, if any."""
         spec, info = self.spec, self.info
-        current._set(flow_name=self.flow_name, run_id=spec.run, step_name=spec.step,
-                     task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run,
-                     parameter_names=sorted(p["attr"] for p in self.graph["parameters"]),
-                     read_tags=self.run_tags)
-        run_events.bind_current(self.graph, self.storage, spec.run)
         for key, value in info["environment"].items():
             os.environ[key] = value
         try:  # @secrets, current.card, the client's datastore
@@ -303,6 +302,36 @@ class TaskRunner:
             flow._sfn.transition = Transition(tuple(info["targets"]), info["foreach_var"],
                                               info["condition"], dict(info["cases"]))
         return None
+
+    def set_current(self, cls: type[FlowSpec]) -> None:
+        """What `current` says in this task, before `start` evaluates Parameter defaults
+        (which may read the project's fields, as in Metaflow)."""
+        spec = self.spec
+        bind_graph(cls, self.graph)
+        current._set(flow_name=self.flow_name, run_id=spec.run, step_name=spec.step,
+                     task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run,
+                     parameter_names=sorted(p["attr"] for p in self.graph["parameters"]),
+                     read_tags=self.run_tags, make_task=self.client_task,
+                     make_run=self.client_run,
+                     load_graph=lambda: graph_info(flow_graph(cls), self.graph, cls,
+                                                   flow_constants(cls)))
+        try:
+            run_events.bind_current(self.graph, self.storage, spec.run)
+        except ValueError as exc:  # METAFLOW_PRODUCTION that is not a boolean
+            raise TaskError(str(exc)) from None
+
+    def client_run(self) -> Any:
+        """`current.run`: the client's Run of this run, on a storage of its own (so the object
+        pickles as an artifact), with no namespace check (as Metaflow's)."""
+        from sfncompile.client.core import Run
+
+        return Run(f"{self.flow_name}/{self.spec.run}", storage=open_storage(self.spec.root))
+
+    def client_task(self) -> Any:
+        """`current.task`: the client's Task of this task."""
+        from sfncompile.client.core import Step, Task
+
+        return Task(Step(self.client_run(), self.spec.step), self.spec.task)
 
     def run_tags(self) -> list[str]:
         """The run's tags from its record (`current.tags` reads them on first use)."""
@@ -473,6 +502,7 @@ class TaskRunner:
 
     def run_step(self) -> dict[str, Any]:
         cls = load_flow_class(self.spec.flow_file, self.flow_name)
+        self.set_current(cls)
         flow, inputs, parents = self.bind(cls)
         if self.spec.caught is not None:
             caught: BaseException | None = self.record_caught(flow, self.spec.caught)

@@ -23,6 +23,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "switch_param": {"mode": "slow", "size": "2"},
     "params_separator": {"given": "p;q"},
     "params_json": {"given": '{"k": [1, 2.5, null]}'},
+    "run_inputs": {"beta": "3"},  # the command line wins over METAFLOW_RUN_BETA
 }
 
 
