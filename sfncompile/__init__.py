@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sfncompile.flow.api import (
     JSONType,
+    JSONTypeClass,
     Parameter,
     batch,
     card,
@@ -31,9 +32,15 @@ from sfncompile.flow.api import (
 )
 from sfncompile.flow.current import current
 from sfncompile.flow.flowspec import FlowSpec
-from sfncompile.flow.inputs import Config, IncludeFile, config_expr
+from sfncompile.flow.inputs import Config, ConfigValue, IncludeFile, config_expr
 from sfncompile.flow.lazy_exports import load_lazy_export
-from sfncompile.flow.user_step import USER_SKIP_STEP, user_step_decorator
+from sfncompile.flow.user_step import (
+    USER_SKIP_STEP,
+    FlowMutator,
+    StepMutator,
+    UserStepDecorator,
+    user_step_decorator,
+)
 
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client import (
@@ -48,6 +55,8 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
         metadata,
         namespace,
     )
+    from sfncompile.client.flows import Metaflow, default_metadata
+    from sfncompile.flow.step_helpers import parallel_imap_unordered, parallel_map, profile
     from sfncompile.local.python_api import NBRunner, Runner
     from sfncompile.runtime.publish import publish_event
     from sfncompile.runtime.s3 import S3
@@ -57,10 +66,15 @@ __version__ = "0.1.0"
 __all__ = [
     "USER_SKIP_STEP",
     "Config",
+    "ConfigValue",
+    "FlowMutator",
     "FlowSpec",
     "IncludeFile",
     "JSONType",
+    "JSONTypeClass",
     "Parameter",
+    "StepMutator",
+    "UserStepDecorator",
     "batch",
     "card",
     "catch",
@@ -89,16 +103,21 @@ __all__ += [  # loaded on first use (flow/lazy_exports.py)
     "S3",
     "DataArtifact",
     "Flow",
+    "Metaflow",
     "NBRunner",
     "Run",
     "Runner",
     "Step",
     "Task",
+    "default_metadata",
     "default_namespace",
     "get_metadata",
     "get_namespace",
     "metadata",
     "namespace",
+    "parallel_imap_unordered",
+    "parallel_map",
+    "profile",
     "publish_event",
 ]
 

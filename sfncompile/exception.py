@@ -150,3 +150,32 @@ class MissingInMergeArtifactsException(MetaflowException):
     def __init__(self, msg: str, unhandled: list[str]) -> None:
         super().__init__(msg)
         self.artifact_names = unhandled
+
+
+# `metaflow.plugins.catch_decorator` and `metaflow.plugins.cards.exception` name these.
+
+
+class FailureHandledByCatch(MetaflowException):
+    headline = "Task execution failed but @catch handled it"
+
+    def __init__(self, retry_count: int) -> None:
+        super().__init__(f"The task failed in each of its {retry_count} attempts without an "
+                         "exception of its code: its environment made it fail.")
+
+
+class CardNotPresentException(MetaflowException):
+    headline = "Card not found in datastore"
+
+    def __init__(self, pathspec: str, card_type: str | None = None,
+                 card_hash: str | None = None, card_id: str | None = None) -> None:
+        which = (f"with hash '{card_hash}' " if card_hash is not None
+                 else f"with type '{card_type}' " if card_type is not None
+                 else f"with id '{card_id}' " if card_id is not None else "")
+        super().__init__(f"Card {which}not found for pathspec {pathspec}")
+
+
+class CardClassFoundException(MetaflowException):
+    headline = "MetaflowCard not found"
+
+    def __init__(self, card_name: str) -> None:
+        super().__init__(f"No card type named {card_name}: check the `type` of @card")

@@ -1,5 +1,7 @@
 """What a flow file imports: FlowSpec, step, Parameter, IncludeFile, Config, current, the
-decorators, card components, user step decorators, and the `metaflow` alias.
+decorators, card components, user step decorators, the helpers used in steps (parallel_map,
+profile, Metaflow's settings), the `metaflow` alias, and placeholders for the names of
+Metaflow that sfncompile does not provide.
 
 Every flow and every task imports this, so it stays light: the stdlib only, plus
 `sfncompile.exception`. It imports no click, boto3 or jsonschema, and nothing of the compiler,

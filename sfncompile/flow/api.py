@@ -22,6 +22,10 @@ class JSONType:
         return json.loads(value)
 
 
+# Metaflow's JSONType is an instance of JSONTypeClass; here JSONType is the class itself.
+JSONTypeClass = JSONType
+
+
 class Parameter:
     """A run-time parameter of the flow; reading it in a step gives its value."""
 

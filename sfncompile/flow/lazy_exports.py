@@ -20,6 +20,11 @@ LAZY_EXPORTS: dict[str, str] = {
     "Runner": "sfncompile.local.python_api",
     "NBRunner": "sfncompile.local.python_api",
     "publish_event": "sfncompile.runtime.publish",
+    "Metaflow": "sfncompile.client.flows",
+    "default_metadata": "sfncompile.client.flows",
+    "parallel_map": "sfncompile.flow.step_helpers",
+    "parallel_imap_unordered": "sfncompile.flow.step_helpers",
+    "profile": "sfncompile.flow.step_helpers",
 }
 
 

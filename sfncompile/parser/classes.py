@@ -156,6 +156,28 @@ class Hierarchy:
     def bases(self, ref: ClassRef) -> list[Base]:
         return [self.resolve(ref.module, b) for b in ref.node.bases]
 
+    def api_bases(self, module: SourceModule, node: ast.expr) -> set[str]:
+        """The API classes (`StepMutator`, ...) among the readable ancestors of the class
+        that `node` names; empty when it names no class that can be read."""
+        found: set[str] = set()
+        start = self.resolve(module, node)
+        todo = [start] if isinstance(start, ClassRef) else []
+        seen: set[int] = set()
+        while todo and len(seen) <= MAX_CHAIN:
+            ref = todo.pop()
+            if id(ref.node) in seen:
+                continue
+            seen.add(id(ref.node))
+            for base in ref.node.bases:
+                api = ref.module.info.api_name(base)
+                if api is not None:
+                    found.add(api)
+                    continue
+                resolved = self.resolve(ref.module, base)
+                if isinstance(resolved, ClassRef):
+                    todo.append(resolved)
+        return found
+
     # -- flows -------------------------------------------------------------------------------
 
     def is_flow(self, ref: ClassRef) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sfncompile.conventions.secret_sources import SecretsError, normalise_sources
+from sfncompile.flow.unsupported import UNSUPPORTED
 from sfncompile.ir import (
     BatchSettings,
     CardPolicy,
@@ -273,25 +274,10 @@ FUNCTION_ARGS = frozenset({("exit_hook", "on_success"), ("exit_hook", "on_error"
 REPEATABLE = frozenset({"card"})
 
 # Metaflow's decorators that no backend of sfncompile runs: why, and what to use instead.
-REFUSED: dict[str, str] = {
-    "parallel": "runs a step as a gang of nodes (multi-node Batch jobs), which sfncompile "
-                "does not schedule; use a foreach to spread work over tasks",
-    "pytorch_parallel": "runs a step as a gang of PyTorch nodes (multi-node Batch jobs), "
-                        "which sfncompile does not schedule; use a foreach, or start "
-                        "torch.distributed inside one large @batch step",
-    "airflow_s3_key_sensor": "is an Airflow sensor; use @trigger with an event that the "
-                             "object's producer publishes",
-    "airflow_external_task_sensor": "is an Airflow sensor; use @trigger_on_finish to start "
-                                    "after another flow",
-    "airflow_internal": "is internal to Metaflow's Airflow integration and never written in "
-                        "a flow; remove it",
-    "argo_workflows_internal": "is internal to Metaflow's Argo Workflows integration and "
-                               "never written in a flow; remove it",
-    "step_functions_internal": "is internal to Metaflow's Step Functions integration and "
-                               "never written in a flow; remove it",
-    "unbounded_test_foreach_internal": "is internal to Metaflow's test suite and never "
-                                       "written in a flow; remove it",
-}
+REFUSED: dict[str, str] = {name: UNSUPPORTED[name] for name in (
+    "parallel", "pytorch_parallel", "airflow_s3_key_sensor", "airflow_external_task_sensor",
+    "airflow_internal", "argo_workflows_internal", "step_functions_internal",
+    "unbounded_test_foreach_internal")}
 
 
 def numeric_text(arg: Arg, value: Any) -> Any:

@@ -7,12 +7,14 @@ import functools
 import gc
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sfncompile import ir
 from sfncompile.conventions.steps import END
 from sfncompile.errors import FlowError, FlowErrors, UsageError
+from sfncompile.flow.unsupported import mutator_message
 from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_guard_calls
 from sfncompile.parser.decorators import (
@@ -54,6 +56,8 @@ MAX_STEPS = MAX_DEFINITION_BYTES // MIN_TASK_STATE_BYTES
 # Each branch of a Parallel records at least its own start and end and its Batch task's events.
 EVENTS_PER_BRANCH = ir.EVENTS_PER_ITERATION + ir.EVENTS_BATCH_TASK
 MAX_SPLIT_WIDTH = (ir.HISTORY_LIMIT - ir.HISTORY_HEADROOM) // EVENTS_PER_BRANCH
+# Metaflow's classes whose subclasses change the flow when Metaflow loads it: refused.
+MUTATORS = frozenset({"StepMutator", "FlowMutator"})
 
 
 class _Reader:
@@ -69,6 +73,8 @@ class _Reader:
         self.tree: ast.Module | None = None  # for `bound`, read only when a name is not ours
         self.configs: dict[str, Any] = {}  # Config attributes of the flow -> their values
         self.end_step = END  # the flow's last step (@step(end=True) may name another)
+        # The API classes a decorator's class derives from (set by parse_source).
+        self.api_bases: Callable[[ast.expr], set[str]] = lambda node: set()
 
     @functools.cached_property
     def bound(self) -> set[str] | None:
@@ -102,6 +108,8 @@ class _Reader:
             return None
         if name not in table:
             problem = unknown_decorator(target, name, table, self.bound)
+            if problem is None:
+                problem = self.mutator_problem(target)
             if problem is None:
                 return USER_DECORATOR, {}
             self.error(node, f"{where}: {problem}")
@@ -138,6 +146,18 @@ class _Reader:
         if problem:
             self.error(node, f"{where}: @{name} {problem}")
         return name, args
+
+    def mutator_problem(self, target: ast.expr) -> str | None:
+        """Why the user's decorator `@target` cannot be applied: a StepMutator or FlowMutator
+        (found by reading its class and bases), or None."""
+        root = target.func if isinstance(target, ast.Call) else target
+        if not isinstance(root, ast.Name | ast.Attribute):
+            return None
+        try:
+            kinds = self.api_bases(root) & MUTATORS
+        except (FlowErrors, UsageError):  # a module that cannot be read is the task's to load
+            return None
+        return mutator_message(ast.unparse(root), min(kinds)) if kinds else None
 
     def function_names(self, node: ast.expr, what: str) -> Any:
         """A list of functions of the module (or their names, or dotted import paths), as
@@ -609,14 +629,16 @@ def parse_source(text: str, display: str, flow_name: str | None = None) -> FlowI
     readers: dict[int, _Reader] = {}
     shared: list[FlowError] = []
 
+    hierarchy = Hierarchy(main, Path(display).parent, _load_beside)
+
     def reader_for(module: SourceModule) -> _Reader:
         if id(module) not in readers:
-            readers[id(module)] = _Reader(module.path, module.info, module.text)
-            readers[id(module)].errors = shared
-            readers[id(module)].tree = module.tree
+            reader = readers[id(module)] = _Reader(module.path, module.info, module.text)
+            reader.errors = shared
+            reader.tree = module.tree
+            reader.api_bases = functools.partial(hierarchy.api_bases, module)
         return readers[id(module)]
 
-    hierarchy = Hierarchy(main, Path(display).parent, _load_beside)
     classes = hierarchy.flow_classes()
     if not classes:
         unread = hierarchy.unresolved_bases()

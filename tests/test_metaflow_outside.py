@@ -1,0 +1,192 @@
+"""`metaflow` where users type it: with sfncompile installed (a wheel built from this tree, in a
+virtualenv of its own) and no Metaflow, `python flow.py run` of a `from metaflow import ...`
+flow and `from metaflow import Flow` in a script work with no setup; with the real Metaflow
+installed too, the real one wins.
+
+One wheel and two virtualenvs for the session (about 15 s): one without Metaflow (only
+sfncompile and what the commands used here import), one that also sees this Python's
+site-packages, where Metaflow 2.19 is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from sfncompile.flow import metaflow_alias
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("metaflow-outside")]
+
+ROOT = Path(__file__).resolve().parent.parent
+PTH = "sfncompile-metaflow.pth"
+
+FLOW = """
+    from metaflow import FlowSpec, Parameter, current, step
+
+
+    class AlphaFlow(FlowSpec):
+        alpha = Parameter("alpha", default=1)
+
+        @step
+        def start(self):
+            self.doubled = self.alpha * 2
+            self.next(self.end)
+
+        @step
+        def end(self):
+            self.flow_name = current.flow_name
+
+
+    if __name__ == "__main__":
+        AlphaFlow()
+"""
+
+NOTEBOOK = """
+    import metaflow
+    from metaflow import Flow
+
+    run = Flow("AlphaFlow").latest_run
+    print(run.id, run["start"].task.data.doubled, run["end"].task.data.flow_name,
+          metaflow.FlowSpec.__module__)
+"""
+
+MUTATOR = """
+    from metaflow import FlowSpec, StepMutator, step
+
+
+    class AddRetry(StepMutator):
+        pass
+
+
+    class MutatedFlow(FlowSpec):
+        @AddRetry
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        MutatedFlow()
+"""
+
+
+def _pip(*args: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this tree, built from a copy (a build leaves build/ in its source)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    shutil.copytree(ROOT / "sfncompile", src / "sfncompile",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    _pip("wheel", "-q", "--no-deps", "-w", str(tmp / "dist"), str(src))
+    return next((tmp / "dist").glob("sfncompile-*.whl"))
+
+
+def _venv(path: Path, wheel: Path, *deps: str, system: bool = False) -> Path:
+    args = [sys.executable, "-m", "venv", "--without-pip", str(path)]
+    subprocess.run(args + (["--system-site-packages"] if system else []), check=True)
+    python = path / "bin" / "python"
+    _pip("--python", str(python), "install", "-q", "--no-deps", str(wheel))
+    if deps:
+        _pip("--python", str(python), "install", "-q", *deps)
+    return python
+
+
+@pytest.fixture(scope="session")
+def without_metaflow(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # What `run`, `build` and the client import (boto3 is needed by AWS commands only).
+    deps = [f"{name}=={version(name)}" for name in ("click", "jsonschema")]
+    return _venv(tmp_path_factory.mktemp("venv") / "bare", wheel, *deps)
+
+
+@pytest.fixture(scope="session")
+def with_metaflow(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _venv(tmp_path_factory.mktemp("venv") / "both", wheel, system=True)
+
+
+def _python(python: Path, cwd: Path, *args: str,
+            **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("PYTHON", "SFNCOMPILE_", "METAFLOW_", "AWS_"))}
+    return subprocess.run([str(python), *args], capture_output=True, text=True, cwd=cwd,
+                          env={**clean, "USER": "ada", **env}, timeout=120)
+
+
+def _write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def test_the_wheel_puts_the_finder_into_site_packages(without_metaflow: Path) -> None:
+    site = next((without_metaflow.parent.parent / "lib").glob("python3*/site-packages"))
+    line = (site / PTH).read_text()
+    assert line.startswith("import sys;") and line.count("\n") == 1
+    assert f'"{metaflow_alias.FALLBACK_FINDER}"' in line
+    assert not (site / "metaflow").exists()
+
+
+def test_a_metaflow_flow_runs_and_builds_as_a_script_without_metaflow(
+        without_metaflow: Path, tmp_path: Path) -> None:
+    flow = _write(tmp_path, "flow.py", FLOW)
+    ran = _python(without_metaflow, tmp_path, str(flow), "run", "--alpha", "3")
+    assert ran.returncode == 0, ran.stderr
+    run_id = ran.stdout.strip().splitlines()[-1].split("/")[1]
+
+    notebook = _write(tmp_path, "notebook.py", NOTEBOOK)
+    read = _python(without_metaflow, tmp_path, str(notebook))
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.split() == [run_id, "6", "AlphaFlow", "sfncompile.flow.flowspec"]
+
+    built = _python(without_metaflow, tmp_path, str(flow), "step-functions", "create",
+                    "--only-json")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["StartAt"]
+
+    off = _python(without_metaflow, tmp_path, "-c", "import metaflow",
+                  SFNCOMPILE_METAFLOW_ALIAS="0")
+    assert "ModuleNotFoundError: No module named 'metaflow'" in off.stderr
+
+
+def test_a_mutator_in_a_script_is_an_error_at_its_line(without_metaflow: Path,
+                                                       tmp_path: Path) -> None:
+    flow = _write(tmp_path, "mutated.py", MUTATOR)
+    proc = _python(without_metaflow, tmp_path, str(flow), "run")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {flow}:9:6: @AddRetry is a StepMutator")
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_real_metaflow_wins_where_it_is_installed(with_metaflow: Path,
+                                                      tmp_path: Path) -> None:
+    proc = _python(with_metaflow, tmp_path, "-c", textwrap.dedent("""
+        import sys, metaflow, sfncompile
+        print(metaflow.__file__, metaflow.FlowSpec.__module__, sfncompile.__file__)
+        print(" ".join(getattr(f, "__name__", "") for f in sys.meta_path))
+    """))
+    assert proc.returncode == 0, proc.stderr
+    first, finders = proc.stdout.splitlines()
+    metaflow_file, flowspec_module, sfncompile_file = first.split()
+    assert flowspec_module == "metaflow.flowspec"
+    assert not metaflow_file.startswith(str(with_metaflow.parent.parent))
+    assert sfncompile_file.startswith(str(with_metaflow.parent.parent))  # the wheel's
+    assert finders.split().count(metaflow_alias.FALLBACK_FINDER) == 1  # there, and unused
