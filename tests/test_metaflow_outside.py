@@ -83,8 +83,10 @@ MUTATOR = """
 
 
 def _pip(*args: str) -> None:
+    # Without PYTHONPATH: a tree on it would be what pip's own processes see as installed.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
