@@ -40,7 +40,7 @@ def settings_default(ctx):
 
 
 class ConfigCodeFlow(FlowSpec):
-    colon = Config("colon", default="colon.txt", parser=colon_parser)
+    colon = Config("colon", default="colon.txt", parser=colon_parser, required=True)
     kv = Config("kv", default="settings.kv", parser="kvparse.parse_kv")
     inline = Config("inline", default_value="answer: 42", parser=colon_parser)
     settings = Config("settings", default_value=settings_default)

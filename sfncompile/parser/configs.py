@@ -80,7 +80,9 @@ def read_config(reader: Reading, where: str, args: dict[str, ast.expr], values: 
         reader.error(at, f"{where}: a Config's value must be a JSON object (or give "
                      "plain=True)")
         return None
-    return ParameterIR(type="json", default=value, plain=plain, **common)
+    # The value is part of the built flow (a required one has it, or the build failed above):
+    # a run has nothing more to give.
+    return ParameterIR(type="json", default=value, plain=plain, **{**common, "required": False})
 
 
 def _source(reader: Reading, where: str, args: dict[str, ast.expr], values: dict[str, Any],
