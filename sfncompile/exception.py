@@ -73,6 +73,30 @@ class MetaflowException(Exception):
         return f"{prefix}: {self.message}" if prefix else str(self.message)
 
 
+class FailureHandledByCatch(MetaflowException):
+    """What @catch records when the task's process died (a kill, a segfault, out of memory)
+    where its code could not catch anything: Metaflow's class and message. Its dotted name,
+    as a wrapper's `type` gives it, is Metaflow's (FAILURE_HANDLED_BY_CATCH)."""
+
+    headline = "Task execution failed but @catch handled it"
+
+    def __init__(self, retry_count: int) -> None:
+        super().__init__(f"Task execution kept failing over {retry_count} attempts. Your code "
+                         "did not raise an exception. Something in the execution environment "
+                         "caused the failure.")
+
+
+class TimeoutException(MetaflowException):
+    """A step that ran past its @timeout (Metaflow's class; TIMEOUT_EXCEPTION its name)."""
+
+    headline = "@timeout"
+
+
+# Where Metaflow defines these two: the `type` of a @catch variable that holds one.
+FAILURE_HANDLED_BY_CATCH = "metaflow.plugins.catch_decorator.FailureHandledByCatch"
+TIMEOUT_EXCEPTION = "metaflow.plugins.timeout_decorator.TimeoutException"
+
+
 class ParameterFieldFailed(MetaflowException):
     headline = "Parameter field failed"
 

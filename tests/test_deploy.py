@@ -274,8 +274,9 @@ def test_catch_survives_a_task_that_dies(deployment: Deployment, s3_env: None) -
     run_id, desc = d.run(FLOWS / "dies.py", "DiesFlow")
     assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
     data = end_data(d.root, f"DiesFlow/{run_id}")
-    assert data["kind"] == "TaskDied" and data["before"] == 1
-    assert "States.TaskFailed" in data["error"]
+    assert data["kind"] == "MetaflowExceptionWrapper" and data["before"] == 1
+    assert data["type"] == "metaflow.plugins.catch_decorator.FailureHandledByCatch"
+    assert data["message"].startswith("Task execution kept failing over 1 attempts.")
 
 
 def _active_job_definitions(d: Deployment) -> set[str]:

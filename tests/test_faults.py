@@ -535,5 +535,7 @@ def test_catch_records_a_task_that_died(tmp_path: Path) -> None:
     proc = run_local(Path(__file__).parent / "data" / "flows" / "dies.py", root)
     assert proc.returncode == 0, proc.stderr
     data = end_data(root, proc.stdout.strip().splitlines()[-1])
-    assert data["kind"] == "TaskDied" and data["before"] == 1
-    assert data["error"] == "the task process exited with 3"
+    # Metaflow's record of it: FailureHandledByCatch, after the one failed attempt.
+    assert data["kind"] == "MetaflowExceptionWrapper" and data["before"] == 1
+    assert data["type"] == "metaflow.plugins.catch_decorator.FailureHandledByCatch"
+    assert data["message"].startswith("Task execution kept failing over 1 attempts.")

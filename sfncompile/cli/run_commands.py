@@ -62,21 +62,29 @@ def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
 
 def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
                   flow_file: Path) -> dict[str, Any]:
-    """The run's parameters as given, checked, with IncludeFile paths read into contents."""
+    """The run's parameters as given, checked, with IncludeFile paths read into contents as
+    Metaflow reads them: after the flow's module code ran (it may write the file), relative
+    to the working directory."""
+    from sfncompile.flow.module_loader import ModuleCodeError, import_module_file
     from sfncompile.runtime.params import (
         ParameterError,
         parse_cli_pairs,
         resolve_parameters,
         run_env_values,
     )
-    from sfncompile.runtime.run_inputs import read_include_files
+    from sfncompile.runtime.run_inputs import include_paths, read_include_files
 
     try:
         given = run_env_values(graph["parameters"], parse_cli_pairs(pairs))
+        if include_paths(graph["parameters"], given):
+            import_module_file(flow_file)
         resolve_parameters(graph["parameters"], given)
-        return read_include_files(graph["parameters"], given, flow_file.resolve().parent)
+        return read_include_files(graph["parameters"], given, None)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
+    except ModuleCodeError as exc:
+        raise UsageError(f"{exc} (the flow's module runs before its IncludeFile is read, as "
+                         "in Metaflow)") from None
 
 
 @click.command()

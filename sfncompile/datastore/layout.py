@@ -533,6 +533,9 @@ class TaskStore:
     def write_log(self, name: str, path: str | os.PathLike[str]) -> None:
         self.storage.put_file(f"{self.prefix}/logs/{_seg(name, 'log name')}", path)
 
+    def write_log_bytes(self, name: str, data: bytes) -> None:
+        self.storage.put_bytes(f"{self.prefix}/logs/{_seg(name, 'log name')}", data)
+
     def write_meta(self, meta: dict[str, Any]) -> None:
         self.storage.put_bytes(f"{self.prefix}/meta.json", _dump(meta))
 

@@ -34,9 +34,9 @@ MergeArtifactsError = MetaflowException
 
 
 class TaskDied(MetaflowExceptionWrapper):
-    """What @catch records when a task could not catch its own failure: its process or
-    container died (out of memory, killed, host lost). `error` and `cause` say what is known;
-    as a MetaflowExceptionWrapper it also has `.exception`, `.type` and `.stacktrace` (None)."""
+    """What @catch recorded, before Metaflow's FailureHandledByCatch, when a task's process or
+    container died: kept so that those artifacts still load. `error` and `cause` say what was
+    known; as a MetaflowExceptionWrapper it also has `.exception`, `.type` and `.stacktrace`."""
 
     def __init__(self, error: str, cause: str) -> None:
         super().__init__()

@@ -3,8 +3,8 @@
 At class level they only record their arguments: the parser reads them statically, and the
 `start` task turns them into artifacts (a file's contents; a Config's value, as a ConfigValue
 that reads `cfg.key` and `cfg["key"]`). A Config referenced in a decorator at class level
-(`@resources(cpu=cfg.cpu)`, `config_expr("cfg.cpu")`) was resolved when the flow was built, so
-at run time such a reference is only a placeholder.
+(`@resources(cpu=cfg.cpu)`, `config_expr("cfg.cpu")`, `**cfg`) was resolved when the flow was
+built, so at run time such a reference is only a placeholder.
 """
 
 from __future__ import annotations
@@ -92,6 +92,10 @@ class _Deferred:
     def __getitem__(self, key: Any) -> _Deferred:
         return _Deferred(f"{self._path}[{key!r}]")
 
+    def keys(self) -> list[str]:
+        """`**cfg.key` in a decorator: one placeholder argument (the parser read the keys)."""
+        return [f"<{self._path}>"]
+
     def __repr__(self) -> str:
         return f"<config {self._path} (resolved when the flow was built)>"
 
@@ -118,6 +122,10 @@ class Config(Parameter):
 
     def __getitem__(self, key: Any) -> Any:
         return _Deferred(f"{self.name}[{key!r}]")
+
+    def keys(self) -> list[str]:
+        """`**cfg` in a decorator: one placeholder argument (the parser read the keys)."""
+        return [f"<{self.name}>"]
 
 
 class IncludeFile(Parameter):

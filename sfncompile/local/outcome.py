@@ -18,6 +18,8 @@ class Outcome:
     caught: dict[str, Any] | None = None  # the failure this attempt recorded under @catch
     error: str | None = None  # why an attempt that exited 0 still failed (it never committed)
     done: dict[str, Any] | None = None  # the committed attempt's done.json
+    timed_out: bool = False  # the runner killed it on its @timeout
+    ended: str | None = None  # how it ended, when it died before it could say (task_death.py)
 
     @property
     def succeeded(self) -> bool:

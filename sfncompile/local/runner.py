@@ -7,6 +7,7 @@ local run and a Step Functions run of the same flow produce the same datastore l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -31,6 +32,7 @@ from sfncompile.local import lifeline
 from sfncompile.local.hybrid import RemoteSteps
 from sfncompile.local.outcome import Key, Outcome
 from sfncompile.local.progress import Progress
+from sfncompile.local.task_death import how_it_died, keep_logs
 from sfncompile.local.worker import TaskLauncher
 from sfncompile.runtime.lineage import body_task_id, split_task_id
 
@@ -153,15 +155,19 @@ class LocalRunner:
     def execute(self, key: Key, attempt: int, tmp: str,
                 caught: dict[str, Any] | None = None) -> Outcome:
         if self.remote is not None and self.remote.handles(key[0]):
-            return self.remote.execute(self, key, attempt, caught)
+            outcome = self.remote.execute(self, key, attempt, caught)
+            if not outcome.succeeded:
+                self.record_failure(outcome, None)
+            return outcome
         timeout = self.steps[key[0]]["timeout_seconds"]
+        limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
         began = time.monotonic()
         graph_file = os.path.join(tmp, "graph.json")
         out = os.path.join(tmp, f"{key[0]}.{key[1]}.{attempt}.out")
+        task_tmp = self.task_tmp(tmp, key, attempt)
         assert self.launcher is not None
         code = self.launcher.run_task(self.command(key, attempt, graph_file, caught), out,
-                                      timeout + TIMEOUT_GRACE_SECONDS if timeout else None,
-                                      tmp=os.path.join(tmp, "tmp"), graph=graph_file,
+                                      limit, tmp=task_tmp, graph=graph_file,
                                       flow_file=str(self.flow_file))
         outcome = Outcome(key, attempt, code, "", time.monotonic() - began, caught)
         if code == 0:
@@ -171,11 +177,22 @@ class LocalRunner:
                                 "(did the step call os._exit or sys.exit?)"
         if not outcome.succeeded:
             outcome.output = Path(out).read_text(errors="replace") if os.path.exists(out) else ""
-            if code == -9 and timeout:
-                outcome.output += f"\nsfncompile: killed after its @timeout of {timeout} s\n"
+            outcome.timed_out = code == -9 and limit is not None and outcome.seconds >= limit
             if outcome.error:
                 outcome.output += f"\nsfncompile: {outcome.error}\n"
+            self.record_failure(outcome, task_tmp)
+        else:
+            with contextlib.suppress(OSError):  # empty once the task is done: not kept
+                os.rmdir(task_tmp)
         return outcome
+
+    @staticmethod
+    def task_tmp(tmp: str, key: Key, attempt: int) -> str:
+        """The attempt's own temporary directory (its TMPDIR), where a task on S3 keeps its
+        logs until it uploads them: the runner looks there when the task dies first."""
+        path = os.path.join(tmp, "tmp", f"{key[0]}-{key[1]}-{attempt}")
+        os.makedirs(path, exist_ok=True)
+        return path
 
     def committed(self, key: Key, attempt: int) -> dict[str, Any] | None:
         """done.json of the task: of the attempt launched, which is where a local task writes
@@ -275,15 +292,13 @@ class LocalRunner:
                     # The task died before its own @catch could act (killed, out of memory):
                     # record the failure in a stand-in attempt and go on, as the ASL Catch does.
                     self.progress.retrying(outcome)
-                    died = {"Error": outcome.error or
+                    died = {"Error": outcome.error or outcome.ended or
                             f"the task process exited with {outcome.returncode}",
                             "Cause": "\n".join(outcome.output.splitlines()[-20:])}
                     ready.appendleft((outcome.key, outcome.attempt + 1, died))
                 else:
                     self.progress.failed(outcome)
                     result.failed.append(outcome)
-                if not outcome.succeeded:
-                    self.record_failure(outcome)
 
     def too_wide(self, outcome: Outcome) -> str | None:
         """Metaflow's --max-num-splits error for a foreach task with more items, else None."""
@@ -298,19 +313,31 @@ class LocalRunner:
                 f"than the current maximum of {cap} children. You can raise the maximum with "
                 "the --max-num-splits option.")
 
-    def record_failure(self, outcome: Outcome) -> None:
-        """A task killed before it could say so itself still reads as failed, not running."""
+    def record_failure(self, outcome: Outcome, task_tmp: str | None) -> None:
+        """A task that died before it could say so itself (killed, a segfault, os._exit)
+        still reads as failed, not running, with how it ended and, when it ran here (in
+        `task_tmp`), its logs (task_death)."""
         step, task = outcome.key
         try:
             meta = ds.read_meta(self.storage, self.flow, self.run_id, step, task, outcome.attempt)
         except KeyNotFound:
             meta = {"attempt": outcome.attempt}
-        if meta.get("status") in (None, "running"):
-            meta.update(status="failed", exit_code=outcome.returncode, finished=time.time())
+        if meta.get("status") not in (None, "running"):
+            return
+        store = ds.TaskStore(self.storage, self.flow, self.run_id, step, task, outcome.attempt)
+        meta.update(status="failed", finished=time.time())
+        if outcome.error or task_tmp is None:  # it exited 0 without committing, or in Batch
+            meta["exit_code"] = outcome.returncode
             if outcome.error:
                 meta["error"] = outcome.error
-            ds.TaskStore(self.storage, self.flow, self.run_id, step, task,
-                         outcome.attempt).write_meta(meta)
+        else:
+            death = how_it_died(outcome.returncode, self.steps[step]["timeout_seconds"]
+                                if outcome.timed_out else None)
+            meta.update(death.meta, error=death.error)
+            logs = keep_logs(store, death, outcome.output, task_tmp)
+            outcome.output = logs  # what it printed: it never echoed it, having died
+            outcome.ended = death.error
+        store.write_meta(meta)
 
     def done(self, key: Key) -> dict[str, Any]:
         return ds.read_done(self.storage, self.flow, self.run_id, *key)

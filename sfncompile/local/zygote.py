@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import gc
 import io
 import json
@@ -48,8 +49,12 @@ def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: li
     os.dup2(out, 2)
     os.close(out)
     os.close(devnull)
-    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the process ends with os._exit
-    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    # Unbuffered, as Metaflow runs its tasks (PYTHONUNBUFFERED): what a step printed is in
+    # its log even when the process dies by a signal (a segfault, a kill) a moment later.
+    sys.stdout = _unbuffered(1)
+    sys.stderr = _unbuffered(2)
+    os.environ["PYTHONUNBUFFERED"] = "x"  # and in the Python processes the step starts
+    faulthandler.enable()  # a crash in C code leaves the Python stack in the stderr log
     # Temporary files (artifacts being staged, the step's own) go to the run's directory that
     # the runner removes at the end: a task killed in the middle of a write leaves nothing
     # behind in /tmp.
@@ -71,6 +76,11 @@ def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: li
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _unbuffered(fd: int) -> io.TextIOWrapper:
+    """A text stream on `fd` that writes through at once (the process ends with os._exit)."""
+    return io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), write_through=True)
 
 
 def _preload(s3: bool) -> None:

@@ -17,6 +17,13 @@ from sfncompile.errors import FlowError, FlowErrors, UsageError
 from sfncompile.flow.unsupported import mutator_message
 from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_guard_calls
+from sfncompile.parser.configs import (
+    MISSING,
+    config_reference,
+    is_failure,
+    unpacked_config,
+    with_config_values,
+)
 from sfncompile.parser.decorators import (
     CLASS_DECORATORS,
     FUNCTION_ARGS,
@@ -36,13 +43,7 @@ from sfncompile.parser.event_decorators import EventDecorators
 from sfncompile.parser.flow_extras import FLOW_EXTRAS, flow_extras
 from sfncompile.parser.graph_checks import validate_graph
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, ModuleInfo, read_module, too_deep
-from sfncompile.parser.parameters import (
-    MISSING,
-    config_reference,
-    is_failure,
-    parameter_call,
-    read_parameter,
-)
+from sfncompile.parser.parameters import parameter_call, read_parameter
 from sfncompile.parser.provided import check_imports
 from sfncompile.parser.schedule import ScheduleError
 from sfncompile.parser.user_decorators import USER_DECORATOR, module_bindings, unknown_decorator
@@ -72,6 +73,8 @@ class _Reader:
         self.errors: list[FlowError] = []
         self.tree: ast.Module | None = None  # for `bound`, read only when a name is not ours
         self.configs: dict[str, Any] = {}  # Config attributes of the flow -> their values
+        self.config_locals: dict[str, Any] = {}  # Config names -> values, for config_expr
+        self.flow_name = ""  # the flow being read
         self.end_step = END  # the flow's last step (@step(end=True) may name another)
         # The API classes a decorator's class derives from (set by parse_source).
         self.api_bases: Callable[[ast.expr], set[str]] = lambda node: set()
@@ -121,9 +124,14 @@ class _Reader:
             self.error(call.args[0], f"{where}: @{name} takes keyword arguments only")
         spec = table[name]
         for kw in call.keywords:
-            if kw.arg is None or kw.arg not in spec:
-                self.error(kw.value if kw.arg is None else kw, f"{where}: unknown argument "
-                           f"{kw.arg or '**'!r} of @{name} (allowed: {', '.join(spec)})")
+            if kw.arg is None:  # `**cfg`: the Config's keys are the arguments (Metaflow's)
+                unpacked = unpacked_config(self, kw.value, f"{where}: @{name}")
+                for key, value in (unpacked or {}).items():
+                    self.keyword(name, spec, key, value, kw.value, where, args)
+                continue
+            if kw.arg not in spec:
+                self.error(kw, f"{where}: unknown argument {kw.arg!r} of @{name} (allowed: "
+                           f"{', '.join(spec)})")
                 continue
             if (name, kw.arg) in FUNCTION_ARGS:
                 value = self.function_names(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
@@ -136,12 +144,7 @@ class _Reader:
                     continue
             if value is _NOT_LITERAL:
                 continue
-            value = numeric_text(spec[kw.arg], value)
-            problem = type_problem(spec[kw.arg], value)
-            if problem:
-                self.error(kw.value, f"{where}: argument {kw.arg!r} of @{name} {problem}")
-                continue
-            args[kw.arg] = value
+            self.keyword(name, spec, kw.arg, value, kw.value, where, args)
         problem = combined_problem(name, args)
         if problem:
             self.error(node, f"{where}: @{name} {problem}")
@@ -158,6 +161,20 @@ class _Reader:
         except (FlowErrors, UsageError):  # a module that cannot be read is the task's to load
             return None
         return mutator_message(ast.unparse(root), min(kinds)) if kinds else None
+
+    def keyword(self, name: str, spec: dict[str, Any], key: str, value: Any, node: ast.expr,
+                where: str, args: dict[str, Any]) -> None:
+        """Check one argument of decorator `name` and add it to `args` (or report it)."""
+        if key not in spec:
+            self.error(node, f"{where}: unknown argument {key!r} of @{name} (allowed: "
+                       f"{', '.join(spec)})")
+            return
+        value = numeric_text(spec[key], value)
+        problem = type_problem(spec[key], value)
+        if problem:
+            self.error(node, f"{where}: argument {key!r} of @{name} {problem}")
+            return
+        args[key] = value
 
     def function_names(self, node: ast.expr, what: str) -> Any:
         """A list of functions of the module (or their names, or dotted import paths), as
@@ -188,8 +205,11 @@ class _Reader:
             return _NOT_LITERAL
         if from_config is not MISSING:
             return from_config
+        substituted = with_config_values(self, node, what)  # `{"k": cfg.key}`
+        if substituted is None:
+            return _NOT_LITERAL
         try:
-            return self.info.literal(node)
+            return self.info.literal(substituted)
         except (ValueError, TypeError, SyntaxError, RecursionError):
             if not quiet:
                 self.error(node, f"{what} must be a literal value, not `{_short(node)}` "
@@ -214,6 +234,8 @@ class _Reader:
             return None
         # Configs first: decorators and Parameter defaults may read their values.
         configs: dict[int, ParameterIR | None] = {}
+        for reader, _, _ in lineage:
+            reader.flow_name = cls.name
         for reader, stmt in members:
             if (isinstance(stmt, ast.Assign | ast.AnnAssign)
                     and parameter_call(reader, stmt) == "Config"):
@@ -221,6 +243,7 @@ class _Reader:
                 if config is not None:
                     for other, _, _ in lineage:
                         other.configs[config.attr] = config.default
+                        other.config_locals[config.name] = _as_seen(config)
         schedule = None
         given_on: dict[str, str] = {}
         extras: list[tuple[str, dict[str, Any], SourcePos]] = []
@@ -473,6 +496,16 @@ class _Reader:
         if parameter_call(self, stmt) is None:
             return None
         return read_parameter(self, stmt, _NOT_LITERAL)
+
+
+def _as_seen(config: ParameterIR) -> Any:
+    """A Config's value as Metaflow's config_expr sees it: a read-only ConfigValue, unless
+    the Config is plain (or has no value)."""
+    from sfncompile.flow.inputs import ConfigValue
+
+    value = config.default
+    return value if value is None or config.plain or not isinstance(value, dict) \
+        else ConfigValue(value)
 
 
 class _NotLiteral:

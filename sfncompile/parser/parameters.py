@@ -6,19 +6,18 @@
 - An IncludeFile's value is a file's contents, read when the run starts (`sfncompile run`,
   `sfncompile trigger`); its default is a path, or an expression giving one (`script_path(
   "movies.csv")`), evaluated once per run by the `start` task like a Parameter's.
-- A Config is a JSON file (or `default_value=`) read when the flow is built: its values are
-  fixed in the compiled flow, and decorator arguments and Parameter defaults may read them
-  (`cfg.key`, `cfg["key"]`, `config_expr("cfg.key")`).
+- A Config's value is computed when the flow is built and fixed in the compiled flow (see
+  parser/configs.py); decorator arguments and Parameter defaults may read it.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-from pathlib import Path
 from typing import Any, cast
 
 from sfncompile.ir import ParameterIR, ParamKind, ParamType
+from sfncompile.parser.configs import read_config
 from sfncompile.parser.module import MAX_LITERAL_DEPTH, too_deep
 from sfncompile.parser.reading import Reading
 
@@ -40,15 +39,6 @@ RESERVED_NAMES = frozenset({
     "max-num-splits", "max-workers", "max-log-size", "user-namespace", "run-id", "task-id",
     "runner-attribute-file",
 })
-# A Config file read at build time is part of the compiled flow: keep it small.
-MAX_CONFIG_BYTES = 1 << 20
-
-
-class _Missing:
-    pass
-
-
-MISSING: Any = _Missing()
 
 
 def parameter_call(reader: Reading, stmt: ast.stmt) -> str | None:
@@ -89,10 +79,14 @@ def read_parameter(reader: Reading, stmt: ast.Assign | ast.AnnAssign,
     values: dict[str, Any] = {}
     default_expr: str | None = None
     for key, node in args.items():
-        if key in ("type", "parser"):  # read by the runtime from the class attribute
+        if key in ("type", "parser"):  # the runtime's (a Config's: read by read_config)
             continue
         expr_default = key == "default" and api in ("Parameter", "IncludeFile")
-        value = reader.literal(node, f"{where}: {key}", quiet=expr_default)
+        # A Config's default (or default_value) may be a function, called when it is built.
+        code_default = api == "Config" and key in ("default", "default_value")
+        value = reader.literal(node, f"{where}: {key}", quiet=expr_default or code_default)
+        if value is not_literal and code_default:
+            continue
         if value is not_literal:
             if expr_default:
                 if too_deep(node, MAX_LITERAL_DEPTH):  # ast.unparse would recurse too deep
@@ -127,7 +121,7 @@ def read_parameter(reader: Reading, stmt: ast.Assign | ast.AnnAssign,
     if api == "IncludeFile":
         return _include_file(reader, where, args, values, default_expr, common)
     if api == "Config":
-        return _config(reader, where, args, values, common)
+        return read_config(reader, where, args, values, common)
     return _parameter(reader, where, args, values, default_expr, common)
 
 
@@ -222,133 +216,6 @@ def _include_file(reader: Reading, where: str, args: dict[str, ast.expr],
         common["required"] = False  # as for a Parameter: the expression gives the path
     return ParameterIR(type="str", default=default, default_expr=default_expr,
                        is_text=values.get("is_text") is not False, encoding=encoding, **common)
-
-
-def _config(reader: Reading, where: str, args: dict[str, ast.expr], values: dict[str, Any],
-            common: dict[str, Any]) -> ParameterIR | None:
-    if "parser" in args and not (isinstance(args["parser"], ast.Constant)
-                                 and args["parser"].value is None):
-        reader.error(args["parser"], f"{where}: parser= is not supported: sfncompile reads a "
-                     "Config when the flow is built, as JSON, without running the flow's code; "
-                     "keep the config in a JSON file, or use default_value={...}")
-        return None
-    path, literal = values.get("default"), values.get("default_value")
-    if path is not None and literal is not None:
-        reader.error(args["default"], f"{where}: give default (a file) or default_value, "
-                     "not both")
-        return None
-    if path is not None and not isinstance(path, str):
-        reader.error(args["default"], f"{where}: default must be the path of a JSON file")
-        return None
-    value: Any = None
-    if path is not None:
-        found = locate(path, Path(reader.path).parent)
-        if found is None:
-            if literal is None and common["required"]:
-                reader.error(args["default"], f"{where}: the file {path!r} does not exist")
-                return None
-        else:
-            try:
-                data = found.read_bytes()
-                if len(data) > MAX_CONFIG_BYTES:
-                    raise ValueError(f"it is larger than {MAX_CONFIG_BYTES:,} bytes")
-                value = json.loads(data.decode("utf-8"))
-            except (OSError, ValueError) as exc:
-                reader.error(args["default"], f"{where}: cannot read {path!r} as JSON: {exc}")
-                return None
-    elif isinstance(literal, str):
-        try:
-            value = json.loads(literal)
-        except ValueError as exc:
-            reader.error(args["default_value"], f"{where}: default_value is not JSON: {exc}")
-            return None
-    else:
-        value = literal
-    if value is None and common["required"]:
-        reader.error(args.get("name", args.get("default")) or args["name"],
-                     f"{where}: the Config is required and has no value")
-        return None
-    plain = bool(values.get("plain"))
-    if not plain and value is not None and not isinstance(value, dict):
-        reader.error(args.get("default") or args.get("default_value") or args["name"],
-                     f"{where}: a Config's value must be a JSON object (or give plain=True)")
-        return None
-    return ParameterIR(type="json", default=value, plain=plain, **common)
-
-
-def locate(path: str, flow_dir: Path) -> Path | None:
-    """A file named by a flow: an absolute path, or relative to the flow's directory, or else
-    to the working directory (where Metaflow looks)."""
-    candidate = Path(path)
-    if candidate.is_absolute():
-        return candidate if candidate.is_file() else None
-    for base in (flow_dir, Path.cwd()):
-        if (base / candidate).is_file():
-            return base / candidate
-    return None
-
-
-# -- reading a Config's values in decorator arguments and defaults -------------------------------
-
-
-def config_reference(reader: Reading, node: ast.expr, what: str) -> Any:
-    """The value a Config reference names (`cfg.a.b`, `cfg["a"]`, `config_expr("cfg.a")`),
-    MISSING when the node is no Config reference; reports an error and returns MISSING
-    (after the error) when it names a key the Config does not have."""
-    if not reader.configs:
-        return MISSING
-    if (isinstance(node, ast.Call) and reader.info.api_name(node.func) == "config_expr"):
-        if (len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Constant)
-                or not isinstance(node.args[0].value, str)):
-            reader.error(node, f"{what}: config_expr takes one string, e.g. "
-                         "config_expr('cfg.key')")
-            return _FAILED
-        try:
-            inner = ast.parse(node.args[0].value.strip(), mode="eval").body
-        except SyntaxError as exc:
-            reader.error(node, f"{what}: config_expr: not an expression: {exc.msg}")
-            return _FAILED
-        found = _walk_reference(reader, inner, node, what)
-        if found is MISSING:
-            reader.error(node, f"{what}: config_expr({node.args[0].value!r}): sfncompile "
-                         "reads a Config's value or a key path in it (cfg.a.b, cfg['a']) when "
-                         "it builds the flow, nothing else")
-            return _FAILED
-        return found
-    return _walk_reference(reader, node, node, what)
-
-
-_FAILED: Any = _Missing()
-
-
-def _walk_reference(reader: Reading, node: ast.expr, at: ast.AST, what: str) -> Any:
-    keys: list[Any] = []
-    while isinstance(node, ast.Attribute | ast.Subscript):
-        if isinstance(node, ast.Attribute):
-            keys.append(node.attr)
-        elif isinstance(node.slice, ast.Constant):
-            keys.append(node.slice.value)
-        else:
-            return MISSING
-        node = node.value
-    if not (isinstance(node, ast.Name) and node.id in reader.configs):
-        return MISSING
-    value = reader.configs[node.id]
-    path = node.id
-    for key in reversed(keys):
-        in_list = (isinstance(value, list) and isinstance(key, int)
-                   and -len(value) <= key < len(value))
-        if in_list or (isinstance(value, dict) and key in value):
-            value = value[key]
-        else:
-            reader.error(at, f"{what}: the Config {node.id!r} has no {path}[{key!r}]")
-            return _FAILED
-        path += f"[{key!r}]"
-    return value
-
-
-def is_failure(value: Any) -> bool:
-    return value is _FAILED
 
 
 def _fits(ptype: str, value: Any) -> bool:

@@ -14,7 +14,10 @@ class Reading(Protocol):
 
     path: str
     info: ModuleInfo
-    configs: dict[str, Any]
+    tree: ast.Module | None
+    flow_name: str
+    configs: dict[str, Any]  # Config attributes -> their values
+    config_locals: dict[str, Any]  # Config names -> their values, as config_expr sees them
 
     def error(self, node: ast.AST, message: str) -> None: ...
 

@@ -1,9 +1,10 @@
 """The inputs of a run that are more than a typed value: IncludeFile contents, Config values
 and Parameter defaults that are expressions.
 
-- `read_include_files` runs where the run is started (`sfncompile run`, `sfncompile trigger`):
-  an IncludeFile's value is a path there, and the run receives the file's contents (text, or
-  base64 for binary files), so a run on AWS never needs the user's disk.
+- `read_include_files` runs where the run is started (`sfncompile run`, after the flow's
+  module code ran, as in Metaflow; `sfncompile trigger`): an IncludeFile's value is a path
+  there, and the run receives the file's contents (text, or base64 for binary files), so a
+  run on AWS never needs the user's disk.
 - `finish_values` runs in the `start` task after the typed values are resolved: it evaluates
   the defaults that are expressions (from the flow's class attributes, once per run: they
   become artifacts of `start`), decodes IncludeFile contents (reading the default file from
@@ -33,13 +34,13 @@ def _kind(p: dict[str, Any]) -> str:
     return str(p.get("kind", "parameter"))
 
 
-def _locate(path: str, flow_dir: Path) -> Path | None:
-    """Where Metaflow looks (the working directory), then the flow's directory."""
-    candidate = Path(path)
+def _locate(path: str, flow_dir: Path | None) -> Path | None:
+    """Where Metaflow looks (the working directory), then the flow's directory (if given)."""
+    candidate = Path(path).expanduser()
     if candidate.is_absolute():
         return candidate if candidate.is_file() else None
     for base in (Path.cwd(), flow_dir):
-        if (base / candidate).is_file():
+        if base is not None and (base / candidate).is_file():
             return base / candidate
     return None
 
@@ -54,10 +55,18 @@ def encode_contents(p: dict[str, Any], data: bytes, where: str) -> Any:
     return {"base64": base64.b64encode(data).decode("ascii")}
 
 
+def include_paths(spec: list[dict[str, Any]], given: dict[str, Any]) -> list[str]:
+    """The IncludeFiles that `read_include_files` reads for `given` (a path given or a
+    literal default)."""
+    return [p["name"] for p in spec if _kind(p) == "include_file"
+            and given.get(p["name"], p.get("default")) is not None]
+
+
 def read_include_files(spec: list[dict[str, Any]], given: dict[str, Any],
-                       flow_dir: Path) -> dict[str, Any]:
+                       flow_dir: Path | None) -> dict[str, Any]:
     """`given` with each IncludeFile's path (given, or its default) replaced by the file's
-    contents; raises ParameterError for a missing file or a Config given a value."""
+    contents, relative paths looked up in the working directory (then in `flow_dir`, if
+    given); raises ParameterError for a missing file or a Config given a value."""
     out = dict(given)
     problems: list[str] = []
     for p in spec:
@@ -72,7 +81,8 @@ def read_include_files(spec: list[dict[str, Any]], given: dict[str, Any],
             continue
         found = _locate(str(path), flow_dir)
         if found is None:
-            problems.append(f"IncludeFile {name!r}: no file {str(path)!r}")
+            problems.append(f"IncludeFile {name!r}: no file {str(path)!r}"
+                            + ("" if flow_dir else f" in the working directory {Path.cwd()}"))
             continue
         try:
             data = found.read_bytes()

@@ -33,7 +33,13 @@ from sfncompile.datastore.storage import (
     Storage,
     open_storage,
 )
-from sfncompile.exception import MetaflowExceptionWrapper
+from sfncompile.exception import (
+    FAILURE_HANDLED_BY_CATCH,
+    TIMEOUT_EXCEPTION,
+    FailureHandledByCatch,
+    MetaflowExceptionWrapper,
+    TimeoutException,
+)
 from sfncompile.flow import metaflow_alias
 from sfncompile.flow.current import current
 from sfncompile.flow.flowspec import (
@@ -41,7 +47,6 @@ from sfncompile.flow.flowspec import (
     FlowSpec,
     Frame,
     Inputs,
-    TaskDied,
     Transition,
     flow_constants,
 )
@@ -55,7 +60,7 @@ from sfncompile.runtime.switch import switch_arm
 EXIT_FAILED = 1
 
 
-class StepTimeout(Exception):
+class StepTimeout(TimeoutException):
     pass
 
 
@@ -292,7 +297,10 @@ class TaskRunner:
                 print_user_traceback(exc)
             print(f"@catch: step {spec.step!r} failed and continues: {exc!r}", file=sys.stderr)
             if info["catch_var"]:  # Metaflow's wrapper: .exception, .type, .stacktrace
-                setattr(flow, info["catch_var"], MetaflowExceptionWrapper(exc))
+                wrapper = MetaflowExceptionWrapper(exc)
+                if isinstance(exc, StepTimeout):
+                    wrapper.type = TIMEOUT_EXCEPTION
+                setattr(flow, info["catch_var"], wrapper)
             if flow._sfn.transition is None and info["kind"] in ("linear", "split"):
                 flow._sfn.transition = Transition(tuple(info["targets"]))
             return exc
@@ -350,9 +358,14 @@ class TaskRunner:
         if damage:
             raise TaskError(f"step {spec.step!r}: @catch does not cover a damaged datastore: "
                             f"{damage}")
-        cause = str(caught.get("Cause") or "")
-        died = TaskDied(str(caught.get("Error") or "the task failed"), cause[:4000])
-        print(f"@catch: step {spec.step!r} died and continues: {died.error}", file=sys.stderr)
+        error = str(caught.get("Error") or "the task failed")
+        print(f"@catch: step {spec.step!r} died and continues: {error}\n"
+              f"{str(caught.get('Cause') or '')[-4000:]}", file=sys.stderr)
+        try:  # Metaflow's fallback raises it, so that the wrapper has its trace
+            raise FailureHandledByCatch(self.store.attempt)
+        except FailureHandledByCatch as exc:
+            died = MetaflowExceptionWrapper(exc)
+        died.type = FAILURE_HANDLED_BY_CATCH
         if info["catch_var"]:
             setattr(flow, info["catch_var"], died)
         if info["kind"] in ("linear", "split"):

@@ -25,6 +25,7 @@ class MetaflowRun:
     file: Path
     argv: Sequence[str] = ()
     after_previous: bool = False  # wait for the runs before (it reads them with the client)
+    cwd: Path | None = None  # where `python FILE run` starts (default: the file's directory)
 
 
 class MetaflowJob:
@@ -35,7 +36,8 @@ class MetaflowJob:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         job = {"root": str(home), "parallel": parallel, "runs": [
-            {"key": r.key, "file": str(r.file), "cwd": str(r.file.parent), "argv": list(r.argv),
+            {"key": r.key, "file": str(r.file), "cwd": str(r.cwd or r.file.parent),
+             "argv": list(r.argv),
              "after_previous": r.after_previous} for r in runs]}
         (home / "job.json").write_text(json.dumps(job))
         self.proc = subprocess.Popen(

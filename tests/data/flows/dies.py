@@ -18,4 +18,5 @@ class DiesFlow(FlowSpec):
     @step
     def end(self):
         self.kind = type(self.death).__name__
-        self.error = self.death.error
+        self.type = self.death.type
+        self.message = self.death.exception
