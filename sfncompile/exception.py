@@ -176,15 +176,8 @@ class MissingInMergeArtifactsException(MetaflowException):
         self.artifact_names = unhandled
 
 
-# `metaflow.plugins.catch_decorator` and `metaflow.plugins.cards.exception` name these.
-
-
-class FailureHandledByCatch(MetaflowException):
-    headline = "Task execution failed but @catch handled it"
-
-    def __init__(self, retry_count: int) -> None:
-        super().__init__(f"The task failed in each of its {retry_count} attempts without an "
-                         "exception of its code: its environment made it fail.")
+# `metaflow.plugins.cards.exception` names these (and `metaflow.plugins.catch_decorator`
+# FailureHandledByCatch, above).
 
 
 class CardNotPresentException(MetaflowException):
