@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client import (
         DataArtifact,
         Flow,
+        Metaflow,
         Run,
         Step,
         Task,
@@ -89,6 +90,7 @@ __all__ += [  # loaded on first use (flow/lazy_exports.py)
     "S3",
     "DataArtifact",
     "Flow",
+    "Metaflow",
     "NBRunner",
     "Run",
     "Runner",

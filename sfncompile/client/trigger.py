@@ -47,7 +47,8 @@ class Trigger:
 
     @property
     def runs(self) -> list[Any]:
-        from sfncompile.client import core as client
+        # The package, not client.core: core imports this module (for Run.trigger).
+        from sfncompile import client
 
         return [client.Run(e.payload["pathspec"]) for e in self.events
                 if e.type == "run" and e.payload.get("pathspec")]

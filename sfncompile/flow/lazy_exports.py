@@ -6,6 +6,7 @@ import importlib
 
 # name -> the module that defines it
 LAZY_EXPORTS: dict[str, str] = {
+    "Metaflow": "sfncompile.client",
     "Flow": "sfncompile.client",
     "Run": "sfncompile.client",
     "Step": "sfncompile.client",

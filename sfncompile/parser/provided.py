@@ -24,8 +24,8 @@ METAFLOW_NAMES = frozenset({
     "card", "secrets", "pypi", "conda", "pypi_base", "conda_base", "kubernetes", "exit_hook",
     "trigger", "trigger_on_finish", "project",
     # services and the client
-    "S3", "Flow", "Run", "Step", "Task", "namespace", "get_namespace", "default_namespace",
-    "get_metadata", "metadata", "DataArtifact", "Runner", "NBRunner",
+    "S3", "Metaflow", "Flow", "Run", "Step", "Task", "namespace", "get_namespace",
+    "default_namespace", "get_metadata", "metadata", "DataArtifact", "Runner", "NBRunner",
     # sfncompile's own: publish an event that starts deployed flows (@trigger)
     "publish_event",
 })
