@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -237,10 +238,16 @@ def walk_ours(root: Path, runs: dict[str, str]) -> dict[str, Facts]:
     return json.loads(json.dumps(walks))  # as Metaflow's facts arrive: through JSON
 
 
+class Both(NamedTuple):
+    root: Path  # sfncompile's datastore
+    runs: dict[str, str]  # role -> sfncompile's pathspec
+    ours: dict[str, Facts]
+    theirs: dict[str, Facts]
+
+
 @pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory
-         ) -> tuple[dict[str, str], dict[str, Facts], dict[str, Facts]]:
-    """(our pathspecs, our facts, Metaflow's facts) of every run, by role."""
+def both(tmp_path_factory: pytest.TempPathFactory) -> Both:
+    """Both tools' runs and what their clients say of them, by role."""
     job = MetaflowJob([
         *(MetaflowRun(role, file, ONE_WORKER, env=FAIL) if role == "failing"
           else MetaflowRun(role, file) for role, (file, _) in RUNS.items()
@@ -256,35 +263,30 @@ def both(tmp_path_factory: pytest.TempPathFactory
         assert "walk" in result, f"Metaflow's client could not walk {role}: " \
             f"{result.get('client_error')}\n{result['output']}"
         theirs[role] = result["walk"]
-    return runs, ours, theirs
+    return Both(root, runs, ours, theirs)
 
 
 # -- the tests -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("role", list(RUNS))  # not nested: Metaflow does not run it here
-def test_the_client_reads_each_run_as_metaflows_does(
-        role: str, both: tuple[dict[str, str], dict[str, Facts], dict[str, Facts]]) -> None:
-    _, ours, theirs = both
-    problems = compare_facts(role, ours[role], theirs[role])
+def test_the_client_reads_each_run_as_metaflows_does(role: str, both: Both) -> None:
+    problems = compare_facts(role, both.ours[role], both.theirs[role])
     assert not problems, f"{role}: differs from Metaflow 2.19's client:\n  " + \
         "\n  ".join(problems)
 
 
-def test_every_declared_difference_is_needed(
-        both: tuple[dict[str, str], dict[str, Facts], dict[str, Facts]]) -> None:
-    _, ours, theirs = both
+def test_every_declared_difference_is_needed(both: Both) -> None:
     used: set[str] = set()
     for role in RUNS:
-        compare_facts(role, ours[role], theirs[role], used)
+        compare_facts(role, both.ours[role], both.theirs[role], used)
     assert {d.name for d in DIFFERENCES if d.always} <= used <= {d.name for d in DIFFERENCES}
 
 
-def test_what_the_walk_covers(
-        both: tuple[dict[str, str], dict[str, Facts], dict[str, Facts]]) -> None:
+def test_what_the_walk_covers(both: Both) -> None:
     """The facts that matter are there: a failed task with its exception, a caught one, the
     foreach index stacks and lineage, and a resumed run's origins."""
-    _, ours, _ = both
+    ours = both.ours
     failing, resumed = ours["failing"], ours["resumed"]
     assert failing["run.successful"] is False and failing["run.finished"] is False
     assert failing["step[work].tasks"] == ["work[0]", "work[1]"]  # item 2 never started
@@ -321,10 +323,22 @@ def test_what_the_walk_covers(
     assert resumed["flow.runs"] == ["resumed", "failing"]
 
 
-def test_metaflow_names_and_errors(
-        both: tuple[dict[str, str], dict[str, Facts], dict[str, Facts]],
-        tmp_path: Path) -> None:
-    runs, _, _ = both
+def test_a_run_without_its_graph_has_the_same_lineage(both: Both, tmp_path: Path) -> None:
+    """An execution's record has no step graph: parents and children then come from what
+    the tasks recorded, and are the same."""
+    flow, run_id = both.runs["nested"].split("/")
+    shutil.copytree(both.root / flow, tmp_path / flow)
+    record = tmp_path / flow / run_id / "_run.json"
+    meta = json.loads(record.read_text())
+    del meta["graph"]
+    record.write_text(json.dumps(meta))
+    without = walk_ours(tmp_path, {"nested": both.runs["nested"]})["nested"]
+    lineage = re.compile(r"\.(parents|children|parent_steps|child_steps)$")
+    assert {k: v for k, v in without.items() if lineage.search(k)} == \
+        {k: v for k, v in both.ours["nested"].items() if lineage.search(k)}
+
+
+def test_metaflow_names_and_errors(tmp_path: Path) -> None:
     assert sfncompile.Metaflow is client.Metaflow  # `from metaflow import Metaflow`
     client.set_datastore_root(str(tmp_path))
     try:
@@ -333,4 +347,3 @@ def test_metaflow_names_and_errors(
             client.Flow("Nope")
     finally:
         client.set_datastore_root(None)
-    assert all(isinstance(p, str) for p in runs.values())
