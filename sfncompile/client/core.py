@@ -21,6 +21,7 @@ import warnings
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, TypeVar
@@ -35,7 +36,7 @@ from sfncompile.client.task_metadata import (
     recorded_exception,
     to_metadata,
 )
-from sfncompile.client.trigger import Trigger, trigger_from_record
+from sfncompile.conventions.event_format import RUN_SOURCE
 from sfncompile.conventions.steps import END, START
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage, open_storage
@@ -1176,3 +1177,62 @@ class MetaflowData:
 
 
 ArtifactView = MetaflowData  # its name before it took Metaflow's
+
+
+# -- what started a run -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event that started the run: Metaflow's MetaflowEvent fields."""
+
+    name: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    timestamp: str | None = None
+    type: str = "event"  # "event", or "run" for @trigger_on_finish
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Event:
+        detail = record.get("detail") or {}
+        if record.get("source") == RUN_SOURCE:
+            return cls(name=f"{detail.get('flow')} {record.get('type')}", payload=dict(detail),
+                       id=record.get("id"), timestamp=record.get("time"), type="run")
+        return cls(name=str(detail.get("name") or record.get("type")),
+                   payload=dict(detail.get("payload") or {}), id=record.get("id"),
+                   timestamp=record.get("time"))
+
+
+class Trigger:
+    """What started a triggered run (`Run.trigger`, `current.trigger`): `.event`,
+    `.events`, and for `@trigger_on_finish` the upstream `.run` and `.runs`."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+
+    @property
+    def event(self) -> Event | None:
+        return self.events[0] if self.events else None
+
+    @property
+    def runs(self) -> list[Run]:
+        return [Run(e.payload["pathspec"]) for e in self.events
+                if e.type == "run" and e.payload.get("pathspec")]
+
+    @property
+    def run(self) -> Run | None:
+        runs = self.runs
+        return runs[0] if runs else None
+
+    def __getitem__(self, name: str) -> Event:
+        for e in self.events:
+            if e.name == name or (e.type == "run" and e.payload.get("flow") == name):
+                return e
+        raise KeyError(name)
+
+    def __repr__(self) -> str:
+        return f"Trigger({', '.join(e.name for e in self.events)})"
+
+
+def trigger_from_record(record: dict[str, Any] | None) -> Trigger | None:
+    return None if record is None else Trigger([Event.from_record(record)])
