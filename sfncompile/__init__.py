@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client import (
         DataArtifact,
         Flow,
+        Metaflow,
         Run,
         Step,
         Task,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
         metadata,
         namespace,
     )
-    from sfncompile.client.flows import Metaflow, default_metadata
+    from sfncompile.client.flows import default_metadata
     from sfncompile.flow.step_helpers import parallel_imap_unordered, parallel_map, profile
     from sfncompile.local.python_api import NBRunner, Runner
     from sfncompile.runtime.publish import publish_event

@@ -17,9 +17,9 @@ pytest_plugins = ["tests.moto_server", "tests.moto_sfn.fixture", "tests.deployme
 # flows as processes, build virtualenvs or lint the whole tree. A test is slow when its module
 # (or module::test) is listed here or when it asks for one of the server fixtures.
 SLOW = frozenset({
-    "test_client_in_progress", "test_cross_python", "test_e2e", "test_faults", "test_interrupt",
-    "test_lint", "test_local_run", "test_moto_harness", "test_resume", "test_deploy",
-    "test_precommit_hook", "test_parity", "test_tutorials",
+    "test_client_in_progress", "test_client_parity", "test_cross_python", "test_e2e",
+    "test_faults", "test_interrupt", "test_lint", "test_local_run", "test_moto_harness",
+    "test_resume", "test_deploy", "test_precommit_hook", "test_parity", "test_tutorials",
     "test_properties::test_local_runner_runs_the_tasks_the_state_machine_would",
     "test_services::test_nbrunner_runs_the_flow_of_a_notebook_cell",
 })

@@ -150,10 +150,14 @@ def test_failed_execution_is_a_failed_run(deployment: Deployment, s3_env: None) 
     run = _run(d, f"FailingFlow/{run_id}")
     assert run in [r.id for r in client.Flow("FailingFlow").runs()]
     run_ = client.Run(f"FailingFlow/{run_id}")
-    assert (run_.status, run_.finished, run_.successful) == ("failed", True, False)
+    assert (run_.status, run_.finished, run_.successful) == ("failed", False, False)
     assert run_.runner == "step-functions" and run_.params == {"size": 7}
-    assert run_.started_at is not None and run_.finished_at is not None
-    assert before - 5 < run_.started_at <= run_.finished_at < time.time() + 5
+    assert run_.started_at is not None and run_.ended_at is not None
+    assert before - 5 < run_.started_at <= run_.ended_at < time.time() + 5
+    # The failed task is listed, with the exception it recorded (Metaflow's wrapper).
+    boom = run_["boom"].task
+    assert boom is not None and not boom.successful and not boom.finished
+    assert boom.exception is not None and boom.exception.type == "builtins.ValueError"
     failure = run_.failure
     assert failure is not None
     assert (failure["step"], failure["task"]) == ("boom", "0"), failure
@@ -204,8 +208,9 @@ def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None)
     assert (run_.status, run_.runner, run_.params, run_.failure) == (
         "succeeded", "step-functions", {}, None)
     assert client.Flow("PoliciesFlow").latest_successful_run.id == run_id  # type: ignore[union-attr]
-    assert run_.started_at is not None and run_.finished_at is not None
-    assert run_.started_at <= run_.finished_at
+    assert run_.started_at is not None and run_.ended_at is not None
+    assert run_.finished_at is not None  # a datetime, the end task's finish, as Metaflow's
+    assert run_.started_at <= run_.ended_at
     shown = d.cli("show", f"PoliciesFlow/{run_id}", "--datastore-root", d.root)
     assert shown.stdout.splitlines()[0] == f"PoliciesFlow/{run_id}: succeeded", shown.stderr
     assert "  parameters: {}" in shown.stdout and "  finished: 20" in shown.stdout

@@ -131,8 +131,7 @@ def test_failed_execution_resumes_locally_and_on_aws(deployment: Deployment, s3_
         assert run.params == {}  # the resume request is no parameter
         for step in ("start", "square", "join"):
             for task in run[step].tasks():
-                assert task.metadata.get("cloned_from", "").startswith(
-                    f"{NAME}/{run_id}/{step}/"), task
+                assert (task.origin_pathspec or "").startswith(f"{NAME}/{run_id}/{step}/"), task
     finally:
         client.set_datastore_root(None)
 

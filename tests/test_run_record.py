@@ -220,9 +220,10 @@ def test_a_recorded_execution_reads_without_step_functions(tmp_path: Path) -> No
     client.set_datastore_root(str(tmp_path))
     try:
         run = client.Run("Flow/r1")
-        assert (run.status, run.finished, run.params) == ("failed", True, {"n": 2})
-        assert run.finished_at is not None and run.started_at is not None
-        assert run.finished_at - run.started_at == 300
+        assert (run.status, run.finished, run.params) == ("failed", False, {"n": 2})
+        assert run.ended_at is not None and run.started_at is not None
+        assert run.ended_at - run.started_at == 300
+        assert run.finished_at is None  # Metaflow's: the end task's, which never ran
         assert run.failure == {"step": "work", "task": "0.3.0", "job_id": "j-9",
                                "error": "States.TaskFailed", "cause": json.dumps(cause),
                                "reason": cause["StatusReason"]}

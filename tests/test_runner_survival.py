@@ -175,7 +175,8 @@ def test_kill_9_of_the_runner(tmp_path: Path) -> None:
         assert ds.read_meta(storage, "NapFlow", run, "nap", task, 0)["status"] == "failed"
     client.set_datastore_root(str(root))
     try:
-        assert client.Run(pathspec).finished and not client.Run(pathspec).successful
+        run_ = client.Run(pathspec)
+        assert run_.status == "interrupted" and not run_.finished and not run_.successful
     finally:
         client.set_datastore_root(None)
 

@@ -26,7 +26,7 @@ from sfncompile import client
 from sfncompile.cli import main
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage, open_storage
-from sfncompile.exception import MetaflowNamespaceMismatch, MetaflowTaggingError
+from sfncompile.exception import MetaflowNamespaceMismatch, MetaflowNotFound, MetaflowTaggingError
 from tests.parity.metaflow_env import USER, metaflow_env, metaflow_python, user_env
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -125,7 +125,7 @@ def test_a_set_over_the_limit_may_shrink_but_not_grow(root: str) -> None:
 
 
 def test_a_run_with_no_record_cannot_be_tagged(root: str) -> None:
-    with pytest.raises(MetaflowTaggingError, match=r"Run not found \(TagFlow, 9\)"):
+    with pytest.raises(MetaflowNotFound, match=r"Run\('TagFlow/9'\) does not exist"):
         client.Run("TagFlow/9").add_tag("x")
 
 

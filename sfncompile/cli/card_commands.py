@@ -35,15 +35,20 @@ def _task(pathspec: str, datastore_root: str) -> Any:
         raise UsageError(f"{shown}: the flow and step names must be Python identifiers")
     if any(p in (".", "..", "data") or not p.isprintable() or len(p) > 255 for p in parts):
         raise UsageError(f"{shown}: not a task of a run (reserved or unprintable part)")
+    from sfncompile.exception import MetaflowNotFound
+
     client.set_datastore_root(check_datastore_root(datastore_root, write=False))
     client.namespace(None)
-    run = client.Run("/".join(parts[:2]))
-    if not run.steps():
+    try:
+        run = client.Run("/".join(parts[:2]))
+    except MetaflowNotFound:
+        raise UsageError(f"no run {'/'.join(parts[:2])} under {datastore_root}") from None
+    if not run.step_names():
         raise UsageError(f"no run {'/'.join(parts[:2])} under {datastore_root}")
     if parts[2] not in run:
         raise UsageError(f"run {run.pathspec} has no step {parts[2]!r}")
-    step = client.Step(run, parts[2])
-    tasks = {t.id: t for t in step.tasks()}
+    step = run[parts[2]]
+    tasks = {t.id: t for t in step.tasks() if t.attempt is not None}  # committed ones
     if len(parts) == 4:
         if parts[3] not in tasks:
             raise UsageError(f"no committed task {pathspec} under {datastore_root}")

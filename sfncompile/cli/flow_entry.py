@@ -283,9 +283,13 @@ def _passthrough(flow: _Flow, name: str) -> click.Command:
 def _latest_run(flow: _Flow) -> str:
     """The flow's most recent run in the datastore, as Metaflow's resume picks by default."""
     from sfncompile import client
+    from sfncompile.exception import MetaflowNotFound
 
     client.set_datastore_root(flow.root)
-    latest = client.Flow(flow.name).latest_run
+    try:
+        latest = client.Flow(flow.name).latest_run
+    except MetaflowNotFound:
+        latest = None
     if latest is None:
         raise click.UsageError(f"no run of {flow.name} under {client.datastore_root()} to "
                                "resume; give --origin-run-id")

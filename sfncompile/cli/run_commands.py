@@ -268,6 +268,7 @@ def show(run_pathspec: str, datastore_root: str) -> None:
     """Print a run's steps, tasks, their status and artifact names."""
     from sfncompile import client
     from sfncompile.datastore.storage import KeyNotFound, open_storage
+    from sfncompile.exception import MetaflowNotFound
     from sfncompile.local.settle import settle_run
 
     flow_name, run_id = _split_run(run_pathspec)
@@ -277,26 +278,27 @@ def show(run_pathspec: str, datastore_root: str) -> None:
     except (KeyNotFound, ValueError):  # no record, or a bad one: the client says which
         interrupted = False
     client.set_datastore_root(root)
-    run_ = client.Run(run_pathspec)
-    steps = run_.steps()
-    if not steps and run_.started_at is None:  # neither a task nor a run record
-        raise UsageError(f"no run {run_pathspec} under {datastore_root}")
+    try:
+        run_ = client.Run(run_pathspec)
+    except MetaflowNotFound:  # neither a task nor a run record
+        raise UsageError(f"no run {run_pathspec} under {datastore_root}") from None
     status = run_.status
     if (interrupted or status == "interrupted") and not run_.successful:
         status = f"interrupted (continue with `sfncompile resume {run_pathspec}`)"
     click.echo(f"{run_pathspec}: {status}")
     for line in run_summary(run_):
         click.echo(f"  {line}")
-    for step_ in steps:
-        committed = {t.id: t for t in step_.tasks()}
+    for name in run_.step_names():  # graph order, each step's tasks in index order
+        step_ = run_[name]
+        tasks = {t.id: t for t in step_.tasks()}
         for task_id in step_.started_tasks():
-            task = committed.get(task_id)
-            if task is None:
-                why = "interrupted" if interrupted else uncommitted_reason(step_[task_id])
-                click.echo(f"  {step_.name}/{task_id}: not committed ({why})")
+            task = tasks.get(task_id) or step_[task_id]
+            if task.attempt is None:
+                why = "interrupted" if interrupted else uncommitted_reason(task)
+                click.echo(f"  {name}/{task_id}: not committed ({why})")
                 continue
             names = ", ".join(task.artifact_names) or "-"
-            click.echo(f"  {step_.name}/{task_id}: ok (attempt {task.attempt})  {names}"
+            click.echo(f"  {name}/{task_id}: ok (attempt {task.attempt})  {names}"
                        f"{batch_job_note(task.last_attempt_meta())}")
 
 
@@ -308,6 +310,7 @@ def show(run_pathspec: str, datastore_root: str) -> None:
 def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
     """Print the stdout and stderr of a step's tasks (or of one task)."""
     from sfncompile import client
+    from sfncompile.exception import MetaflowNotFound
 
     parts = pathspec.split("/")
     if len(parts) not in (3, 4) or not all(parts):
@@ -318,11 +321,12 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
     if len(parts) == 4:
         _check_part(parts[3], "task id")
     client.set_datastore_root(check_datastore_root(datastore_root, write=False))
-    step_ = client.Step(client.Run("/".join(parts[:2])), parts[2])
+    try:
+        step_ = client.Step("/".join(parts[:3]))
+    except MetaflowNotFound:
+        raise UsageError(f"no tasks for {'/'.join(parts[:3])} under {datastore_root}") from None
     started = step_.started_tasks()
     task_ids = [parts[3]] if len(parts) == 4 else started
-    if not started:
-        raise UsageError(f"no tasks for {'/'.join(parts[:3])} under {datastore_root}")
     if len(parts) == 4 and parts[3] not in started:
         raise UsageError(f"no task {parts[3]!r} in {'/'.join(parts[:3])} (tasks: "
                          f"{', '.join(started[:10])}{', ...' if len(started) > 10 else ''})")

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from sfncompile.errors import UsageError
+from sfncompile.exception import MetaflowNotFound
 
 HEADER = "System tags and *tags*; only *tags* can be modified"
 
@@ -120,9 +121,10 @@ def _existing_run(client: Any, pathspec: str, ns: str | None, datastore_root: st
 
     _split_run(pathspec)
     client.namespace(None)
-    run = client.Run(pathspec)
-    if run.started_at is None and not run.steps():  # neither a run record nor a task
-        raise UsageError(f"no run {pathspec} under {datastore_root}")
+    try:
+        client.Run(pathspec)
+    except MetaflowNotFound:  # neither a run record nor a task
+        raise UsageError(f"no run {pathspec} under {datastore_root}") from None
     client.namespace(ns)
     try:
         return client.Run(pathspec)
@@ -136,7 +138,10 @@ def _flow_runs(client: Any, flow: str, mine: bool, datastore_root: str) -> list[
 
     _check_part(flow, "flow name", identifier=True)
     ns = client.default_namespace() if mine else client.namespace(None)
-    runs: list[Any] = client.Flow(flow).runs()
+    try:
+        runs: list[Any] = client.Flow(flow).runs()
+    except MetaflowNotFound:  # never run here
+        runs = []
     if not runs:
         where = f" in namespace {ns}" if ns else ""
         raise UsageError(f"no run of {flow}{where} under {datastore_root}")

@@ -10,10 +10,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client.core import (
         ArtifactView,
+        ChildNotFound,
         DamagedRunWarning,
         DataArtifact,
         Flow,
+        InvalidPathspec,
+        Metaflow,
+        MetaflowData,
         MetaflowNamespaceMismatch,
+        MetaflowObject,
         Run,
         Step,
         Task,
@@ -26,13 +31,20 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
         namespace,
         set_datastore_root,
     )
+    from sfncompile.client.task_metadata import Metadata
 
 __all__ = [
     "ArtifactView",
+    "ChildNotFound",
     "DamagedRunWarning",
     "DataArtifact",
     "Flow",
+    "InvalidPathspec",
+    "Metadata",
+    "Metaflow",
+    "MetaflowData",
     "MetaflowNamespaceMismatch",
+    "MetaflowObject",
     "Run",
     "Step",
     "Task",

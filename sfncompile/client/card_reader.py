@@ -34,7 +34,7 @@ def task_cards(task: Any, id: str | None = None, type: str | None = None) -> lis
     from sfncompile.datastore import layout as ds
 
     storage = task._run._storage
-    done = task.metadata
+    done = task._done
     prefix = ds.attempt_prefix(task._run.flow, task._run.id, task.step.name, task.id,
                                task.attempt)
     if isinstance(done.get("cloned_from"), str):  # resume reused the task: its files are there

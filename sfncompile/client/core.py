@@ -4,24 +4,49 @@
     run = Flow("HelloFlow").latest_run
     run["end"].task.data.result
 
+Metaflow 2.19's client (metaflow/client/core.py) is the reference: the same objects (Metaflow,
+Flow, Run, Step, Task, DataArtifact, Metadata), names, types and errors. Children are listed
+newest first, as Metaflow sorts them by creation time. Every task that started is listed, so
+a failed, killed or running task is seen with `successful`/`finished` False, its logs and,
+for a failure, its `exception`; a run can be read while it runs.
+
 The datastore root comes from `set_datastore_root(...)`, else SFNCOMPILE_DATASTORE_ROOT, else
-`./.sfncompile`. Only committed tasks are visible, so a run can be read while it runs.
+`./.sfncompile`.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from sfncompile import exception
-from sfncompile.client import run_record
+from sfncompile.client import run_record, task_graph
 from sfncompile.client import tags as run_tags
+from sfncompile.client.task_graph import Key
+from sfncompile.client.task_metadata import (
+    Metadata,
+    attempt_events,
+    ended_by_itself,
+    newest_values,
+    recorded_exception,
+    to_metadata,
+)
+from sfncompile.conventions.event_format import RUN_SOURCE
 from sfncompile.conventions.steps import END, START
 from sfncompile.datastore import layout as ds
-from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
+from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage, open_storage
+from sfncompile.exception import (
+    MetaflowExceptionWrapper,
+    MetaflowInvalidPathspec,
+    MetaflowNotFound,
+)
 from sfncompile.flow import metaflow_alias
 from sfncompile.flow.current import resolve_identity
 
@@ -30,6 +55,17 @@ DEFAULT_ROOT = ".sfncompile"
 
 class DamagedRunWarning(UserWarning):
     """A run was left out of a listing because one of its records is damaged."""
+
+
+class ChildNotFound(MetaflowNotFound, KeyError):
+    """`obj[id]` names no child: Metaflow raises KeyError there (and MetaflowNotFound for an
+    object named by its pathspec); this is both, so either `except` catches it."""
+
+
+class InvalidPathspec(MetaflowInvalidPathspec, ValueError):
+    """A pathspec of the wrong shape: Metaflow's error, and the ValueError sfncompile raised."""
+
+
 _root: str | None = None
 _task_root: str | None = None  # inside a running task: the run's datastore
 
@@ -116,37 +152,166 @@ def _storage() -> Storage:
     return open_storage(datastore_root())
 
 
-class Flow:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._storage = _storage()
+T = TypeVar("T")
+_READERS = 8  # records read at once from S3: hides the round trips of a wide step
+
+
+def _each(storage: Storage, fn: Callable[[T], object], items: Sequence[T]) -> None:
+    """fn on every item: in turn on a local disk, several at once on S3."""
+    if isinstance(storage, LocalStorage) or len(items) < 4:
+        for item in items:
+            fn(item)
+        return
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        list(pool.map(fn, items))
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _local_time(seconds: float | None) -> datetime | None:
+    """A time as Metaflow's client gives it: a naive datetime in local time."""
+    return None if seconds is None else datetime.fromtimestamp(seconds)
+
+
+def _utc_time(seconds: float | None) -> datetime | None:
+    """A log line's time as Metaflow's `loglines` gives it: a naive datetime in UTC."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
+
+
+def _newest_first(objects: list[T], created: Callable[[T], float],
+                  tie: Callable[[T], Any]) -> list[T]:
+    """Metaflow's order of children: by creation time, newest first."""
+    return sorted(objects, key=lambda o: (created(o), tie(o)), reverse=True)
+
+
+class MetaflowObject:
+    """What Flow, Run, Step, Task and DataArtifact share, as Metaflow's base class has it."""
+
+    id: str
+    pathspec: str
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    @property
+    def parent(self) -> MetaflowObject | None:
+        return None
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """What a resume reused for this object, None if it is not from a resume."""
+        return None
 
     def __repr__(self) -> str:
-        return f"Flow('{self.name}')"
+        return f"{type(self).__name__}('{self.pathspec}')"
 
-    def runs(self, *tags: str) -> list[Run]:
-        """Every run in the namespace (with `tags`: that carries all of them), newest first.
-        A run whose records are damaged is left out, with a warning that names the file;
-        the others are still listed."""
+    def __str__(self) -> str:
+        return repr(self)
+
+
+class Metaflow:
+    """Every flow of the datastore: `.flows`, iteration, `Metaflow()[name]`."""
+
+    def __init__(self, _current_metadata: str | None = None) -> None:
+        root = datastore_root()
+        if _current_metadata:
+            _, at, rest = _current_metadata.partition("@")
+            root = rest if at else _current_metadata
+        self._storage = open_storage(root)
+
+    @property
+    def flows(self) -> list[Flow]:
+        return list(self)
+
+    def __iter__(self) -> Iterator[Flow]:
+        """The flows with a run (a run in the current namespace, when there is one)."""
+        for name in self._storage.list_dirs(""):
+            if not name.isidentifier():
+                continue
+            flow = Flow(name, self._storage, _exists=True)
+            if get_namespace() is None or flow.runs():
+                yield flow
+
+    def __getitem__(self, name: str) -> Flow:
+        return Flow(name, self._storage)
+
+    def __repr__(self) -> str:
+        return "Metaflow()"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+class Flow(MetaflowObject):
+    def __init__(self, name: str, storage: Storage | None = None, *,
+                 _exists: bool = False) -> None:
+        if not name or "/" in name:
+            raise InvalidPathspec(f"Expects Flow('FlowName'), not {name!r}")
+        self.name = self.id = self.pathspec = name
+        self._storage = storage or _storage()
+        if not _exists and not self._run_ids():
+            raise MetaflowNotFound(f"Flow('{name}') does not exist")
+
+    def _run_ids(self) -> list[str]:
+        try:
+            return ds.list_runs(self._storage, self.name)
+        except ValueError:  # not a name a flow can have
+            return []
+
+    def _all_runs(self) -> list[Run]:
+        """Every run whose record reads; a damaged one is left out with a warning."""
         runs = []
-        for run_id in ds.list_runs(self._storage, self.name):
-            run = Run(f"{self.name}/{run_id}", self._storage)
+        for run_id in self._run_ids():
+            run = Run(f"{self.name}/{run_id}", self._storage, _exists=True)
             try:
-                run.created  # noqa: B018 - reads _run.json (or the start task's done.json)
-                wanted = _in_namespace(run) and run._tag_set.has_all(tags)
+                run.created  # noqa: B018 - reads _run.json (or the start task's record)
             except ds.DamagedRecord as exc:
                 warnings.warn(f"skipping run {run.pathspec}: {exc}", DamagedRunWarning,
-                              stacklevel=2)
+                              stacklevel=3)
                 continue
-            if wanted:
-                runs.append(run)
-        return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
+            runs.append(run)
+        return runs
+
+    def runs(self, *tags: str) -> list[Run]:
+        """Every run (in the namespace, with all of `tags`), newest first. A run whose records
+        are damaged is left out, with a warning that names the file; the others are listed."""
+        runs = [r for r in self._all_runs() if self._wanted(r, tags)]
+        return _newest_first(runs, lambda r: r.created, lambda r: r.id)
+
+    @staticmethod
+    def _wanted(run: Run, tags: Sequence[str]) -> bool:
+        """In the namespace and carrying `tags`; a damaged tags file leaves the run out, with
+        a warning that names it."""
+        try:
+            return _in_namespace(run) and run._tag_set.has_all(tags)
+        except ds.DamagedRecord as exc:
+            warnings.warn(f"skipping run {run.pathspec}: {exc}", DamagedRunWarning, stacklevel=4)
+            return False
 
     def __iter__(self) -> Iterator[Run]:
         return iter(self.runs())
 
     def __getitem__(self, run_id: str) -> Run:
-        return Run(f"{self.name}/{run_id}", self._storage)
+        if run_id not in self:
+            raise ChildNotFound(f"{self.name} has no run {run_id!r}")
+        return Run(f"{self.name}/{run_id}", self._storage, _exists=True)
+
+    def __contains__(self, run_id: str) -> bool:
+        if not run_id or "/" in run_id:
+            return False
+        return Run(f"{self.name}/{run_id}", self._storage, _exists=True)._exists()
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When its first run started."""
+        return _local_time(min((r.created for r in self._all_runs()), default=None))
 
     @property
     def latest_run(self) -> Run | None:
@@ -158,21 +323,30 @@ class Flow:
         return next((r for r in self.runs() if r.successful), None)
 
 
-class Run:
-    def __init__(self, pathspec: str, storage: Storage | None = None) -> None:
+class Run(MetaflowObject):
+    def __init__(self, pathspec: str, storage: Storage | None = None, *,
+                 _exists: bool = False) -> None:
         flow, _, run = pathspec.partition("/")
         if not flow or not run or "/" in run:
-            raise ValueError(f"a run is named 'Flow/run-id', not {pathspec!r}")
+            raise InvalidPathspec(f"Expects Run('FlowName/RunID'), not {pathspec!r}")
         self.flow, self.id = flow, run
         self.pathspec = pathspec
         self._storage = storage or _storage()
+        if not _exists and not self._exists():
+            raise MetaflowNotFound(f"Run('{pathspec}') does not exist")
         if storage is None and get_namespace() is not None and not self._visible():
             raise MetaflowNamespaceMismatch(
                 f"run {pathspec} is not in namespace {get_namespace()!r} (namespace(None) "
                 "reads every run)")
 
-    def __repr__(self) -> str:
-        return f"Run('{self.pathspec}')"
+    def _exists(self) -> bool:
+        """A run exists once it has a record or a task."""
+        try:
+            return bool(self._meta) or bool(self._step_names())
+        except ds.DamagedRecord:  # it exists; whatever reads the record next reports it
+            return True
+        except ValueError:  # a reserved run id
+            return False
 
     def _visible(self) -> bool:
         try:
@@ -187,15 +361,43 @@ class Run:
         except KeyNotFound:
             return {}
 
+    def _step_names(self) -> list[str]:
+        return ds.list_steps(self._storage, self.flow, self.id)
+
+    @property
+    def _graph(self) -> dict[str, Any] | None:
+        """The step graph a local run records (an execution's record has none)."""
+        graph = self._meta.get("graph")
+        return graph if isinstance(graph, dict) and isinstance(graph.get("steps"), dict) else None
+
+    @property
+    def parent(self) -> Flow:
+        return Flow(self.flow, self._storage, _exists=True)
+
     @property
     def created(self) -> float:
+        """When the run started (epoch seconds)."""
         started = run_record.epoch(self._meta.get("started"))
         if started is not None:
             return started
-        try:
-            return float(self[self._graph_step(START)].task.started or 0.0)
-        except KeyError:
+        start = self._graph_step(START)
+        if start not in self._step_names():
             return 0.0
+        return Step(self, start, _exists=True)._created()
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created)
+
+    @property
+    def _origin_run(self) -> str | None:
+        return run_record.origin_run(self._meta)
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """The run a resume continued, as `Flow/run-id`; None for a run that is no resume."""
+        origin = self._origin_run
+        return f"{self.flow}/{origin}" if origin else None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -227,26 +429,41 @@ class Run:
         return started if started is not None else (self.created or None)
 
     @property
-    def finished_at(self) -> float | None:
-        """When it succeeded or failed; None while it runs."""
-        finished = run_record.epoch(self._meta.get("finished"))
-        if finished is None and self.successful:
+    def ended_at(self) -> float | None:
+        """When it succeeded or failed (epoch seconds); None while it runs. Metaflow's
+        `finished_at` is the end task's finish: None for a failed run."""
+        ended = run_record.epoch(self._meta.get("finished"))
+        if ended is None and self.successful:
             end = self.end_task
-            finished = end.finished_at if end else None
-        return finished
+            ended = end._finished() if end else None
+        return ended
 
     @property
-    def trigger(self) -> Any:
-        return run_record.trigger(self._meta)
+    def finished_at(self) -> datetime | None:
+        """When the end task finished, as Metaflow has it (None until then)."""
+        end = self.end_task
+        return end.finished_at if end else None
+
+    @property
+    def trigger(self) -> Trigger | None:
+        """What started the run (`.event`, `.events`, `.run`), None if nothing did."""
+        record = run_record.trigger(self._meta)
+        return trigger_from_record(record) if isinstance(record, dict) else None
+
+    @property
+    def code(self) -> None:
+        """Metaflow's code package of a run with a remote step: sfncompile's client does not
+        read code packages, so None (as Metaflow's for a run that ran on this machine)."""
+        return None
 
     @cached_property
     def deployment(self) -> dict[str, Any]:
         """Who deployed the flow that ran (`deployed_by`) and the deploy's tags
         (`deploy_tags`), as its first task recorded them; empty for a local run."""
-        try:
-            meta = self[self._graph_step(START)].first_attempt_meta()
-        except KeyError:
+        start = self._graph_step(START)
+        if start not in self._step_names():
             return {}
+        meta = Step(self, start, _exists=True).first_attempt_meta()
         return {k: meta[k] for k in ("deployed_by", "deploy_tags") if k in meta}
 
     @property
@@ -282,62 +499,77 @@ class Run:
     def _failed_task(self, step: str | None, task: str | None
                      ) -> tuple[str, str, dict[str, Any]] | None:
         """The task that failed (its last attempt's metadata): the one named, else the
-        first started and uncommitted task whose last attempt says failed."""
-        steps = [step] if step else [s.name for s in self.steps()]
+        first started and uncommitted task, in graph order, whose last attempt says failed."""
+        names = self._step_names()
+        steps = [step] if step else self._in_graph_order(names)
         for name in steps:
-            step_ = Step(self, name)
+            if name not in names:
+                continue
+            step_ = Step(self, name, _exists=True)
             tasks = [task] if task and step else step_.started_tasks()
             for task_id in tasks:
-                t = Task(step_, task_id)
-                if t.successful:
+                t = Task(step_, task_id, _exists=True)
+                if t.attempt is not None:
                     continue
                 meta = t.last_attempt_meta()
                 if meta.get("status") == "failed" or (step and meta):
                     return name, task_id, meta
         return None
 
-    def steps(self) -> list[Step]:
-        """The steps that ran, in graph order when the run recorded its graph."""
-        names = ds.list_steps(self._storage, self.flow, self.id)
-        order = list((self._meta.get("graph") or {}).get("steps", {}))
-        names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
-        return [Step(self, s) for s in names]
+    def _in_graph_order(self, names: list[str]) -> list[str]:
+        """Step names in the order of the run's graph (when it recorded one), then by name."""
+        order = list((self._graph or {}).get("steps", {}))
+        return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
+
+    def step_names(self) -> list[str]:
+        """The names of the steps that ran, in graph order (sfncompile's; `steps()` lists
+        them newest first, as Metaflow does)."""
+        return self._in_graph_order(self._step_names())
+
+    def steps(self, *tags: str) -> list[Step]:
+        """The steps that ran (with all of `tags`), newest first (by their first task)."""
+        if not all(t in self.tags for t in tags):
+            return []
+        steps = [Step(self, s, _exists=True) for s in self._step_names()]
+        _each(self._storage, lambda s: s._created(), steps)
+        order = self._in_graph_order([s.name for s in steps])
+        return _newest_first(steps, lambda s: s._created(), lambda s: order.index(s.name))
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps())
 
     def __getitem__(self, step: str) -> Step:
-        if step not in ds.list_steps(self._storage, self.flow, self.id):
-            raise KeyError(f"{self.pathspec} has no step {step!r} (yet)")
-        return Step(self, step)
+        if step not in self:
+            raise ChildNotFound(f"{self.pathspec} has no step {step!r} (yet)")
+        return Step(self, step, _exists=True)
 
     def __contains__(self, step: str) -> bool:
-        return step in ds.list_steps(self._storage, self.flow, self.id)
+        return step in self._step_names()
 
     def _graph_step(self, default: str) -> str:
         """The start (START) or end (END) step's name, unless the run's graph names others."""
-        return str((self._meta.get("graph") or {}).get(f"{default}_step", default))
+        return str((self._graph or {}).get(f"{default}_step", default))
 
     @property
     def end_task(self) -> Task | None:
+        """The end step's task, None until it started."""
         end = self._graph_step(END)
-        if end not in self:
-            return None
-        tasks = self[end].tasks()
-        return tasks[-1] if tasks else None
+        return self[end].task if end in self else None
 
     @property
     def successful(self) -> bool:
-        return self.end_task is not None
+        end = self.end_task
+        return end is not None and end.successful
 
     @property
     def finished(self) -> bool:
-        """Succeeded, or failed for good (a local run and a Step Functions execution record
-        that; an aborted or timed-out execution cannot)."""
-        return self.status != "running"
+        """Whether the end task finished, as in Metaflow: False for a failed run (its
+        `status` says failed)."""
+        end = self.end_task
+        return end is not None and end.finished
 
     @property
-    def data(self) -> ArtifactView | None:
+    def data(self) -> MetaflowData | None:
         end = self.end_task
         return end.data if end else None
 
@@ -382,184 +614,597 @@ class Run:
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         self._tag_set.replace(tags_to_remove, tags_to_add)
 
+    # -- what tasks read of their run ---------------------------------------------------------
 
-class Step:
-    def __init__(self, run: Run | str, name: str | None = None) -> None:
+    def _task_ids(self, step: str) -> list[str]:
+        return ds.list_tasks(self._storage, self.flow, self.id, step, committed_only=False)
+
+    def _committed_done(self, key: Key) -> dict[str, Any] | None:
+        attempt = ds.committed_attempt(self._storage, self.flow, self.id, *key)
+        if attempt is None:
+            return None
+        return ds.read_done(self._storage, self.flow, self.id, *key, attempt)
+
+    def _metadata_facts(self) -> dict[str, str]:
+        """The metadata every task of the run shares, under Metaflow's names."""
+        storage = self._storage
+        facts = {"origin-run-id": str(self._origin_run),
+                 "ds-type": "local" if isinstance(storage, LocalStorage) else "s3",
+                 "ds-root": str(storage.root) if isinstance(storage, LocalStorage)
+                 else storage.url(),
+                 "runtime": "dev" if self.runner == "local" else self.runner}
+        system = self._meta.get("system_tags")
+        user = next((t[5:] for t in system if isinstance(t, str) and t.startswith("user:")),
+                    None) if isinstance(system, list) else None
+        if user:
+            facts["user"] = user
+        script = (self._graph or {}).get("source") or self._meta.get("flow_file")
+        if isinstance(script, str) and script:
+            facts["script-name"] = os.path.basename(script)
+        return facts
+
+
+class Step(MetaflowObject):
+    def __init__(self, run: Run | str, name: str | None = None, *,
+                 _exists: bool = False) -> None:
         if isinstance(run, str):  # Step("Flow/run/step"), as Metaflow's client takes it
+            if run.count("/") != 2:
+                raise InvalidPathspec(f"Expects Step('FlowName/RunID/StepName'), not {run!r}")
             run, _, name = run.rpartition("/")
             run = Run(run)
         if not name:
-            raise ValueError("a step is named 'Flow/run-id/step'")
-        self.run, self.name = run, name
+            raise InvalidPathspec("Expects Step('FlowName/RunID/StepName')")
+        self.run, self.name, self.id = run, name, name
         self.pathspec = f"{run.pathspec}/{name}"
+        self._created_epoch: float | None = None
+        if not _exists and name not in run:
+            raise MetaflowNotFound(f"Step('{self.pathspec}') does not exist")
 
-    def __repr__(self) -> str:
-        return f"Step('{self.pathspec}')"
+    @property
+    def parent(self) -> Run:
+        return self.run
 
-    def tasks(self) -> list[Task]:
-        """The committed tasks, in foreach index order."""
+    @property
+    def origin_pathspec(self) -> str | None:
+        origin = self.run.origin_pathspec
+        return f"{origin}/{self.name}" if origin else None
+
+    def started_tasks(self) -> list[str]:
+        """The ids of every task that started, in foreach index order."""
+        return self.run._task_ids(self.name)
+
+    def tasks(self, *tags: str) -> list[Task]:
+        """Every task that started (with all of `tags`), newest first: committed, failed,
+        killed or running (`successful`, `finished` and `exception` tell which)."""
+        if not all(t in self.run.tags for t in tags):
+            return []
+        ids = self.started_tasks()
         r = self.run
-        return [Task(self, t) for t in ds.list_tasks(r._storage, r.flow, r.id, self.name)]
+        committed = ds.committed_attempts(r._storage, r.flow, r.id, self.name)
+        tasks = [Task(self, t, _exists=True, _committed=committed.get(t)) for t in ids]
+        _each(r._storage, lambda t: t._created(), tasks)
+        position = {t: i for i, t in enumerate(ids)}
+        return _newest_first(tasks, lambda t: t._created(), lambda t: position[t.id])
 
     def __iter__(self) -> Iterator[Task]:
         return iter(self.tasks())
 
     def __getitem__(self, task: str) -> Task:
-        return Task(self, task)
+        if task not in self:
+            raise ChildNotFound(f"{self.pathspec} has no task {task!r}")
+        return Task(self, task, _exists=True)
+
+    def __contains__(self, task: str) -> bool:
+        r = self.run
+        try:
+            return bool(ds.list_attempts(r._storage, r.flow, r.id, self.name, task))
+        except ValueError:  # not a name a task can have
+            return False
 
     @property
-    def task(self) -> Task:
-        """The task of a step that ran once (the first one otherwise)."""
-        tasks = self.tasks()
-        if not tasks:
-            raise KeyError(f"{self.pathspec} has no committed task (yet)")
-        return tasks[0]
+    def task(self) -> Task | None:
+        """The first task (the newest): the task of a step that ran once."""
+        return next(iter(self), None)
 
-    def started_tasks(self) -> list[str]:
-        r = self.run
-        return ds.list_tasks(r._storage, r.flow, r.id, self.name, committed_only=False)
+    def _created(self) -> float:
+        """When its first task (in index order) started: what orders the steps."""
+        if self._created_epoch is None:
+            ids = self.started_tasks()
+            self._created_epoch = (Task(self, ids[0], _exists=True)._created() if ids
+                                   else 0.0)
+        return self._created_epoch
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self._created())
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When its last task finished; None while a task has not."""
+        times = [t.finished_at for t in self]
+        if not times or any(t is None for t in times):
+            return None
+        return max(t for t in times if t is not None)
+
+    @property
+    def environment_info(self) -> None:
+        return None
 
     def first_attempt_meta(self) -> dict[str, Any]:
         """The metadata of the first attempt of the step's first task ({} if none)."""
         tasks = self.started_tasks()
         if not tasks:
             return {}
-        return Task(self, tasks[0]).attempt_meta(0)
+        return Task(self, tasks[0], _exists=True).attempt_meta(0)
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps that lead here, as the run's graph has them."""
+        yield from self._steps(self._parent_step_names())
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps this one leads to that have started (Metaflow's raises MetaflowNotFound
+        for a child that never ran)."""
+        yield from self._steps(self._child_step_names())
+
+    def _steps(self, names: list[str]) -> Iterator[Step]:
+        present = self.run._step_names()
+        for name in names:
+            if name in present:
+                yield Step(self.run, name, _exists=True)
+
+    def _parent_step_names(self) -> list[str]:
+        graph = self.run._graph
+        if graph is not None and self.name in graph["steps"]:
+            return task_graph.parent_steps(graph, self.name)
+        names: list[str] = []  # no graph: the steps its tasks record as parents
+        for task in self.tasks():
+            for step, _ in task._parent_keys():
+                if step not in names:
+                    names.append(step)
+        return names
+
+    def _child_step_names(self) -> list[str]:
+        graph = self.run._graph
+        if graph is not None and self.name in graph["steps"]:
+            return task_graph.child_steps(graph, self.name)
+        return [s.name for s in self.run.steps()
+                if any(p == self.name for t in s.tasks() for p, _ in t._parent_keys())]
 
 
-class Task:
-    def __init__(self, step: Step | str, task_id: str | None = None) -> None:
+class Task(MetaflowObject):
+    def __init__(self, step: Step | str, task_id: str | None = None, *,
+                 attempt: int | None = None, _exists: bool = False,
+                 _committed: int | None = None) -> None:
         if isinstance(step, str):  # Task("Flow/run/step/task")
+            if step.count("/") != 3:
+                raise InvalidPathspec("Expects Task('FlowName/RunID/StepName/TaskID'), not "
+                                      f"{step!r}")
             step, _, task_id = step.rpartition("/")
             step = Step(step)
         if not task_id:
-            raise ValueError("a task is named 'Flow/run-id/step/task-id'")
+            raise InvalidPathspec("Expects Task('FlowName/RunID/StepName/TaskID')")
+        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int)
+                                    or attempt < 0):
+            raise MetaflowNotFound(f"Attempt can only be a non-negative integer, not {attempt!r}")
         self.step, self.id = step, task_id
         self.pathspec = f"{step.pathspec}/{task_id}"
         self._run = step.run
+        self._attempt_arg = attempt
+        self._committed = _committed  # once committed, an attempt stays so
+        self._done_record: dict[str, Any] | None = None
+        self._created_epoch: float | None = None
+        self._metas: dict[int, dict[str, Any]] = {}  # attempts that ended
+        if not _exists and task_id not in step:
+            raise MetaflowNotFound(f"Task('{self.pathspec}') does not exist")
 
     def __repr__(self) -> str:
-        return f"Task('{self.pathspec}')"
+        if self._attempt_arg is not None:
+            return f"Task('{self.pathspec}', attempt={self._attempt_arg})"
+        return super().__repr__()
+
+    @property
+    def parent(self) -> Step:
+        return self.step
 
     @property
     def _key(self) -> tuple[Storage, str, str, str, str]:
         r = self._run
         return r._storage, r.flow, r.id, self.step.name, self.id
 
-    @cached_property
+    # -- attempts -----------------------------------------------------------------------------
+
+    @property
     def attempt(self) -> int | None:
-        return ds.committed_attempt(*self._key)
+        """The committed attempt, None while none is (running, failed or killed)."""
+        if self._committed is None:
+            self._committed = ds.committed_attempt(*self._key)
+        return self._committed
+
+    def _attempts(self) -> list[int]:
+        return ds.list_attempts(*self._key)
 
     @property
-    def successful(self) -> bool:
-        return self.attempt is not None
+    def current_attempt(self) -> int:
+        """The attempt this object reads: the one asked for, else the latest that started."""
+        if self._attempt_arg is not None:
+            return self._attempt_arg
+        attempts = self._attempts()
+        return attempts[-1] if attempts else 0
 
-    @property
-    def finished(self) -> bool:
-        return self.successful
+    def _view(self) -> int | None:
+        """The attempt whose outcome and data this object gives: the one asked for, the
+        committed one, else the latest that started."""
+        if self._attempt_arg is not None:
+            return self._attempt_arg
+        if self.attempt is not None:
+            return self.attempt
+        attempts = self._attempts()
+        return attempts[-1] if attempts else None
 
-    @cached_property
-    def _done(self) -> dict[str, Any]:
-        if self.attempt is None:
-            raise KeyError(f"{self.pathspec} has not committed (it is running or failed)")
-        return ds.read_done(*self._key, self.attempt)
-
-    @property
-    def started(self) -> float | None:
-        return self._done.get("started") if self.successful else None
-
-    @property
-    def finished_at(self) -> float | None:
-        return self._done.get("finished") if self.successful else None
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return dict(self._done)
+    def _view_done(self) -> dict[str, Any] | None:
+        """done.json of the attempt this object reads, None if it did not commit."""
+        view = self._view()
+        return self._done if view is not None and view == self.attempt else None
 
     def attempt_meta(self, attempt: int) -> dict[str, Any]:
         """meta.json of an attempt: status, times, host, error, and in AWS Batch the job
         (`batch`: job_id, job_queue, log_group, log_stream); {} if it has none."""
+        if attempt in self._metas:
+            return self._metas[attempt]
         try:
-            return ds.read_meta(*self._key, attempt)
+            meta = ds.read_meta(*self._key, attempt)
         except (KeyNotFound, ds.DamagedRecord):
             return {}
+        if meta.get("status") not in (None, "running"):  # an ended attempt's record is final
+            self._metas[attempt] = meta
+        return meta
 
     def last_attempt_meta(self) -> dict[str, Any]:
         """meta.json of the committed attempt, else of the latest one."""
-        attempts = ds.list_attempts(*self._key)
-        attempt = self.attempt if self.attempt is not None else (attempts[-1] if attempts
-                                                                  else None)
-        return {} if attempt is None else self.attempt_meta(attempt)
+        view = self._view()
+        return {} if view is None else self.attempt_meta(view)
+
+    @property
+    def _done(self) -> dict[str, Any]:
+        """The committed attempt's done.json (which never changes once written)."""
+        if self._done_record is None:
+            if self.attempt is None:
+                raise ChildNotFound(f"{self.pathspec} has not committed (it is running or "
+                                    "failed)")
+            self._done_record = ds.read_done(*self._key, self.attempt)
+        return self._done_record
+
+    # -- outcome and times --------------------------------------------------------------------
+
+    @property
+    def successful(self) -> bool:
+        """Committed, and not by a @catch that caught the step's failure (as Metaflow)."""
+        done = self._view_done()
+        return done is not None and "caught" not in done
+
+    @property
+    def finished(self) -> bool:
+        """Committed: succeeded, or failed and caught by @catch."""
+        return self._view_done() is not None
+
+    @property
+    def exception(self) -> MetaflowExceptionWrapper | None:
+        """The failed attempt's exception, as Metaflow's `MetaflowExceptionWrapper` (`.type`,
+        `.exception`, `.stacktrace`); None for a committed task (@catch's too), a running
+        one, or one killed before it could record it."""
+        if self._view_done() is not None:
+            return None
+        view = self._view()
+        return None if view is None else recorded_exception(self.attempt_meta(view))
+
+    def _created(self) -> float:
+        """When the task's first attempt started (a reused task: when it was reused)."""
+        if self._created_epoch is None:
+            self._created_epoch = self._first_start()
+        return self._created_epoch
+
+    def _first_start(self) -> float:
+        first = _number(self.attempt_meta(0).get("started"))
+        if first is not None:
+            return first
+        for attempt in self._attempts():
+            started = _number(self.attempt_meta(attempt).get("started"))
+            if started is not None:
+                return started
+        if self.attempt is not None:
+            started = _number(self._done.get("started"))
+            if started is not None:
+                return started
+        return run_record.epoch(self._run._meta.get("started")) or 0.0
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self._created())
+
+    @property
+    def started(self) -> float | None:
+        """When the attempt this object reads started (epoch seconds)."""
+        done = self._view_done()
+        if done is not None and _number(done.get("started")) is not None:
+            return _number(done.get("started"))
+        view = self._view()
+        return None if view is None else _number(self.attempt_meta(view).get("started"))
+
+    def _finished(self) -> float | None:
+        view = self._view()
+        meta = {} if view is None else self.attempt_meta(view)
+        done = self._view_done()
+        if done is not None and "cloned_from" not in meta:  # a reused task: when reused
+            return _number(done.get("finished"))
+        return _number(meta.get("finished")) if ended_by_itself(meta) else None
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When it finished, successfully or not; None while it runs or if it was killed."""
+        return _local_time(self._finished())
+
+    @property
+    def index(self) -> int | None:
+        """The index of the task in its innermost foreach, None outside any."""
+        return task_graph.foreach_index(self.id)
+
+    @property
+    def runtime_name(self) -> str:
+        return "dev" if self._run.runner == "local" else self._run.runner
+
+    @property
+    def code(self) -> None:
+        """None: sfncompile's client does not read code packages (Metaflow gives None for a
+        task that ran on this machine, which stores none)."""
+        return None
+
+    @property
+    def environment_info(self) -> None:
+        return None
+
+    # -- resume -------------------------------------------------------------------------------
+
+    def _cloned_from(self) -> tuple[str, str] | None:
+        """(origin run, origin task) of a task that a resume reused."""
+        view = self._view()
+        source = self.attempt_meta(view).get("cloned_from") if view is not None else None
+        if not isinstance(source, str):
+            done = self._view_done()
+            source = done.get("cloned_from") if done is not None else None
+        parts = source.split("/") if isinstance(source, str) else []
+        return (parts[1], parts[3]) if len(parts) == 5 else None
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """The task a resume reused for this one, None if it ran in this run."""
+        origin = self._cloned_from()
+        if origin is None:
+            return None
+        return f"{self._run.flow}/{origin[0]}/{self.step.name}/{origin[1]}"
+
+    def _origin_task(self) -> Task | None:
+        origin = self._cloned_from()
+        if origin is None:
+            return None
+        try:
+            run = Run(f"{self._run.flow}/{origin[0]}", self._run._storage)
+            return Task(Step(run, self.step.name), origin[1])
+        except MetaflowNotFound:  # the origin run was removed
+            return None
+
+    # -- metadata -----------------------------------------------------------------------------
+
+    @property
+    def metadata(self) -> list[Metadata]:
+        """Metaflow's metadata events of every attempt (or of the one asked for). A reused
+        task has, besides its own, those of the task it reuses, as in Metaflow."""
+        attempts = self._attempts() if self._attempt_arg is None else [self._attempt_arg]
+        facts = self._run._metadata_facts()
+        origin = self._cloned_from()
+        events = []
+        for attempt in attempts:
+            events += attempt_events(attempt, self.attempt_meta(attempt), facts, origin)
+        result = to_metadata(events, self)
+        source = self._origin_task()
+        if source is not None:
+            have = {m.name for m in result}
+            newest = {m.name: m for m in sorted(source.metadata, key=lambda m: m.created_at)}
+            result += to_metadata([(m.name, m.value, m.created_at) for m in newest.values()
+                                   if m.name not in have], self)
+        return result
+
+    @property
+    def metadata_dict(self) -> dict[str, Any]:
+        """The newest value of each metadata name."""
+        return newest_values(self.metadata)
+
+    # -- lineage ------------------------------------------------------------------------------
+
+    def _parent_keys(self) -> list[Key]:
+        done = self._done if self.attempt is not None else None
+        if done is not None:
+            return task_graph.recorded_parents(done)
+        run, graph = self._run, self._run._graph
+        if graph is None or self.step.name not in graph["steps"]:
+            return []
+        found = []
+        for key in task_graph.parent_candidates(graph, self.step.name, self.id, run._task_ids):
+            parent = run._committed_done(key) if key[0] in run else None
+            if parent is None:
+                continue
+            if graph["steps"][key[0]]["kind"] == "switch" and \
+                    graph["steps"][key[0]]["cases"].get(parent.get("arm")) != self.step.name:
+                continue
+            found.append(key)
+        return found
+
+    def _child_keys(self) -> list[Key]:
+        if self.attempt is None:  # a task that did not commit led nowhere
+            return []
+        run, graph = self._run, self._run._graph
+        if graph is None or self.step.name not in graph["steps"]:
+            return [(s.name, t.id) for s in run.steps() for t in s.tasks()
+                    if (self.step.name, self.id) in t._parent_keys()]
+        started: dict[str, set[str]] = {}
+        out = []
+        for step, task in task_graph.child_candidates(graph, self.step.name, self.id,
+                                                      self._done):
+            if step not in started:
+                started[step] = set(run._task_ids(step))
+            if task in started[step]:
+                out.append((step, task))
+        return out
+
+    @property
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        for step, task in self._parent_keys():
+            yield f"{self._run.pathspec}/{step}/{task}"
+
+    @property
+    def child_task_pathspecs(self) -> Iterator[str]:
+        for step, task in self._child_keys():
+            yield f"{self._run.pathspec}/{step}/{task}"
+
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        """The tasks this one came from (a join's: every task it gathers)."""
+        for step, task in self._parent_keys():
+            yield Task(Step(self._run, step, _exists=True), task, _exists=True)
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        """The tasks that started from this one."""
+        for step, task in self._child_keys():
+            yield Task(Step(self._run, step, _exists=True), task, _exists=True)
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    @property
+    def artifact_shas(self) -> dict[str, str]:
+        """Every artifact the task stored, `_x` names too: name -> sha256. A failed attempt's
+        are those it held when it failed, when it could save them."""
+        done = self._view_done()
+        if done is not None:
+            return dict(done["artifacts"])
+        view = self._view()
+        stored = self.attempt_meta(view).get("artifacts") if view is not None else None
+        if not isinstance(stored, dict):
+            return {}
+        return {str(k): str(v) for k, v in stored.items()}
 
     @property
     def artifact_names(self) -> list[str]:
         """Names starting with `_` are the flow's private artifacts: they pass from step to
         step but, as in Metaflow's client, are not listed (`task.load("_x")` reads one)."""
-        return sorted(n for n in self._done["artifacts"] if not n.startswith("_"))
+        return sorted(n for n in self.artifact_shas if not n.startswith("_"))
 
     @property
-    def data(self) -> ArtifactView:
-        return ArtifactView(self)
+    def data(self) -> MetaflowData:
+        return MetaflowData(self)
+
+    @property
+    def artifacts(self) -> Any:
+        """Metaflow's `MetaflowArtifacts`: a named tuple of the task's DataArtifacts."""
+        arts = list(self)
+        factory: Callable[..., Any] = namedtuple  # its fields are known only at run time
+        return factory("MetaflowArtifacts", [a.id for a in arts])._make(arts)
 
     def __getitem__(self, name: str) -> DataArtifact:
-        if name not in self._done["artifacts"]:
-            raise KeyError(f"{self.pathspec} has no artifact {name!r}")
-        return DataArtifact(self, name)
+        if name not in self:
+            raise ChildNotFound(f"{self.pathspec} has no artifact {name!r}")
+        return DataArtifact(self, name, _exists=True)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._done["artifacts"]
+        return name in self.artifact_shas
 
     def __iter__(self) -> Iterator[DataArtifact]:
-        return iter(DataArtifact(self, n) for n in self.artifact_names)
-
-    def _log(self, name: str, attempt: int | None = None) -> str:
-        if attempt is None:
-            attempt = self.attempt
-        if attempt is None:
-            attempts = ds.list_attempts(*self._key)
-            if not attempts:
-                return ""
-            attempt = attempts[-1]
-        try:
-            return ds.read_log(*self._key, attempt, name).decode(errors="replace")
-        except KeyNotFound:
-            return ""
-
-    @property
-    def stdout(self) -> str:
-        return self._log("stdout")
-
-    @property
-    def stderr(self) -> str:
-        return self._log("stderr")
+        return iter([DataArtifact(self, n, _exists=True) for n in self.artifact_names])
 
     def load(self, name: str) -> Any:
         r = self._run
-        sha = self._done["artifacts"][name]
+        shas = self.artifact_shas
+        if name not in shas:
+            raise ChildNotFound(f"{self.pathspec} has no artifact {name!r}")
         with metaflow_alias.resolving():  # a flow module the pickle imports may use metaflow
-            return ds.load_artifact(r._storage, r.flow, sha, name, f"task {self.pathspec}")
+            return ds.load_artifact(r._storage, r.flow, shas[name], name, f"task {self.pathspec}")
+
+    # -- logs ---------------------------------------------------------------------------------
+
+    def _log(self, name: str) -> bytes:
+        try:
+            return ds.read_log(*self._key, self.current_attempt, name)
+        except (KeyNotFound, ValueError):
+            return b""
+
+    @property
+    def stdout(self) -> str:
+        """The output of the attempt this object reads (the latest that started)."""
+        return self._log("stdout").decode(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self._log("stderr").decode(errors="replace")
+
+    def loglines(self, stream: str, as_unicode: bool = True,
+                 meta_dict: dict[str, Any] | None = None) -> Iterator[tuple[datetime | None, Any]]:
+        """(time, line) for each line of `stream` ('stdout' or 'stderr'), as Metaflow yields
+        them. sfncompile stores a log without per-line times: each line has the time the
+        attempt ended (or started, while it runs), in UTC."""
+        meta = self.attempt_meta(self.current_attempt)
+        when = _utc_time(_number(meta.get("finished")) or _number(meta.get("started")))
+        data = self._log(stream)
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for line in lines:
+            yield when, (line.decode(errors="replace") if as_unicode else line)
 
 
-class DataArtifact:
-    def __init__(self, task: Task, name: str) -> None:
-        self.task, self.name = task, name
+class DataArtifact(MetaflowObject):
+    def __init__(self, task: Task | str, name: str | None = None, *,
+                 _exists: bool = False) -> None:
+        if isinstance(task, str):  # DataArtifact("Flow/run/step/task/name")
+            if task.count("/") != 4:
+                raise InvalidPathspec("Expects DataArtifact('FlowName/RunID/StepName/TaskID/"
+                                      f"ArtifactName'), not {task!r}")
+            task, _, name = task.rpartition("/")
+            task = Task(task)
+        if not name:
+            raise InvalidPathspec("Expects DataArtifact('FlowName/RunID/StepName/TaskID/"
+                                  "ArtifactName')")
+        self.task, self.name, self.id = task, name, name
         self.pathspec = f"{task.pathspec}/{name}"
+        if not _exists and name not in task:
+            raise MetaflowNotFound(f"DataArtifact('{self.pathspec}') does not exist")
 
-    def __repr__(self) -> str:
-        return f"DataArtifact('{self.pathspec}')"
+    @property
+    def parent(self) -> Task:
+        return self.task
 
     @property
     def sha(self) -> str:
-        sha: str = self.task._done["artifacts"][self.name]
-        return sha
+        """The sha256 of the artifact's pickle (Metaflow's is a sha1)."""
+        return self.task.artifact_shas[self.name]
 
     @cached_property
     def data(self) -> Any:
         return self.task.load(self.name)
 
+    @property
+    def created_at(self) -> datetime:
+        """When its task stored it: when the task finished."""
+        return self.task.finished_at or self.task.created_at
 
-class ArtifactView:
-    """`task.data.<name>` loads an artifact on first access."""
+    @property
+    def finished_at(self) -> datetime:
+        return self.created_at
+
+
+class MetaflowData:
+    """`task.data`: the task's artifacts by attribute (`task.data.x`, loaded on access),
+    `'x' in task.data`, and `dir()`. As Metaflow's, it lists no `_x` names."""
 
     def __init__(self, task: Task) -> None:
         self._task = task
@@ -567,9 +1212,80 @@ class ArtifactView:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        if name not in self._task:
+        if name not in self._task.artifact_names:
             raise AttributeError(f"{self._task.pathspec} has no artifact {name!r}")
         return self._task.load(name)
 
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._task.artifact_names
+
     def __dir__(self) -> list[str]:
         return self._task.artifact_names
+
+    def __repr__(self) -> str:
+        return f"<MetaflowData: {', '.join(self._task.artifact_names)}>"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+ArtifactView = MetaflowData  # its name before it took Metaflow's
+
+
+# -- what started a run -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event that started the run: Metaflow's MetaflowEvent fields."""
+
+    name: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    timestamp: str | None = None
+    type: str = "event"  # "event", or "run" for @trigger_on_finish
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Event:
+        detail = record.get("detail") or {}
+        if record.get("source") == RUN_SOURCE:
+            return cls(name=f"{detail.get('flow')} {record.get('type')}", payload=dict(detail),
+                       id=record.get("id"), timestamp=record.get("time"), type="run")
+        return cls(name=str(detail.get("name") or record.get("type")),
+                   payload=dict(detail.get("payload") or {}), id=record.get("id"),
+                   timestamp=record.get("time"))
+
+
+class Trigger:
+    """What started a triggered run (`Run.trigger`, `current.trigger`): `.event`,
+    `.events`, and for `@trigger_on_finish` the upstream `.run` and `.runs`."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+
+    @property
+    def event(self) -> Event | None:
+        return self.events[0] if self.events else None
+
+    @property
+    def runs(self) -> list[Run]:
+        return [Run(e.payload["pathspec"]) for e in self.events
+                if e.type == "run" and e.payload.get("pathspec")]
+
+    @property
+    def run(self) -> Run | None:
+        runs = self.runs
+        return runs[0] if runs else None
+
+    def __getitem__(self, name: str) -> Event:
+        for e in self.events:
+            if e.name == name or (e.type == "run" and e.payload.get("flow") == name):
+                return e
+        raise KeyError(name)
+
+    def __repr__(self) -> str:
+        return f"Trigger({', '.join(e.name for e in self.events)})"
+
+
+def trigger_from_record(record: dict[str, Any] | None) -> Trigger | None:
+    return None if record is None else Trigger([Event.from_record(record)])

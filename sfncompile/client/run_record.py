@@ -54,6 +54,17 @@ def params(record: dict[str, Any]) -> dict[str, Any]:
             if k not in (TRIGGER_KEY, RESUME_INPUT_KEY)}
 
 
+def origin_run(record: dict[str, Any]) -> str | None:
+    """The run that this one resumed: a local resume records it, and a resume on Step
+    Functions carries it in the execution input (None: not a resume)."""
+    origin = record.get("origin_run_id")
+    if isinstance(origin, str) and origin:
+        return origin
+    request = execution_input(record).get(RESUME_INPUT_KEY)
+    origin = request.get("origin_run") if isinstance(request, dict) else None
+    return origin if isinstance(origin, str) and origin else None
+
+
 def trigger(record: dict[str, Any]) -> Any:
     """What started the run, as the record or the execution input carries it (None: started
     by hand or on a schedule)."""

@@ -6,6 +6,8 @@ import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from sfncompile.client.run_record import trigger
+
 if TYPE_CHECKING:
     from sfncompile.client.core import Run, Task
 
@@ -24,12 +26,14 @@ def _short(text: Any) -> str:
 
 
 def run_summary(run: Run) -> list[str]:
-    """Parameters, times, trigger, deployment and, for a failed run, where and why."""
+    """Parameters, times (when it started and ended, succeeded or failed), trigger (as its
+    record has it), deployment and, for a failed run, where and why."""
     lines = [f"runner: {run.runner}",
              f"parameters: {json.dumps(run.params, sort_keys=True, default=str)}",
-             f"started: {when(run.started_at)}", f"finished: {when(run.finished_at)}"]
-    if run.trigger is not None:
-        lines.append(f"trigger: {_short(json.dumps(run.trigger, sort_keys=True, default=str))}")
+             f"started: {when(run.started_at)}", f"finished: {when(run.ended_at)}"]
+    started_by = trigger(run._meta)
+    if started_by is not None:
+        lines.append(f"trigger: {_short(json.dumps(started_by, sort_keys=True, default=str))}")
     if run.deployed_by:
         lines.append(f"deployed by: {run.deployed_by}")
     for name, tags in (("tags", run.user_tags), ("system tags", run.system_tags)):

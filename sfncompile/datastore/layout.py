@@ -622,6 +622,18 @@ def _task_order(task: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in task.split("."))
 
 
+def committed_attempts(storage: Storage, flow: str, run: str, step: str) -> dict[str, int]:
+    """task id -> its committed (highest done) attempt, for every task of a step, from one
+    listing of the step."""
+    prefix = f"{run_prefix(flow, run)}/{_seg(step, 'step name')}/"
+    found: dict[str, int] = {}
+    for key in storage.list(prefix):
+        parts = key[len(prefix) :].split("/")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2] == "done.json":
+            found[parts[0]] = max(found.get(parts[0], -1), int(parts[1]))
+    return found
+
+
 def list_tasks(
     storage: Storage, flow: str, run: str, step: str, committed_only: bool = True
 ) -> list[str]:

@@ -10,12 +10,15 @@ from sfncompile.client.run_summary import run_summary
 def recorded_run(root: str, flow: str, run_id: str, execution_status: str) -> list[str]:
     from sfncompile.client import Run
     from sfncompile.datastore.storage import DatastoreError, open_storage
+    from sfncompile.exception import MetaflowNotFound
 
     try:
         run = Run(f"{flow}/{run_id}", open_storage(root))
         if not run._meta:
             return [f"no run record under {root}/{flow}/{run_id}"]
         lines = [line for line in run_summary(run) if not line.startswith("note:")]
+    except MetaflowNotFound:
+        return [f"no run record under {root}/{flow}/{run_id}"]
     except DatastoreError as exc:
         return [f"cannot read the run record: {exc}"]
     said = EXECUTION_STATUS.get(execution_status, execution_status.lower())

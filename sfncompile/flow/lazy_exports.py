@@ -6,6 +6,7 @@ import importlib
 
 # name -> the module that defines it
 LAZY_EXPORTS: dict[str, str] = {
+    "Metaflow": "sfncompile.client",
     "Flow": "sfncompile.client",
     "Run": "sfncompile.client",
     "Step": "sfncompile.client",
@@ -20,7 +21,6 @@ LAZY_EXPORTS: dict[str, str] = {
     "Runner": "sfncompile.local.python_api",
     "NBRunner": "sfncompile.local.python_api",
     "publish_event": "sfncompile.runtime.publish",
-    "Metaflow": "sfncompile.client.flows",
     "default_metadata": "sfncompile.client.flows",
     "parallel_map": "sfncompile.flow.step_helpers",
     "parallel_imap_unordered": "sfncompile.flow.step_helpers",

@@ -15,6 +15,7 @@ Not provided: `async_run`/`async_resume`, `spin`, `profile=` and Metaflow's top-
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import subprocess
@@ -25,6 +26,7 @@ from typing import Any
 
 from sfncompile.client import Run
 from sfncompile.datastore.storage import open_storage
+from sfncompile.exception import MetaflowNotFound
 
 
 class RunnerError(Exception):
@@ -122,7 +124,8 @@ class Runner:
         flow, _, run_id = pathspec.partition("/")
         run = None
         if flow.isidentifier() and run_id and "/" not in run_id:
-            run = Run(pathspec, open_storage(self.datastore_root))
+            with contextlib.suppress(MetaflowNotFound):  # a run that recorded nothing
+                run = Run(pathspec, open_storage(self.datastore_root))
         return ExecutingRun(self, proc, run)
 
     def run(self, **kwargs: Any) -> ExecutingRun:

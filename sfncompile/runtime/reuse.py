@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any, Protocol
 
 from sfncompile.conventions.input_keys import RESUME_INPUT_KEY
@@ -54,8 +55,9 @@ def clone_task(storage: Storage, flow: str, origin: str, run: str, step: str, ta
     store = ds.TaskStore(storage, flow, run, step, task, attempt)
     if control is not None:  # a foreach's items or a switch's arm, read by the state machine
         store.write_control(control)
-    store.write_meta({"status": "succeeded", "attempt": attempt,
-                      "cloned_from": done["cloned_from"]})
+    now = time.time()  # when it was reused: the client orders tasks by it
+    store.write_meta({"status": "succeeded", "attempt": attempt, "started": now,
+                      "finished": now, "cloned_from": done["cloned_from"]})
     store.commit(done)
     return True
 

@@ -58,6 +58,7 @@ from sfncompile.runtime.run_inputs import finish_values
 from sfncompile.runtime.switch import switch_arm
 
 EXIT_FAILED = 1
+MAX_EXCEPTION_TEXT = 20_000  # a failed attempt's message and trace, in its meta.json
 
 
 class StepTimeout(TimeoutException):
@@ -202,6 +203,7 @@ class TaskRunner:
             attempt = ds.next_attempt(*key)
         self.store = ds.TaskStore(*key, attempt)
         self.pending_control: Any = None  # written just before the commit
+        self.flow: FlowSpec | None = None  # the step's flow object, once bound
 
     def load(self, sha: str, name: str, where: str | None) -> Any:
         return ds.load_artifact(self.storage, self.flow_name, sha, name, where)
@@ -464,7 +466,8 @@ class TaskRunner:
         spec = self.spec
         started, cpu = time.time(), time.process_time()
         meta = {"status": "running", "attempt": self.store.attempt, "started": started,
-                "host": socket.gethostname(), "pid": os.getpid(), **where.task_environment()}
+                "host": socket.gethostname(), "pid": os.getpid(),
+                "python_version": sys.version.split()[0], **where.task_environment()}
         self.store.write_meta(meta)
         status = "failed"
         direct = self.local_log_dir()
@@ -482,14 +485,18 @@ class TaskRunner:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
                     meta["damaged"] = str(exc)  # no @catch stand-in may turn it into a result
                     meta["error"] = str(exc)
+                    meta.update(self.failure_record(exc, None, save=False))
                 except TaskError as exc:
                     print(f"sfncompile: {spec.step}/{spec.task}: {exc}", file=sys.stderr)
                     meta["error"] = str(exc)
+                    meta.update(self.failure_record(exc, None))
                 except BaseException as exc:  # the user's exception, reported with its trace
-                    print_user_traceback(exc)
+                    trace = user_traceback(exc)
+                    sys.stderr.write(trace)
                     meta["error"] = f"{type(exc).__name__}: {exc}"[:1000]
                     if isinstance(exc, KeyboardInterrupt):
                         raise
+                    meta.update(self.failure_record(exc, trace))
             if direct is None:
                 for name in ("stdout", "stderr"):
                     self.store.write_log(name, os.path.join(logs, name))
@@ -505,6 +512,23 @@ class TaskRunner:
                                          RUN_SUCCEEDED)
         return 0
 
+    def failure_record(self, exc: BaseException, trace: str | None,
+                       save: bool = True) -> dict[str, Any]:
+        """What a failed attempt records for the client besides its error: the exception as
+        Metaflow's client gives it (Task.exception), and (`save`) the artifacts the step held
+        when it failed (Metaflow saves a failed task's too), when they can be saved."""
+        record: dict[str, Any] = {"exception": {
+            "type": f"{type(exc).__module__}.{type(exc).__name__}",
+            "exception": str(exc)[:MAX_EXCEPTION_TEXT],
+            "stacktrace": trace[-MAX_EXCEPTION_TEXT:] if trace else None}}
+        if save and self.flow is not None:
+            try:
+                record["artifacts"] = self.artifacts(self.flow)
+            except Exception as err:  # the failure is the step's; this is only what it left
+                print(f"sfncompile: the failed task's artifacts were not saved: {err}",
+                      file=sys.stderr)
+        return record
+
     def local_log_dir(self) -> str | None:
         """On a local datastore the logs are captured in place, not copied there at the end."""
         if not isinstance(self.storage, LocalStorage):
@@ -517,6 +541,7 @@ class TaskRunner:
         cls = load_flow_class(self.spec.flow_file, self.flow_name)
         self.set_current(cls)
         flow, inputs, parents = self.bind(cls)
+        self.flow = flow
         if self.spec.caught is not None:
             caught: BaseException | None = self.record_caught(flow, self.spec.caught)
         else:
@@ -539,12 +564,16 @@ class TaskRunner:
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def print_user_traceback(exc: BaseException) -> None:
+def user_traceback(exc: BaseException) -> str:
     """The traceback from the user's code on: sfncompile's own frames above it are noise."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         tb = tb.tb_next
-    traceback.print_exception(type(exc), exc, tb or exc.__traceback__, file=sys.stderr)
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
+def print_user_traceback(exc: BaseException) -> None:
+    sys.stderr.write(user_traceback(exc))
 
 
 def _describe(info: dict[str, Any]) -> str:

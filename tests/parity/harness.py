@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +26,21 @@ class MetaflowRun:
     argv: Sequence[str] = ()
     after_previous: bool = False  # wait for the runs before (it reads them with the client)
     cwd: Path | None = None  # where `python FILE run` starts (default: the file's directory)
+    command: str = "run"  # or "resume": the latest run of the flow
+    env: Mapping[str, str] = field(default_factory=dict)  # added to the run's environment
 
 
 class MetaflowJob:
     """Runs flows with Metaflow 2.19 in the background, one Metaflow process for all."""
 
     def __init__(self, runs: Sequence[MetaflowRun], home: Path, parallel: int = 3,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, walk: bool = False) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
-        job = {"root": str(home), "parallel": parallel, "runs": [
+        job = {"root": str(home), "parallel": parallel, "walk": walk, "runs": [
             {"key": r.key, "file": str(r.file), "cwd": str(r.cwd or r.file.parent),
-             "argv": list(r.argv),
-             "after_previous": r.after_previous} for r in runs]}
+             "argv": list(r.argv), "after_previous": r.after_previous, "command": r.command,
+             "env": dict(r.env)} for r in runs]}
         (home / "job.json").write_text(json.dumps(job))
         self.proc = subprocess.Popen(
             [metaflow_python(), str(DRIVER), str(home / "job.json"), str(home / "out.json")],
@@ -81,7 +83,7 @@ def sfncompile_tasks(proc: subprocess.CompletedProcess[str], root: Path) -> Task
     try:
         run = client.Run(pathspec)
         return {step.name: [{name: normalise(task.load(name))
-                             for name in sorted(task.metadata["artifacts"])}
+                             for name in sorted(task.artifact_shas)}
                             for task in step.tasks()]
                 for step in run.steps()}
     finally:

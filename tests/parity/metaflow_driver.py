@@ -2,9 +2,11 @@
 
     python metaflow_driver.py JOB.json OUT.json
 
-JOB is ``{"root": DIR, "parallel": N, "fork": true, "runs": [{"key", "file", "cwd", "argv",
-"after_previous"}]}``. Each flow runs with Metaflow's own command line, ``FILE --no-pylint
---datastore local --metadata local run ARGV``, ``parallel`` at a time, all with the datastore
+JOB is ``{"root": DIR, "parallel": N, "fork": true, "walk": false, "runs": [{"key", "file",
+"cwd", "argv", "after_previous", "command", "env"}]}``. Each flow runs with Metaflow's own
+command line, ``FILE --no-pylint --datastore local --metadata local COMMAND ARGV`` (COMMAND is
+``run`` unless the run says ``resume``; ``env`` is added to its environment), ``parallel`` at a
+time, all with the datastore
 and metadata under ``root`` (METAFLOW_DATASTORE_SYSROOT_LOCAL, set by the caller), so a run
 marked ``after_previous`` can read the earlier ones with Metaflow's client.
 
@@ -12,7 +14,8 @@ Metaflow is imported once, here: each run's launcher is a fork of this process t
 the flow file as ``__main__`` (what ``python FILE ...`` does), which saves one Metaflow import
 per flow; its tasks are Metaflow's own subprocesses as always. When every run has ended, this
 process reads them back with Metaflow's client and writes, per key, the exit code, the end of
-the output and every task's artifacts normalised by tests/parity/normalise.py.
+the output and every task's artifacts normalised by tests/parity/normalise.py; with ``walk``,
+also what the client says of every run, failed ones too (tests/parity/client_walk.py).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import types
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import metaflow  # noqa: F401  (imported before forking: every launcher inherits it)
+import metaflow  # imported before forking: every launcher inherits it
+from client_walk import walk_run
 from normalise import normalise
 
 # What Metaflow stores for itself in every task (not the flow's artifacts); `name` is the
@@ -42,8 +46,8 @@ METAFLOW_OWN = frozenset({
 
 def metaflow_argv(spec: dict[str, Any], base: str) -> list[str]:
     return [spec["file"], "--quiet", "--no-pylint", "--datastore", "local", "--metadata",
-            "local", "run", "--run-id-file", base + ".run_id", "--max-workers", "4",
-            *spec["argv"]]
+            "local", spec.get("command", "run"), "--run-id-file", base + ".run_id",
+            "--max-workers", "4", *spec["argv"]]
 
 
 def launch(spec: dict[str, Any], root: str, fork: bool) -> int:
@@ -52,7 +56,8 @@ def launch(spec: dict[str, Any], root: str, fork: bool) -> int:
     if not fork:  # the plain way, for benchmarks/parity_bench.py to compare
         with open(base + ".out", "wb") as out:
             return subprocess.Popen([sys.executable, *metaflow_argv(spec, base)],
-                                    cwd=spec["cwd"], stdout=out, stderr=out).pid
+                                    cwd=spec["cwd"], stdout=out, stderr=out,
+                                    env={**os.environ, **spec.get("env", {})}).pid
     pid = os.fork()
     if pid:
         return pid
@@ -62,6 +67,7 @@ def launch(spec: dict[str, Any], root: str, fork: bool) -> int:
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.chdir(spec["cwd"])
+        os.environ.update(spec.get("env", {}))
         sys.argv = metaflow_argv(spec, base)
         sys.path[0] = os.path.dirname(spec["file"])
         # The flow module is __main__, as under `python FILE`, with the classes that
@@ -132,7 +138,7 @@ def stored_names(task: Any) -> list[str]:
         return sorted(json.load(f)["objects"])
 
 
-def artifacts(run_id: str) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+def find_run(run_id: str) -> Any:
     from metaflow import Flow, namespace
 
     namespace(None)
@@ -140,21 +146,47 @@ def artifacts(run_id: str) -> tuple[str, dict[str, list[dict[str, Any]]]]:
     for name in sorted(os.listdir(os.path.join(os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"],
                                                ".metaflow"))):
         try:
-            run = Flow(name)[run_id]
+            return Flow(name)[run_id]
         except Exception:
             continue
-        steps: dict[str, list[dict[str, Any]]] = {}
-        for step in run:
-            steps[step.id] = [{n: normalise(task[n].data) for n in stored_names(task)
-                               if n not in METAFLOW_OWN} for task in step]
-        return f"{name}/{run_id}", steps
     raise LookupError(f"no flow has a run {run_id}")
+
+
+def artifacts(run_id: str) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    run = find_run(run_id)
+    steps: dict[str, list[dict[str, Any]]] = {}
+    for step in run:
+        steps[step.id] = [{n: normalise(task[n].data) for n in stored_names(task)
+                           if n not in METAFLOW_OWN} for task in step]
+    return run.pathspec, steps
+
+
+def foreach_stack(task: Any) -> list[int]:
+    """A task's foreach indices, outermost first, from the stack Metaflow stores with it."""
+    try:
+        return [frame.index for frame in task["_foreach_stack"].data]
+    except KeyError:
+        return []
+
+
+def walk(results: dict[str, dict[str, Any]]) -> None:
+    roles = {r["run_id"]: key for key, r in results.items() if r["run_id"]}
+    for run_id, key in roles.items():
+        try:
+            results[key]["walk"] = walk_run(metaflow, find_run(run_id), foreach_stack, roles)
+        except Exception as exc:  # reported for the flow, not a crash of the job
+            import traceback
+
+            results[key]["client_error"] = f"{type(exc).__name__}: {exc}\n" + \
+                traceback.format_exc()
 
 
 def main() -> None:
     with open(sys.argv[1]) as f:
         job = json.load(f)
     results = run_all(job["runs"], job["root"], job.get("parallel", 2), job.get("fork", True))
+    if job.get("walk"):
+        walk(results)
     for result in results.values():
         if result["code"] == 0 and result["run_id"]:
             try:

@@ -1,0 +1,349 @@
+"""sfncompile's client reads a run as Metaflow 2.19's client does: the same flows run under
+both tools, and each tool's client is walked from Flow to Run, Step, Task and DataArtifact
+(tests/parity/client_walk.py) into flat facts that are compared one by one.
+
+The runs: @catch (catch_wrapper), a foreach inside a split (foreach_in_split), a foreach whose
+item fails (client_flows/failing_foreach.py with FAIL_ITEM=1), and that failed run resumed.
+Metaflow runs them in one background process (tests/parity/metaflow_driver.py, which also
+walks its client) while sfncompile runs them; sfncompile alone also runs a nested foreach
+(foreach_nested), whose lineage is checked against what Metaflow's client gives for it.
+
+What may differ is declared here, nothing else: the walk itself replaces ids, times and paths
+(NORMALISED), and DIFFERENCES names each behaviour where sfncompile's client or runtime
+differs from Metaflow's, with the check that the two differ only in that way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+import sfncompile
+from sfncompile import client
+from sfncompile.client import task_graph
+from sfncompile.exception import MetaflowNotFound
+from tests.parity.client_walk import Facts, walk_run
+from tests.parity.corpus import FLOWS, compare_value
+from tests.parity.harness import MetaflowJob, MetaflowRun
+from tests.parity.metaflow_env import user_env
+
+# Slow (tests/conftest.py); one worker runs the module, whose tests share its runs.
+pytestmark = pytest.mark.xdist_group("client-parity")
+
+FAILING = FLOWS.parent / "client_flows" / "failing_foreach.py"
+FAIL = {"FAIL_ITEM": "1"}
+ONE_WORKER = ["--max-workers", "1"]  # the failing run: its tasks in order, none after the failure
+# role -> (flow file, the corpus name its artifacts' differences are declared under)
+RUNS = {
+    "failing": (FAILING, "failing_foreach"),  # first: the resume waits for it
+    "catch": (FLOWS / "catch_wrapper.py", "catch_wrapper"),
+    "split": (FLOWS / "foreach_in_split.py", "foreach_in_split"),
+    "resumed": (FAILING, "failing_foreach"),
+}
+NESTED = FLOWS / "foreach_nested.py"  # run by sfncompile only: Metaflow's 11 tasks cost 6 s
+MISSING = "<no such fact>"
+
+# What the walk records in place of what cannot be equal between two tools.
+NORMALISED = {
+    "ids": "a run id is the role of the run (RUNS), a task id the task's step and foreach "
+           "index stack, an `origin-task-id` a placeholder",
+    "times": "created_at, finished_at, a log line's and a metadata event's time: their types",
+    "paths": "`ds-root` (each tool's own datastore directory): a placeholder",
+}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """An intended difference: the facts it covers ("role:fact", `*` any text), why, and
+    the check that ours and Metaflow's differ only in that way."""
+
+    name: str
+    where: tuple[str, ...]
+    why: str
+    check: Callable[[Any, Any], bool]
+    always: bool = True  # False: it shows only in some runs (an order of concurrent tasks)
+
+
+def _is_fresh_origin(ours: Any, theirs: Any) -> bool:
+    return ours is None and isinstance(theirs, list) and theirs[1] == "None"
+
+
+def _plus_name(ours: Any, theirs: Any) -> bool:
+    """Metaflow's artifact names are ours and `name`; its `name` is the flow's name; a task
+    with no artifact of its own has one DataArtifact there."""
+    if ours == MISSING:
+        return isinstance(theirs, str)
+    if ours == [] and isinstance(theirs, list) and len(theirs) == 1:
+        return True
+    return isinstance(ours, list) and sorted([*ours, "name"]) == sorted(theirs)
+
+
+def _reran(ours: Any, theirs: Any) -> bool:
+    """A task Metaflow's resume reused (an origin, no output) that sfncompile's ran again."""
+    if isinstance(theirs, list) and theirs[:3] == ["FailingForeachFlow", "failing", "work"]:
+        return ours is None
+    if theirs in ("", []):
+        return bool(ours)
+    return sorted(ours) == sorted(theirs)
+
+
+DIFFERENCES = (
+    Difference(
+        "flow-name-artifact",
+        ("*.artifacts", "*.artifact[name]", "*.artifact objects", "*:run.data"),
+        "Metaflow stores the flow's name as an artifact `name` of every task (`self.name`); "
+        "sfncompile stores no such artifact.",
+        _plus_name),
+    Difference(
+        "origin-of-a-run-that-is-no-resume",
+        ("catch:run.origin", "catch:step[*].origin", "split:run.origin",
+         "split:step[*].origin", "failing:run.origin", "failing:step[*].origin"),
+        "Metaflow's Run.origin_pathspec of a run that is no resume is 'Flow/None' (its "
+        "`origin-run-id` metadata is the text 'None'), and a step's 'Flow/None/step'; "
+        "sfncompile's is None, as Metaflow documents it.",
+        _is_fresh_origin),
+    Difference(
+        "resume-reruns-the-failed-step",
+        ("resumed:task[work[0]].*", "resumed:run.steps*"),
+        "sfncompile's resume runs again every task of the step that failed (and after it); "
+        "Metaflow's reuses the failed step's tasks that succeeded, which then have an origin "
+        "and no output, and its clones' order among the steps is its own.",
+        _reran),
+    Difference(
+        "catch-report-stream",
+        ("catch:task[start[]].stdout", "catch:task[start[]].loglines*"),
+        "Metaflow's @catch prints its report of the caught exception on the task's stdout; "
+        "sfncompile's prints it on stderr.",
+        lambda ours, theirs: ours in ("", []) and bool(theirs)),
+    Difference(
+        "not-found-child-is-a-key-error-too",
+        ("*:probe.run[nostep]", "*:probe.flow[nope]", "*:step[*][999]", "*:task[*][noart]"),
+        "`obj[id]` of a child that does not exist raises KeyError in Metaflow; sfncompile's "
+        "error is a KeyError and a MetaflowNotFound (as `Flow('x')` raises).",
+        lambda ours, theirs: theirs == {"raises": ["KeyError"]}
+        and ours == {"raises": ["KeyError", "MetaflowNotFound"]}),
+    Difference(
+        "invalid-pathspec-is-a-value-error-too",
+        ("*:probe.Run(bad)",),
+        "A pathspec of the wrong shape raises MetaflowInvalidPathspec in both; sfncompile's "
+        "is also the ValueError it raised before.",
+        lambda ours, theirs: theirs == {"raises": ["MetaflowInvalidPathspec"]}
+        and ours == {"raises": ["MetaflowInvalidPathspec", "ValueError"]}),
+    Difference(
+        "child-steps-that-never-ran",
+        ("failing:step[work].child_steps",),
+        "Metaflow's Step.child_steps raises MetaflowNotFound when a child step never ran; "
+        "sfncompile's lists the child steps that did.",
+        lambda ours, theirs: theirs == {"raises": ["MetaflowNotFound"]}
+        and ours == {"value": []}),
+    Difference(
+        "order-of-concurrent-steps",
+        ("split:run.steps", "split:run.steps()"),
+        "Both list steps newest first by when they started; the branches of a split start "
+        "together, so their order is each run's own (both lists are checked newest first).",
+        lambda ours, theirs: sorted(ours) == sorted(theirs), always=False),
+)
+
+
+def _pattern(where: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in where.split("*")) + r"\Z")
+
+
+def compare_facts(role: str, ours: Facts, theirs: Facts,
+                  used: set[str] | None = None) -> list[str]:
+    """Every fact that differs, unless a Difference covers it and its check passes.
+    Artifact values are compared as the corpus does (its own declared differences)."""
+    problems = []
+    corpus_name = RUNS[role][1]
+    for fact in sorted(set(ours) | set(theirs)):
+        mine, other = ours.get(fact, MISSING), theirs.get(fact, MISSING)
+        if fact.endswith(".metadata_dict") and MISSING not in (mine, other):
+            both = set(mine) & set(other)  # the names both tools record
+            mine, other = ({k: v for k, v in d.items() if k in both} for d in (mine, other))
+        name = re.search(r"\.artifact\[(\w+)\]$", fact)
+        if name and MISSING not in (mine, other):
+            problem = compare_value(corpus_name, name.group(1), mine, other)
+            if problem:
+                problems.append(f"{role}:{fact}: {problem}")
+            continue
+        if mine == other:
+            continue
+        covering = [d for d in DIFFERENCES
+                    if any(_pattern(w).match(f"{role}:{fact}") for w in d.where)]
+        explained = [d.name for d in covering if d.check(mine, other)]
+        if explained:
+            if used is not None:
+                used.update(explained)
+            continue
+        problems.append(f"{role}:{fact}: sfncompile {_short(mine)} != Metaflow {_short(other)}"
+                        + (f" (beyond {', '.join(d.name for d in covering)})" if covering
+                           else ""))
+    return problems
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+# -- the runs --------------------------------------------------------------------------------
+
+
+def _sfncompile(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "sfncompile", *args], cwd=cwd,
+                            env=user_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _pathspec(proc: subprocess.Popen[str], want_success: bool) -> str:
+    out, err = proc.communicate(timeout=300)
+    assert (proc.returncode == 0) == want_success, f"sfncompile: {out}\n{err}"
+    return out.strip().splitlines()[-1]
+
+
+def run_ours(root: Path) -> dict[str, str]:
+    """role -> pathspec of sfncompile's runs, all but the resume at once."""
+    common = ["--datastore-root", str(root), "--max-workers", "4"]
+    files = {role: file for role, (file, _) in RUNS.items() if role != "resumed"}
+    procs = {role: _sfncompile(["run", str(file), *common,
+                                *(ONE_WORKER if role == "failing" else [])],
+                               file.parent, FAIL if role == "failing" else {})
+             for role, file in {**files, "nested": NESTED}.items()}
+    runs = {role: _pathspec(proc, role != "failing") for role, proc in procs.items()}
+    resume = _sfncompile(["resume", runs["failing"], *common], FAILING.parent, {})
+    runs["resumed"] = _pathspec(resume, True)
+    return runs
+
+
+def walk_ours(root: Path, runs: dict[str, str]) -> dict[str, Facts]:
+    roles = {pathspec.split("/")[1]: role for role, pathspec in runs.items()}
+    client.set_datastore_root(str(root))
+    client.namespace(None)  # the runs are the user `parity`'s (tests/parity/metaflow_env.py)
+    try:
+        walks = {role: walk_run(client, client.Run(pathspec),
+                                lambda task: task_graph.foreach_indices(task.id), roles)
+                 for role, pathspec in runs.items()}
+    finally:
+        client.set_datastore_root(None)
+        client.default_namespace()
+    return json.loads(json.dumps(walks))  # as Metaflow's facts arrive: through JSON
+
+
+class Both(NamedTuple):
+    root: Path  # sfncompile's datastore
+    runs: dict[str, str]  # role -> sfncompile's pathspec
+    ours: dict[str, Facts]
+    theirs: dict[str, Facts]
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> Both:
+    """Both tools' runs and what their clients say of them, by role."""
+    job = MetaflowJob([
+        *(MetaflowRun(role, file, ONE_WORKER, env=FAIL) if role == "failing"
+          else MetaflowRun(role, file) for role, (file, _) in RUNS.items()
+          if role != "resumed"),
+        MetaflowRun("resumed", FAILING, command="resume", after_previous=True),
+    ], tmp_path_factory.mktemp("metaflow-client"), walk=True)
+    root = tmp_path_factory.mktemp("sfncompile-client")
+    runs = run_ours(root)
+    ours = walk_ours(root, runs)
+    results = job.results()
+    theirs = {}
+    for role, result in results.items():
+        assert "walk" in result, f"Metaflow's client could not walk {role}: " \
+            f"{result.get('client_error')}\n{result['output']}"
+        theirs[role] = result["walk"]
+    return Both(root, runs, ours, theirs)
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", list(RUNS))  # not nested: Metaflow does not run it here
+def test_the_client_reads_each_run_as_metaflows_does(role: str, both: Both) -> None:
+    problems = compare_facts(role, both.ours[role], both.theirs[role])
+    assert not problems, f"{role}: differs from Metaflow 2.19's client:\n  " + \
+        "\n  ".join(problems)
+
+
+def test_every_declared_difference_is_needed(both: Both) -> None:
+    used: set[str] = set()
+    for role in RUNS:
+        compare_facts(role, both.ours[role], both.theirs[role], used)
+    assert {d.name for d in DIFFERENCES if d.always} <= used <= {d.name for d in DIFFERENCES}
+
+
+def test_what_the_walk_covers(both: Both) -> None:
+    """The facts that matter are there: a failed task with its exception, a caught one, the
+    foreach index stacks and lineage, and a resumed run's origins."""
+    ours = both.ours
+    failing, resumed = ours["failing"], ours["resumed"]
+    assert failing["run.successful"] is False and failing["run.finished"] is False
+    assert failing["step[work].tasks"] == ["work[0]", "work[1]"]  # item 2 never started
+    failed = "task[work[1]]"
+    assert (failing[f"{failed}.successful"], failing[f"{failed}.finished"]) == (False, False)
+    assert failing[f"{failed}.exception"] == {
+        "class": "MetaflowExceptionWrapper", "type": "builtins.ValueError",
+        "exception": "zero is not allowed", "last line": ["ValueError: zero is not allowed"]}
+    assert failing[f"{failed}.finished_at"] == "datetime"
+    assert failing[f"{failed}.artifacts"] == ["items", "seen"]  # what it held when it failed
+    assert failing[f"{failed}.stdout"] == "working on 0\n"
+    assert failing[f"{failed}.parents"] == ["start[]"] and failing[f"{failed}.children"] == []
+    assert failing["task[start[]].children"] == ["work[0]", "work[1]"]
+    meta = failing[f"{failed}.metadata_dict"]
+    assert (meta["attempt"], meta["attempt_ok"], meta["origin-run-id"]) == ("0", "False", "None")
+    assert ours["catch"]["task[start[]].successful"] is False
+    assert ours["catch"]["task[start[]].finished"] is True
+    assert ours["catch"]["task[start[]].exception"] is None
+    # What Metaflow's client gives for the nested foreach (read from a Metaflow run of it).
+    nested = ours["nested"]
+    assert nested["run.steps"] == ["end", "join_rows", "join_cols", "cell", "row", "start"]
+    assert nested["task[join_cols[1]].parents"] == ["cell[1, 0]", "cell[1, 1]"]
+    assert nested["task[join_cols[0]].children"] == ["join_rows[]"]
+    assert nested["task[join_rows[]].parents"] == ["join_cols[0]", "join_cols[1]"]
+    assert nested["task[row[1]].children"] == ["cell[1, 0]", "cell[1, 1]"]
+    assert nested["task[start[]].children"] == ["row[0]", "row[1]"]
+    assert [nested[f"task[{k}].index"] for k in ("cell[1, 0]", "join_cols[1]", "row[0]",
+                                                 "join_rows[]")] == [0, 1, 0, None]
+    assert resumed["run.origin"] == ["FailingForeachFlow", "failing"]
+    assert resumed["task[start[]].origin"] == ["FailingForeachFlow", "failing", "start",
+                                               "start[]"]
+    assert resumed["task[start[]].metadata_dict"]["origin-task-id"] == "<a task id>"
+    assert resumed["task[end[]].metadata_dict"]["origin-run-id"] == "failing"
+    assert resumed["flow.runs"] == ["resumed", "failing"]
+
+
+def test_a_run_without_its_graph_has_the_same_lineage(both: Both, tmp_path: Path) -> None:
+    """An execution's record has no step graph: parents and children then come from what
+    the tasks recorded, and are the same."""
+    flow, run_id = both.runs["nested"].split("/")
+    shutil.copytree(both.root / flow, tmp_path / flow)
+    record = tmp_path / flow / run_id / "_run.json"
+    meta = json.loads(record.read_text())
+    del meta["graph"]
+    record.write_text(json.dumps(meta))
+    without = walk_ours(tmp_path, {"nested": both.runs["nested"]})["nested"]
+    lineage = re.compile(r"\.(parents|children|parent_steps|child_steps)$")
+    assert {k: v for k, v in without.items() if lineage.search(k)} == \
+        {k: v for k, v in both.ours["nested"].items() if lineage.search(k)}
+
+
+def test_metaflow_names_and_errors(tmp_path: Path) -> None:
+    assert sfncompile.Metaflow is client.Metaflow  # `from metaflow import Metaflow`
+    client.set_datastore_root(str(tmp_path))
+    try:
+        assert client.Metaflow().flows == []
+        with pytest.raises(MetaflowNotFound, match=r"Flow\('Nope'\) does not exist"):
+            client.Flow("Nope")
+    finally:
+        client.set_datastore_root(None)
