@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from click.testing import CliRunner  # noqa: E402
 
-from tests.fuzzing import check_flow_file, fuzz_inputs, huge_flow  # noqa: E402
+from tests.fuzzing import FUZZ_ENV, check_flow_file, fuzz_inputs, huge_flow  # noqa: E402
 
 
 class _Picks:
@@ -72,7 +72,7 @@ def main() -> int:
     keep.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="fuzz-work-"))
     path = work / "flow.py"
-    runner = CliRunner()
+    runner = CliRunner(env=FUZZ_ENV)
     built = 0
     by_mutation: collections.Counter[str] = collections.Counter()
     failures: list[str] = []

@@ -385,6 +385,12 @@ def _invoke(runner: CliRunner, args: list[str]) -> tuple[int, str, str, BaseExce
     return result.exit_code, result.stdout, result.stderr, exc
 
 
+# Who builds: a @project flow without a fixed branch deploys to the user's branch, and its
+# CloudFormation template needs a user name (`deploy` refuses to guess one); the fuzzed
+# flows are judged, not the machine's account (root has none).
+FUZZ_ENV = {"METAFLOW_USER": "fuzzer"}
+
+
 def check_flow_file(runner: CliRunner, path: Path) -> Outcome:
     """Build `path` through the CLI; say what is wrong with the answer, if anything."""
     code, out, err, exc = _invoke(runner, ["build", str(path)])

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.fuzzing import MUTATIONS, check_flow_file, fuzz_inputs, huge_flow
+from tests.fuzzing import FUZZ_ENV, MUTATIONS, check_flow_file, fuzz_inputs, huge_flow
 
 SEED = 20261129
 COUNT = 2_000
 
 
 def test_fuzzed_flows_build_or_fail_cleanly(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = CliRunner(env=FUZZ_ENV)
     path = tmp_path / "flow.py"
     failures: list[str] = []
     used: collections.Counter[str] = collections.Counter()
