@@ -34,3 +34,33 @@ def test_golden_flow_runs(case: Case, where: str, request: pytest.FixtureRequest
     data = end_data(root, pathspec)
     for name, value in case.expect.items():
         assert data[name] == value, name
+
+
+OPTION_PARAMS_FLOW = """
+from sfncompile import FlowSpec, Parameter, step
+
+
+class OptionParamsFlow(FlowSpec):
+    alpha = Parameter("alpha", default=1, type=int)
+    learning_rate = Parameter("learning-rate", default=0.1, type=float)
+    label = Parameter("label", default="x")
+
+    @step
+    def start(self):
+        self.seen = (self.alpha, self.learning_rate, self.label)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_run_takes_parameters_as_metaflow_options(tmp_path: Path) -> None:
+    """`sfncompile run flow.py --alpha 3`, as Metaflow's `run --alpha 3`, beside --param."""
+    flow = tmp_path / "flow.py"
+    flow.write_text(OPTION_PARAMS_FLOW)
+    root = str(tmp_path / "root")
+    proc = run_local(flow, root, {"label": "given"}, "--alpha", "3", "--learning-rate=0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert end_data(root, proc.stdout.strip().splitlines()[-1])["seen"] == (3, 0.5, "given")

@@ -87,20 +87,24 @@ def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
                          "in Metaflow)") from None
 
 
-@click.command()
+# Metaflow's `run --alpha 3`: options this command does not know are the flow's parameters.
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @flow_argument
 @flow_option
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A flow Parameter (repeatable); checked before any task runs.")
+              help="A flow Parameter (repeatable); checked before any task runs. "
+                   "`--NAME VALUE` works too, as in Metaflow.")
 @workers_option
 @datastore_option
 @tag_option
 @with_option
 @run_id_file_option
 @max_splits_option
-def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_workers: int,
-        datastore_root: str, tags: tuple[str, ...], decospecs: tuple[str, ...],
-        run_id_file: Path | None, max_num_splits: int | None) -> None:
+@click.pass_context
+def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tuple[str, ...],
+        max_workers: int, datastore_root: str, tags: tuple[str, ...],
+        decospecs: tuple[str, ...], run_id_file: Path | None,
+        max_num_splits: int | None) -> None:
     """Run FLOW.py locally: every task is a separate process, artifacts go to the datastore.
 
     The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
@@ -117,10 +121,32 @@ def run(flow_file: Path, flow_name: str | None, params: tuple[str, ...], max_wor
         _check_packages(flow)
         _check_project_env(flow)
         graph = flow.graph_json()
-        given = _check_params(graph, params, flow_file)
+        given = _check_params(graph, (*params, *parameter_pairs(graph, ctx.args)), flow_file)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
                      remote=_remote_steps(flow, flow_file, root), run_id_file=run_id_file,
                      max_num_splits=max_num_splits)
+
+
+def parameter_pairs(graph: dict[str, Any], args: list[str]) -> list[str]:
+    """Metaflow's `--NAME VALUE` and `--NAME=VALUE` for the flow's parameters, as the
+    `NAME=VALUE` of --param; anything else is a usage error that lists them."""
+    names = [p["name"] for p in graph["parameters"]]
+    known = ", ".join(f"--{n}" for n in names) or "none"
+    pairs, rest = [], list(args)
+    while rest:
+        token = rest.pop(0)
+        name, eq, value = token[2:].partition("=") if token.startswith("--") else ("", "", "")
+        if name not in names:
+            what = f"no such option: {token.partition('=')[0]}" if token.startswith("-") \
+                else f"unexpected argument {token!r}"
+            raise UsageError(f"{what} (the flow's parameters: {known}; `sfncompile run "
+                             "--help` lists the command's options)")
+        if not eq:
+            if not rest:
+                raise UsageError(f"option --{name} needs a value")
+            value = rest.pop(0)
+        pairs.append(f"{name}={value}")
+    return pairs
 
 
 def _check_project_env(flow: Any) -> None:
