@@ -107,3 +107,15 @@ def test_each_module_name_has_one_meaning() -> None:
     for init in package.rglob("__init__.py"):
         doc = init.read_text(encoding="utf-8")
         assert doc.startswith('"""') and "import" in doc.lower().split('"""')[1], init
+
+
+def test_the_architecture_page_lists_every_module() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = page.split("### What lives where", 1)[1].split("\n\n", 2)[1]
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.*) \|$", table, re.MULTILINE))
+    packages = {p.parent.name for p in (ROOT / "sfncompile").glob("*/__init__.py")}
+    assert set(rows) == packages - {"templates"}
+    for package, text in rows.items():
+        listed = set(re.findall(r"`(\w+)`", text))
+        modules = {p.stem for p in (ROOT / "sfncompile" / package).glob("*.py")} - {"__init__"}
+        assert modules <= listed, f"{package}: not on the page: {sorted(modules - listed)}"
