@@ -259,7 +259,7 @@ class Progress:
                          f"{'s' if len(whys) > 1 else ''} ({'; '.join(whys)})")
         reused = {name: s.cloned for name, s in self.steps.items() if s.cloned}
         if reused:
-            lines.append(f"reused from the original run: {sum(reused.values())} tasks ("
+            lines.append(f"cloned by resume, not run again: {sum(reused.values())} tasks ("
                          + ", ".join(f"{n} {c}" for n, c in reused.items()) + ")")
         for outcome in self.tally.failed:
             step, task = outcome.key
