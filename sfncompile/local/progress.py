@@ -121,10 +121,7 @@ class Progress:
     def tick(self) -> None:
         """Called now and then (by the output tailer): keeps the display's clock moving."""
         with self.lock:
-            if self.tty:
-                self._refresh()
-            elif self.block == 0:
-                self._refresh()
+            self._refresh()
 
     # -- task output --------------------------------------------------------------------------
 
@@ -318,10 +315,11 @@ def _caught(outcome: Outcome) -> tuple[str, str]:
     if not match:
         return "exception", text
     try:
-        args = ast.literal_eval(f"({match.group(2)},)") if match.group(2) else ()
-        message = str(args[0]) if len(args) == 1 else ", ".join(map(str, args))
-    except (ValueError, SyntaxError):
-        message = match.group(2)
+        args: tuple[Any, ...] = ast.literal_eval(f"({match.group(2)},)") \
+            if match.group(2) else ()
+        message = ", ".join(map(str, args))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        message = match.group(2)  # not literals: shown as the repr has them
     return match.group(1), message
 
 
