@@ -168,7 +168,7 @@ def bench_overhead(tmp: Path, steps: int, runs: int, report: Report) -> None:
     walls, runner_medians, inside_medians, cpu_medians, last = [], [], [], [], None
     for i in range(runs):
         root = tmp / f"linear{i}"
-        wall, proc = sfn_run(flow, root, 1)
+        wall, proc = sfn_run(flow, root, 1, "--verbose")  # --verbose: a line per task's end
         pathspec = proc.stdout.strip().splitlines()[-1]
         walls.append(wall)
         seen = [float(m) for m in re.findall(r": done in ([0-9.]+)s", proc.stderr)]

@@ -437,7 +437,9 @@ def test_unpicklable_artifact_is_named(tmp_path: Path, kind: str, name: str,
     assert proc.returncode == 1
     pathspec = last_line(proc)
     message = next(line for line in proc.stderr.splitlines() if "cannot be pickled" in line)
-    assert message.startswith(f"sfncompile: start/0: artifact {name!r} cannot be pickled: ")
+    # the task's own line, shown with its task's prefix as it printed it
+    assert message.startswith(f"[start/0] sfncompile: start/0: artifact {name!r} cannot be "
+                              "pickled: ")
     assert reason in message
     assert "Traceback" not in proc.stderr
     assert not (attempt_dir(root, pathspec, "start", "0", 0) / "done.json").exists()

@@ -26,11 +26,16 @@ from sfncompile.errors import FlowErrors, UsageError
 
 
 def _run_locally(graph: dict[str, Any], flow_file: Path, root: str, params: dict[str, Any],
-                 max_workers: int, run_id_file: Path | None = None, **kwargs: Any) -> None:
+                 max_workers: int, run_id_file: Path | None = None, quiet: bool = False,
+                 verbose: bool = False, **kwargs: Any) -> None:
     from sfncompile.local.progress import Progress
+
+    # --quiet: no task output and no live display (so no escape codes) even on a terminal
+    progress = Progress(tty=False if quiet else None, graph=graph, verbose=verbose,
+                        show_output=not quiet)
     from sfncompile.local.runner import LocalRunner
 
-    runner = LocalRunner(graph, flow_file, root, params, max_workers, Progress(), **kwargs)
+    runner = LocalRunner(graph, flow_file, root, params, max_workers, progress, **kwargs)
     write_run_id(run_id_file, runner.run_id)
     result = runner.run()
     if graph.get("exit_hook"):
@@ -87,6 +92,15 @@ def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
                          "in Metaflow)") from None
 
 
+quiet_option = click.option(
+    "--quiet", is_flag=True,
+    help="Do not show what the tasks print (their logs are still stored, for `logs`), nor "
+         "the live display on a terminal.")
+verbose_option = click.option(
+    "--verbose", is_flag=True,
+    help="Also a line for every task's start and end (`step/task: done in 0.02s`).")
+
+
 # Metaflow's `run --alpha 3`: options this command does not know are the flow's parameters.
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @flow_argument
@@ -100,14 +114,18 @@ def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
 @with_option
 @run_id_file_option
 @max_splits_option
+@quiet_option
+@verbose_option
 @click.pass_context
 def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tuple[str, ...],
         max_workers: int, datastore_root: str, tags: tuple[str, ...],
         decospecs: tuple[str, ...], run_id_file: Path | None,
-        max_num_splits: int | None) -> None:
+        max_num_splits: int | None, quiet: bool, verbose: bool) -> None:
     """Run FLOW.py locally: every task is a separate process, artifacts go to the datastore.
 
-    The last line printed is the run's name, Flow/run-id, for `show`, `logs` and `resume`.
+    The last line printed (on stdout) is the run's name, Flow/run-id, for `show`, `logs`
+    and `resume`. Everything else goes to stderr: each line a task prints, prefixed with
+    its task (`[step/task]`), a line per step as it starts and ends, and a closing summary.
     With an s3:// datastore and a job_queue and image configured, @batch steps run as AWS
     Batch jobs (deploy's code package and job definitions) and the others locally.
     A Parameter not given here takes METAFLOW_RUN_<NAME> from the environment, as in
@@ -124,7 +142,7 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
         given = _check_params(graph, (*params, *parameter_pairs(graph, ctx.args)), flow_file)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
                      remote=_remote_steps(flow, flow_file, root), run_id_file=run_id_file,
-                     max_num_splits=max_num_splits)
+                     max_num_splits=max_num_splits, quiet=quiet, verbose=verbose)
 
 
 def parameter_pairs(graph: dict[str, Any], args: list[str]) -> list[str]:
@@ -187,10 +205,12 @@ def _check_packages(flow: Any) -> None:
 @with_option
 @run_id_file_option
 @max_splits_option
+@quiet_option
+@verbose_option
 def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_aws: bool,
            machine_name: str | None, max_workers: int, datastore_root: str,
            tags: tuple[str, ...], decospecs: tuple[str, ...], run_id_file: Path | None,
-           max_num_splits: int | None) -> None:
+           max_num_splits: int | None, quiet: bool, verbose: bool) -> None:
     """Re-run a failed (or changed) run from a step, reusing every task before it.
 
     The flow file is read again, so a fix made since the failure takes effect. A run on
@@ -255,7 +275,8 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
                      run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
                      clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
                      remote=_remote_steps(flow, flow_file, datastore_root),
-                     run_id_file=run_id_file, max_num_splits=max_num_splits)
+                     run_id_file=run_id_file, max_num_splits=max_num_splits, quiet=quiet,
+                     verbose=verbose)
 
 
 def _split_run(pathspec: str) -> tuple[str, str]:

@@ -33,6 +33,7 @@ from sfncompile.local.hybrid import RemoteSteps
 from sfncompile.local.outcome import Key, Outcome
 from sfncompile.local.progress import Progress
 from sfncompile.local.task_death import how_it_died, keep_logs
+from sfncompile.local.task_output import OutputTailer, log_paths
 from sfncompile.local.worker import TaskLauncher
 from sfncompile.runtime.lineage import body_task_id, split_task_id
 
@@ -99,6 +100,7 @@ class LocalRunner:
         self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
         self.arrivals: dict[Key, int] = {}
         self.widths: dict[Key, int] = {}
+        self.tailer: OutputTailer | None = None  # during run(): shows the tasks' output
 
     # -- graph walking ------------------------------------------------------------------------
 
@@ -166,9 +168,15 @@ class LocalRunner:
         out = os.path.join(tmp, f"{key[0]}.{key[1]}.{attempt}.out")
         task_tmp = self.task_tmp(tmp, key, attempt)
         assert self.launcher is not None
+        watch = None
+        if self.tailer is not None and self.progress.show_output:
+            prefix = ds.attempt_prefix(self.flow, self.run_id, *key, attempt)
+            watch = self.tailer.watch(key, attempt, log_paths(self.storage, prefix))
         code = self.launcher.run_task(self.command(key, attempt, graph_file, caught), out,
                                       limit, tmp=task_tmp, graph=graph_file,
                                       flow_file=str(self.flow_file))
+        if watch is not None and self.tailer is not None:
+            self.tailer.finish(watch, out)
         outcome = Outcome(key, attempt, code, "", time.monotonic() - began, caught)
         if code == 0:
             outcome.done = self.committed(key, attempt)
@@ -219,6 +227,7 @@ class LocalRunner:
         self.progress.begin(f"{self.flow}/{self.run_id}")
         if self.launcher is None:
             self.launcher = TaskLauncher.for_root(self.root)
+        tailer = self.tailer = OutputTailer(self.progress.output, self.progress.tick)
         with tempfile.TemporaryDirectory(prefix="sfn-run-") as tmp, _sigterm_interrupts():
             Path(tmp, "graph.json").write_text(json.dumps(self.graph), encoding="utf-8")
             os.mkdir(os.path.join(tmp, "tmp"))
@@ -236,6 +245,7 @@ class LocalRunner:
                 raise
             finally:
                 self.launcher.close()
+                tailer.close()
         result.succeeded = not result.failed
         meta.update(status="succeeded" if result.succeeded else "failed", finished=time.time())
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
@@ -243,7 +253,9 @@ class LocalRunner:
         return result
 
     def walk(self, tmp: str, result: RunResult) -> None:
-        ready: deque[Launch] = deque([((self.graph.get("start_step", START), "0"), 0, None)])
+        first = (self.graph.get("start_step", START), "0")
+        self.progress.queued(first)
+        ready: deque[Launch] = deque([(first, 0, None)])
         running: dict[Future[Outcome], Key] = {}
         with ThreadPoolExecutor(self.max_workers) as pool:
             try:
@@ -264,7 +276,7 @@ class LocalRunner:
                 key, attempt, caught = ready.popleft()
                 if attempt == 0 and self.clone is not None and self.clone(key):
                     self.progress.cloned(key)
-                    ready.extend((k, 0, None) for k in self.successors(key, self.done(key)))
+                    self.enqueue(ready, self.successors(key, self.done(key)))
                     continue
                 self.progress.started(key, attempt)
                 running[pool.submit(self.execute, key, attempt, tmp, caught)] = key
@@ -283,8 +295,7 @@ class LocalRunner:
                 elif outcome.succeeded:
                     assert outcome.done is not None
                     self.progress.finished(outcome)
-                    ready.extend((k, 0, None) for k in self.successors(outcome.key,
-                                                                         outcome.done))
+                    self.enqueue(ready, self.successors(outcome.key, outcome.done))
                 elif outcome.caught is None and outcome.attempt < info["retry_times"]:
                     self.progress.retrying(outcome)
                     ready.appendleft((outcome.key, outcome.attempt + 1, None))
@@ -299,6 +310,11 @@ class LocalRunner:
                 else:
                     self.progress.failed(outcome)
                     result.failed.append(outcome)
+
+    def enqueue(self, ready: deque[Launch], keys: list[Key]) -> None:
+        for key in keys:
+            self.progress.queued(key)
+            ready.append((key, 0, None))
 
     def too_wide(self, outcome: Outcome) -> str | None:
         """Metaflow's --max-num-splits error for a foreach task with more items, else None."""
