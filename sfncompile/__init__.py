@@ -5,42 +5,7 @@ Flows import from here (or from `metaflow`). This module must stay light: only t
 
 from typing import TYPE_CHECKING
 
-from sfncompile.flow.api import (
-    JSONType,
-    JSONTypeClass,
-    Parameter,
-    batch,
-    card,
-    catch,
-    conda,
-    conda_base,
-    environment,
-    exit_hook,
-    foreach_options,
-    kubernetes,
-    project,
-    pypi,
-    pypi_base,
-    resources,
-    retry,
-    schedule,
-    secrets,
-    step,
-    timeout,
-    trigger,
-    trigger_on_finish,
-)
-from sfncompile.flow.current import current
-from sfncompile.flow.flowspec import FlowSpec
-from sfncompile.flow.inputs import Config, ConfigValue, IncludeFile, config_expr
-from sfncompile.flow.lazy_exports import load_lazy_export
-from sfncompile.flow.user_step import (
-    USER_SKIP_STEP,
-    FlowMutator,
-    StepMutator,
-    UserStepDecorator,
-    user_step_decorator,
-)
+from sfncompile.flow.lazy_exports import FLOW_API, load_lazy_export
 
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client import (
@@ -57,7 +22,42 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
         namespace,
     )
     from sfncompile.client.flows import default_metadata
+    from sfncompile.flow.api import (
+        JSONType,
+        JSONTypeClass,
+        Parameter,
+        batch,
+        card,
+        catch,
+        conda,
+        conda_base,
+        environment,
+        exit_hook,
+        foreach_options,
+        kubernetes,
+        project,
+        pypi,
+        pypi_base,
+        resources,
+        retry,
+        schedule,
+        secrets,
+        step,
+        timeout,
+        trigger,
+        trigger_on_finish,
+    )
+    from sfncompile.flow.current import current
+    from sfncompile.flow.flowspec import FlowSpec
+    from sfncompile.flow.inputs import Config, ConfigValue, IncludeFile, config_expr
     from sfncompile.flow.step_helpers import parallel_imap_unordered, parallel_map, profile
+    from sfncompile.flow.user_step import (
+        USER_SKIP_STEP,
+        FlowMutator,
+        StepMutator,
+        UserStepDecorator,
+        user_step_decorator,
+    )
     from sfncompile.local.python_api import NBRunner, Runner
     from sfncompile.runtime.publish import publish_event
     from sfncompile.runtime.s3 import S3
@@ -124,6 +124,14 @@ __all__ += [  # loaded on first use (flow/lazy_exports.py)
 
 
 def __getattr__(name: str) -> object:
-    # The client, S3 and Runner import more than a flow needs: loaded on first use.
-    return load_lazy_export(name)
+    # Everything is loaded on first use (flow/lazy_exports.py): the client, S3 and Runner
+    # import more than a flow needs, and the compiler never uses the flow API.
+    value = load_lazy_export(name)
+    if name in FLOW_API:
+        globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 

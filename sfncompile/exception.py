@@ -8,13 +8,18 @@ stdlib here: every task imports this module.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Iterable
 from typing import Any
 
 # Exit codes of Metaflow's worker processes, kept for flows that read them.
 METAFLOW_EXIT_DISALLOW_RETRY = 202
 METAFLOW_EXIT_ALLOW_RETRY = 203
+
+
+def _format_exc() -> str:
+    import traceback  # with textwrap: only when an exception is wrapped, not at `import sfncompile`
+
+    return traceback.format_exc()
 
 
 class MetaflowExceptionWrapper(Exception):
@@ -34,7 +39,7 @@ class MetaflowExceptionWrapper(Exception):
             self.exception = str(exc)
             self.type = f"{exc.__class__.__module__}.{exc.__class__.__name__}"
             # The trace of the exception being handled, as Metaflow's traceback.format_exc().
-            self.stacktrace = traceback.format_exc() if sys.exc_info()[0] is not None else None
+            self.stacktrace = _format_exc() if sys.exc_info()[0] is not None else None
 
     def __reduce__(self) -> Any:
         return type(self), (None,), self.__dict__
@@ -102,7 +107,7 @@ class ParameterFieldFailed(MetaflowException):
 
     def __init__(self, name: str, field: str) -> None:
         super().__init__(f"When evaluating the field *{field}* for the Parameter *{name}*, the "
-                         f"following exception occurred:\n\n{traceback.format_exc()}")
+                         f"following exception occurred:\n\n{_format_exc()}")
 
 
 class ParameterFieldTypeMismatch(MetaflowException):

@@ -271,6 +271,20 @@ def test_lazy_exports_are_listed_and_load() -> None:
         sfncompile.Nope  # noqa: B018
 
 
+def test_flow_api_loads_on_first_use_from_its_module() -> None:
+    code = ("import importlib, sys, sfncompile\n"
+            "from sfncompile.flow.lazy_exports import FLOW_API\n"
+            "assert 'sfncompile.flow.flowspec' not in sys.modules\n"
+            "assert set(FLOW_API) <= set(sfncompile.__all__) <= set(dir(sfncompile))\n"
+            "names = {}\n"
+            "exec('from sfncompile import *', names)\n"
+            "for name, module in FLOW_API.items():\n"
+            "    value = getattr(importlib.import_module(module), name)\n"
+            "    assert names[name] is value and sfncompile.__dict__[name] is value, name\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_card_rendering_escapes_and_embeds() -> None:
     collector = CardCollector([{"type": "default"}, {"type": "blank", "id": "extra"}])
     collector.append(Markdown("ignored: two editable cards and none chosen"))

@@ -1,38 +1,52 @@
 """The `sfncompile` command: the top-level group, which gathers the command groups.
 
-Each group lives in a module of its own (`*_commands.py`). The AWS commands are registered
-only when one of them (or the list) is asked for, since their module imports more.
+Each group lives in a module of its own (`*_commands.py`), imported only when one of its
+commands (or the list, for --help) is asked for: `build` loads no other command's module.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from sfncompile.cli.common import EXIT_USAGE, check_streams, friendly_errors, stdout_closed
 
+# Command name -> the module (under sfncompile.cli) that defines it; the AWS commands'
+# module is loaded for any other name.
+_LIGHT_COMMANDS = {
+    **dict.fromkeys(["build", "graph", "validate", "diff"], "compile_commands"),
+    **dict.fromkeys(["run", "resume", "show", "logs"], "run_commands"),
+    **dict.fromkeys(["init", "check-goldens", "verify"], "repo_commands"),
+    "card": "card_commands",
+    "tag": "tag_commands",
+}
+
 
 class _Commands(click.Group):
-    """Imports the AWS commands' module only when one of them (or the list) is asked for."""
+    """Imports a command's module only when one of its commands (or the list) is asked for."""
 
-    _aws_loaded = False
+    _loaded: set[str] = set()  # of main (subclasses too register on main)
 
-    def _load_aws(self) -> None:
-        if not self._aws_loaded:
-            type(self)._aws_loaded = True
-            _register_aws_commands()
+    def _load(self, module: str) -> None:
+        if module not in self._loaded:
+            self._loaded.add(module)
+            _REGISTER[module]()
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is None and not self._aws_loaded:
-            self._load_aws()
-            command = super().get_command(ctx, cmd_name)
+        if command is None:
+            module = _LIGHT_COMMANDS.get(cmd_name, "aws_commands")
+            if module not in self._loaded:
+                self._load(module)
+                command = super().get_command(ctx, cmd_name)
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_aws()
+        for module in _REGISTER:
+            self._load(module)
         return super().list_commands(ctx)
 
 
@@ -91,19 +105,48 @@ def _register_aws_commands() -> None:
         main.add_command(command)
 
 
-def _register_light_commands() -> None:
-    """Commands whose modules import only click at the top: registered at once."""
-    from sfncompile.cli import compile_commands, repo_commands, run_commands
+def _add_wrapped(commands: list[click.Command]) -> None:
+    for command in commands:
+        if command.callback is not None:
+            command.callback = friendly_errors(command.callback)
+        main.add_command(command)
+
+
+def _register_compile_commands() -> None:
+    from sfncompile.cli.compile_commands import COMMANDS
+
+    _add_wrapped(COMMANDS)
+
+
+def _register_run_commands() -> None:
+    from sfncompile.cli.run_commands import COMMANDS
+
+    _add_wrapped(COMMANDS)
+
+
+def _register_repo_commands() -> None:
+    from sfncompile.cli.repo_commands import COMMANDS
+
+    _add_wrapped(COMMANDS)
+
+
+def _register_card_commands() -> None:
     from sfncompile.cli.card_commands import card_commands
+
+    main.add_command(card_commands(friendly_errors))
+
+
+def _register_tag_commands() -> None:
     from sfncompile.cli.tag_commands import tag_commands
 
-    for module in (compile_commands, run_commands, repo_commands):
-        for command in module.COMMANDS:
-            if command.callback is not None:
-                command.callback = friendly_errors(command.callback)
-            main.add_command(command)
-    main.add_command(card_commands(friendly_errors))
     main.add_command(tag_commands(friendly_errors))
 
 
-_register_light_commands()
+_REGISTER: dict[str, Callable[[], None]] = {
+    "compile_commands": _register_compile_commands,
+    "run_commands": _register_run_commands,
+    "repo_commands": _register_repo_commands,
+    "card_commands": _register_card_commands,
+    "tag_commands": _register_tag_commands,
+    "aws_commands": _register_aws_commands,
+}

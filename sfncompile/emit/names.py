@@ -7,7 +7,6 @@ Functions allows keep a readable head and end in a hash of the full name.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 MAX_STATE_NAME = 80
@@ -15,11 +14,16 @@ MAX_JOB_NAME = 128
 _JOB_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
+def _digest(name: str) -> str:
+    import hashlib  # only long names need it; loading OpenSSL costs a small build ~2 ms
+
+    return hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
 def shorten(name: str, limit: int) -> str:
     if len(name) <= limit:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9]}~{digest}"
+    return f"{name[: limit - 9]}~{_digest(name)}"
 
 
 def state(*parts: str) -> str:
@@ -50,8 +54,7 @@ def aws_name(name: str, limit: int) -> str:
     and a hash of the whole name, so two long names never share one."""
     if len(name) <= limit:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9]}-{digest}"
+    return f"{name[: limit - 9]}-{_digest(name)}"
 
 
 MAX_MACHINE_NAME = 80

@@ -5,7 +5,8 @@ Metaflow that sfncompile does not provide.
 
 Every flow and every task imports this, so it stays light: the stdlib only, plus
 `sfncompile.exception`. It imports no click, boto3 or jsonschema, and nothing of the compiler,
-the runtime or AWS; `sfncompile/__init__.py` re-exports it. Two imports go up, each at a call
-and named in pyproject's import contracts: `python flow.py ...` hands the command line to
-`cli.flow_entry`, and `cards.get_cards` reads stored cards through `client.card_reader`.
+the runtime or AWS; `sfncompile/__init__.py` re-exports it (each name on first use). Two
+imports go up, each at a call and named in pyproject's import contracts: `python flow.py ...`
+hands the command line to `cli.flow_entry`, and `cards.get_cards` reads stored cards through
+`client.card_reader`.
 """

@@ -1,4 +1,8 @@
-"""Names `sfncompile` (and so `metaflow`) exports that are imported only when first used."""
+"""Names `sfncompile` (and so `metaflow`) exports, each imported only when first used.
+
+The flow API too: every module of the compiler (`sfncompile.parser`, ...) lives under the
+`sfncompile` package and so runs its `__init__` first, and `build` needs no FlowSpec.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +32,23 @@ LAZY_EXPORTS: dict[str, str] = {
 }
 
 
+# What every flow imports: `sfncompile` keeps each after its first use.
+FLOW_API: dict[str, str] = {
+    **dict.fromkeys(["JSONType", "JSONTypeClass", "Parameter", "batch", "card", "catch", "conda",
+                     "conda_base", "environment", "exit_hook", "foreach_options", "kubernetes",
+                     "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
+                     "step", "timeout", "trigger", "trigger_on_finish"], "sfncompile.flow.api"),
+    "current": "sfncompile.flow.current",
+    "FlowSpec": "sfncompile.flow.flowspec",
+    **dict.fromkeys(["Config", "ConfigValue", "IncludeFile", "config_expr"],
+                    "sfncompile.flow.inputs"),
+    **dict.fromkeys(["USER_SKIP_STEP", "FlowMutator", "StepMutator", "UserStepDecorator",
+                     "user_step_decorator"], "sfncompile.flow.user_step"),
+}
+
+
 def load_lazy_export(name: str) -> object:
-    module = LAZY_EXPORTS.get(name)
+    module = FLOW_API.get(name) or LAZY_EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'sfncompile' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
