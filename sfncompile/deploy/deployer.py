@@ -23,6 +23,7 @@ from sfncompile.conventions.project import deployment_env
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.capacity import capacity_problems
 from sfncompile.deploy.config import MAX_TAGS, Config, split_s3_root
+from sfncompile.deploy.machine_options import MachineOptions
 from sfncompile.deploy.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.deploy.projects import project_tags, resolve_project
 from sfncompile.deploy.rules import apply_rules, check_upstreams, upstream_machines
@@ -149,8 +150,10 @@ def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Sc
 
 def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
             schedule: Schedule, workdir: Path, branch: str | None = None,
-            production: bool = False) -> Target:
+            production: bool = False, options: MachineOptions | None = None) -> Target:
     """Everything deploy needs, computed locally (no AWS call)."""
+    options = (options or MachineOptions()).check()
+    flow = options.flow(flow)
     fargate = config.get("platform") == "FARGATE"
     project = resolve_project(flow, branch, production)
     triggered = bool(flow.triggers or flow.finish_triggers)
@@ -194,7 +197,8 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     return Target(
         flow=flow, config=config, machine_name=machine_name, bucket=bucket,
         key_prefix=key_prefix, package_path=package_path, package_sha=sha,
-        package_key=package_key, job_definitions=definitions, definition=compile_asl(flow),
+        package_key=package_key, job_definitions=definitions,
+        definition=options.definition(compile_asl(flow)),
         schedule=schedule,
         # IncludeFile and Config values are read by the start task from the code package.
         schedule_input={p.name: p.default for p in flow.parameters
