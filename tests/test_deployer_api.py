@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.deployment import Deployment
 from tests.moto_sfn import ROLE_ARN
 
 pytestmark = pytest.mark.slow
+LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/sfn/deployer-x"
 
 FLOW = """
     from sfncompile import FlowSpec, Parameter, step
@@ -61,9 +63,9 @@ def _flow_dir(tmp: Path, d: Deployment | None) -> Path:
     return tmp
 
 
-def _settle(triggered: object, timeout: float = 120.0) -> str:
+def _settle(triggered: Any, timeout: float = 120.0) -> str:
     started = time.monotonic()
-    while (status := getattr(triggered, "status")) == "RUNNING":
+    while (status := triggered.status) == "RUNNING":
         assert time.monotonic() - started < timeout, "still running"
         time.sleep(0.2)
     return str(status)
@@ -77,7 +79,8 @@ def test_metaflows_deployer_example_runs_on_step_functions(
         from metaflow import DeployedFlow, Deployer
 
     deployed_flow = Deployer("flow.py", show_output=False).step_functions(
-        name="deployer-x").create(tags=["nightly"], workflow_timeout=600)
+        name="deployer-x", log_group=LOG_GROUP).create(
+            tags=["nightly"], workflow_timeout=600, log_execution_history=True)
     assert (deployed_flow.name, deployed_flow.flow_name) == ("deployer-x", "DeployerFlow")
     assert deployed_flow.production_token is None
     triggered_run = deployed_flow.trigger(alpha=3)
@@ -103,8 +106,11 @@ def test_metaflows_deployer_example_runs_on_step_functions(
     sfn = deployment.sfn.client("stepfunctions")
     machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                    if m["name"] == "deployer-x")
-    assert json.loads(sfn.describe_state_machine(
-        stateMachineArn=machine)["definition"])["TimeoutSeconds"] == 600
+    described = sfn.describe_state_machine(stateMachineArn=machine)
+    assert json.loads(described["definition"])["TimeoutSeconds"] == 600
+    assert described["loggingConfiguration"] == {
+        "level": "ALL", "includeExecutionData": True,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": f"{LOG_GROUP}:*"}}]}
 
     assert {r.pathspec for r in found.list_runs()} == {
         run.pathspec, other.pathspec, again.pathspec}
@@ -128,7 +134,7 @@ def test_deployer_refuses_what_it_cannot_map(tmp_path: Path) -> None:
         Deployer(str(flow), colour="red")
     with pytest.raises(UsageError, match="no production tokens"):
         Deployer(str(flow)).step_functions().create(generate_new_token=True)
-    with pytest.raises(UsageError, match="METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN"):
+    with pytest.raises(UsageError, match="log_group: CloudWatch Logs log group"):
         Deployer(str(flow)).step_functions().create(log_execution_history=True)
 
 

@@ -89,8 +89,8 @@ def _machine_options(func: Any) -> Any:
         click.option("--use-distributed-map", is_flag=True,
                      help="Every foreach as a Distributed Map (child executions)."),
         click.option("--log-execution-history", is_flag=True,
-                     help="Log the execution history to CloudWatch Logs (not supported: "
-                          "refused with the reason)."),
+                     help="Send every execution's history to the CloudWatch Logs log "
+                          "group of the log_group setting."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -134,7 +134,7 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     """
     from sfncompile.deploy.deployer import deploy as apply
     from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
-    from sfncompile.deploy.machine_options import MachineOptions, refuse_execution_history
+    from sfncompile.deploy.machine_options import MachineOptions
     from sfncompile.deploy.projects import check_branch_option
     from sfncompile.emit.limits import check_machine_type
     from sfncompile.emit.render import render_json
@@ -147,12 +147,11 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     flow = apply_with(parse_flow(flow_file, flow_name), decospecs)
     options = MachineOptions(max_workers, use_distributed_map, workflow_timeout, run_tags,
                              namespace).check()
-    if log_execution_history and not dry_run:
-        refuse_execution_history()
     with workdir() as tmp:
         target = prepare(flow, flow_file, config, name=name,
                          schedule=parse_schedule(schedule, flow, timezone), workdir=Path(tmp),
-                         branch=branch, production=production, options=options)
+                         branch=branch, production=production, options=options,
+                         log_execution_history=log_execution_history)
         if dry_run:
             click.echo(f"Plan for {target.machine_name} (dry run: no AWS call is made):")
             for call in plan(target):

@@ -425,7 +425,8 @@ def _step_functions(flow: _Flow) -> click.Group:
     @click.option("--workflow-timeout", type=click.IntRange(min=1), metavar="SECONDS",
                   help="The execution's timeout (the state machine's TimeoutSeconds).")
     @click.option("--log-execution-history", is_flag=True,
-                  help="Refused on a deploy: it needs a CloudWatch Logs log group.")
+                  help="Send every execution's history to the log_group setting's "
+                       "CloudWatch Logs log group.")
     @click.option("--use-distributed-map/--use-inline-map", default=False,
                   help="Every foreach as a Distributed Map (default: inline).")
     @click.option("--authorize", metavar="TOKEN", hidden=True)  # Metaflow's; nothing to do

@@ -83,11 +83,15 @@ class MachineOptions:
         return {**state, "Parameters": {**state["Parameters"], "Body": body}}
 
 
-def refuse_execution_history() -> None:
-    """Metaflow's --log-execution-history sends the execution history to the CloudWatch Logs
-    log group of METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN; sfncompile has no such setting yet."""
-    raise UsageError("--log-execution-history: the state machine's logging configuration "
-                     "needs a CloudWatch Logs log group (Metaflow's "
-                     "METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN), which sfncompile does not "
-                     "configure; read a run's history with `sfncompile status NAME RUN` or "
-                     "the Step Functions console")
+
+def logging_configuration(log_group: str | None) -> dict[str, Any]:
+    """The state machine's loggingConfiguration: the whole execution history, with its
+    data, to the log group (Metaflow's --log-execution-history); OFF without one."""
+    if not log_group:
+        return {"level": "OFF", "includeExecutionData": False}
+    if not log_group.startswith("arn:") or ":log-group:" not in log_group:
+        raise UsageError(f"log_group {log_group!r}: the ARN of a CloudWatch Logs log group "
+                         "(arn:aws:logs:REGION:ACCOUNT:log-group:NAME)")
+    arn = log_group if log_group.endswith(":*") else f"{log_group}:*"
+    return {"level": "ALL", "includeExecutionData": True,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}]}

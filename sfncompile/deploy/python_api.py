@@ -28,7 +28,7 @@ from sfncompile.client import Run
 from sfncompile.datastore.storage import open_storage
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.config import NAMES, Config, load_config, parse_tags
-from sfncompile.deploy.machine_options import MachineOptions, refuse_execution_history
+from sfncompile.deploy.machine_options import MachineOptions
 from sfncompile.errors import UsageError
 from sfncompile.exception import MetaflowNotFound
 from sfncompile.ir import FlowIR
@@ -169,7 +169,8 @@ class StepFunctionsDeployer:
 
     def create(self, **kwargs: Any) -> DeployedFlow:
         """Deploy (Metaflow's `step-functions create`): `tags` (the runs' tags),
-        `user_namespace`, `max_workers`, `workflow_timeout`, `use_distributed_map`; with
+        `user_namespace`, `max_workers`, `workflow_timeout`, `use_distributed_map`,
+        `log_execution_history` (to the `log_group` setting's log group); with
         `only_json`, print the state machine and deploy nothing."""
         unknown = sorted(set(kwargs) - set(_CREATE) - {"generate_new_token", "given_token"})
         if unknown:
@@ -189,9 +190,7 @@ class StepFunctionsDeployer:
         if kwargs.get("only_json"):
             print(self.only_json(options), end="")
             return DeployedFlow(self)
-        if kwargs.get("log_execution_history"):
-            refuse_execution_history()
-        self._deploy(options)
+        self._deploy(options, bool(kwargs.get("log_execution_history")))
         if kwargs.get("deployer_attribute_file"):
             Path(kwargs["deployer_attribute_file"]).write_text(json.dumps(
                 {"name": self.name, "flow_name": self.flow_name, "metadata": self.metadata}))
@@ -207,7 +206,7 @@ class StepFunctionsDeployer:
         return render_json(options.definition(
             compile_asl(flow, check_schema=False, deployment=False)))
 
-    def _deploy(self, options: MachineOptions) -> None:
+    def _deploy(self, options: MachineOptions, log_execution_history: bool) -> None:
         from sfncompile.deploy.deployer import deploy, parse_schedule, prepare, workdir
 
         config = self.config()
@@ -217,7 +216,7 @@ class StepFunctionsDeployer:
             target = prepare(flow, self.flow_file, config, name=self.name,
                              schedule=parse_schedule(None, flow, None), workdir=Path(tmp),
                              branch=top.get("branch"), production=bool(top.get("production")),
-                             options=options)
+                             options=options, log_execution_history=log_execution_history)
             self.say(f"Deploying {flow.name} as {target.machine_name}")
             deploy(target, AwsClients(region=config.get("region")), self.say)
         self.name = target.machine_name
