@@ -22,16 +22,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sfncompile.client import Run
-from sfncompile.datastore.storage import open_storage
-from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.config import NAMES, Config, load_config, parse_tags
 from sfncompile.deploy.machine_options import MachineOptions
 from sfncompile.errors import UsageError
 from sfncompile.exception import MetaflowNotFound
 from sfncompile.ir import FlowIR
+
+if TYPE_CHECKING:  # boto3 and the client load when AWS is called: --only-json needs neither
+    from sfncompile.client import Run
+    from sfncompile.deploy.aws import AwsClients
 
 # Deployer(**kwargs): the top-level options of `python flow.py` that mean something here.
 _TOP_LEVEL = ("branch", "production", "with_", "decospecs", "flow")
@@ -207,6 +208,7 @@ class StepFunctionsDeployer:
             compile_asl(flow, check_schema=False, deployment=False)))
 
     def _deploy(self, options: MachineOptions, log_execution_history: bool) -> None:
+        from sfncompile.deploy.aws import AwsClients
         from sfncompile.deploy.deployer import deploy, parse_schedule, prepare, workdir
 
         config = self.config()
@@ -242,6 +244,8 @@ class DeployedFlow:
         """The flow deployed as the state machine `identifier` (its flow and datastore are
         read from the state machine's definition; `metadata`, `local@s3://...`, overrides
         the datastore)."""
+        from sfncompile.deploy.aws import AwsClients, find_state_machine
+
         _check_impl(impl)
         deployer = StepFunctionsDeployer(None, identifier, {})
         clients = AwsClients()
@@ -270,6 +274,8 @@ class DeployedFlow:
         return None
 
     def _clients(self) -> AwsClients:
+        from sfncompile.deploy.aws import AwsClients
+
         return AwsClients(region=self.deployer.deployer_kwargs.get("region"))
 
     def _machine_arn(self) -> str:
@@ -362,6 +368,9 @@ class TriggeredRun:
     def run(self) -> Run | None:
         """The run, from the deployment's datastore; None until the execution has recorded
         its start (no namespace check, as Metaflow's)."""
+        from sfncompile.client import Run
+        from sfncompile.datastore.storage import open_storage
+
         root = (self.metadata_for_flow or "").partition("@")[2]
         if not root:
             return None
@@ -376,6 +385,8 @@ class TriggeredRun:
         """The execution's status, or None when Step Functions knows no such execution."""
         from botocore.exceptions import ClientError
 
+        from sfncompile.deploy.aws import is_not_found
+
         arn = self._execution_arn()
         with _environ(self.deployer.env):
             try:
@@ -389,6 +400,8 @@ class TriggeredRun:
     def terminate(self, **kwargs: Any) -> bool:
         """Stop the execution (StopExecution); False when it was not running."""
         from botocore.exceptions import ClientError
+
+        from sfncompile.deploy.aws import is_not_found
 
         if self.status != "RUNNING":
             return False
