@@ -70,6 +70,13 @@ def _environ(env: dict[str, str] | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _as_list(value: Any) -> list[str]:
+    """One option's value, or several, as a list (None: none)."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
 def _param_text(value: Any) -> str:
     """A Python value as its command-line text (what a Parameter parses)."""
     if isinstance(value, bool):
@@ -152,8 +159,9 @@ class StepFunctionsDeployer:
 
     def config(self) -> Config:
         flags = {k: v for k, v in self.deployer_kwargs.items() if k in NAMES}
-        if "tags" in flags and not isinstance(flags["tags"], str | dict):
-            flags["tags"] = parse_tags(dict(flags["tags"]), "step_functions(tags=...)")
+        if "tags" in flags and not isinstance(flags["tags"], str | dict):  # ["K=V", ...]
+            flags["tags"] = parse_tags(",".join(_as_list(flags["tags"])),
+                                       "step_functions(tags=...)")
         with _environ(self.env):
             return load_config(self.flow_file.parent, flags)
 
@@ -162,11 +170,9 @@ class StepFunctionsDeployer:
         from sfncompile.parser.with_decorators import apply_with
 
         top = self.top.top_level_kwargs if self.top else {}
-        decospecs = [*(top.get("with_") or ()), *(top.get("decospecs") or ())]
-        if isinstance(top.get("with_"), str):
-            decospecs = [top["with_"]]
-        return apply_with(parse_flow(self.flow_file, top.get("flow")),
-                          tuple(decospecs))
+        decospecs = [spec for key in ("with_", "decospecs")
+                     for spec in _as_list(top.get(key))]
+        return apply_with(parse_flow(self.flow_file, top.get("flow")), tuple(decospecs))
 
     def create(self, **kwargs: Any) -> DeployedFlow:
         """Deploy (Metaflow's `step-functions create`): `tags` (the runs' tags),
