@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
         namespace,
     )
     from sfncompile.client.flows import default_metadata
+    from sfncompile.deploy.python_api import DeployedFlow, Deployer, NBDeployer
     from sfncompile.flow.api import (
         JSONType,
         JSONTypeClass,
@@ -103,8 +104,11 @@ __all__ = [
 __all__ += [  # loaded on first use (flow/lazy_exports.py)
     "S3",
     "DataArtifact",
+    "DeployedFlow",
+    "Deployer",
     "Flow",
     "Metaflow",
+    "NBDeployer",
     "NBRunner",
     "Run",
     "Runner",

@@ -47,8 +47,13 @@ SETTINGS = [
 ]
 
 # Resource "*" in infra.yaml, with AWS's reason. (The flow templates' list is WILDCARD_ACTIONS.)
+_LOG_DELIVERY = "CloudWatch Logs' log delivery for Step Functions takes only Resource '*'"
 INFRA_WILDCARDS = {
     "ecr:GetAuthorizationToken": "GetAuthorizationToken supports no resource-level permissions",
+    **{f"logs:{action}": _LOG_DELIVERY for action in (
+        "CreateLogDelivery", "GetLogDelivery", "UpdateLogDelivery", "DeleteLogDelivery",
+        "ListLogDeliveries", "PutResourcePolicy", "DescribeResourcePolicies",
+        "DescribeLogGroups")},
     **WILDCARD_ACTIONS,
 }
 IGNORED_RULES: dict[str, str] = {}

@@ -418,8 +418,8 @@ def test_step_functions_commands_map_onto_sfncompiles(
     monkeypatch.setattr(sfncompile.cli, "main", lambda argv, **_: calls.append(argv))
     monkeypatch.chdir(tmp_path)
     for args in (["--with", "retry", "step-functions", "create", "--max-workers", "4",
-                  "--tag", "team=ml"],
-                 ["step-functions", "--name", "Custom", "create", "--only-json"],
+                  "--tag", "nightly", "--resource-tag", "team=ml", "--namespace", "prod",
+                  "--workflow-timeout", "600", "--use-distributed-map"],
                  ["step-functions", "trigger", "--alpha", "3"],
                  ["step-functions", "--name", "Custom", "list-runs"],
                  ["step-functions", "delete"],
@@ -427,9 +427,9 @@ def test_step_functions_commands_map_onto_sfncompiles(
         make_cli(module.ScriptFlow, script).main(args, standalone_mode=False)
     here = str(script)
     assert calls == [
-        ["deploy", here, "--flow", "ScriptFlow", "--tag", "team=ml", "--max-workers", "4",
-         "--with", "retry"],
-        ["build", here, "--flow", "ScriptFlow"],
+        ["deploy", here, "--flow", "ScriptFlow", "--max-workers", "4", "--run-tag",
+         "nightly", "--tag", "team=ml", "--namespace", "prod", "--workflow-timeout", "600",
+         "--use-distributed-map", "--with", "retry"],
         ["trigger", here, "--flow", "ScriptFlow", "--param", "alpha=3"],
         ["status", "Custom"],
         ["delete", "ScriptFlow", "--yes"],

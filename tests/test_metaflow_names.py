@@ -68,18 +68,18 @@ def test_metaflows_submodules_resolve_with_their_names() -> None:
 
 def test_a_placeholder_is_refused_where_it_is_used() -> None:
     with metaflow_alias.resolving():
-        from metaflow import Deployer, parallel
+        from metaflow import inspect_spin, parallel
 
         line = sys._getframe().f_lineno + 2
         with pytest.raises(NotSupportedError) as caught:
             parallel(lambda f: f)
         assert str(caught.value).startswith(f"{__file__}:{line}:")
         assert "metaflow.parallel runs a step as a gang of nodes" in str(caught.value)
-        with pytest.raises(NotSupportedError, match="Metaflow's deployer API"):
-            Deployer.from_deployment("x")
+        with pytest.raises(NotSupportedError, match="inspects a `spin` run"):
+            inspect_spin.steps  # noqa: B018
         with pytest.raises(NotSupportedError):
 
-            class Mine(Deployer):  # type: ignore[misc,valid-type]
+            class Mine(inspect_spin):  # type: ignore[misc,valid-type]
                 pass
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +75,28 @@ def _with_branch_options(func: Any) -> Any:
     return func
 
 
+def _machine_options(func: Any) -> Any:
+    """The options of Metaflow's `step-functions create` that change the state machine or
+    its runs (deploy/machine_options.py)."""
+    options = [
+        click.option("--run-tag", "run_tags", multiple=True, metavar="TAG",
+                     help="A tag of every run of the deployment (repeatable; Metaflow's "
+                          "step-functions create --tag)."),
+        click.option("--namespace", metavar="NS", help="The namespace of the deployment's "
+                     "runs: namespace(NS) finds them (default: every namespace)."),
+        click.option("--workflow-timeout", type=int, metavar="SECONDS",
+                     help="The execution's timeout (the state machine's TimeoutSeconds)."),
+        click.option("--use-distributed-map", is_flag=True,
+                     help="Every foreach as a Distributed Map (child executions)."),
+        click.option("--log-execution-history", is_flag=True,
+                     help="Send every execution's history to the CloudWatch Logs log "
+                          "group of the log_group setting."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @click.command()
 @click.argument("flow_file", metavar="FLOW.py", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--flow", "flow_name", metavar="NAME", help="The FlowSpec class to deploy.")
@@ -86,7 +107,8 @@ def _with_branch_options(func: Any) -> Any:
 @click.option("--max-workers", type=click.IntRange(min=1), metavar="N",
               help="MaxConcurrency of every foreach that does not set its own.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
-              help="A tag for every resource (repeatable).")
+              help="A tag for every AWS resource (repeatable).")
+@_machine_options
 @click.option("--type", "machine_type", default="STANDARD", show_default=True,
               metavar="STANDARD|EXPRESS",
               help="State machine type; Batch .sync needs STANDARD, so EXPRESS is refused.")
@@ -102,7 +124,9 @@ def _with_branch_options(func: Any) -> Any:
 def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: str | None,
            timezone: str | None, max_workers: int | None, tags: tuple[str, ...],
            machine_type: str, dry_run: bool, verbose: bool, branch: str | None,
-           production: bool, decospecs: tuple[str, ...], **settings: Any) -> None:
+           production: bool, decospecs: tuple[str, ...], run_tags: tuple[str, ...],
+           namespace: str | None, workflow_timeout: int | None, use_distributed_map: bool,
+           log_execution_history: bool, **settings: Any) -> None:
     """Deploy FLOW.py: code package to S3, Batch job definition, state machine, schedule.
 
     Each part changes only when it differs from what is deployed, so running it twice
@@ -110,6 +134,7 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     """
     from sfncompile.deploy.deployer import deploy as apply
     from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
+    from sfncompile.deploy.machine_options import MachineOptions
     from sfncompile.deploy.projects import check_branch_option
     from sfncompile.emit.limits import check_machine_type
     from sfncompile.emit.render import render_json
@@ -120,12 +145,13 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     check_branch_option(branch)
     config = _config(flow_file.parent, settings, tags)
     flow = apply_with(parse_flow(flow_file, flow_name), decospecs)
-    if max_workers:
-        flow = _with_max_concurrency(flow, max_workers)
+    options = MachineOptions(max_workers, use_distributed_map, workflow_timeout, run_tags,
+                             namespace).check()
     with workdir() as tmp:
         target = prepare(flow, flow_file, config, name=name,
                          schedule=parse_schedule(schedule, flow, timezone), workdir=Path(tmp),
-                         branch=branch, production=production)
+                         branch=branch, production=production, options=options,
+                         log_execution_history=log_execution_history)
         if dry_run:
             click.echo(f"Plan for {target.machine_name} (dry run: no AWS call is made):")
             for call in plan(target):
@@ -182,17 +208,6 @@ def _progress() -> Any:
     return say
 
 
-def _with_max_concurrency(flow: Any, n: int) -> Any:
-    steps = []
-    for step in flow.steps:
-        options = step.policies.foreach
-        if step.kind == "foreach" and options.max_concurrency is None:
-            options = replace(options, max_concurrency=n)
-            step = replace(step, policies=replace(step.policies, foreach=options))
-        steps.append(step)
-    return flow.with_steps(tuple(steps))
-
-
 @click.command()
 @click.argument("target", metavar="FLOW.py|NAME")
 @click.option("--flow", "flow_name", metavar="NAME")
@@ -204,23 +219,17 @@ def _with_max_concurrency(flow: Any, n: int) -> Any:
 def trigger(target: str, flow_name: str | None, params: tuple[str, ...], branch: str | None,
             production: bool, **settings: Any) -> None:
     """Start a run of a deployed flow; print its run id."""
+    from sfncompile.deploy.ops import execution_input, new_run_id
     from sfncompile.deploy.ops import trigger as start
-    from sfncompile.local.runner import new_run_id
-    from sfncompile.runtime.params import ParameterError, parse_cli_pairs, resolve_parameters
-    from sfncompile.runtime.run_inputs import check_execution_input, read_include_files
+    from sfncompile.runtime.params import ParameterError, parse_cli_pairs
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
     name, flow = _target_name(target, flow_name, config, branch, production)
     try:
         given: dict[str, Any] = parse_cli_pairs(params)
-        if flow is not None:
-            spec = flow.graph_json()["parameters"]
-            values = resolve_parameters(spec, given)
-            given = {p["name"]: values[p["attr"]] for p in spec if p["name"] in given}
-            given = read_include_files(spec, given, Path(target).resolve().parent)
-            check_execution_input(spec, given)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
+    given = execution_input(flow, given, Path(target).resolve().parent)
     run_id = start(_clients(config), name, new_run_id(), given)
     click.echo(f"Started {name}/{run_id}", err=True)
     click.echo(run_id)

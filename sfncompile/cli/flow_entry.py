@@ -13,7 +13,10 @@ command becomes the `sfncompile` command that does the same thing (nothing is do
       tag add|remove [--run-id ID] [--namespace NS] TAG...      sfncompile tag add|remove
       tag replace [--run-id ID] --remove T... --add T...        sfncompile tag replace
       tag list [--run-id ID|ID] [--all|--my-runs] ...           sfncompile tag list
-      step-functions [--name NAME] create [--only-json] ...     sfncompile deploy (build)
+      step-functions [--name NAME] create [--only-json]         sfncompile deploy (--only-json:
+          [--tag T]... [--namespace NS] [--max-workers N]          the ASL, no AWS call)
+          [--workflow-timeout S] [--use-distributed-map]
+          [--resource-tag K=V]... [--log-execution-history]
       step-functions [--name NAME] trigger [--PARAM VALUE]...   sfncompile trigger
       step-functions [--name NAME] list-runs                    sfncompile status
       step-functions [--name NAME] delete                       sfncompile delete
@@ -408,20 +411,55 @@ def _step_functions(flow: _Flow) -> click.Group:
         name = ctx.obj
         return [name] if name else [str(flow.file), "--flow", flow.name]
 
-    @sfn.command(help="Deploy the flow (sfncompile deploy; with --only-json, print the ASL "
-                      "as sfncompile build does).")
+    @sfn.command(help="Deploy the flow (sfncompile deploy; with --only-json, print the "
+                      "state machine's ASL and make no AWS call).")
     @click.option("--only-json", is_flag=True, help="Print the state machine, deploy nothing.")
-    @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
-                  help="A tag for every AWS resource (sfncompile's deploy --tag).")
-    @click.option("--max-workers", type=int, help="MaxConcurrency of every foreach.")
+    @click.option("--tag", "tags", multiple=True, metavar="TAG",
+                  help="A tag of every run of the deployment (Metaflow's run tags).")
+    @click.option("--resource-tag", "resource_tags", multiple=True, metavar="KEY=VALUE",
+                  help="A tag for every AWS resource (sfncompile deploy --tag).")
+    @click.option("--namespace", "user_namespace", metavar="NS",
+                  help="The namespace of the deployment's runs.")
+    @click.option("--max-workers", type=click.IntRange(min=1),
+                  help="MaxConcurrency of every foreach that does not set its own.")
+    @click.option("--workflow-timeout", type=click.IntRange(min=1), metavar="SECONDS",
+                  help="The execution's timeout (the state machine's TimeoutSeconds).")
+    @click.option("--log-execution-history", is_flag=True,
+                  help="Send every execution's history to the log_group setting's "
+                       "CloudWatch Logs log group.")
+    @click.option("--use-distributed-map/--use-inline-map", default=False,
+                  help="Every foreach as a Distributed Map (default: inline).")
     @click.option("--authorize", metavar="TOKEN", hidden=True)  # Metaflow's; nothing to do
+    @click.option("--generate-new-token", is_flag=True, hidden=True)
+    @click.option("--given-token", metavar="TOKEN", hidden=True)
     @click.pass_context
     def create(ctx: click.Context, only_json: bool, tags: tuple[str, ...],
-               max_workers: int | None, authorize: str | None) -> None:
+               resource_tags: tuple[str, ...], user_namespace: str | None,
+               max_workers: int | None, workflow_timeout: int | None,
+               log_execution_history: bool, use_distributed_map: bool, authorize: str | None,
+               generate_new_token: bool, given_token: str | None) -> None:
+        if generate_new_token or given_token:
+            raise click.UsageError("--generate-new-token/--given-token: sfncompile has no "
+                                   "production tokens; --namespace NS sets the runs' namespace")
         if only_json:
-            flow.sfncompile("build")
+            from sfncompile.cli.common import friendly_errors
+
+            friendly_errors(_only_json)(flow, tags, user_namespace, max_workers,
+                                        workflow_timeout, use_distributed_map)
             return
-        args = _common(tags, max_workers)
+        args = _common((), max_workers)
+        for tag in tags:
+            args += ["--run-tag", tag]
+        for pair in resource_tags:
+            args += ["--tag", pair]
+        if user_namespace:
+            args += ["--namespace", user_namespace]
+        if workflow_timeout is not None:
+            args += ["--workflow-timeout", str(workflow_timeout)]
+        if log_execution_history:
+            args.append("--log-execution-history")
+        if use_distributed_map:
+            args.append("--use-distributed-map")
         if ctx.obj:
             args += ["--name", ctx.obj]
         flow.sfncompile("deploy", *args)
@@ -445,6 +483,20 @@ def _step_functions(flow: _Flow) -> click.Group:
         flow.call("delete", ctx.obj or friendly_errors(_machine_name)(flow), "--yes")
 
     return sfn
+
+
+def _only_json(flow: _Flow, tags: tuple[str, ...], user_namespace: str | None,
+               max_workers: int | None, workflow_timeout: int | None,
+               use_distributed_map: bool) -> None:
+    """`step-functions create --only-json`: the ASL that the deploy would create, with the
+    options that change it, and no AWS call (the logging configuration is not part of it)."""
+    from sfncompile.deploy.python_api import Deployer
+
+    deployer = Deployer(str(flow.file), show_output=False, flow=flow.name,
+                        with_=list(flow.decospecs)).step_functions()
+    deployer.create(only_json=True, tags=list(tags), user_namespace=user_namespace,
+                    max_workers=max_workers, workflow_timeout=workflow_timeout,
+                    use_distributed_map=use_distributed_map)
 
 
 def _machine_name(flow: _Flow) -> str:

@@ -43,6 +43,8 @@ SETTINGS = (
     Setting("events_role", "IAM role ARN that EventBridge uses to start executions"),
     Setting("event_bus", "EventBridge bus of the trigger rules and of the events runs publish "
             "(default: the account's default bus)"),
+    Setting("log_group", "CloudWatch Logs log group ARN that --log-execution-history sends "
+            "the execution history to (the state machine's logging configuration)"),
     Setting("region", "AWS region (default: the boto3 default)"),
     Setting("name_prefix", "prefix of every AWS resource name"),
     Setting("tags", "tags for every resource: KEY=VALUE,... (a table in TOML)"),

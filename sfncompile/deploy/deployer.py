@@ -23,6 +23,7 @@ from sfncompile.conventions.project import deployment_env
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.capacity import capacity_problems
 from sfncompile.deploy.config import MAX_TAGS, Config, split_s3_root
+from sfncompile.deploy.machine_options import MachineOptions, logging_configuration
 from sfncompile.deploy.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.deploy.projects import project_tags, resolve_project
 from sfncompile.deploy.rules import apply_rules, check_upstreams, upstream_machines
@@ -75,6 +76,7 @@ class Target:
     triggers: list[RuleSpec] = field(default_factory=list)
     event_bus: str = "default"
     upstreams: dict[str, str] = field(default_factory=dict)  # @trigger_on_finish machines
+    logging: dict[str, Any] = field(default_factory=lambda: logging_configuration(None))
 
     @property
     def rule_name(self) -> str:
@@ -149,8 +151,14 @@ def parse_schedule(option: str | None, flow: FlowIR, timezone: str | None) -> Sc
 
 def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
             schedule: Schedule, workdir: Path, branch: str | None = None,
-            production: bool = False) -> Target:
+            production: bool = False, options: MachineOptions | None = None,
+            log_execution_history: bool = False) -> Target:
     """Everything deploy needs, computed locally (no AWS call)."""
+    options = (options or MachineOptions()).check()
+    flow = options.flow(flow)
+    if log_execution_history:
+        config.require("log_group")
+    logging = logging_configuration(config.get("log_group") if log_execution_history else None)
     fargate = config.get("platform") == "FARGATE"
     project = resolve_project(flow, branch, production)
     triggered = bool(flow.triggers or flow.finish_triggers)
@@ -194,7 +202,8 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     return Target(
         flow=flow, config=config, machine_name=machine_name, bucket=bucket,
         key_prefix=key_prefix, package_path=package_path, package_sha=sha,
-        package_key=package_key, job_definitions=definitions, definition=compile_asl(flow),
+        package_key=package_key, job_definitions=definitions,
+        definition=options.definition(compile_asl(flow)),
         schedule=schedule,
         # IncludeFile and Config values are read by the start task from the code package.
         schedule_input={p.name: p.default for p in flow.parameters
@@ -202,7 +211,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
         tags=tags, package_files={name: entry_size(src) for name, src in entries.items()},
         project=project, triggers=trigger_rules(flow, machine_name, project),
         event_bus=event_bus(config),
-        upstreams=upstream_machines(flow, config.name_prefix, project),
+        upstreams=upstream_machines(flow, config.name_prefix, project), logging=logging,
     )
 
 
@@ -234,8 +243,11 @@ def plan(target: Target) -> list[str]:
     for key, d in target.job_definitions.items():
         calls.append(f"batch:RegisterJobDefinition {d['jobDefinitionName']} (${{{key}}}; "
                      "skipped when unchanged)")
+    logging = target.logging.get("destinations")
     calls.append(f"states:CreateStateMachine {target.machine_name} (or UpdateStateMachine; "
-                 "publishes a version)")
+                 "publishes a version)" + (f"; execution history logged to "
+                                           f"{logging[0]['cloudWatchLogsLogGroup']['logGroupArn']}"
+                                           if logging else ""))
     s = target.schedule
     if s.expression is None:
         calls.append(f"events:RemoveTargets + DeleteRule {target.rule_name} (if it exists)")
@@ -341,18 +353,20 @@ class Deployer:
         if arn is None:
             created = self.aws.sfn.create_state_machine(
                 name=t.machine_name, definition=definition, roleArn=role, type="STANDARD",
-                tags=[{"key": k, "value": v} for k, v in sorted(t.tags.items())], publish=True)
+                tags=[{"key": k, "value": v} for k, v in sorted(t.tags.items())], publish=True,
+                loggingConfiguration=t.logging)
             self.changed.append("state machine")
             self.say(f"state machine   created    {t.machine_name}")
             new_arn: str = created["stateMachineArn"]
             return new_arn
         current = self.aws.sfn.describe_state_machine(stateMachineArn=arn)
         if json.loads(current["definition"]) == json.loads(definition) and \
-                current["roleArn"] == role:
+                current["roleArn"] == role and _same_logging(current, t.logging):
             self.say(f"state machine   unchanged  {t.machine_name}")
             return arn
         self.aws.sfn.update_state_machine(stateMachineArn=arn, definition=definition,
-                                          roleArn=role, publish=True)
+                                          roleArn=role, publish=True,
+                                          loggingConfiguration=t.logging)
         self.changed.append("state machine")
         self.say(f"state machine   updated    {t.machine_name} (new version published)")
         return arn
@@ -458,6 +472,16 @@ class Deployer:
         self.aws.scheduler.delete_schedule(Name=self.t.rule_name)
         self.changed.append("schedule removed")
         self.say(f"schedule        removed    {self.t.rule_name}")
+
+
+def _same_logging(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether the deployed logging configuration is the wanted one (AWS leaves out what is
+    off or empty)."""
+    have = current.get("loggingConfiguration") or {}
+    return (have.get("level", "OFF"), bool(have.get("includeExecutionData")),
+            have.get("destinations") or []) == (wanted["level"],
+                                                wanted["includeExecutionData"],
+                                                wanted.get("destinations") or [])
 
 
 def _same_job_definition(current: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.errors import UsageError
+from sfncompile.ir import FlowIR
 
 
 def machine_arn(clients: AwsClients, name: str) -> str:
@@ -22,6 +24,37 @@ def machine_arn(clients: AwsClients, name: str) -> str:
 
 def execution_arn(machine: str, run_id: str) -> str:
     return machine.replace(":stateMachine:", ":execution:") + f":{run_id}"
+
+
+def execution_input(flow: FlowIR | None, given: dict[str, Any],
+                    flow_dir: Path | None) -> dict[str, Any]:
+    """The execution input of a run given these parameter values (text, as on a command
+    line): each checked and parsed as the flow's Parameter says, IncludeFiles read, the size
+    checked. Without the flow (a deployment named by its state machine), the values as
+    given. Raises UsageError."""
+    from sfncompile.runtime.params import ParameterError, resolve_parameters
+    from sfncompile.runtime.run_inputs import check_execution_input, read_include_files
+
+    if flow is None:
+        return given
+    try:
+        spec = flow.graph_json()["parameters"]
+        values = resolve_parameters(spec, given)
+        out = {p["name"]: values[p["attr"]] for p in spec if p["name"] in given}
+        out = read_include_files(spec, out, flow_dir)
+        check_execution_input(spec, out)
+    except ParameterError as exc:
+        raise UsageError(str(exc)) from None
+    return out
+
+
+def new_run_id() -> str:
+    """A run id (the execution's name) as the local runner makes one: time, then random."""
+    import secrets
+    from datetime import datetime, timezone
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
 
 
 def trigger(clients: AwsClients, name: str, run_id: str, params: dict[str, Any]) -> str:

@@ -15,8 +15,6 @@ from typing import Any, NoReturn
 
 from sfncompile.exception import MetaflowException
 
-_DEPLOYER = ("is Metaflow's deployer API, which sfncompile does not provide; deploy with "
-             "`sfncompile deploy` (or `python flow.py step-functions create`)")
 _PARSER = ("parses a Config's text, and sfncompile reads a Config as JSON when the flow is "
            "built (Config's parser= is not supported)")
 _INTERNAL = "is a module of Metaflow's own machinery, which sfncompile does not have"
@@ -42,9 +40,6 @@ UNSUPPORTED: dict[str, str] = {
     "unbounded_test_foreach_internal": "is internal to Metaflow's test suite and never "
                                        "written in a flow; remove it",
     # APIs
-    "Deployer": _DEPLOYER,
-    "DeployedFlow": _DEPLOYER,
-    "NBDeployer": _DEPLOYER,
     "inspect_spin": "inspects a `spin` run, and sfncompile has no spin command; read runs "
                     "with the client (Flow, Run, Task)",
     "namespaced_event_name": "names an event in @project's namespace, which sfncompile does "

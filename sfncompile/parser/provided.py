@@ -32,7 +32,8 @@ METAFLOW_NAMES = frozenset({
     # services, helpers and the client
     "S3", "Flow", "Run", "Step", "Task", "namespace", "get_namespace", "default_namespace",
     "get_metadata", "metadata", "default_metadata", "DataArtifact", "Metaflow", "Runner",
-    "NBRunner", "parallel_map", "parallel_imap_unordered", "profile",
+    "NBRunner", "Deployer", "DeployedFlow", "NBDeployer", "parallel_map",
+    "parallel_imap_unordered", "profile",
     # sfncompile's own: publish an event that starts deployed flows (@trigger)
     "publish_event",
 })
