@@ -101,6 +101,15 @@ verbose_option = click.option(
     help="Also a line for every task's start and end (`step/task: done in 0.02s`).")
 
 
+def local_run_options(func: Any) -> Any:
+    """The options that `run` and `resume` share, in this order in their help."""
+    for option in reversed((workers_option, datastore_option, tag_option, with_option,
+                            run_id_file_option, max_splits_option, quiet_option,
+                            verbose_option)):
+        func = option(func)
+    return func
+
+
 # Metaflow's `run --alpha 3`: options this command does not know are the flow's parameters.
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @flow_argument
@@ -108,14 +117,7 @@ verbose_option = click.option(
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A flow Parameter (repeatable); checked before any task runs. "
                    "`--NAME VALUE` works too, as in Metaflow.")
-@workers_option
-@datastore_option
-@tag_option
-@with_option
-@run_id_file_option
-@max_splits_option
-@quiet_option
-@verbose_option
+@local_run_options
 @click.pass_context
 def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tuple[str, ...],
         max_workers: int, datastore_root: str, tags: tuple[str, ...],
@@ -199,14 +201,7 @@ def _check_packages(flow: Any) -> None:
                    "finished tasks (deploy the fix first), instead of running locally.")
 @click.option("--name", "machine_name", metavar="NAME",
               help="--on-aws: the state machine (default: the name deploy gives it).")
-@workers_option
-@datastore_option
-@tag_option
-@with_option
-@run_id_file_option
-@max_splits_option
-@quiet_option
-@verbose_option
+@local_run_options
 def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_aws: bool,
            machine_name: str | None, max_workers: int, datastore_root: str,
            tags: tuple[str, ...], decospecs: tuple[str, ...], run_id_file: Path | None,

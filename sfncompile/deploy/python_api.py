@@ -13,7 +13,6 @@ the keyword arguments of `step_functions(...)` (`s3_root=`, `job_queue=`, ...), 
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import json
 import os
@@ -28,6 +27,7 @@ from sfncompile.deploy.config import NAMES, Config, load_config, parse_tags
 from sfncompile.deploy.machine_options import MachineOptions
 from sfncompile.errors import UsageError
 from sfncompile.exception import MetaflowNotFound
+from sfncompile.flow.notebook import flow_source
 from sfncompile.ir import FlowIR
 
 if TYPE_CHECKING:  # boto3 and the client load when AWS is called: --only-json needs neither
@@ -491,32 +491,9 @@ class NBDeployer:
 
 
 def _notebook_source(flow: type) -> str:
-    """The current notebook cell (else the flow's module) up to the end of the flow class:
-    what follows (the NBDeployer call) must not run again when a task imports the flow."""
-    text = _current_cell()
-    if text is None or f"class {flow.__name__}" not in text:
-        module = sys.modules.get(flow.__module__)
-        path = getattr(module, "__file__", None)
-        if not path:
-            raise NBDeployerInitializationError(
-                f"cannot find the source of {flow.__name__}: NBDeployer deploys a flow "
-                "defined in the current notebook cell, or in a file")
-        text = Path(path).read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == flow.__name__]
-    if not found:
-        raise NBDeployerInitializationError(f"the cell defines no class {flow.__name__}")
-    end = found[0].end_lineno or len(text.splitlines())
-    return "\n".join(text.splitlines()[:end]) + "\n"
-
-
-def _current_cell() -> str | None:
-    try:
-        import IPython
-    except ImportError:
-        return None
-    shell: Any = getattr(IPython, "get_ipython", lambda: None)()
-    if shell is None:
-        return None
-    history = shell.history_manager.input_hist_raw
-    return str(history[-1]) if history else None
+    source = flow_source(flow)
+    if source is None:
+        raise NBDeployerInitializationError(
+            f"cannot find the source of {flow.__name__}: NBDeployer deploys a flow defined in "
+            "the current notebook cell, or in a file")
+    return source

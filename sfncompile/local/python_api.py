@@ -27,6 +27,7 @@ from typing import Any
 from sfncompile.client import Run
 from sfncompile.datastore.storage import open_storage
 from sfncompile.exception import MetaflowNotFound
+from sfncompile.flow.notebook import flow_source, up_to_flow
 
 
 class RunnerError(Exception):
@@ -178,26 +179,10 @@ def _flow_name(flow_file: Path) -> str:
 
 def format_flowfile(cell: str, flow_name: str | None = None) -> str:
     """A notebook cell as a flow file: its text up to the end of the flow class."""
-    tree = ast.parse(cell)
-    flows = [n for n in tree.body if isinstance(n, ast.ClassDef)
-             and any(ast.unparse(b).split(".")[-1] == "FlowSpec" for b in n.bases)
-             and (flow_name is None or n.name == flow_name)]
-    if not flows:
+    text = up_to_flow(cell, flow_name)
+    if text is None:
         raise NBRunnerInitializationError("the cell defines no FlowSpec subclass")
-    end = flows[0].end_lineno or len(cell.splitlines())
-    return "\n".join(cell.splitlines()[:end]) + "\n"
-
-
-def _current_cell() -> str | None:
-    try:
-        import IPython
-    except ImportError:
-        return None
-    shell: Any = getattr(IPython, "get_ipython", lambda: None)()
-    if shell is None:
-        return None
-    history = shell.history_manager.input_hist_raw
-    return str(history[-1]) if history else None
+    return text
 
 
 class NBRunner:
@@ -210,20 +195,14 @@ class NBRunner:
         self.flow = flow
         self.base_dir = os.path.abspath(base_dir or os.getcwd())
         self._tmp: str | None = None
-        cell = _current_cell()
-        if cell is None or f"class {flow.__name__}" not in cell:
-            module = sys.modules.get(flow.__module__)
-            source = getattr(module, "__file__", None)
-            if not source:
-                raise NBRunnerInitializationError(
-                    f"cannot find the source of {flow.__name__}: NBRunner runs a flow defined "
-                    "in the current notebook cell, or in a file")
-            cell = Path(source).read_text(encoding="utf-8")
-        # Only the text up to the class: what follows (this NBRunner call) must not run again
-        # when a task imports the flow.
+        source = flow_source(flow)
+        if source is None:
+            raise NBRunnerInitializationError(
+                f"cannot find the source of {flow.__name__}: NBRunner runs a flow defined in "
+                "the current notebook cell, or in a file")
         fd, self._tmp = tempfile.mkstemp(prefix=flow.__name__, suffix=".py", dir=self.base_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(format_flowfile(cell, flow.__name__))
+            f.write(source)
         flow_file = self._tmp
         self.runner = Runner(flow_file, show_output=show_output, env=env, cwd=self.base_dir,
                              flow=flow.__name__, **kwargs)
