@@ -238,6 +238,8 @@ def _imported_modules(path: Path, lazy: bool) -> set[str]:
     nodes: list[ast.AST] = [ast.parse(path.read_bytes(), str(path))]
     while nodes:
         node = nodes.pop()
+        if _for_type_checkers(node):
+            continue  # `if TYPE_CHECKING:` imports never run
         if lazy or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             nodes.extend(ast.iter_child_nodes(node))
         if isinstance(node, ast.Import):
@@ -252,6 +254,15 @@ def _imported_modules(path: Path, lazy: bool) -> set[str]:
     ours = {m for m in found if m == "sfncompile" or m.startswith("sfncompile.")}
     # Importing a.b.c runs the packages a and a.b first: their __init__ modules go along.
     return ours | {m.rsplit(".", n)[0] for m in ours for n in range(1, m.count(".") + 1)}
+
+
+def _for_type_checkers(node: ast.AST) -> bool:
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) with no else branch."""
+    if not isinstance(node, ast.If) or node.orelse:
+        return False
+    test = node.test
+    name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+    return name == "TYPE_CHECKING"
 
 
 def _module_file(module: str) -> Path | None:
