@@ -36,7 +36,7 @@ class MachineOptions:
             raise UsageError(f"--workflow-timeout {timeout}: 1 to {MAX_WORKFLOW_TIMEOUT} "
                              "seconds (Step Functions runs a standard execution a year at "
                              "most)")
-        for tag in (*self.run_tags, *([self.namespace] if self.namespace else [])):
+        for tag in (*self.run_tags, *([self.namespace] if self.namespace is not None else [])):
             try:
                 validate_tag(tag)
             except MetaflowTaggingError as exc:
