@@ -7,7 +7,6 @@ commands (or the list, for --help) is asked for: `build` loads no other command'
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -33,7 +32,7 @@ class _Commands(click.Group):
     def _load(self, module: str) -> None:
         if module not in self._loaded:
             self._loaded.add(module)
-            _REGISTER[module]()
+            _register(module)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
@@ -45,7 +44,7 @@ class _Commands(click.Group):
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        for module in _REGISTER:
+        for module in {*_LIGHT_COMMANDS.values(), "aws_commands"}:
             self._load(module)
         return super().list_commands(ctx)
 
@@ -95,58 +94,14 @@ def main() -> None:
     """
 
 
-def _register_aws_commands() -> None:
-    from sfncompile.cli.aws_commands import COMMANDS
+def _register(module: str) -> None:
+    """Add the commands of `sfncompile.cli.<module>` (its COMMANDS) to `main`, each command's
+    errors (a group's subcommands' too) reported by friendly_errors."""
+    import importlib
 
-    for command in COMMANDS:
+    commands: list[click.Command] = importlib.import_module(f"sfncompile.cli.{module}").COMMANDS
+    for command in commands:
         for sub in [command, *getattr(command, "commands", {}).values()]:
             if sub.callback is not None and not isinstance(sub, click.Group):
                 sub.callback = friendly_errors(sub.callback)
         main.add_command(command)
-
-
-def _add_wrapped(commands: list[click.Command]) -> None:
-    for command in commands:
-        if command.callback is not None:
-            command.callback = friendly_errors(command.callback)
-        main.add_command(command)
-
-
-def _register_compile_commands() -> None:
-    from sfncompile.cli.compile_commands import COMMANDS
-
-    _add_wrapped(COMMANDS)
-
-
-def _register_run_commands() -> None:
-    from sfncompile.cli.run_commands import COMMANDS
-
-    _add_wrapped(COMMANDS)
-
-
-def _register_repo_commands() -> None:
-    from sfncompile.cli.repo_commands import COMMANDS
-
-    _add_wrapped(COMMANDS)
-
-
-def _register_card_commands() -> None:
-    from sfncompile.cli.card_commands import card_commands
-
-    main.add_command(card_commands(friendly_errors))
-
-
-def _register_tag_commands() -> None:
-    from sfncompile.cli.tag_commands import tag_commands
-
-    main.add_command(tag_commands(friendly_errors))
-
-
-_REGISTER: dict[str, Callable[[], None]] = {
-    "compile_commands": _register_compile_commands,
-    "run_commands": _register_run_commands,
-    "repo_commands": _register_repo_commands,
-    "card_commands": _register_card_commands,
-    "tag_commands": _register_tag_commands,
-    "aws_commands": _register_aws_commands,
-}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +136,4 @@ def _has_display() -> bool:
     return True
 
 
-def card_commands(wrap: Callable[[Any], Any]) -> click.Group:
-    """The `card` group, its commands' errors reported by `wrap` (the CLI's friendly_errors)."""
-    for command in card.commands.values():
-        if command.callback is not None and not getattr(command, "_wrapped", False):
-            command.callback = wrap(command.callback)
-            command._wrapped = True  # type: ignore[attr-defined]
-    return card
+COMMANDS = [card]

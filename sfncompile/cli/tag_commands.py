@@ -230,10 +230,4 @@ def _print_groups(groups: Groups, by_tag: bool) -> None:
         click.echo()
 
 
-def tag_commands(wrap: Callable[[Any], Any]) -> click.Group:
-    """The `tag` group, its commands' errors reported by `wrap` (the CLI's friendly_errors)."""
-    for command in tag.commands.values():
-        if command.callback is not None and not getattr(command, "_wrapped", False):
-            command.callback = wrap(command.callback)
-            command._wrapped = True  # type: ignore[attr-defined]
-    return tag
+COMMANDS = [tag]
