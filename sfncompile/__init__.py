@@ -15,13 +15,13 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
         Run,
         Step,
         Task,
+        default_metadata,
         default_namespace,
         get_metadata,
         get_namespace,
         metadata,
         namespace,
     )
-    from sfncompile.client.flows import default_metadata
     from sfncompile.deploy.python_api import DeployedFlow, Deployer, NBDeployer
     from sfncompile.flow.api import (
         JSONType,

@@ -80,7 +80,7 @@ def test_the_code_package_carries_what_flows_reach_as_metaflow_x() -> None:
     assert {"sfncompile/exception.py", "sfncompile/flow/current.py", "sfncompile/flow/cards.py",
             "sfncompile/flow/metaflow_alias.py", "sfncompile/flow/unsupported.py",
             "sfncompile/flow/step_helpers.py", "sfncompile/flow/settings.py",
-            "sfncompile/client/flows.py"} <= names
+            "sfncompile/client/core.py"} <= names
 
 
 def test_catch_wrapper_is_metaflows() -> None:

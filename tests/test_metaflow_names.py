@@ -228,7 +228,7 @@ def all_names_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert proc.returncode == 0, proc.stderr
     client.set_datastore_root(str(tmp / "store"))
     try:
-        from sfncompile.client.flows import Metaflow
+        from sfncompile.client import Metaflow
 
         run = client.Run(proc.stdout.strip().splitlines()[-1])
         return {"names": names, "flow": flow,

@@ -131,6 +131,12 @@ def get_metadata() -> str:
     return f"local@{datastore_root()}"
 
 
+def default_metadata() -> str:
+    """Read runs from the default datastore root again; returns it as `get_metadata` does."""
+    set_datastore_root(None)
+    return get_metadata()
+
+
 def metadata(ms: str) -> str:
     """Read runs from another datastore root, given as `local@<root>` or the root itself."""
     _, at, root = ms.partition("@")

@@ -28,7 +28,7 @@ LAZY_EXPORTS: dict[str, str] = {
     "DeployedFlow": "sfncompile.deploy.python_api",
     "NBDeployer": "sfncompile.deploy.python_api",
     "publish_event": "sfncompile.runtime.publish",
-    "default_metadata": "sfncompile.client.flows",
+    "default_metadata": "sfncompile.client",
     "parallel_map": "sfncompile.flow.step_helpers",
     "parallel_imap_unordered": "sfncompile.flow.step_helpers",
     "profile": "sfncompile.flow.step_helpers",

@@ -92,7 +92,7 @@ MODULES = frozenset({
 # the code package carries them when they exist.
 PACKAGED_MODULES = ("sfncompile.exception", "sfncompile.flow.current", "sfncompile.flow.cards",
                     "sfncompile.flow.settings", "sfncompile.flow.step_helpers",
-                    "sfncompile.client.flows")
+                    "sfncompile.client.core")
 
 
 def target_name(fullname: str) -> str:
