@@ -27,7 +27,14 @@ class _Source:
     path: str
     offset: int = 0
     partial: bytes = b""
-    seen: bytes = b""  # everything read, to find the task's echo of it in its output file
+
+    def whole(self) -> bytes:
+        """The whole file, read again at the end rather than kept while the task runs."""
+        try:
+            with open(self.path, "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
 
     def read(self, final: bool) -> list[str]:
         try:
@@ -37,7 +44,6 @@ class _Source:
         except OSError:
             data = b""
         self.offset += len(data)
-        self.seen += data
         *lines, self.partial = (self.partial + data).split(b"\n")
         if final and self.partial:
             lines, self.partial = [*lines, self.partial], b""
@@ -79,7 +85,7 @@ class OutputTailer:
                     extra = f.read()
             except OSError:
                 return
-            echo = b"".join(s.seen for s in watch.sources)
+            echo = b"".join(s.whole() for s in watch.sources)
             if echo:
                 extra = extra.replace(echo, b"", 1)
             lines = extra.decode(errors="replace").splitlines()
