@@ -3,6 +3,7 @@ Step Functions tests, so both paths are held to the same results)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -97,3 +98,9 @@ def wait_for(predicate: Callable[[], Any], seconds: float, what: str) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child a test will Ctrl-C: a shell's background job starts with
+    SIGINT ignored, the child would inherit that, and the signal would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

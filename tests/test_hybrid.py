@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.deployment import Deployment
-from tests.flows import end_data, run_local, wait_for
+from tests.flows import default_sigint, end_data, run_local, wait_for
 
 FLOW = '''
 import os
@@ -146,7 +146,8 @@ def test_interrupting_a_hybrid_run_terminates_its_batch_jobs(deployment: Deploym
         proc = subprocess.Popen([sys.executable, "-m", "sfncompile", "run", str(flow),
                                  "--datastore-root", d.root, "--param", "nap=120"],
                                 stdout=subprocess.PIPE, stderr=sink, text=True,
-                                env=d.sfn.subprocess_env(), cwd=d.tmp)
+                                env=d.sfn.subprocess_env(), cwd=d.tmp,
+                                preexec_fn=default_sigint)
     try:
         line = wait_for(lambda: next((x for x in err.read_text().splitlines()
                                       if x.startswith("heavy/0: AWS Batch job")

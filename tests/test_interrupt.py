@@ -12,6 +12,7 @@ from pathlib import Path
 from sfncompile import client
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import LocalStorage
+from tests.flows import default_sigint
 
 SLOW = '''
 import time
@@ -50,7 +51,7 @@ def test_ctrl_c_stops_tasks_and_resume_finishes(tmp_path: Path) -> None:
     root = str(tmp_path / "store")
     proc = subprocess.Popen([sys.executable, "-m", "sfncompile", "run", str(flow),
                              "--datastore-root", root], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     storage = LocalStorage(root)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # wait until the nap tasks are running
