@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -186,6 +187,21 @@ def test_failed_execution_is_a_failed_run(deployment: Deployment, s3_env: None) 
     assert f"FailingFlow/{run_id}: FAILED" in proc.stdout
     assert "failed step: boom" in proc.stdout
     assert "  failed step: boom/0" in proc.stdout and '  parameters: {"size": 7}' in proc.stdout
+    # The Batch job's reason, not its whole DescribeJobs JSON; the exception, the end of the
+    # task's log and the command that prints the rest.
+    assert "JobArn" not in proc.stdout and "Environment" not in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert "reason: Essential container in task exited (1) (task boom/0, attempt 0)" in lines
+    assert any(line.startswith("batch job: ") for line in lines), lines
+    assert "  error: ValueError: the step failed on purpose" in lines
+    assert "    | ValueError: the step failed on purpose" in lines
+    assert (f"  the whole log: sfncompile logs FailingFlow/{run_id}/boom/0 --stderr "
+            f"--datastore-root {d.root}") in lines
+    raw = d.cli("status", "FailingFlow", run_id, "--s3-root", d.root, "--json")
+    assert raw.returncode == 1
+    record = json.loads(raw.stdout)
+    assert '"JobArn"' in record["execution"]["cause"]  # as AWS gives it
+    assert record["record"]["params"] == {"size": 7} and record["execution"]["status"] == "FAILED"
     listing = d.cli("status", "FailingFlow")
     assert run_id in listing.stdout and "FAILED" in listing.stdout
 
@@ -218,6 +234,11 @@ def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None)
     assert status.returncode == 0, status.stderr
     assert f"PoliciesFlow/{run_id}: SUCCEEDED" in status.stdout
     assert "  runner: step-functions" in status.stdout and "recorded status" not in status.stdout
+    # A retried attempt and a failure @catch handled are notes: the run succeeded.
+    assert "failed step" not in status.stdout and "JobArn" not in status.stdout
+    assert "note: step flaky had a failed attempt (Essential container" in status.stdout
+    assert ("  note: risky/0 raised KeyError('caught and recorded'); @catch handled it and the "
+            "run went on") in status.stdout.splitlines()
 
 
 def test_redrive_asks_step_functions_and_reports_its_answer(deployment: Deployment) -> None:

@@ -236,8 +236,8 @@ def test_python_flow_py_takes_metaflows_top_level_options(
         ["run", str(flow_file), "--flow", "InputsFlow", "--param", "alpha=1", "--tag", "x",
          "--max-workers", "50", "--run-id-file", "rid", "--max-num-splits", "10000",
          "--with", "retry", "--datastore-root", "store"],
-        ["resume", "InputsFlow/R1", "--flow-file", str(flow_file), "--run-id-file", "rid",
-         "--datastore-root", "s3://b/p"],
+        ["resume", str(flow_file), "--flow", "InputsFlow", "--run-id-file", "rid",
+         "--origin-run-id", "R1", "--datastore-root", "s3://b/p"],
     ]
     # --branch/--production reach the run's tasks and deploy through Metaflow's variables
     assert (os.environ["METAFLOW_BRANCH"], os.environ["METAFLOW_PRODUCTION"]) == ("b1", "true")

@@ -17,7 +17,7 @@ from sfncompile.cli.common import EXIT_USAGE, check_streams, friendly_errors, st
 # module is loaded for any other name.
 _LIGHT_COMMANDS = {
     **dict.fromkeys(["build", "graph", "validate", "diff"], "compile_commands"),
-    **dict.fromkeys(["run", "resume", "show", "logs"], "run_commands"),
+    **dict.fromkeys(["run", "resume", "show", "logs", "dump"], "run_commands"),
     **dict.fromkeys(["init", "check-goldens", "verify"], "repo_commands"),
     "card": "card_commands",
     "tag": "tag_commands",

@@ -6,6 +6,7 @@ boto3 is imported only when one of them runs, so `build` and `run` never load it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -242,12 +243,19 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], branch:
 @click.option("--name-prefix", metavar="PREFIX")
 @click.option("--region", metavar="REGION")
 @click.option("--s3-root", metavar="s3://BUCKET/PREFIX",
-              help="Also print the run's record (parameters, times, the failed step and its "
-                   "error) from this datastore (default: the configured s3_root).")
+              help="Also print the run's record (parameters, times, the failed task, its "
+                   "exception and the end of its log) from this datastore (default: the "
+                   "configured s3_root).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print what Step Functions says (the failure's cause as AWS gives it) and "
+                   "the run's record, as JSON.")
 @_with_branch_options
 def status(target: str, run_id: str | None, flow_name: str | None, branch: str | None,
-           production: bool, **settings: Any) -> None:
-    """List the runs of a deployed flow, or show one run and the step that failed."""
+           production: bool, as_json: bool, **settings: Any) -> None:
+    """List the runs of a deployed flow, or show one run: the step that failed and why.
+
+    A @project flow given as FLOW.py is found under its deployed name (its branch from
+    --branch/--production, else METAFLOW_BRANCH, else your user branch)."""
     from sfncompile.deploy import ops
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
@@ -255,27 +263,58 @@ def status(target: str, run_id: str | None, flow_name: str | None, branch: str |
     clients = _clients(config)
     if run_id is None:
         runs = ops.list_executions(clients, name)
+        if as_json:
+            click.echo(json.dumps([dataclasses.asdict(r) for r in runs], indent=2))
+            return
         if not runs:
             click.echo(f"{name}: no runs yet")
         for r in runs:
             click.echo(f"{r.run_id:<40} {r.status:<10} {r.started}  {r.stopped}")
         return
     info = ops.describe_run(clients, name, run_id)
-    click.echo(f"{name}/{run_id}: {info['status']} (started {info['started']}, "
-               f"stopped {info['stopped']})")
-    if info["failed_steps"]:
-        click.echo(f"failed step: {', '.join(info['failed_steps'])}")
-    if info["cause"]:
-        click.echo(f"cause: {info['cause']}")
     root = config.get("s3_root")
-    if root:
-        from sfncompile.deploy.run_status import recorded_run
-
-        flow_of_run = flow.name if flow is not None else name.removeprefix(config.name_prefix)
-        for line in recorded_run(str(root), flow_of_run, run_id, info["status"]):
-            click.echo(f"  {line}")
+    flow_of_run = flow.name if flow is not None else _flow_of_machine(name, config.name_prefix)
+    if as_json:
+        _status_json(name, run_id, info, root and str(root), flow_of_run)
+    else:
+        _print_status(name, run_id, info, root and str(root), flow_of_run, flow)
     if info["status"] != "SUCCEEDED" and info["status"] != "RUNNING":
         sys.exit(1)
+
+
+def _flow_of_machine(name: str, prefix: str) -> str:
+    """The flow of a state machine named `<prefix><Flow>` or, with @project,
+    `<prefix><project>-<branch>-<Flow>` (a flow's name has no `-`)."""
+    return name.removeprefix(prefix).rsplit("-", 1)[-1]
+
+
+def _print_status(name: str, run_id: str, info: dict[str, Any], root: str | None,
+                  flow_of_run: str, flow: Any) -> None:
+    from sfncompile.cli.common import root_option
+    from sfncompile.deploy.run_status import execution_lines, recorded_run
+
+    click.echo(f"{name}/{run_id}: {info['status']} (started {info['started']}, "
+               f"stopped {info['stopped']})")
+    for line in execution_lines(info):
+        click.echo(line)
+    if root:
+        catch_steps = None if flow is None else [
+            s.name for s in flow.steps if s.policies.catch is not None]
+        for line in recorded_run(root, flow_of_run, run_id, info["status"],
+                                 root_option(root), catch_steps):
+            click.echo(f"  {line}")
+    elif info["status"] not in ("SUCCEEDED", "RUNNING"):
+        click.echo("the exception and the end of the task's log: give --s3-root (or set "
+                   "s3_root)")
+
+
+def _status_json(name: str, run_id: str, info: dict[str, Any], root: str | None,
+                 flow_of_run: str) -> None:
+    from sfncompile.deploy.run_status import recorded_meta
+
+    record = recorded_meta(root, flow_of_run, run_id) if root else None
+    click.echo(json.dumps({"name": name, "run_id": run_id, "execution": info,
+                           "record": record}, indent=2, sort_keys=True, default=str))
 
 
 @click.command()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -113,8 +115,9 @@ def load_flow(flow_file: Path, flow_name: str | None, decospecs: tuple[str, ...]
 
     return apply_with(parse_flow(flow_file, flow_name), decospecs)
 
+DEFAULT_ROOT = ".sfncompile"
 datastore_option = click.option(
-    "--datastore-root", envvar="SFNCOMPILE_DATASTORE_ROOT", default=".sfncompile",
+    "--datastore-root", envvar="SFNCOMPILE_DATASTORE_ROOT", default=DEFAULT_ROOT,
     show_default=True, metavar="DIR|s3://BUCKET/PREFIX",
     help="Where runs and artifacts are kept (env: SFNCOMPILE_DATASTORE_ROOT).")
 workers_option = click.option(
@@ -143,3 +146,82 @@ def check_datastore_root(root: str, write: bool) -> str:
             raise UsageError(f"--datastore-root {root}: cannot write there: "
                              f"{exc.strerror}") from None
     return root
+
+
+def root_option(root: str) -> str:
+    """` --datastore-root ROOT` for a command we print for the user to run, unless ROOT is
+    where that command looks anyway."""
+    if root == os.environ.get("SFNCOMPILE_DATASTORE_ROOT", DEFAULT_ROOT):
+        return ""
+    return f" --datastore-root {shlex.quote(root)}"
+
+
+# Metaflow's (click's) names for a Parameter's type in --help.
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN",
+               "json": "JSON"}
+
+
+def parameter_rows(flow_file: Path, flow_name: str | None) -> list[tuple[str, str]]:
+    """`--NAME TYPE` and its help, default or [required], for each Parameter and IncludeFile of
+    the flow, as Metaflow's `run --help` lists them; one row saying why when the flow cannot
+    be read."""
+    from sfncompile.parser import parse_flow
+
+    try:
+        flow = parse_flow(flow_file, flow_name)
+    except FlowErrors as exc:
+        return [(str(flow_file), f"cannot list its parameters: {exc.errors[0]}")]
+    except (UsageError, OSError) as exc:
+        return [(str(flow_file), f"cannot list its parameters: {exc}")]
+    rows = []
+    for param in flow.parameters:
+        if param.kind == "config":
+            continue
+        kind = "FILEPATH" if param.kind == "include_file" else _TYPE_NAMES.get(param.type, "TEXT")
+        rows.append((f"--{param.name} {kind}", "  ".join(
+            part for part in (param.help or "", _default_note(param)) if part)))
+    return rows or [("(none)", "the flow has no Parameters")]
+
+
+def _default_note(param: Any) -> str:
+    if param.required:
+        return "[required]"
+    if not param.show_default:
+        return ""
+    if param.default_expr is not None:
+        return f"[default: {param.default_expr}]"
+    if param.default is None:
+        return ""
+    shown = json.dumps(param.default) if param.type == "json" else str(param.default)
+    return f"[default: {shown}]"
+
+
+class FlowParamsCommand(click.Command):
+    """A command whose --help also lists the flow's Parameters (read from FLOW.py, the first
+    argument that names a .py file, or from `flow_source`), as Metaflow's `run --help`."""
+
+    flow_source: tuple[Path, str | None] | None = None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["sfncompile.args"] = list(args)
+        return super().parse_args(ctx, args)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        source = self.flow_source or _flow_in_args(ctx.meta.get("sfncompile.args", []))
+        if source is not None:
+            with formatter.section("Parameters of the flow (--NAME VALUE)"):
+                formatter.write_dl(parameter_rows(*source))
+        super().format_options(ctx, formatter)
+
+
+def _flow_in_args(args: list[str]) -> tuple[Path, str | None] | None:
+    files = [a for a in args if a.endswith(".py") and not a.startswith("-")]
+    if not files:
+        return None
+    name = None
+    for i, arg in enumerate(args):
+        if arg == "--flow" and i + 1 < len(args):
+            name = args[i + 1]
+        elif arg.startswith("--flow="):
+            name = arg.split("=", 1)[1]
+    return Path(files[0]), name

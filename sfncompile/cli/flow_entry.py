@@ -5,11 +5,17 @@ command becomes the `sfncompile` command that does the same thing (nothing is do
 
     python flow.py [--with DECO[:K=V,...]]... [--datastore-root ROOT] [--datastore local|s3]
                    [--branch B] [--production] [Metaflow's other top-level options] COMMAND ...
-      run [--PARAM VALUE]... [--tag T]... [--max-workers N]     sfncompile run
+      run [--PARAM VALUE]... [--tag T]... [--max-workers N]     sfncompile run (--help lists
+                                                                  the Parameters)
           [--run-id-file PATH] [--max-num-splits N]
       resume [STEP] [--origin-run-id ID] [--tag T]...           sfncompile resume (default:
                                                                   the flow's latest run)
       show                                                      the steps, as Metaflow shows them
+      check [--warnings]                                        the flow parsed and checked
+      dump RUN/STEP[/TASK] [--include N,...] [--file PATH]      sfncompile dump
+      logs RUN/STEP[/TASK] [--stdout|--stderr]                  sfncompile logs
+      card get|view|list [RUN/]STEP[/TASK] [--id ID]            sfncompile card (STEP alone:
+                                                                  of the latest run)
       tag add|remove [--run-id ID] [--namespace NS] TAG...      sfncompile tag add|remove
       tag replace [--run-id ID] --remove T... --add T...        sfncompile tag replace
       tag list [--run-id ID|ID] [--all|--my-runs] ...           sfncompile tag list
@@ -33,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from sfncompile.cli.common import FlowParamsCommand
 
 # Metaflow options with no meaning here that scripts pass out of habit: accepted, ignored.
 _IGNORED_FLAGS = ("--quiet/--not-quiet", "--pylint/--no-pylint",
@@ -109,8 +117,9 @@ def _param_options(flow: _Flow) -> Callable[[Callable[..., None]], Callable[...,
 
     def add(func: Callable[..., None]) -> Callable[..., None]:
         for name in reversed(list(flow.params)):
+            # Listed with their help, type and default by FlowParamsCommand.
             func = click.option(f"--{name}", _option_key(name), metavar="VALUE",
-                                help=f"Parameter {name!r}.")(func)
+                                hidden=True)(func)
         return func
 
     return add
@@ -160,7 +169,7 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
                                        f"{why}")
         _set_project_options(flow, branch, production)
 
-    @group.command(help="Run the flow locally (sfncompile run).")
+    @group.command(cls=FlowParamsCommand, help="Run the flow locally (sfncompile run).")
     @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the run.")
     @click.option("--max-workers", type=int, help="Tasks run in parallel at most.")
     @click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
@@ -189,27 +198,132 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
     def resume(step: str | None, origin_run_id: str | None, tags: tuple[str, ...],
                max_workers: int | None, run_id_file: str | None,
                max_num_splits: int | None) -> None:
-        run_id = origin_run_id or _latest_run(flow)
         # This file, as Metaflow resumes with the current code (and a run on Step Functions
-        # records no flow file).
-        args = [f"{flow.name}/{run_id}", "--flow-file", str(flow.file),
-                *_common(tags, max_workers), *_run_args(run_id_file, max_num_splits)]
+        # records no flow file); without --origin-run-id, the flow's latest run.
+        args = [*_common(tags, max_workers), *_run_args(run_id_file, max_num_splits)]
+        if origin_run_id is not None:
+            args += ["--origin-run-id", origin_run_id]
         if step:
             args += ["--from", step]
-        flow.call("resume", *args)
+        flow.sfncompile("resume", *args)
 
     @group.command(help="Show the steps of the flow.")
     def show() -> None:
         from sfncompile.cli.common import friendly_errors, load_flow
 
-        def describe() -> str:
+        def describe() -> list[tuple[str, bool]]:
             return _describe(load_flow(flow.file, flow.name))
 
-        click.echo(friendly_errors(describe)(), nl=False)
+        for line, err in friendly_errors(describe)():
+            click.echo(line, err=err)
 
+    @group.command(help="Check that the flow is valid (its graph, its decorators' "
+                        "arguments), as sfncompile build does, without building it.")
+    @click.option("--warnings/--no-warnings", default=False, help="Accepted, ignored "
+                  "(Metaflow's Pylint warnings: sfncompile runs no linter).")
+    def check(warnings: bool) -> None:
+        from sfncompile.cli.common import friendly_errors, load_flow
+
+        click.echo("Validating your flow...", err=True)
+        friendly_errors(load_flow)(flow.file, flow.name, flow.decospecs)
+        click.echo("    The graph looks good!", err=True)
+
+    @group.command(help="Print the artifacts of a task, or of every task of a step: "
+                        "RUN/STEP[/TASK] (sfncompile dump).")
+    @click.argument("input_path", metavar="RUN/STEP[/TASK]")
+    @click.option("--private/--no-private", default=False, help="Also private artifacts.")
+    @click.option("--max-value-size", type=click.IntRange(min=0), default=1000,
+                  show_default=True, help="Show only values at most this size (0: names).")
+    @click.option("--include", default="", metavar="NAMES", help="Only these artifacts "
+                                                                 "(comma-separated).")
+    @click.option("--file", "out_file", metavar="PATH", help="Write them to PATH (pickled).")
+    def dump(input_path: str, private: bool, max_value_size: int, include: str,
+             out_file: str | None) -> None:
+        if input_path.count("/") not in (1, 2):
+            raise click.UsageError(f"{input_path!r}: give RUN/STEP or RUN/STEP/TASK")
+        args = ["--private"] if private else []
+        args += ["--max-value-size", str(max_value_size), "--include", include]
+        flow.call("dump", f"{flow.name}/{input_path}", *args,
+                  *(["--file", out_file] if out_file else []), *_root_args(flow))
+
+    @group.command(help="Print what a task, or every task of a step, wrote to stdout and "
+                        "stderr: RUN/STEP[/TASK] (sfncompile logs).")
+    @click.argument("input_path", metavar="RUN/STEP[/TASK]")
+    @click.option("--stdout/--no-stdout", "want_stdout", default=False, help="Only stdout.")
+    @click.option("--stderr/--no-stderr", "want_stderr", default=False, help="Only stderr.")
+    @click.option("--both/--no-both", default=True, help="Both (the default).")
+    @click.option("--timestamps/--no-timestamps", default=False,
+                  help="Refused: sfncompile keeps no time per log line.")
+    @click.option("--attempt", type=click.IntRange(min=0), help="Refused: the last attempt's "
+                  "log is kept (sfncompile logs).")
+    def logs(input_path: str, want_stdout: bool, want_stderr: bool, both: bool,
+             timestamps: bool, attempt: int | None) -> None:
+        if input_path.count("/") not in (1, 2):
+            raise click.UsageError(f"{input_path!r}: give RUN/STEP or RUN/STEP/TASK")
+        if timestamps or attempt is not None:
+            raise click.UsageError("--timestamps/--attempt: sfncompile keeps the last "
+                                   "attempt's log, without a time per line")
+        stream = [] if want_stdout == want_stderr else [
+            "--stdout" if want_stdout else "--stderr"]
+        flow.call("logs", f"{flow.name}/{input_path}", *stream, *_root_args(flow))
+
+    run.flow_source = (flow.file, flow.name)  # type: ignore[attr-defined]
     group.add_command(_step_functions(flow))
     group.add_command(_tag(flow))
+    group.add_command(_card(flow))
     return group
+
+
+def _root_args(flow: _Flow) -> list[str]:
+    return ["--datastore-root", flow.root] if flow.root else []
+
+
+def _card(flow: _Flow) -> click.Group:
+    """Metaflow's `card get|view|list PATHSPEC`: STEP (of the latest run), RUN/STEP or
+    RUN/STEP/TASK, on `sfncompile card`."""
+
+    def call(command: str, pathspec: str, *args: str) -> None:
+        parts = pathspec.split("/")
+        if not 1 <= len(parts) <= 3 or not all(parts):
+            raise click.UsageError(f"{pathspec!r}: give STEP, RUN/STEP or RUN/STEP/TASK")
+        if len(parts) == 1:
+            from sfncompile.cli.common import friendly_errors
+            from sfncompile.cli.run_commands import latest_run_id
+
+            root = flow.root or os.environ.get("SFNCOMPILE_DATASTORE_ROOT", ".sfncompile")
+            parts.insert(0, friendly_errors(latest_run_id)(flow.name, root))
+        flow.call("card", command, f"{flow.name}/{'/'.join(parts)}", *args, *_root_args(flow))
+
+    def choice(card_id: str | None, card_type: str | None) -> list[str]:
+        return [*(["--id", card_id] if card_id else []),
+                *(["--type", card_type] if card_type else [])]
+
+    @click.group(name="card", help="Read the cards of the flow's tasks (sfncompile card).")
+    def card() -> None:
+        pass
+
+    @card.command(help="Print a task's card, or write it to PATH.")
+    @click.argument("pathspec", metavar="[RUN/]STEP[/TASK]")
+    @click.argument("path", required=False)
+    @click.option("--id", "card_id", metavar="ID", help="The card with this id.")
+    @click.option("--type", "card_type", metavar="TYPE", help="A card of this type.")
+    def get(pathspec: str, path: str | None, card_id: str | None,
+            card_type: str | None) -> None:
+        call("get", pathspec, *([path] if path else []), *choice(card_id, card_type))
+
+    @card.command(help="Open a task's card in a browser (or print its file).")
+    @click.argument("pathspec", metavar="[RUN/]STEP[/TASK]")
+    @click.option("--id", "card_id", metavar="ID", help="The card with this id.")
+    @click.option("--type", "card_type", metavar="TYPE", help="A card of this type.")
+    def view(pathspec: str, card_id: str | None, card_type: str | None) -> None:
+        call("view", pathspec, *choice(card_id, card_type))
+
+    @card.command(name="list", help="List a task's cards.")
+    @click.argument("pathspec", metavar="[RUN/]STEP[/TASK]")
+    def list_cards(pathspec: str) -> None:
+        call("list", pathspec)
+
+    return card
 
 
 def _backend_options(func: Callable[..., None]) -> Callable[..., None]:
@@ -283,34 +397,19 @@ def _passthrough(flow: _Flow, name: str) -> click.Command:
     return command
 
 
-def _latest_run(flow: _Flow) -> str:
-    """The flow's most recent run in the datastore, as Metaflow's resume picks by default."""
-    from sfncompile import client
-    from sfncompile.exception import MetaflowNotFound
-
-    client.set_datastore_root(flow.root)
-    try:
-        latest = client.Flow(flow.name).latest_run
-    except MetaflowNotFound:
-        latest = None
-    if latest is None:
-        raise click.UsageError(f"no run of {flow.name} under {client.datastore_root()} to "
-                               "resume; give --origin-run-id")
-    return latest.id
-
-
-def _describe(flow: Any) -> str:
+def _describe(flow: Any) -> list[tuple[str, bool]]:
     """Metaflow's `show`: the flow's docstring, then each step's decorators, name, docstring
-    and next steps."""
-    lines = ["", flow.doc] if flow.doc else []
+    and next steps; each line with whether it goes to stderr (the docstring and the blank
+    lines, as Metaflow prints them)."""
+    lines = [(f"\n{flow.doc or ''}", True)]
     for step in flow.analysis.ordered:
-        lines.append("")
-        lines += [f"@{name}" for name in _decorator_names(step.policies)]
-        lines.append(f"Step {step.name}")
-        lines.append(f"    {step.doc or '?'}")
+        lines.append(("", True))
+        lines += [(f"@{name}", False) for name in _decorator_names(step.policies)]
+        lines.append((f"Step {step.name}", False))
+        lines.append((f"    {step.doc or '?'}", False))
         if step.kind != "end":
-            lines.append(f"    => {', '.join(dict.fromkeys(step.targets))}")
-    return "\n".join(lines) + "\n\n"
+            lines.append((f"    => {', '.join(dict.fromkeys(step.targets))}", False))
+    return [*lines, ("", True)]
 
 
 def _decorator_names(policies: Any) -> list[str]:
@@ -464,11 +563,14 @@ def _step_functions(flow: _Flow) -> click.Group:
             args += ["--name", ctx.obj]
         flow.sfncompile("deploy", *args)
 
-    @sfn.command(help="Start a run of the deployed flow (sfncompile trigger).")
+    @sfn.command(cls=FlowParamsCommand,
+                 help="Start a run of the deployed flow (sfncompile trigger).")
     @_param_options(flow)
     @click.pass_context
     def trigger(ctx: click.Context, /, **values: Any) -> None:
         flow.call("trigger", *target(ctx), *_params_args(flow, values))
+
+    trigger.flow_source = (flow.file, flow.name)  # type: ignore[attr-defined]
 
     @sfn.command(name="list-runs", help="List the deployed flow's runs (sfncompile status).")
     @click.pass_context

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,18 +11,26 @@ from typing import Any
 import click
 
 from sfncompile.cli.common import (
+    FlowParamsCommand,
     check_datastore_root,
     datastore_option,
     flow_argument,
     flow_option,
     load_flow,
     max_splits_option,
+    root_option,
     run_id_file_option,
     tag_option,
     with_option,
     workers_option,
 )
-from sfncompile.client.run_summary import batch_job_note, run_summary, uncommitted_reason
+from sfncompile.client.run_summary import (
+    batch_job_note,
+    caught_note,
+    failure_lines,
+    run_summary,
+    uncommitted_reason,
+)
 from sfncompile.errors import FlowErrors, UsageError
 
 
@@ -111,7 +120,8 @@ def local_run_options(func: Any) -> Any:
 
 
 # Metaflow's `run --alpha 3`: options this command does not know are the flow's parameters.
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.command(cls=FlowParamsCommand,
+               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @flow_argument
 @flow_option
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
@@ -190,27 +200,33 @@ def _check_packages(flow: Any) -> None:
 
 
 @click.command()
-@click.argument("run_pathspec", metavar="FLOW/RUN")
+@click.argument("run_pathspec", metavar="FLOW/RUN|FLOW.py")
+@click.option("--origin-run-id", metavar="ID",
+              help="With FLOW.py: the run to resume (default: the flow's latest run in the "
+                   "datastore that you started, as Metaflow's resume).")
+@flow_option
 @click.option("--from", "from_step", metavar="STEP",
               help="Re-run from this step (default: the first step that failed).")
 @click.option("--flow-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FLOW.py",
-              help="The flow's source (default: the file the run recorded; a run on Step "
-                   "Functions records none).")
+              help="With FLOW/RUN: the flow's source (default: the file the run recorded; a "
+                   "run on Step Functions records none).")
 @click.option("--on-aws", is_flag=True,
               help="Start a new execution of the deployed state machine that reuses the "
                    "finished tasks (deploy the fix first), instead of running locally.")
 @click.option("--name", "machine_name", metavar="NAME",
               help="--on-aws: the state machine (default: the name deploy gives it).")
 @local_run_options
-def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_aws: bool,
+def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
+           from_step: str | None, flow_file: Path | None, on_aws: bool,
            machine_name: str | None, max_workers: int, datastore_root: str,
            tags: tuple[str, ...], decospecs: tuple[str, ...], run_id_file: Path | None,
            max_num_splits: int | None, quiet: bool, verbose: bool) -> None:
     """Re-run a failed (or changed) run from a step, reusing every task before it.
 
-    The flow file is read again, so a fix made since the failure takes effect. A run on
-    Step Functions (with an s3:// datastore root) resumes locally too, or with --on-aws as a
-    new execution.
+    Name the run as FLOW/RUN, or give the flow's file: FLOW.py resumes the latest run of
+    the flow that you started (--origin-run-id ID another). The flow file is read again, so a
+    fix made since the failure takes effect. A run on Step Functions (with an s3:// datastore
+    root) resumes locally too, or with --on-aws as a new execution.
     """
     from sfncompile.datastore.storage import KeyNotFound, open_storage
     from sfncompile.local.resume import (
@@ -223,6 +239,17 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
     from sfncompile.local.runner import new_run_id
     from sfncompile.local.worker import TaskLauncher
 
+    parsed = None
+    if run_pathspec.endswith(".py"):
+        if flow_file is not None:
+            raise UsageError("--flow-file: not with FLOW.py, which is the flow's source")
+        flow_file = Path(run_pathspec)
+        parsed = load_flow(flow_file, flow_name, decospecs)
+        run_id = origin_run_id or latest_run_id(parsed.name, datastore_root)
+        run_pathspec = f"{parsed.name}/{run_id}"
+    elif origin_run_id is not None or flow_name is not None:
+        raise UsageError("--origin-run-id and --flow: only with FLOW.py (FLOW/RUN names the "
+                         "run)")
     flow_name, run_id = _split_run(run_pathspec)
     if on_aws:
         from sfncompile.deploy.resume import aws_datastore_root
@@ -248,7 +275,7 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
     launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
         contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
     with launching as launcher:
-        flow = load_flow(flow_file, flow_name, decospecs)
+        flow = parsed or load_flow(flow_file, flow_name, decospecs)
         graph = flow.graph_json()
         order = [s.name for s in flow.analysis.ordered]
         start_at = resume_point(storage, flow_name, run_id, order, from_step, meta)
@@ -272,6 +299,25 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
                      remote=_remote_steps(flow, flow_file, datastore_root),
                      run_id_file=run_id_file, max_num_splits=max_num_splits, quiet=quiet,
                      verbose=verbose)
+
+
+def latest_run_id(flow_name: str, datastore_root: str) -> str:
+    """The flow's newest run in the datastore in your namespace (the runs you started), as
+    Metaflow's resume takes the last run this user ran locally; UsageError when none."""
+    from sfncompile import client
+    from sfncompile.exception import MetaflowNotFound
+
+    client.set_datastore_root(check_datastore_root(datastore_root, write=False))
+    try:
+        latest = client.Flow(flow_name).latest_run
+    except MetaflowNotFound:
+        latest = None
+    if latest is None:
+        where = client.get_namespace()
+        raise UsageError(f"no run of {flow_name} to resume under {datastore_root}"
+                         f"{f' in namespace {where}' if where else ''}: run it first, or name "
+                         "the run with --origin-run-id ID")
+    return latest.id
 
 
 def _split_run(pathspec: str) -> tuple[str, str]:
@@ -306,8 +352,11 @@ def _shown(value: str) -> str:
 @click.command()
 @click.argument("run_pathspec", metavar="FLOW/RUN")
 @datastore_option
-def show(run_pathspec: str, datastore_root: str) -> None:
-    """Print a run's steps, tasks, their status and artifact names."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run's record as stored (and its failure), as JSON.")
+def show(run_pathspec: str, datastore_root: str, as_json: bool) -> None:
+    """Print a run's steps, tasks, their status and artifact names; for a failed run, the
+    task that failed, its exception and the last lines of its log."""
     from sfncompile import client
     from sfncompile.datastore.storage import KeyNotFound, open_storage
     from sfncompile.exception import MetaflowNotFound
@@ -324,12 +373,18 @@ def show(run_pathspec: str, datastore_root: str) -> None:
         run_ = client.Run(run_pathspec)
     except MetaflowNotFound:  # neither a task nor a run record
         raise UsageError(f"no run {run_pathspec} under {datastore_root}") from None
+    if as_json:
+        click.echo(json.dumps({"pathspec": run_pathspec, "status": run_.status,
+                               "record": run_._meta, "failure": run_.failure},
+                              indent=2, sort_keys=True, default=str))
+        return
     status = run_.status
     if (interrupted or status == "interrupted") and not run_.successful:
         status = f"interrupted (continue with `sfncompile resume {run_pathspec}`)"
     click.echo(f"{run_pathspec}: {status}")
-    for line in run_summary(run_):
+    for line in [*run_summary(run_), *failure_lines(run_, root_option(datastore_root))]:
         click.echo(f"  {line}")
+    notes: list[str] = []
     for name in run_.step_names():  # graph order, each step's tasks in index order
         step_ = run_[name]
         tasks = {t.id: t for t in step_.tasks()}
@@ -342,6 +397,11 @@ def show(run_pathspec: str, datastore_root: str) -> None:
             names = ", ".join(task.artifact_names) or "-"
             click.echo(f"  {name}/{task_id}: ok (attempt {task.attempt})  {names}"
                        f"{batch_job_note(task.last_attempt_meta())}")
+            note = caught_note(task)
+            if note:
+                notes.append(note)
+    for note in notes:
+        click.echo(f"  {note}")
 
 
 @click.command()
@@ -386,4 +446,76 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
             click.echo(text, nl=False)
 
 
-COMMANDS = [run, resume, show, logs]
+TOO_LARGE = "< artifact too large >"  # Metaflow's words for a value --max-value-size leaves out
+
+
+@click.command()
+@click.argument("pathspec", metavar="FLOW/RUN/STEP[/TASK]")
+@click.option("--private/--no-private", default=False, show_default=True,
+              help="Also the artifacts whose names start with _.")
+@click.option("--max-value-size", type=click.IntRange(min=0), default=1000, show_default=True,
+              metavar="BYTES", help="Show only values whose pickle is at most this size "
+                                    "(0: names only).")
+@click.option("--include", default="", metavar="NAME[,NAME...]",
+              help="Only these artifacts.")
+@click.option("--file", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="PATH", help="Write every value to PATH as a pickled dict instead "
+                                   "({RUN/STEP/TASK: {name: value}}), as Metaflow's dump.")
+@datastore_option
+def dump(pathspec: str, private: bool, max_value_size: int, include: str,
+         out_file: Path | None, datastore_root: str) -> None:
+    """Print the artifacts of a step's committed tasks (or of one task), as Metaflow's
+    `python flow.py dump RUN/STEP[/TASK]`: `name [size: N type: T] = value`."""
+    import pickle
+
+    wanted = {n for n in include.split(",") if n}
+    output: dict[str, dict[str, Any]] = {}
+    for task in _committed_tasks(pathspec, datastore_root):
+        _, run_id, step_name, task_id = task.pathspec.split("/")
+        click.echo(f"Dumping output of run_id={run_id} step={step_name} task_id={task_id}",
+                   err=True)
+        names = sorted(n for n in task.artifact_shas if (private or not n.startswith("_"))
+                       and (not wanted or n in wanted))
+        values = {name: task.load(name) for name in names}
+        if out_file is not None:
+            output[f"{run_id}/{step_name}/{task_id}"] = values
+            continue
+        for name, value in values.items():
+            size = len(pickle.dumps(value, protocol=4))
+            shown = value if 0 < size <= max_value_size else TOO_LARGE
+            click.echo(f"{name} [size: {size} type: {type(value)}] = {shown}")
+    if out_file is not None:
+        try:
+            out_file.write_bytes(pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError as exc:
+            raise UsageError(f"--file {out_file}: cannot write it: {exc.strerror}") from None
+        click.echo(f"Artifacts written to {out_file}", err=True)
+
+
+def _committed_tasks(pathspec: str, datastore_root: str) -> list[Any]:
+    """The committed tasks a FLOW/RUN/STEP[/TASK] names, in index order."""
+    from sfncompile import client
+    from sfncompile.exception import MetaflowNotFound
+
+    parts = pathspec.split("/")
+    if len(parts) not in (3, 4) or not all(parts):
+        raise UsageError(f"{_shown(pathspec)}: expected Flow/run-id/step or "
+                         "Flow/run-id/step/task")
+    _split_run("/".join(parts[:2]))
+    _check_part(parts[2], "step name", identifier=True)
+    client.set_datastore_root(check_datastore_root(datastore_root, write=False))
+    try:
+        step_ = client.Step("/".join(parts[:3]))
+    except MetaflowNotFound:
+        raise UsageError(f"no tasks for {'/'.join(parts[:3])} under {datastore_root}") from None
+    committed = {t.id: t for t in step_.tasks() if t.finished}
+    if len(parts) == 3:
+        return [committed[t] for t in step_.started_tasks() if t in committed]
+    _check_part(parts[3], "task id")
+    if parts[3] not in committed:
+        raise UsageError(f"no committed task {parts[3]!r} in {'/'.join(parts[:3])} (committed:"
+                         f" {', '.join(list(committed)[:10]) or 'none'})")
+    return [committed[parts[3]]]
+
+
+COMMANDS = [run, resume, show, logs, dump]

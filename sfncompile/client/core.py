@@ -329,6 +329,24 @@ class Flow(MetaflowObject):
         return next((r for r in self.runs() if r.successful), None)
 
 
+def _topological(steps: dict[str, Any]) -> list[str]:
+    """A recorded graph's steps from the start along its transitions (the record's keys are
+    sorted by name); a loop's way back is not a transition here."""
+    back = {n: set(s.get("back_parents") or ()) for n, s in steps.items()}
+    waiting = {n: len(set(s.get("parents") or ()) - back[n]) for n, s in steps.items()}
+    ready = [n for n, count in waiting.items() if count == 0]
+    order: list[str] = []
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        for target in dict.fromkeys(steps[name].get("targets") or ()):
+            if target in waiting and name not in back[target]:
+                waiting[target] -= 1
+                if waiting[target] == 0:
+                    ready.append(target)
+    return order + [n for n in steps if n not in order]
+
+
 class Run(MetaflowObject):
     def __init__(self, pathspec: str, storage: Storage | None = None, *,
                  _exists: bool = False) -> None:
@@ -524,7 +542,7 @@ class Run(MetaflowObject):
 
     def _in_graph_order(self, names: list[str]) -> list[str]:
         """Step names in the order of the run's graph (when it recorded one), then by name."""
-        order = list((self._graph or {}).get("steps", {}))
+        order = _topological((self._graph or {}).get("steps", {}))
         return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
 
     def step_names(self) -> list[str]:

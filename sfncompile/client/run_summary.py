@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from sfncompile.client.core import Run, Task
 
 MAX_SHOWN = 300
+LOG_TAIL = 10  # the lines of a failed task's log that `show` and `status` print
 
 
 def when(seconds: float | None) -> str:
@@ -72,3 +73,42 @@ def batch_job_note(meta: dict[str, Any]) -> str:
         return ""
     stream = f", log stream {batch['log_stream']}" if batch.get("log_stream") else ""
     return f"  [batch job {batch['job_id']}{stream}]"
+
+
+def failed_log_tail(run: Run, failure: dict[str, Any]) -> tuple[str, str, list[str]] | None:
+    """The failed task's pathspec, the stream and its last lines (stderr, where the
+    traceback is; stdout when stderr is empty); None when it kept no log."""
+    if "step" not in failure or "task" not in failure:
+        return None
+    from sfncompile.exception import MetaflowNotFound
+
+    try:
+        task = run[str(failure["step"])][str(failure["task"])]
+        for stream in ("stderr", "stdout"):
+            lines = [line for line in getattr(task, stream).splitlines() if line.strip()]
+            if lines:
+                return task.pathspec, stream, lines[-LOG_TAIL:]
+    except (KeyError, MetaflowNotFound):
+        return None
+    return None
+
+
+def failure_lines(run: Run, root_option: str) -> list[str]:
+    """For a failed run: the last lines of the failed task's log, and the command that
+    prints all of it (`root_option`: the datastore's option of that command, or "")."""
+    failure = run.failure
+    tail = failed_log_tail(run, failure) if failure else None
+    if tail is None:
+        return []
+    pathspec, stream, lines = tail
+    return [f"last lines of its {stream}:", *(f"  | {line}" for line in lines),
+            f"the whole log: sfncompile logs {pathspec} --{stream}{root_option}"]
+
+
+def caught_note(task: Task) -> str | None:
+    """A task whose failure @catch handled (the run went on): a note, not a failure."""
+    if not task.finished or task.successful:
+        return None
+    caught = task._done.get("caught")
+    return (f"note: {task.pathspec.split('/', 2)[2]} raised {_short(caught or 'an exception')};"
+            " @catch handled it and the run went on")
