@@ -6,7 +6,8 @@ task reads it back, so the flow sees the content as before (text or bytes).
 - a local run (`python flow.py run --data PATH`): the values, the run's record, `show` and
   the card;
 - on moto's Step Functions: a 1 MB file (over the 256 KiB input limit) given to
-  `trigger FLOW.py` and to `trigger NAME`, never in the execution's input.
+  `trigger FLOW.py`, and a file to `trigger NAME`, never in the execution's input; the
+  default file stored by `deploy`, read by runs not given the parameter.
 """
 
 from __future__ import annotations
@@ -166,6 +167,8 @@ def test_show_and_the_card_name_the_file_not_its_content(local_run: dict[str, An
 def test_a_1_mb_file_on_step_functions_by_file_and_by_name(
         deployment: Deployment, s3_env: None, tmp_path: Path) -> None:
     base = _flow_dir(tmp_path)
+    # The default file is not in the code package: deploy stores it in the datastore.
+    (base / ".sfnignore").write_text("notes.txt\n")
     flow_file = base / "include_flow.py"
     big, small = os.urandom(1_000_000), b"by name\n"
     (base / "big.bin").write_bytes(big)

@@ -359,18 +359,23 @@ class ArtifactError(DatastoreError):
         self.blob = blob
 
 
+def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """The sha256 and size of a file, read a chunk at a time. Raises OSError."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def save_file(storage: Storage, flow: str, path: str | os.PathLike[str]) -> tuple[str, int]:
     """Store a file's bytes as a blob of the flow's blob store (an IncludeFile's content);
     returns its sha256 and size. The blob is an artifact blob whose content is the file's
     bytes rather than a pickle, so `check_blob` and `sfncompile verify` check it as any other.
     The file is hashed, then (if the blob is new) streamed through the chunk-parallel
     compressor: memory stays at a few chunks whatever its size. Raises OSError."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    sha = digest.hexdigest()
+    sha, size = hash_file(path)
     key = blob_key(flow, sha)
     if storage.exists(key):
         return sha, size

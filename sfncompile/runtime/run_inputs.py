@@ -135,6 +135,23 @@ def store_include_files(spec: list[dict[str, Any]], given: dict[str, Any],
     return out
 
 
+def default_files(spec: list[dict[str, Any]],
+                  flow_dir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """For a deployment: each IncludeFile's literal default that exists, by parameter name,
+    with its reference (the file is hashed, not stored: deploy stores it). A run on AWS not
+    given the parameter then reads the file as it was deployed, from the runs' datastore,
+    whether or not the code package holds it. Raises OSError."""
+    out: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for p in spec:
+        if _kind(p) != "include_file" or p.get("default") is None or p.get("default_expr"):
+            continue
+        found = _locate(str(p["default"]), flow_dir)
+        if found is not None:
+            sha, size = ds.hash_file(found)
+            out[p["name"]] = (found, include_reference(sha, size, found.name))
+    return out
+
+
 def check_execution_input(spec: list[dict[str, Any]], payload: dict[str, Any]) -> None:
     """Refuse an execution input over Step Functions' 256 KiB, naming the included files."""
     size = len(json.dumps(payload).encode("utf-8"))
@@ -226,9 +243,12 @@ def _include_value(p: dict[str, Any], given: dict[str, Any], flow_dir: Path,
         if default is not None and not isinstance(default, str | os.PathLike):
             raise ParameterError(f"IncludeFile {name!r}: its default `{p['default_expr']}` "
                                  f"gave {default!r:.60}, not a file path")
-    if name not in given and default is not None:
-        # Started without `run`/`trigger` (a schedule, the console), or a default that is an
-        # expression: the default file, from the flow's directory in the code package.
+    if name not in given and p.get("default_expr") is None and p.get("default_ref"):
+        # Deployed: the default file as deploy stored it (schedules, the console, triggers).
+        content = _given_contents(p, p["default_ref"], store)
+    elif name not in given and default is not None:
+        # A local run not given it, or a default that is an expression: the default file,
+        # from the flow's directory (on AWS, in the code package).
         found = _locate(str(default), flow_dir)
         if found is None:
             raise ParameterError(f"IncludeFile {name!r}: no file {str(default)!r} beside the "
