@@ -6,8 +6,8 @@ task reads it back, so the flow sees the content as before (text or bytes).
 - a local run (`python flow.py run --data PATH`): the values, the run's record, `show` and
   the card;
 - on moto's Step Functions: a 1 MB file (over the 256 KiB input limit) given to
-  `trigger FLOW.py`, and a file to `trigger NAME`, never in the execution's input; the
-  default file stored by `deploy`, read by runs not given the parameter.
+  `trigger NAME`, never in the execution's input; the default file stored by `deploy`, read
+  by a run not given the parameter.
 """
 
 from __future__ import annotations
@@ -164,27 +164,23 @@ def test_show_and_the_card_name_the_file_not_its_content(local_run: dict[str, An
 # ---------------------------------------------------------------------------- Step Functions
 
 
-def test_a_1_mb_file_on_step_functions_by_file_and_by_name(
+def test_a_1_mb_file_given_to_trigger_name_on_step_functions(
         deployment: Deployment, s3_env: None, tmp_path: Path) -> None:
+    """`trigger NAME --param data=PATH` (the deployed code package says `data` is a file);
+    `trigger FLOW.py` is run in tests/test_flow_structure.py."""
     base = _flow_dir(tmp_path)
     # The default file is not in the code package: deploy stores it in the datastore.
     (base / ".sfnignore").write_text("notes.txt\n")
-    flow_file = base / "include_flow.py"
-    big, small = os.urandom(1_000_000), b"by name\n"
+    big = os.urandom(1_000_000)
     (base / "big.bin").write_bytes(big)
-    (base / "small.bin").write_bytes(small)
-    deployment.deploy(flow_file)
-    by_file = deployment.trigger(flow_file, {"data": str(base / "big.bin")})
-    # by the state machine's name: the deployed code package says `data` is a file
-    proc = deployment.cli("trigger", "IncludeFlow", f"--param=data={base / 'small.bin'}")
+    deployment.deploy(base / "include_flow.py")
+    proc = deployment.cli("trigger", "IncludeFlow", f"--param=data={base / 'big.bin'}")
     assert proc.returncode == 0, proc.stderr
-    by_name = proc.stdout.strip()
-    for run_id, data in ((by_file, big), (by_name, small)):
-        desc = deployment.wait("IncludeFlow", run_id)
-        assert desc["status"] == "SUCCEEDED", (desc, deployment.sfn.job_logs()[-4000:])
-        given = json.loads(desc["input"])  # what Step Functions recorded as the input
-        assert given["data"] == {"type": "include", "sha256": _sha(data), "size": len(data),
-                                 "name": Path(given["data"]["name"]).name}
-        assert len(desc["input"]) < 1000
-        end = end_data(deployment.root, f"IncludeFlow/{run_id}")
-        assert end["data"] == data and end["notes"] == NOTES
+    run_id = proc.stdout.strip()
+    desc = deployment.wait("IncludeFlow", run_id)
+    assert desc["status"] == "SUCCEEDED", (desc, deployment.sfn.job_logs()[-4000:])
+    # what Step Functions recorded as the input: the reference alone
+    assert json.loads(desc["input"]) == {"data": {
+        "type": "include", "sha256": _sha(big), "size": 1_000_000, "name": "big.bin"}}
+    end = end_data(deployment.root, f"IncludeFlow/{run_id}")
+    assert end["data"] == big and end["notes"] == NOTES
