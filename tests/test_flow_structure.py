@@ -6,6 +6,8 @@ not Metaflow is installed."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -227,9 +229,10 @@ def test_run_inputs_evaluated_when_the_run_starts(inputs_dir: Path, tmp_path: Pa
 
 def test_run_inputs_on_step_functions(inputs_dir: Path, deployment: Deployment,
                                       s3_env: None) -> None:
-    """On AWS an IncludeFile is read by `trigger` (into the execution's input); a run started
-    without it (a schedule, the console) has `start` read the default file from the code
-    package; expression defaults are evaluated by `start` in the Batch job."""
+    """On AWS an IncludeFile is read by `trigger` (stored in the datastore, the execution
+    given a reference); a run started without it (a schedule, the console) has `start` read
+    the default file deploy stored; expression defaults are evaluated by `start` in the Batch
+    job."""
     flow = inputs_dir / "flow.py"
     (deployment.tmp / "other.csv").write_text("from trigger\n")  # trigger's working directory
     deployment.deploy(flow)
@@ -241,6 +244,10 @@ def test_run_inputs_on_step_functions(inputs_dir: Path, deployment: Deployment,
     for run_id in (triggered, "bare-input"):
         desc = deployment.wait("InputsFlow", run_id)
         assert desc["status"] == "SUCCEEDED", (desc, deployment.sfn.job_logs()[-4000:])
+        if run_id == triggered:  # the execution's input holds a reference, not the file
+            assert json.loads(desc["input"])["data"] == {
+                "type": "include", "sha256": hashlib.sha256(b"from trigger\n").hexdigest(),
+                "size": 13, "name": "other.csv"}
     given = end_data(deployment.root, f"InputsFlow/{triggered}")
     bare = end_data(deployment.root, "InputsFlow/bare-input")
     assert (given["data"], given["seconds"], given["blob"]) == (

@@ -213,14 +213,18 @@ def _progress() -> Any:
 @click.argument("target", metavar="FLOW.py|NAME")
 @click.option("--flow", "flow_name", metavar="NAME")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A flow Parameter (repeatable).")
+              help="A flow Parameter (repeatable); an IncludeFile's is a path: the file is "
+                   "stored in the runs' datastore and the run given a reference to it.")
 @click.option("--name-prefix", metavar="PREFIX")
 @click.option("--region", metavar="REGION")
+@click.option("--s3-root", metavar="s3://BUCKET/PREFIX",
+              help="The runs' datastore, where an IncludeFile's file is stored (default: "
+                   "the deployment's, from its job definition).")
 @_with_branch_options
 def trigger(target: str, flow_name: str | None, params: tuple[str, ...], branch: str | None,
             production: bool, **settings: Any) -> None:
     """Start a run of a deployed flow; print its run id."""
-    from sfncompile.deploy.ops import execution_input, new_run_id
+    from sfncompile.deploy.ops import new_run_id
     from sfncompile.deploy.ops import trigger as start
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs
 
@@ -230,10 +234,36 @@ def trigger(target: str, flow_name: str | None, params: tuple[str, ...], branch:
         given: dict[str, Any] = parse_cli_pairs(params)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
-    given = execution_input(flow, given, Path(target).resolve().parent)
+    given = _trigger_input(config, name, flow, given, Path(target).resolve().parent,
+                           settings.get("s3_root"))
     run_id = start(_clients(config), name, new_run_id(), given)
     click.echo(f"Started {name}/{run_id}", err=True)
     click.echo(run_id)
+
+
+def _trigger_input(config: Config, name: str, flow: Any, given: dict[str, Any],
+                   flow_dir: Path, explicit_root: str | None) -> dict[str, Any]:
+    """The execution input: the values checked, IncludeFiles stored and referenced. With
+    NAME, the deployed code package says which parameters are files."""
+    from sfncompile.deploy.ops import deployed_graph, graph_input
+
+    deployed: list[str | None] = []  # the deployment's datastore root, once asked
+    graph = flow.graph_json() if flow is not None else None
+    if graph is None and given:
+        graph, found = deployed_graph(_clients(config), name)
+        deployed.append(found)
+    if graph is None:
+        return given
+
+    def root() -> str | None:
+        # Where the deployment's runs read an IncludeFile: its datastore, unless --s3-root.
+        if explicit_root:
+            return explicit_root
+        if not deployed:
+            deployed.append(deployed_graph(_clients(config), name)[1])
+        return deployed[0] or config.get("s3_root")
+
+    return graph_input(graph, given, flow_dir if flow is not None else None, root)
 
 
 @click.command()

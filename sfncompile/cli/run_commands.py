@@ -75,10 +75,11 @@ def _remote_steps(flow: Any, flow_file: Path, root: str) -> Any:
 
 
 def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
-                  flow_file: Path) -> dict[str, Any]:
-    """The run's parameters as given, checked, with IncludeFile paths read into contents as
-    Metaflow reads them: after the flow's module code ran (it may write the file), relative
-    to the working directory."""
+                  flow_file: Path, root: str) -> dict[str, Any]:
+    """The run's parameters as given, checked, with IncludeFiles read as Metaflow reads them
+    (after the flow's module code ran, which may write the file, relative to the working
+    directory), stored in the datastore at `root` and given to the run by reference."""
+    from sfncompile.datastore.storage import open_storage
     from sfncompile.flow.module_loader import ModuleCodeError, import_module_file
     from sfncompile.runtime.params import (
         ParameterError,
@@ -86,14 +87,15 @@ def _check_params(graph: dict[str, Any], pairs: tuple[str, ...],
         resolve_parameters,
         run_env_values,
     )
-    from sfncompile.runtime.run_inputs import include_paths, read_include_files
+    from sfncompile.runtime.run_inputs import include_paths, store_include_files
 
     try:
         given = run_env_values(graph["parameters"], parse_cli_pairs(pairs))
         if include_paths(graph["parameters"], given):
             import_module_file(flow_file)
         resolve_parameters(graph["parameters"], given)
-        return read_include_files(graph["parameters"], given, None)
+        return store_include_files(graph["parameters"], given, None,
+                                   lambda: open_storage(root), graph["flow"])
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
     except ModuleCodeError as exc:
@@ -151,7 +153,8 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
         _check_packages(flow)
         _check_project_env(flow)
         graph = flow.graph_json()
-        given = _check_params(graph, (*params, *parameter_pairs(graph, ctx.args)), flow_file)
+        given = _check_params(graph, (*params, *parameter_pairs(graph, ctx.args)), flow_file,
+                              root)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
                      remote=_remote_steps(flow, flow_file, root), run_id_file=run_id_file,
                      max_num_splits=max_num_splits, quiet=quiet, verbose=verbose)

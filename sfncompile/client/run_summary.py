@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sfncompile.client.run_record import trigger
+from sfncompile.conventions.input_keys import describe_include, is_include_reference
 
 if TYPE_CHECKING:
     from sfncompile.client.core import Run, Task
@@ -29,8 +30,11 @@ def _short(text: Any) -> str:
 def run_summary(run: Run) -> list[str]:
     """Parameters, times (when it started and ended, succeeded or failed), trigger (as its
     record has it), deployment and, for a failed run, where and why."""
+    params = {k: v for k, v in run.params.items() if not is_include_reference(v)}
     lines = [f"runner: {run.runner}",
-             f"parameters: {json.dumps(run.params, sort_keys=True, default=str)}",
+             f"parameters: {json.dumps(params, sort_keys=True, default=str)}",
+             *(describe_include(k, v) for k, v in sorted(run.params.items())
+               if is_include_reference(v)),
              f"started: {when(run.started_at)}", f"finished: {when(run.ended_at)}"]
     started_by = trigger(run._meta)
     if started_by is not None:

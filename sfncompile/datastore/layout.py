@@ -6,7 +6,8 @@ machine (which reads control objects straight from S3). Keys, relative to the st
     <Flow>/data/<sha[:2]>/<sha>          artifact blob: gzip of a protocol-5 pickle; <sha> is the
                                          sha256 (hex) of the *uncompressed* pickle, so equal
                                          values share one blob. Every read checks it before
-                                         unpickling (load_artifact)
+                                         unpickling (load_artifact). An IncludeFile's file is
+                                         a blob too, of the file's bytes (save_file)
     <Flow>/<run>/_run.json               run metadata (JSON object)
     <Flow>/<run>/_tags.json              the run's user tags once changed after it started
                                          ({"tags": [...]}; client/tags.py), written only by
@@ -356,6 +357,61 @@ class ArtifactError(DatastoreError):
     def __init__(self, message: str, blob: str) -> None:
         super().__init__(message)
         self.blob = blob
+
+
+def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """The sha256 and size of a file, read a chunk at a time. Raises OSError."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def save_file(storage: Storage, flow: str, path: str | os.PathLike[str]) -> tuple[str, int]:
+    """Store a file's bytes as a blob of the flow's blob store (an IncludeFile's content);
+    returns its sha256 and size. The blob is an artifact blob whose content is the file's
+    bytes rather than a pickle, so `check_blob` and `sfncompile verify` check it as any other.
+    The file is hashed, then (if the blob is new) streamed through the chunk-parallel
+    compressor: memory stays at a few chunks whatever its size. Raises OSError."""
+    sha, size = hash_file(path)
+    key = blob_key(flow, sha)
+    if storage.exists(key):
+        return sha, size
+
+    def write(out: IO[bytes]) -> None:
+        sink = _HashingGzipWriter(out, COMPRESS_LEVEL)
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(_CHUNK):
+                    sink.write(chunk)
+            sink.finish()
+        finally:
+            sink.close()
+        if sink.sha.hexdigest() != sha:
+            raise OSError(f"{os.fspath(path)} changed while it was being stored")
+
+    storage.put_stream(key, write)
+    return sha, size
+
+
+def load_file(storage: Storage, flow: str, sha: str, name: str = "<file>") -> bytes:
+    """The bytes of a blob stored by `save_file`, checked against its sha256 as they stream.
+    Raises ArtifactError naming the file and the blob."""
+    try:
+        key = blob_key(flow, sha)
+    except ValueError:
+        raise ArtifactError(f"{name}: {sha!r} is not a sha256", "") from None
+    try:
+        with storage.open(key) as src, _verified(src, sha) as content:
+            return bytes(content) if isinstance(content, bytearray) else content.read()
+    except KeyNotFound:
+        reason = "the blob is missing"
+    except _Damaged as exc:
+        reason = str(exc)
+    url = storage.url(key)
+    raise ArtifactError(f"{name}: {reason} (blob {url})", url)
 
 
 def load_artifact(storage: Storage, flow: str, sha: str, name: str = "<artifact>",

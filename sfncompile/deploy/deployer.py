@@ -77,6 +77,7 @@ class Target:
     event_bus: str = "default"
     upstreams: dict[str, str] = field(default_factory=dict)  # @trigger_on_finish machines
     logging: dict[str, Any] = field(default_factory=lambda: logging_configuration(None))
+    include_defaults: dict[str, Path] = field(default_factory=dict)  # sha256 -> default file
 
     @property
     def rule_name(self) -> str:
@@ -173,7 +174,9 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     if not _NAME.fullmatch(machine_name):
         raise UsageError(f"state machine name {machine_name!r}: use letters, digits, - and _")
     bucket, key_prefix = split_s3_root(str(config.get("s3_root")))
-    graph = json.dumps(flow.graph_json(), sort_keys=True).encode()
+    graph_json = flow.graph_json()
+    include_defaults = _include_defaults(graph_json, flow_file.parent)
+    graph = json.dumps(graph_json, sort_keys=True).encode()
     package_path = workdir / "code.tar.gz"
     try:
         entries = package_entries(flow_file.parent, extra={"_sfncompile/graph.json": graph})
@@ -205,14 +208,32 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
         package_key=package_key, job_definitions=definitions,
         definition=options.definition(compile_asl(flow)),
         schedule=schedule,
-        # IncludeFile and Config values are read by the start task from the code package.
+        # IncludeFile defaults are stored in the datastore (include_defaults), Config
+        # values read by the start task from the code package.
         schedule_input={p.name: p.default for p in flow.parameters
                         if p.default is not None and p.kind == "parameter"},
         tags=tags, package_files={name: entry_size(src) for name, src in entries.items()},
         project=project, triggers=trigger_rules(flow, machine_name, project),
         event_bus=event_bus(config),
         upstreams=upstream_machines(flow, config.name_prefix, project), logging=logging,
+        include_defaults=include_defaults,
     )
+
+
+def _include_defaults(graph: dict[str, Any], flow_dir: Path) -> dict[str, Path]:
+    """Each IncludeFile default file, by sha256, to store in the runs' datastore; the step
+    graph's parameter gets its reference (`default_ref`), which the start task reads."""
+    from sfncompile.runtime.run_inputs import default_files
+
+    try:
+        found = default_files(graph["parameters"], flow_dir)
+    except OSError as exc:
+        raise UsageError(f"IncludeFile default: cannot read {exc.filename}: "
+                         f"{exc.strerror or exc}") from None
+    for p in graph["parameters"]:
+        if p["name"] in found:
+            p["default_ref"] = found[p["name"]][1]
+    return {str(ref["sha256"]): path for path, ref in found.values()}
 
 
 def deployment_environment(tags: dict[str, str]) -> dict[str, str]:
@@ -240,6 +261,10 @@ def plan(target: Target) -> list[str]:
     """The calls a first deploy makes, for --dry-run (no AWS call is made to find out)."""
     calls = [f"s3:PutObject s3://{target.bucket}/{target.package_key} "
              f"(the code package, sha256 {target.package_sha}; skipped when present)"]
+    for sha, path in sorted(target.include_defaults.items()):
+        root = str(target.config.get("s3_root")).rstrip("/")
+        calls.append(f"s3:PutObject {root}/{target.flow.name}/data/{sha[:2]}/{sha} "
+                     f"(IncludeFile default {path.name}; skipped when present)")
     for key, d in target.job_definitions.items():
         calls.append(f"batch:RegisterJobDefinition {d['jobDefinitionName']} (${{{key}}}; "
                      "skipped when unchanged)")
@@ -293,6 +318,7 @@ class Deployer:
         found = {d["jobDefinitionName"]: self.active_revisions(d["jobDefinitionName"])
                  for d in self.t.job_definitions.values()}
         self.upload_package()
+        self.store_include_defaults()
         arns = {key: self.job_definition(d, found[d["jobDefinitionName"]])
                 for key, d in self.t.job_definitions.items()}
         # Compact, as Step Functions counts the definition's bytes; build checked the size
@@ -319,6 +345,27 @@ class Deployer:
         self.aws.s3.upload_file(str(t.package_path), t.bucket, t.package_key)
         self.changed.append("code package")
         self.say(f"code package    uploaded   {t.package_url}")
+
+    def store_include_defaults(self) -> None:
+        """The IncludeFile default files, in the runs' datastore (as a run's IncludeFile)."""
+        from sfncompile.datastore import layout as ds
+        from sfncompile.datastore.storage import open_storage
+
+        if not self.t.include_defaults:
+            return
+        storage = open_storage(str(self.t.config.get("s3_root")).rstrip("/"))
+        for sha, path in sorted(self.t.include_defaults.items()):
+            url = storage.url(ds.blob_key(self.t.flow.name, sha))
+            if storage.exists(ds.blob_key(self.t.flow.name, sha)):
+                self.say(f"include file    unchanged  {url}")
+                continue
+            try:
+                ds.save_file(storage, self.t.flow.name, path)
+            except OSError as exc:
+                raise UsageError(f"IncludeFile default {path}: cannot read it: "
+                                 f"{exc.strerror or exc}") from None
+            self.changed.append(f"IncludeFile default {path.name}")
+            self.say(f"include file    uploaded   {url}")
 
     def active_revisions(self, name: str) -> list[dict[str, Any]]:
         """The job definition's active revisions; an error, before anything changes, when

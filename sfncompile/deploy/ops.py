@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,26 +27,80 @@ def execution_arn(machine: str, run_id: str) -> str:
     return machine.replace(":stateMachine:", ":execution:") + f":{run_id}"
 
 
-def execution_input(flow: FlowIR | None, given: dict[str, Any],
-                    flow_dir: Path | None) -> dict[str, Any]:
+def execution_input(flow: FlowIR | None, given: dict[str, Any], flow_dir: Path | None,
+                    root: str | None = None) -> dict[str, Any]:
     """The execution input of a run given these parameter values (text, as on a command
-    line): each checked and parsed as the flow's Parameter says, IncludeFiles read, the size
-    checked. Without the flow (a deployment named by its state machine), the values as
-    given. Raises UsageError."""
-    from sfncompile.runtime.params import ParameterError, resolve_parameters
-    from sfncompile.runtime.run_inputs import check_execution_input, read_include_files
-
+    line): each checked and parsed as the flow's Parameter says, IncludeFiles stored in the
+    datastore at `root` (the runs' s3_root) and passed by reference, the size checked.
+    Without the flow (a deployment named by its state machine), the values as given.
+    Raises UsageError."""
     if flow is None:
         return given
+    return graph_input(flow.graph_json(), given, flow_dir, lambda: root)
+
+
+def graph_input(graph: dict[str, Any], given: dict[str, Any], flow_dir: Path | None,
+                root: Callable[[], str | None]) -> dict[str, Any]:
+    """`execution_input` for the flow of this step graph; `root` is asked for the runs'
+    datastore only when a file is to be stored there."""
+    from sfncompile.datastore.storage import Storage, open_storage
+    from sfncompile.runtime.params import ParameterError, resolve_parameters
+    from sfncompile.runtime.run_inputs import check_execution_input, store_include_files
+
     try:
-        spec = flow.graph_json()["parameters"]
+        spec = graph["parameters"]
         values = resolve_parameters(spec, given)
         out = {p["name"]: values[p["attr"]] for p in spec if p["name"] in given}
-        out = read_include_files(spec, out, flow_dir)
+        def storage() -> Storage | None:
+            where = root()
+            return open_storage(where.rstrip("/")) if where else None
+
+        # A default not given is the deployed one, which the start task reads.
+        out = store_include_files(spec, out, flow_dir, storage, graph["flow"], defaults=False)
         check_execution_input(spec, out)
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
     return out
+
+
+def deployed_graph(clients: AwsClients, name: str) -> tuple[dict[str, Any], str | None]:
+    """The step graph a deployed state machine runs (from its code package) and its runs'
+    datastore root: what `trigger NAME` needs to check parameters and store IncludeFiles.
+    Raises UsageError when the deployment is not sfncompile's."""
+    import io
+    import tarfile
+
+    machine = clients.sfn.describe_state_machine(stateMachineArn=machine_arn(clients, name))
+    found = _job_definition(json.loads(machine["definition"]))
+    definitions = (clients.batch.describe_job_definitions(jobDefinitions=[found])
+                   ["jobDefinitions"] if found else [])
+    env = {e["name"]: e["value"] for d in definitions[:1]
+           for e in d.get("containerProperties", {}).get("environment", [])}
+    package = env.get("SFNCOMPILE_CODE_PACKAGE", "")
+    if not package.startswith("s3://"):
+        raise UsageError(f"{name}: no sfncompile code package found in its job definition; "
+                         "name the flow's file (FLOW.py) instead")
+    bucket, _, key = package[len("s3://"):].partition("/")
+    body = clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        member = tar.extractfile("_sfncompile/graph.json")
+        graph: dict[str, Any] = json.loads(member.read() if member else b"{}")
+    return graph, env.get("SFNCOMPILE_DATASTORE_ROOT")
+
+
+def _job_definition(node: Any) -> str | None:
+    """The first JobDefinition a state of the definition submits (every step's job runs the
+    same code package)."""
+    if isinstance(node, dict):
+        value = node.get("JobDefinition")
+        if isinstance(value, str):
+            return value
+        node = list(node.values())
+    if isinstance(node, list):
+        for item in node:
+            if (found := _job_definition(item)) is not None:
+                return found
+    return None
 
 
 def new_run_id() -> str:

@@ -300,7 +300,10 @@ class DeployedFlow:
         names = {p.name.replace("-", "_"): p.name for p in flow.parameters} if flow else {}
         given = {names.get(k, k): _param_text(v) for k, v in kwargs.items()}
         flow_dir = self.deployer.flow_file.parent if flow else None
-        payload = execution_input(flow, given, flow_dir)
+        root = self.deployer.config().get("s3_root") if flow else None
+        with _environ(self.deployer.env):
+            payload = execution_input(flow, given, flow_dir,
+                                      str(root).rstrip("/") if root else None)
         run_id = new_run_id()
         arn = self._machine_arn()
         with _environ(self.deployer.env):

@@ -31,6 +31,34 @@ class NotLoaded:
         return f"<not shown: inherited, {what}, blob {self.sha[:12]}>"
 
 
+class IncludedFile:
+    """Stands for an IncludeFile's content in a card: its size and sha256, not the file."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def __repr__(self) -> str:
+        return self.line
+
+
+def _included_files(task: Any) -> dict[str, IncludedFile]:
+    """attr -> what a card shows for each IncludeFile the run was given by reference (the
+    run's record holds the references)."""
+    from sfncompile.conventions.input_keys import describe_include, is_include_reference
+    from sfncompile.datastore.layout import read_run_meta
+
+    included = [p for p in task.graph["parameters"] if p.get("kind") == "include_file"]
+    if not included:
+        return {}
+    try:
+        params = read_run_meta(task.storage, task.flow_name, task.spec.run).get("params")
+    except Exception:  # no record (yet): the card shows the values themselves
+        return {}
+    params = params if isinstance(params, dict) else {}
+    return {p["attr"]: IncludedFile(describe_include(p["name"], params[p["name"]]))
+            for p in included if is_include_reference(params.get(p["name"]))}
+
+
 def _blob_size(storage: Storage, flow: str, sha: str) -> int | None:
     from sfncompile.datastore.layout import blob_key
 
@@ -94,6 +122,7 @@ def after_step(task: Any, flow: Any, done: dict[str, Any]) -> dict[str, Any]:
             continue
         with contextlib.suppress(Exception):  # one unreadable artifact leaves the card usable
             artifacts[name] = getattr(flow, name)
+    artifacts.update(_included_files(task))
     parameters = {p["name"]: artifacts[p["attr"]] for p in task.graph["parameters"]
                   if p["attr"] in artifacts}
     meta = {"pathspec": f"{task.flow_name}/{spec.run}/{spec.step}/{spec.task}",

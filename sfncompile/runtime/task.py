@@ -224,8 +224,7 @@ class TaskRunner:
                 values = resolve_parameters(self.graph["parameters"], given)
                 values = finish_values(cls, self.graph["parameters"], given, values,
                                        self.flow_name, spec.flow_file.resolve().parent,
-                                       "local" if isinstance(self.storage, LocalStorage)
-                                       else "s3")
+                                       self.storage)
             except ParameterError as exc:
                 raise TaskError(str(exc)) from None
             # Class-level constants become artifacts of the run, as in Metaflow.
