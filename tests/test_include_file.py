@@ -100,7 +100,6 @@ def test_a_100_mb_file_is_streamed_to_the_store(tmp_path: Path) -> None:
                              "size": 100_000_000, "name": "big.bin"}
     print(f"stored 100 MB in {result['seconds']:.2f} s, peak RSS {result['peak_mib']:.0f} MiB")
     assert result["peak_mib"] < 90  # well under the file: it was never held whole
-    assert result["seconds"] < 15
     # The blob is checked as every artifact blob (`sfncompile verify` finds it sound).
     assert ds.check_blob(LocalStorage(root), "Big", digest.hexdigest()) is None
 
