@@ -7,7 +7,6 @@ tests use that server and the environment it printed rather than starting anothe
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -122,10 +121,6 @@ def test_redrive_reuses_what_succeeded(deployment: Deployment, tmp_path: Path) -
     proc = deployment.cli("redrive", f"RedriveFlow/{run_id}")
     assert proc.returncode == 0, proc.stderr
     second = deployment.wait("RedriveFlow", run_id)
-    if second["status"] != "SUCCEEDED":
-        sfn = deployment.sfn.client("stepfunctions")
-        for e in sfn.get_execution_history(executionArn=second["executionArn"], maxResults=1000)["events"]:
-            print(e["id"], e["type"], {k: v for k, v in e.items() if k.endswith("Details")})
     assert second["status"] == "SUCCEEDED", (second, deployment.sfn.job_logs()[-4000:])
     assert second["redriveCount"] == 1, second
     # start and the first foreach task succeeded before: they were reused, not run again.
@@ -140,7 +135,8 @@ def test_redrive_reuses_what_succeeded(deployment: Deployment, tmp_path: Path) -
     assert [e["executionRedrivenEventDetails"]["redriveCount"] for e in redriven] == [1]
     assert history[0]["type"] == "ExecutionStarted"  # one history, the same execution
 
+    # The run record still says failed (the Failed state wrote it, and a redrive does not
+    # run `Init run` again), but the end task's commit says the run succeeded.
     shown = deployment.cli("show", f"RedriveFlow/{run_id}", "--datastore-root", deployment.root)
     assert shown.returncode == 0, shown.stderr
-    totals = json.dumps(shown.stdout)
-    assert "succeeded" in totals.lower(), shown.stdout
+    assert f"RedriveFlow/{run_id}: succeeded" in shown.stdout, shown.stdout

@@ -669,14 +669,12 @@ def _create_resources(url: str) -> None:
     """The bucket of SFNCOMPILE_S3_ROOT and the job queue of SFNCOMPILE_JOB_QUEUE."""
     import boto3
 
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=url, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-    client("s3").create_bucket(Bucket=DEV_NAME)
-    role = client("iam").create_role(RoleName=f"batch-{DEV_NAME}",
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                            region_name=REGION)
+    session.client("s3", endpoint_url=url).create_bucket(Bucket=DEV_NAME)
+    role = session.client("iam", endpoint_url=url).create_role(RoleName=f"batch-{DEV_NAME}",
                                      AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = client("batch")
+    batch = session.client("batch", endpoint_url=url)
     ce = batch.create_compute_environment(computeEnvironmentName=DEV_NAME, type="UNMANAGED",
                                           serviceRole=role)["computeEnvironmentArn"]
     batch.create_job_queue(jobQueueName=DEV_NAME, state="ENABLED", priority=1,
