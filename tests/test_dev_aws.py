@@ -43,6 +43,17 @@ def test_readme_sequence_runs_against_dev_aws(sfn_endpoint: SfnEndpoint) -> None
         assert f"Hello, {name}!" in proc.stdout, proc.stdout
 
 
+def test_the_extra_pins_the_moto_that_the_patches_were_read_against() -> None:
+    import tomllib
+
+    from sfncompile.devaws.server import MOTO_VERSION
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["optional-dependencies"]["dev-aws"] == [f"moto[server]=={MOTO_VERSION}"]
+    assert "sfncompile[dev-aws]" in project["optional-dependencies"]["test"]
+
+
+@pytest.mark.slow
 def test_dev_aws_refuses_another_moto(tmp_path: Path) -> None:
     """A moto other than the pinned one (here a distribution that says 0.0, first on the
     path) is refused before anything starts, naming the extra to install."""
