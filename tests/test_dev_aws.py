@@ -126,6 +126,8 @@ def test_redrive_reuses_what_succeeded(deployment: Deployment, tmp_path: Path) -
     first = deployment.wait("RedriveFlow", run_id)
     assert first["status"] == "FAILED", first
     assert first["redriveCount"] == 0 and first["redriveStatus"] == "REDRIVABLE", first
+    status = deployment.cli("status", "RedriveFlow", run_id)
+    assert status.returncode == 1 and "failed step: work" in status.stdout, status
     assert _runs(marks) == {"start": 1, "work1": 1, "work2": 1}
 
     (marks / "fixed").touch()
@@ -136,6 +138,10 @@ def test_redrive_reuses_what_succeeded(deployment: Deployment, tmp_path: Path) -
     assert second["redriveCount"] == 1, second
     # start and the first foreach task succeeded before: they were reused, not run again.
     assert _runs(marks) == {"start": 1, "work1": 1, "work2": 2, "join": 1, "end": 1}
+
+    status = deployment.cli("status", "RedriveFlow", run_id)
+    assert status.returncode == 0 and ": SUCCEEDED" in status.stdout, status
+    assert "failed step" not in status.stdout  # the failure was the first attempt's
 
     again = deployment.cli("redrive", f"RedriveFlow/{run_id}")  # a succeeded run: refused
     assert again.returncode != 0 and "ExecutionNotRedrivable" in again.stderr, again.stderr
