@@ -719,14 +719,20 @@ def serve(port: int = DEFAULT_PORT, job_log_dir: Path | None = None,
           file=sys.stderr, flush=True)
     threading.Thread(target=_set_up, args=(url, threading.current_thread()), daemon=True,
                      name="dev-aws-setup").start()
+    code = 1
     try:
         moto_main(["-H", HOST, "-p", str(port)])
-    except SystemExit:  # moto's SIGTERM/SIGINT handler calls sys.exit(0) (server.py:20-21)
-        runner.kill_all()
-        sys.stderr.flush()
-        # All state is in memory: skip the interpreter's teardown (1-2 s of garbage collection
-        # over moto's modules) so that stopping stays quick.
-        os._exit(0)
+    except SystemExit as exc:
+        # 0: moto's SIGTERM/SIGINT handler (server.py:20-21); 1: werkzeug found the port taken
+        # and said so.
+        code = exc.code if isinstance(exc.code, int) else 1
+        if code:
+            print(f"error: cannot serve on {url}; choose another port with --port",
+                  file=sys.stderr)
     finally:
         runner.kill_all()
-    os._exit(1)  # the server did not start (the port is taken: werkzeug said so)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # All state is in memory: skip the interpreter's teardown (1-2 s of garbage collection
+    # over moto's modules) so that stopping stays quick.
+    os._exit(code)
