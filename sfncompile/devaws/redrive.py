@@ -42,8 +42,9 @@ def _state_key(env: Any, name: str) -> tuple[Any, ...]:
     return (name, index, text)
 
 
-def _execution_arn(env: Any) -> str:
-    arn: str = env.states.context_object.context_object_data["Execution"]["Id"]
+def _execution_arn(env: Any) -> str | None:
+    """None where there is no execution (the TestState API)."""
+    arn: str | None = env.states.context_object.context_object_data.get("Execution", {}).get("Id")
     return arn
 
 
@@ -64,6 +65,9 @@ def patch_state_record() -> None:
 
     def _eval_body(self: Any, env: Any) -> None:
         arn = _execution_arn(env)
+        if arn is None:
+            original_body(self, env)
+            return
         key = _state_key(env, self.name)
         with _lock:
             pending = _replay.get(arn, {}).get(key)
@@ -104,16 +108,17 @@ def redrive(execution: Any) -> datetime.datetime:
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    status = execution.exec_status.value if execution.exec_status else "RUNNING"
     if execution.sm_type != StateMachineType.STANDARD:
         raise NotRedrivable("RedriveExecution is not supported by EXPRESS state machines")
-    if status not in REDRIVABLE:
-        raise NotRedrivable(f"Execution is {status} and cannot be redriven.")
     now = datetime.datetime.now(tz=datetime.timezone.utc)
-    if execution.stop_date and now - execution.stop_date > datetime.timedelta(REDRIVE_DAYS):
-        raise NotRedrivable("Execution redrivable period exceeded.")
     arn = execution.exec_arn
-    with _lock:
+    with _lock:  # one redrive at a time: the check and the switch to RUNNING go together
+        status = execution.exec_status.value if execution.exec_status else "RUNNING"
+        if status not in REDRIVABLE:
+            raise NotRedrivable(f"Execution is {status} and cannot be redriven.")
+        if execution.stop_date and now - execution.stop_date > datetime.timedelta(REDRIVE_DAYS):
+            raise NotRedrivable("Execution redrivable period exceeded.")
+        execution.exec_status = ExecutionStatus.RUNNING
         _replay[arn] = {k: deque(v) for k, v in _record.get(arn, {}).items()}
         _redrives[arn] = _redrives.get(arn, 0) + 1
         count = _redrives[arn]
@@ -137,7 +142,6 @@ def redrive(execution: Any) -> datetime.datetime:
 
     worker.env = execution.exec_worker.env  # until the new attempt's env exists
     execution.exec_worker = worker
-    execution.exec_status = ExecutionStatus.RUNNING
     execution.stop_date = execution.error = execution.cause = execution.output = None
     execution.sfncompile_redrive = (count, now)
     threading.Thread(target=run, name=f"redrive-{execution.name}", daemon=True).start()
