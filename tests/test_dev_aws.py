@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.deployment import Deployment
 from tests.moto_sfn import SfnEndpoint
@@ -115,7 +116,17 @@ def _runs(marks: Path) -> Counter[str]:
     return Counter(p.name.split("-")[0] for p in marks.iterdir() if p.name != "fixed")
 
 
+def failed_steps(run_id: str) -> list[str]:
+    """What `sfncompile status RedriveFlow RUN` names as the failed steps."""
+    from sfncompile.deploy.aws import AwsClients
+    from sfncompile.deploy.ops import describe_run
+
+    steps: list[str] = describe_run(AwsClients(), "RedriveFlow", run_id)["failed_steps"]
+    return steps
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("s3_env")
 def test_redrive_reuses_what_succeeded(deployment: Deployment, tmp_path: Path) -> None:
     flow = tmp_path / "redrive_flow.py"
     flow.write_text(REDRIVE_FLOW)
@@ -126,8 +137,7 @@ def test_redrive_reuses_what_succeeded(deployment: Deployment, tmp_path: Path) -
     first = deployment.wait("RedriveFlow", run_id)
     assert first["status"] == "FAILED", first
     assert first["redriveCount"] == 0 and first["redriveStatus"] == "REDRIVABLE", first
-    status = deployment.cli("status", "RedriveFlow", run_id)
-    assert status.returncode == 1 and "failed step: work" in status.stdout, status
+    assert failed_steps(run_id) == ["work"]
     assert _runs(marks) == {"start": 1, "work1": 1, "work2": 1}
 
     (marks / "fixed").touch()
@@ -139,13 +149,11 @@ def test_redrive_reuses_what_succeeded(deployment: Deployment, tmp_path: Path) -
     # start and the first foreach task succeeded before: they were reused, not run again.
     assert _runs(marks) == {"start": 1, "work1": 1, "work2": 2, "join": 1, "end": 1}
 
-    status = deployment.cli("status", "RedriveFlow", run_id)
-    assert status.returncode == 0 and ": SUCCEEDED" in status.stdout, status
-    assert "failed step" not in status.stdout  # the failure was the first attempt's
+    assert failed_steps(run_id) == []  # `status`: the failure was the first attempt's
 
-    again = deployment.cli("redrive", f"RedriveFlow/{run_id}")  # a succeeded run: refused
-    assert again.returncode != 0 and "ExecutionNotRedrivable" in again.stderr, again.stderr
     sfn = deployment.sfn.client("stepfunctions")
+    with pytest.raises(ClientError, match="ExecutionNotRedrivable"):  # a succeeded run
+        sfn.redrive_execution(executionArn=second["executionArn"])
     history = sfn.get_execution_history(executionArn=second["executionArn"],
                                         maxResults=1000)["events"]
     redriven = [e for e in history if e["type"] == "ExecutionRedriven"]
