@@ -1,4 +1,4 @@
-"""Deploy and run on moto's Step Functions engine (the patched server from tests/moto_sfn).
+"""Deploy and run on moto's Step Functions engine (`sfncompile dev-aws`, started by tests/moto_sfn).
 
 Measures, as medians of several runs:
   (a) `sfncompile deploy` of a 3-step foreach flow, cold (a new state machine each time) and

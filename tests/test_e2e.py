@@ -3,7 +3,7 @@ every Batch job running our runtime (from the code package) as a real process ag
 S3 over HTTP, and the results read back with sfncompile.client. Each shape is also run locally
 with the same parameters, and both runs must produce the same artifacts (parity).
 
-moto's gaps are bridged by tests/moto_sfn (see its README).
+moto's gaps are bridged by `sfncompile dev-aws` (sfncompile/devaws, see its README).
 """
 
 from __future__ import annotations

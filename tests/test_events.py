@@ -158,9 +158,9 @@ def test_run_failed_state_is_valid_asl_with_deployment_placeholders() -> None:
 
 
 def test_bridge_transforms_input_as_eventbridge_documents() -> None:
-    """The moto bridge's InputTransformer (tests/moto_sfn, `events` patch) on AWS's own
+    """The moto bridge's InputTransformer (sfncompile/devaws, `events` patch) on AWS's own
     example, and on the templates that deploy writes."""
-    from tests.moto_sfn.launcher import transform_input
+    from sfncompile.devaws.server import transform_input
 
     event = {"id": "e1", "detail": {"instance": "i-0123", "state": "RUNNING", "n": 7}}
     paths = {"instance": "$.detail.instance", "state": "$.detail.state", "n": "$.detail.n",

@@ -1,6 +1,6 @@
 """Event triggers and project branches end to end, on moto's server: `deploy` creates the trigger
 rules, the last task of a run publishes `run succeeded`, EventBridge (moto, with the delivery to
-Step Functions that tests/moto_sfn's `events` patch adds) starts the downstream state machine
+Step Functions that sfncompile/devaws's `events` patch adds) starts the downstream state machine
 through the rule's input transformer, and `current.trigger` in that run names what started it.
 
 One deployment of two flows on two branches serves every check, with three executions

@@ -1,5 +1,5 @@
 """Hybrid runs on moto's server: a local run with an S3 datastore sends its `@batch` step to
-AWS Batch (moto's Batch runs the job's command as a process, see tests/moto_sfn) and runs the
+AWS Batch (moto's Batch runs the job's command as a process, see sfncompile/devaws) and runs the
 other steps locally; its artifacts equal a fully local run's.
 """
 

@@ -1,5 +1,6 @@
-"""Smoke tests of the patched moto server (tests/moto_sfn): real boto3 clients over HTTP, ASL run
-by moto's Step Functions engine, each Batch job a real local process."""
+"""Smoke tests of the patched moto server (`sfncompile dev-aws`, sfncompile/devaws): real boto3
+clients over HTTP, ASL run by moto's Step Functions engine, each Batch job a real local
+process."""
 
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ def test_retry_on_task_failed_reruns_the_job_with_next_attempt(
     first, second = job_ids(ex)
     assert sfn_endpoint.job_log(first) == "attempt 0\n"
     assert sfn_endpoint.job_log(second) == "attempt 1\n"
-    assert ex.seconds < 10  # IntervalSeconds 60 is scaled by the launcher's --retry-scale 0.01
+    assert ex.seconds < 10  # IntervalSeconds 60 is scaled by dev-aws's retry scale 0.01
 
 
 def test_failing_job_fails_the_execution_at_its_state(

@@ -1,5 +1,6 @@
-"""The AWS commands of the CLI: deploy, trigger, status, redrive, delete, config show, and
-`event publish` (Metaflow's `ArgoEvent(NAME).publish(payload)`).
+"""The AWS commands of the CLI: deploy, trigger, status, redrive, delete, config show,
+`event publish` (Metaflow's `ArgoEvent(NAME).publish(payload)`), and `dev-aws`, which serves
+them all on this machine.
 
 boto3 is imported only when one of them runs, so `build` and `run` never load it.
 """
@@ -458,4 +459,21 @@ def publish(name: str, params: tuple[str, ...], payload: str | None, **settings:
     click.echo(event_id)
 
 
-COMMANDS = [deploy, trigger, status, redrive, delete, config, event]
+@click.command("dev-aws")
+@click.option("--port", type=click.IntRange(1, 65535), default=4599, show_default=True,
+              help="The port on 127.0.0.1.")
+@click.option("--job-log-dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="One <job id>.log (and .json) per Batch job (default: a new "
+              "temporary directory).")
+def dev_aws(port: int, job_log_dir: Path | None) -> None:
+    """Run Step Functions, Batch, S3 and EventBridge on this machine (moto, patched) to try
+    deploy, trigger, status and redrive without an AWS account; print what to export."""
+    from sfncompile.devaws.server import moto_problem, serve
+
+    problem = moto_problem()
+    if problem:
+        raise UsageError(f"{problem}; dev-aws needs it: pip install 'sfncompile[dev-aws]'")
+    serve(port, job_log_dir)
+
+
+COMMANDS = [deploy, trigger, status, redrive, delete, config, event, dev_aws]

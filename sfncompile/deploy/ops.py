@@ -152,6 +152,8 @@ def describe_run(clients: AwsClients, name: str, run_id: str) -> dict[str, Any]:
     paginator = clients.sfn.get_paginator("get_execution_history")
     for page in paginator.paginate(executionArn=arn):
         for event in page["events"]:
+            if event["type"] == "ExecutionRedriven":  # what failed before belongs to the
+                failed, cause = [], None  # attempt that the redrive took over
             details = event.get("stateEnteredEventDetails")
             if details:
                 entered[event["id"]] = details["name"]

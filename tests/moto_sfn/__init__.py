@@ -1,8 +1,8 @@
 """End-to-end harness: moto's server, patched to execute our ASL with local Batch jobs.
 
 `sfn_endpoint` (registered in tests/conftest.py's pytest_plugins as "tests.moto_sfn.fixture") is
-a session fixture yielding an `SfnEndpoint`; launcher.py is the patched server, and README.md
-lists every moto gap it bridges.
+a session fixture yielding an `SfnEndpoint`; the server is `sfncompile dev-aws`
+(sfncompile/devaws, whose README lists every moto gap it bridges).
 """
 
 from __future__ import annotations

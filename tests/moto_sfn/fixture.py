@@ -1,9 +1,10 @@
 """The `sfn_endpoint` fixture: a patched moto server that executes ASL, for the whole session.
 
-It starts tests/moto_sfn/launcher.py as a subprocess on a free port of 127.0.0.1, enables the
-Step Functions engine and the no-Docker Batch backend, and yields an `SfnEndpoint`. Unlike
-`moto_endpoint` (tests/moto_server.py) it changes nothing in os.environ: tests pass `.url` to
-boto3 or `.subprocess_env()` to child processes, so both servers can run side by side.
+It starts `python -m sfncompile dev-aws` (sfncompile/devaws, whose README lists the patches) as
+a subprocess on a free port of 127.0.0.1, which turns on the Step Functions engine and the
+no-Docker Batch backend and prints the environment to export, and yields an `SfnEndpoint`.
+Unlike `moto_endpoint` (tests/moto_server.py) it changes nothing in os.environ: tests pass
+`.url` to boto3 or `.subprocess_env()` to child processes, so both servers can run side by side.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,11 +24,10 @@ from typing import Any
 import boto3
 import pytest
 
-LAUNCHER = Path(__file__).resolve().with_name("launcher.py")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/moto-sfn"
-CONFIG = {"stepfunctions": {"execute_state_machine": True}, "batch": {"use_docker": False}}
+READY = "sfncompile dev-aws: ready"  # sfncompile/devaws/server.py, READY
 _START_TIMEOUT = 60.0
 _PORT_TRIES = 3
 
@@ -82,6 +80,7 @@ class SfnEndpoint:
     port: int
     job_log_dir: Path
     server_log: Path
+    exports: dict[str, str] = field(default_factory=dict)  # what dev-aws says to export
     region: str = REGION
     _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -161,40 +160,31 @@ def _start(tmp: Path) -> tuple[subprocess.Popen[bytes], SfnEndpoint]:
     job_log_dir = tmp / "jobs"
     server_log = tmp / "server.log"
     env = _clean_env()
-    # Jobs run `python3 ...`: let that be this interpreter (with boto3 and the project).
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for _ in range(_PORT_TRIES):
         port = _free_port()
-        argv = [sys.executable, str(LAUNCHER), "--port", str(port), "--job-log-dir",
-                str(job_log_dir)]
+        argv = [sys.executable, "-m", "sfncompile", "dev-aws", "--port", str(port),
+                "--job-log-dir", str(job_log_dir)]
         with open(server_log, "wb") as log:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL)
-        endpoint = SfnEndpoint(f"http://127.0.0.1:{port}", port, job_log_dir, server_log)
         deadline = time.monotonic() + _START_TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{endpoint.url}/moto-api/config", timeout=2):
-                    pass
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.05)
-                continue
-            # Before any state machine exists: the backend is chosen per request, so a machine
-            # created before this switch is not found afterwards.
-            request = urllib.request.Request(
-                f"{endpoint.url}/moto-api/config", data=json.dumps(CONFIG).encode(),
-                method="POST", headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=10):
-                return proc, endpoint
+            text = server_log.read_text(errors="replace")
+            if READY in text:
+                exports = dict(line.removeprefix("export ").split("=", 1)
+                               for line in text.splitlines() if line.startswith("export "))
+                return proc, SfnEndpoint(f"http://127.0.0.1:{port}", port, job_log_dir,
+                                         server_log, exports)
+            time.sleep(0.05)
         _stop(proc)
         text = server_log.read_text(errors="replace")
         if "Address already in use" not in text:
-            raise RuntimeError(f"moto_sfn launcher did not start on port {port}:\n{text}")
-    raise RuntimeError(f"moto_sfn launcher found no free port in {_PORT_TRIES} tries")
+            raise RuntimeError(f"sfncompile dev-aws did not start on port {port}:\n{text}")
+    raise RuntimeError(f"sfncompile dev-aws found no free port in {_PORT_TRIES} tries")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()  # the launcher kills its running Batch job processes on the way out
+    proc.terminate()  # dev-aws kills its running Batch job processes on the way out
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -1,25 +1,24 @@
-"""moto's HTTP server (moto[server]==5.2.5) with the test-only patches that let its Step Functions
-engine run our ASL, each Batch job running as a local subprocess.
+"""moto's HTTP server (moto[server]==5.2.5), patched so that its Step Functions engine runs
+sfncompile's ASL with each Batch job as a local process: `sfncompile dev-aws`.
 
-    python -m tests.moto_sfn.launcher --port 5123 [--job-log-dir DIR]
-    python tests/moto_sfn/launcher.py --port 5123
+    sfncompile dev-aws [--port N] [--job-log-dir DIR]
 
-Then POST {"stepfunctions": {"execute_state_machine": true}, "batch": {"use_docker": false}}
-to http://127.0.0.1:PORT/moto-api/config *before* creating any state machine (the fixture in
-tests/moto_sfn/fixture.py does this). The server binds 127.0.0.1 only.
+`serve` starts the server on 127.0.0.1, turns on moto's Step Functions engine and its
+no-Docker Batch backend (before any state machine exists: the backend is chosen per request),
+creates what `sfncompile deploy` needs (a bucket and a job queue), prints the environment to
+export, and serves until Ctrl-C or SIGTERM, which also kill the running jobs.
 
 The gaps are in moto's Python code, so they can only be bridged inside the server process: each
 `patch_*` function below replaces one moto function (or constant) and says which gap it bridges,
 with file:line in moto 5.2.5 (paths relative to site-packages/moto/; SFN_TASK is
 stepfunctions/parser/asl/component/state/exec/state_task/service/). The patches target exact
-source, so the launcher refuses any other moto version. tests/moto_sfn/README.md has the table.
+source, so the server refuses any other moto version. sfncompile/devaws/README.md has the table.
 
-This file imports nothing from the project or the tests, so it also runs as a plain script.
+Only the stdlib is imported at the top: moto and boto3 when the server starts.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -32,12 +31,22 @@ import tempfile
 import threading
 import time
 import types
+import urllib.error
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 MOTO_VERSION = "5.2.5"
 HOST = "127.0.0.1"
+DEFAULT_PORT = 4599
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/sfncompile-dev"
+DEV_NAME = "sfncompile-dev"  # the bucket and the job queue
+READY = "sfncompile dev-aws: ready"
+ENGINE_CONFIG = {"stepfunctions": {"execute_state_machine": True},
+                 "batch": {"use_docker": False}}
 DEFAULT_SYNC_POLL_SECONDS = 0.25
 DEFAULT_RETRY_SCALE = 0.01
 
@@ -156,7 +165,7 @@ class JobRunner:
     def environment(self, job: Any) -> dict[str, str]:
         """The job process's environment, each layer overriding the one before.
 
-        1. the launcher's environment without AWS_* and MOTO_* variables (so no profile, token,
+        1. the server's environment without AWS_* and MOTO_* variables (so no profile, token,
            per-service endpoint or other server leaks in);
         2. AWS_ENDPOINT_URL (this server), test credentials, AWS_REGION/AWS_DEFAULT_REGION;
         3. the job definition's environment;
@@ -194,7 +203,7 @@ class JobRunner:
         started = time.monotonic()
         argv: list[str] = []
         code: int = 1
-        reason: str | None = "moto_sfn launcher error"
+        reason: str | None = "dev-aws error"
         log_path = self.log_dir / f"{job.job_id}.log"
         try:
             props = job.job_definition.container_properties or {}
@@ -205,9 +214,9 @@ class JobRunner:
             if job.stop and job.job_stopped_reason:  # TerminateJob killed it: keep its reason
                 reason = job.job_stopped_reason
         except Exception as ex:  # never leave a job RUNNING: the execution would hang
-            reason = f"moto_sfn launcher error: {ex!r}"
+            reason = f"dev-aws error: {ex!r}"
             with open(log_path, "a", encoding="utf-8") as log:
-                log.write(f"\n[moto_sfn] {reason}\n")
+                log.write(f"\n[dev-aws] {reason}\n")
         finally:
             meta = {"jobId": job.job_id, "jobName": job.job_name, "jobQueue": job.job_queue.name,
                     "argv": argv, "exitCode": code, "reason": reason,
@@ -222,7 +231,7 @@ class JobRunner:
         job_id: str = "",
     ) -> tuple[int, str | None]:
         if not argv:
-            log_path.write_text("[moto_sfn] the job has no command\n")
+            log_path.write_text("[dev-aws] the job has no command\n")
             return 1, "CannotStartContainerError: no command"
         workdir = tempfile.mkdtemp(prefix="moto-batch-job-")
         try:
@@ -232,7 +241,7 @@ class JobRunner:
                                             stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
                 except OSError as ex:
-                    log.write(f"[moto_sfn] cannot start {argv[0]!r}: {ex}\n".encode())
+                    log.write(f"[dev-aws] cannot start {argv[0]!r}: {ex}\n".encode())
                     return 127, f"CannotStartContainerError: {ex}"
                 with self._lock:
                     self._live[proc] = workdir
@@ -587,14 +596,27 @@ def patch_events() -> None:
 
 
 # ------------------------------------------------------------------------------------------ main
-def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: float) -> JobRunner:
-    import moto
+def moto_problem() -> str | None:
+    """Why the server cannot start here (moto missing or another version), or None."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
 
-    if moto.__version__ != MOTO_VERSION:
-        raise SystemExit(
-            f"tests/moto_sfn patches moto {MOTO_VERSION} source, found moto {moto.__version__}: "
-            "re-check every patch against the new source before changing the pin"
-        )
+        found = version("moto")
+    except PackageNotFoundError:
+        return f"moto[server]=={MOTO_VERSION} is not installed"
+    if found != MOTO_VERSION:
+        return (f"dev-aws patches moto {MOTO_VERSION} source, found moto {found}: re-check "
+                "every patch against the new source before changing the pin")
+    try:
+        import flask  # noqa: F401  (moto[server]'s extra: without it there is no server)
+    except ImportError:
+        return "moto is installed without its [server] extra (flask is missing)"
+    return None
+
+
+def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: float) -> JobRunner:
+    from sfncompile.devaws.redrive import patch_redrive
+
     runner = JobRunner(f"http://{HOST}:{port}", job_log_dir)
     patch_sdk()
     patch_batch(runner)
@@ -605,44 +627,112 @@ def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: f
     patch_retry(retry_scale)
     patch_dmap()
     patch_events()
+    patch_redrive()
     return runner
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--job-log-dir", type=Path, default=None,
-                        help="one <job id>.log (+ .json) per Batch job (default: a new temp dir)")
-    parser.add_argument("--sync-poll", type=float, default=DEFAULT_SYNC_POLL_SECONDS,
-                        help="seconds between .sync DescribeJobs polls (moto: 0.5)")
-    parser.add_argument("--retry-scale", type=float, default=DEFAULT_RETRY_SCALE,
-                        help="factor on every ASL Retry wait (0.01: IntervalSeconds 60 -> 0.6 s)")
-    args = parser.parse_args(argv)
+def deploy_environment(url: str) -> dict[str, str]:
+    """What to export so that boto3 and `sfncompile deploy` use this server."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "SFNCOMPILE_S3_ROOT": f"s3://{DEV_NAME}/runs",
+        "SFNCOMPILE_JOB_QUEUE": DEV_NAME,
+        "SFNCOMPILE_IMAGE": "python:3.12",  # jobs run this machine's python3 instead
+        "SFNCOMPILE_SFN_ROLE": ROLE_ARN,
+        "SFNCOMPILE_EVENTS_ROLE": ROLE_ARN,
+    }
 
-    log_dir: Path = args.job_log_dir or Path(tempfile.mkdtemp(prefix="moto-batch-logs-"))
+
+def _post_config(url: str) -> None:
+    body = json.dumps(ENGINE_CONFIG).encode()
+    request = urllib.request.Request(f"{url}/moto-api/config", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def _wait_for(url: str, server: threading.Thread) -> bool:
+    while server.is_alive():
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/config", timeout=2):
+                return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.05)
+    return False
+
+
+def _create_resources(url: str) -> None:
+    """The bucket of SFNCOMPILE_S3_ROOT and the job queue of SFNCOMPILE_JOB_QUEUE."""
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                            region_name=REGION)
+    session.client("s3", endpoint_url=url).create_bucket(Bucket=DEV_NAME)
+    role = session.client("iam", endpoint_url=url).create_role(RoleName=f"batch-{DEV_NAME}",
+                                     AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = session.client("batch", endpoint_url=url)
+    ce = batch.create_compute_environment(computeEnvironmentName=DEV_NAME, type="UNMANAGED",
+                                          serviceRole=role)["computeEnvironmentArn"]
+    batch.create_job_queue(jobQueueName=DEV_NAME, state="ENABLED", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
+
+
+def _set_up(url: str, server: threading.Thread) -> None:
+    """Configure the running server, create the resources, print the environment."""
+    if not _wait_for(url, server):
+        return
+    _post_config(url)
+    _create_resources(url)
+    lines = [f"export {k}={v}" for k, v in deploy_environment(url).items()]
+    print("\n".join(lines), flush=True)
+    print(f"{READY} on {url}: export the lines above in another shell; Ctrl-C stops it",
+          file=sys.stderr, flush=True)
+
+
+def serve(port: int = DEFAULT_PORT, job_log_dir: Path | None = None,
+          sync_poll: float = DEFAULT_SYNC_POLL_SECONDS,
+          retry_scale: float = DEFAULT_RETRY_SCALE) -> None:
+    """Run the patched server until Ctrl-C or SIGTERM; never returns."""
+    problem = moto_problem()
+    if problem:
+        raise RuntimeError(problem)
+    log_dir = job_log_dir or Path(tempfile.mkdtemp(prefix="sfncompile-dev-aws-jobs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     # The engine calls S3 and Batch back at http://localhost:$MOTO_PORT
     # (stepfunctions/parser/asl/utils/boto_client.py:20, settings.py:120; default 5000), and
     # moto.server.main only sets it when unset (server.py:61-62): always set it here.
-    os.environ["MOTO_PORT"] = str(args.port)
-    runner = apply_patches(args.port, log_dir, args.sync_poll, args.retry_scale)
+    os.environ["MOTO_PORT"] = str(port)
+    # A job runs `python3 ...`: let that be this interpreter, which has boto3.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
+                                          os.environ.get("PATH", "")])
+    runner = apply_patches(port, log_dir, sync_poll, retry_scale)
 
     import moto
     from moto.server import main as moto_main
 
-    print(f"[moto_sfn] moto {moto.__version__} on http://{HOST}:{args.port}, job logs in "
-          f"{log_dir}", file=sys.stderr, flush=True)
+    url = f"http://{HOST}:{port}"
+    print(f"sfncompile dev-aws: moto {moto.__version__} on {url}, Batch job logs in {log_dir}",
+          file=sys.stderr, flush=True)
+    threading.Thread(target=_set_up, args=(url, threading.current_thread()), daemon=True,
+                     name="dev-aws-setup").start()
+    code = 1
     try:
-        moto_main(["-H", HOST, "-p", str(args.port)])
-    except SystemExit:  # moto's SIGTERM/SIGINT handler calls sys.exit(0) (server.py:20-21)
-        runner.kill_all()
-        sys.stderr.flush()
-        # All state is in memory: skip the interpreter's teardown (1-2 s of garbage collection
-        # over moto's modules) so the fixture's teardown stays short.
-        os._exit(0)
+        moto_main(["-H", HOST, "-p", str(port)])
+    except SystemExit as exc:
+        # 0: moto's SIGTERM/SIGINT handler (server.py:20-21); 1: werkzeug found the port taken
+        # and said so.
+        code = exc.code if isinstance(exc.code, int) else 1
+        if code:
+            print(f"error: cannot serve on {url}; choose another port with --port",
+                  file=sys.stderr)
     finally:
         runner.kill_all()
-
-
-if __name__ == "__main__":
-    main()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # All state is in memory: skip the interpreter's teardown (1-2 s of garbage collection
+    # over moto's modules) so that stopping stays quick.
+    os._exit(code)
