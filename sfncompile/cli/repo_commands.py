@@ -97,9 +97,10 @@ def check_goldens(files: tuple[Path, ...], pattern: str, update: bool) -> None:
 def init(directory: Path, force: bool, spec: str | None) -> None:
     """Start a flow project in DIR: an example flow and its golden, sfncompile.toml, a test
     using the pytest plugin, and a GitHub Actions workflow."""
+    from sfncompile import __version__
     from sfncompile.review.scaffold import scaffold
 
-    for path in scaffold(directory, force, spec):
+    for path in scaffold(directory, __version__, force, spec):
         click.echo(f"created {path}")
 
 

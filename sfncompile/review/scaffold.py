@@ -72,26 +72,26 @@ PIN_COMMENT = """\
 """
 
 
-def requirement_line(spec: str | None) -> str:
+def requirement_line(spec: str | None, version: str) -> str:
     """requirements.txt's sfncompile line: `spec` as given (`-e ../sfncompile` too), else the
-    pin and why it may not install yet."""
-    from sfncompile import __version__
-
+    pin of `version` (that writes the project: its golden and tests are made with it) and why
+    it may not install yet."""
     if spec is None:
-        # the version that writes the project: what its golden and tests were made with
-        return PIN_COMMENT.format(version=__version__) + f"sfncompile=={__version__}"
+        return PIN_COMMENT.format(version=version) + f"sfncompile=={version}"
     if not spec.strip() or spec != spec.strip() or "\n" in spec or "\r" in spec:
         raise UsageError(f"--sfncompile-spec {spec!r}: give one requirement, a path or a URL "
                          "on one line, without surrounding spaces")
     return spec
 
 
-def scaffold(directory: Path, force: bool = False, spec: str | None = None) -> list[Path]:
+def scaffold(directory: Path, version: str, force: bool = False,
+             spec: str | None = None) -> list[Path]:
     """Write the project; refuse to overwrite anything unless `force`. `spec` is how its
-    requirements.txt (and so its CI) installs sfncompile: a pin, a path, a wheel or a URL."""
+    requirements.txt (and so its CI) installs sfncompile: a pin, a path, a wheel or a URL;
+    by default the pin of `version`, sfncompile's."""
     from sfncompile.review.golden import check_flow
 
-    line = requirement_line(spec)
+    line = requirement_line(spec, version)
     contents = {dest: (TEMPLATES / name).read_text(encoding="utf-8")
                 for name, dest in FILES.items()}
     contents[FILES["requirements.txt.tmpl"]] = contents[FILES["requirements.txt.tmpl"]] \
