@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.runtime.publish import publish_event
     from sfncompile.runtime.s3 import S3
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one source: pyproject.toml reads it ([tool.setuptools.dynamic])
 
 __all__ = [
     "USER_SKIP_STEP",

@@ -85,6 +85,11 @@ class RetryPolicy:
     times: int = 3
     minutes_between_retries: int = 2
 
+    @property
+    def interval_seconds(self) -> int:
+        """The wait before each retry: the ASL Retry's IntervalSeconds (at least 1)."""
+        return max(1, 60 * self.minutes_between_retries)
+
 
 @dataclass(frozen=True, kw_only=True)
 class CatchPolicy:
@@ -360,6 +365,8 @@ class FlowIR:
                     "closes": a.opener_of.get(s.name),
                     "branch_ends": list(a.branch_ends.get(s.name, ())),
                     "retry_times": s.policies.retry.times if s.policies.retry else 0,
+                    "retry_seconds": (s.policies.retry.interval_seconds
+                                      if s.policies.retry else 0),
                     "catch_var": s.policies.catch.var if s.policies.catch else None,
                     "catch": s.policies.catch is not None,
                     "print_exception": (

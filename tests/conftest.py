@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ GOLDEN = ROOT / "golden"
 
 # The `moto_endpoint` fixture: a real moto server for the session (see tests/moto_server.py).
 pytest_plugins = ["tests.moto_server", "tests.moto_sfn.fixture", "tests.deployment"]
+
+
+# A local @retry waits minutes_between_retries (at least 1 s), as on AWS: the tests' runs, and
+# the processes they start, retry at once (tests/test_retry_wait.py measures the wait).
+os.environ.setdefault("SFNCOMPILE_RETRY_WAIT_SCALE", "0")  # local.runner.RETRY_WAIT_SCALE_ENV
 
 
 # `scripts/test --fast` leaves out the tests marked slow: those that start moto's server, run

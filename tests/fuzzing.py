@@ -29,12 +29,34 @@ SUMMARY = re.compile(r"\d+ errors? found")
 # -- seeds --------------------------------------------------------------------------------------
 
 
+# Flows that once crashed the compiler, kept whole: mutations start from them too, and
+# tests/test_fuzz.py checks each one as it is.
+HOSTILE_SEEDS = {
+    # Metaflow's default (daily) schedule, spelled out; it was an AttributeError.
+    "schedule_cron_none": b"""\
+from sfncompile import FlowSpec, schedule, step
+
+
+@schedule(cron=None)
+class CronNoneFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+""",
+}
+
+
 def seed_flows() -> list[bytes]:
-    """The repository's flows: goldens, examples and test data (broken ones included)."""
+    """The repository's flows: goldens, examples and test data (broken ones included), and
+    the hostile seeds."""
     paths = [*sorted(ROOT.glob("golden/*/flow*.py")), *sorted(ROOT.glob("examples/*.py")),
              *sorted(ROOT.glob("tests/data/flows/*.py")),
              *sorted(ROOT.glob("tests/data/broken/*.py"))]
-    return [p.read_bytes() for p in paths]
+    return [p.read_bytes() for p in paths] + list(HOSTILE_SEEDS.values())
 
 
 # -- values the mutations draw from -------------------------------------------------------------

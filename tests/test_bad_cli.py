@@ -94,11 +94,12 @@ class Case:
     message: str  # a part of the error line
     files: dict[str, bytes] = field(default_factory=dict)  # written into the case's directory
     code: int = 2
+    links: dict[str, str] = field(default_factory=dict)  # symlinks made there: name -> target
 
 
 def case(id: str, *args: str, message: str = "", code: int = 2,
-         files: dict[str, bytes] | None = None) -> Case:
-    return Case(id, list(args), message, files or {}, code)
+         files: dict[str, bytes] | None = None, links: dict[str, str] | None = None) -> Case:
+    return Case(id, list(args), message, files or {}, code, links or {})
 
 
 def toml(text: str) -> dict[str, bytes]:
@@ -453,10 +454,16 @@ CASES: list[Case] = [
     case("check-goldens-bad-pattern", "check-goldens", "--golden", "{oops}/x", "{flow}",
          message="golden pattern"),
     case("init-into-a-file", "init", "{flow}", message="is a file"),
+    case("init-spec-blank", "init", "{dir}/new", "--sfncompile-spec", " ",
+         message="--sfncompile-spec ' ': give one requirement"),
+    case("init-spec-two-lines", "init", "{dir}/new", "--sfncompile-spec", "a\nb",
+         message="--sfncompile-spec"),
     case("check-dir-a-file", "build", "{flow}", "--check-dir", "{flow}", message="is a file"),
     case("check-dir-cloudformation", "build", "{flow}", "--check-dir", "{dir}", "--format",
          "cloudformation", message="--check-dir: not with --format cloudformation"),
     case("deploy-missing-settings", "deploy", "{flow}", message="missing deployment settings"),
+    case("deploy-symlink-loop", "deploy", "{flow}", "--dry-run", *SETTINGS,
+         message="symlinks in", links={"again": "again"}),
     case("cfn-tag-aws", "build", "{flow}", "--format", "cloudformation", "--tags", "aws:x=1",
          message="prefix aws: is reserved"),
     case("cfn-s3-root-dotdot", "build", "{flow}", "--format", "cloudformation", "--s3-root",
@@ -511,6 +518,9 @@ def _directory(c: Case, base: Path) -> Path:
     (directory / "flow.py").write_text(FLOW)
     for name, data in c.files.items():
         (directory / name).write_bytes(data)
+    for name, target in c.links.items():
+        if not (directory / name).is_symlink():  # the directory is made again per process
+            (directory / name).symlink_to(target)
     return directory
 
 

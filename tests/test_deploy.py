@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -39,6 +42,35 @@ def test_second_deploy_writes_nothing(deployment: Deployment) -> None:
     calls = second.stderr.split("AWS calls (")[1]
     assert " 0 writes)" in calls.splitlines()[0], calls
     assert "s3:HeadObject" in calls and "batch:DescribeJobDefinitions" in calls
+
+
+def test_concurrent_deploys_of_two_flows_keep_their_own_packages(deployment: Deployment) -> None:
+    """Each deploy writes its code package in a directory of its own (tempfile), never a
+    shared path: two at once on one machine both succeed, each with its own flow's package."""
+    d = deployment
+    flows = {"LinearFlow": GOLDEN / "linear" / "flow.py", "SplitFlow": GOLDEN / "split" / "flow.py"}
+    procs = {name: subprocess.Popen(
+        [sys.executable, "-m", "sfncompile", "deploy", str(flow), *d.settings(),
+         "--name", f"Concurrent{name}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=d.sfn.subprocess_env(), cwd=d.tmp) for name, flow in flows.items()}
+    outputs = {name: proc.communicate(timeout=120) for name, proc in procs.items()}
+    s3 = d.sfn.client("s3")
+    urls = set()
+    for name, (_, err) in outputs.items():
+        assert procs[name].returncode == 0, err
+        url = err.split("code package    uploaded   ")[1].split()[0]
+        urls.add(url)
+        key = url.removeprefix(f"s3://{d.bucket}/")
+        assert key.startswith(f"runs/{name}/code/")
+        body = s3.get_object(Bucket=d.bucket, Key=key)["Body"].read()
+        assert f"{hashlib.sha256(body).hexdigest()}.tar.gz" == key.rpartition("/")[2]
+        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+            packed = tar.extractfile("flow.py")
+            graph = tar.extractfile("_sfncompile/graph.json")
+            assert packed is not None and graph is not None
+            assert packed.read() == flows[name].read_bytes()
+            assert json.load(graph)["flow"] == name
+    assert len(urls) == 2
 
 
 def test_schedule_is_created_changed_disabled_and_removed(deployment: Deployment) -> None:

@@ -16,7 +16,15 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.fuzzing import FUZZ_ENV, MUTATIONS, check_flow_file, fuzz_inputs, huge_flow
+from sfncompile.cli import main
+from tests.fuzzing import (
+    FUZZ_ENV,
+    HOSTILE_SEEDS,
+    MUTATIONS,
+    check_flow_file,
+    fuzz_inputs,
+    huge_flow,
+)
 
 SEED = 20261129
 COUNT = 2_000
@@ -42,6 +50,18 @@ def test_fuzzed_flows_build_or_fail_cleanly(tmp_path: Path) -> None:
     # Not vacuous: every mutation ran, and enough inputs built to exercise the other commands.
     assert set(used) >= {name for name, _, _ in MUTATIONS} | {"huge_flow"}
     assert built >= COUNT // 50, built
+
+
+def test_hostile_seeds_build_cleanly(tmp_path: Path) -> None:
+    runner = CliRunner(env=FUZZ_ENV)
+    for name, data in HOSTILE_SEEDS.items():
+        path = tmp_path / f"{name}.py"
+        path.write_bytes(data)
+        outcome = check_flow_file(runner, path)
+        assert outcome.problem is None and outcome.built, (name, outcome.problem)
+    built = runner.invoke(main, ["build", str(tmp_path / "schedule_cron_none.py"), "--format",
+                                 "cloudformation"])
+    assert '"ScheduleExpression": "cron(0 0 * * ? *)"' in built.stdout  # daily, as Metaflow
 
 
 def _build(path: Path) -> subprocess.CompletedProcess[str]:

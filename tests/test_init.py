@@ -114,3 +114,20 @@ def test_init_refuses_to_overwrite(project: Path) -> None:
     assert result.exit_code == 2
     assert result.output.startswith("error: would overwrite ")
     assert "(use --force)" in result.output
+
+
+def test_requirements_pin_this_version_and_say_how_to_install_it_until_published(
+        project: Path) -> None:
+    from sfncompile import __version__
+
+    lines = (project / "requirements.txt").read_text().splitlines()
+    assert lines[-2:] == [f"sfncompile=={__version__}", "pytest>=8"]
+    comment = " ".join(line for line in lines if line.startswith("#"))
+    assert "not published on PyPI yet" in comment and "--sfncompile-spec" in comment
+
+
+def test_sfncompile_spec_is_the_requirement(tmp_path: Path) -> None:
+    wheel = "./wheels/sfncompile-0.1.0-py3-none-any.whl"
+    result = CliRunner().invoke(main, ["init", str(tmp_path / "p"), "--sfncompile-spec", wheel])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "p" / "requirements.txt").read_text() == f"{wheel}\npytest>=8\n"

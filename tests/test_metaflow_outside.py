@@ -3,13 +3,16 @@ virtualenv of its own) and no Metaflow, `python flow.py run` of a `from metaflow
 flow and `from metaflow import Flow` in a script work with no setup; with the real Metaflow
 installed too, the real one wins.
 
-One wheel and two virtualenvs for the session (about 15 s): one without Metaflow (only
-sfncompile and what the commands used here import), one that also sees this Python's
-site-packages, where Metaflow 2.19 is installed.
+One sdist and wheel (`python -m build`, as a release makes them) and two virtualenvs for the
+session (about 20 s): one without Metaflow (only sfncompile and what the commands used here
+import, pytest included), one that also sees this Python's site-packages, where Metaflow 2.19
+is installed. The released package is checked here too: `twine check`, the README's first
+command and a project that `sfncompile init` writes, run from the wheel.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from sfncompile import __version__
 from sfncompile.flow import metaflow_alias
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("metaflow-outside")]
@@ -82,25 +86,44 @@ MUTATOR = """
 """
 
 
-def _pip(*args: str) -> None:
+def _run(*argv: str) -> str:
     # Without PYTHONPATH: a tree on it would be what pip's own processes see as installed.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def _pip(*args: str) -> None:
+    _run(sys.executable, "-m", "pip", "--disable-pip-version-check", *args)
+
+
+# `build` and `twine` are test extras (scripts/test installs them); without them (a bare
+# checkout) pip makes the wheel and the release checks are skipped.
+HAVE_BUILD = all(importlib.util.find_spec(m) for m in ("build", "twine"))
 
 
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel of this tree, built from a copy (a build leaves build/ in its source)."""
-    tmp = tmp_path_factory.mktemp("wheel")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist and the wheel of this tree, built from a copy (a build leaves build/ and
+    *.egg-info in its source): with `python -m build`, the wheel is built from the sdist, so a
+    file the sdist lacks is missing from the wheel too."""
+    tmp = tmp_path_factory.mktemp("dists")
     src = tmp / "src"
     shutil.copytree(ROOT / "sfncompile", src / "sfncompile",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(ROOT / name, src / name)
-    _pip("wheel", "-q", "--no-deps", "-w", str(tmp / "dist"), str(src))
-    return next((tmp / "dist").glob("sfncompile-*.whl"))
+    if HAVE_BUILD:
+        _run(sys.executable, "-m", "build", "-o", str(tmp / "dist"), str(src))
+    else:
+        _pip("wheel", "-q", "--no-deps", "-w", str(tmp / "dist"), str(src))
+    return tmp / "dist"
+
+
+@pytest.fixture(scope="session")
+def wheel(dists: Path) -> Path:
+    return next(dists.glob("sfncompile-*.whl"))
 
 
 def _venv(path: Path, wheel: Path, *deps: str, system: bool = False) -> Path:
@@ -115,8 +138,9 @@ def _venv(path: Path, wheel: Path, *deps: str, system: bool = False) -> Path:
 
 @pytest.fixture(scope="session")
 def without_metaflow(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # What `run`, `build` and the client import (boto3 is needed by AWS commands only).
-    deps = [f"{name}=={version(name)}" for name in ("click", "jsonschema")]
+    # What `run`, `build` and the client import (boto3 is needed by AWS commands only), and
+    # pytest for the tests of a project that `sfncompile init` writes.
+    deps = [f"{name}=={version(name)}" for name in ("click", "jsonschema", "pytest")]
     return _venv(tmp_path_factory.mktemp("venv") / "bare", wheel, *deps)
 
 
@@ -192,3 +216,37 @@ def test_the_real_metaflow_wins_where_it_is_installed(with_metaflow: Path,
     assert not metaflow_file.startswith(str(with_metaflow.parent.parent))
     assert sfncompile_file.startswith(str(with_metaflow.parent.parent))  # the wheel's
     assert finders.split().count(metaflow_alias.FALLBACK_FINDER) == 1  # there, and unused
+
+
+@pytest.mark.skipif(not HAVE_BUILD, reason="build and twine are test extras: pip install '.[test]'")
+def test_the_released_package_installs_and_works(dists: Path, wheel: Path,
+                                                 without_metaflow: Path, tmp_path: Path) -> None:
+    """What a user of the published package does first, from the wheel in a clean virtualenv:
+    the README's first command, then a project from `sfncompile init` and its tests."""
+    names = sorted(p.name for p in dists.iterdir())
+    assert names == [f"sfncompile-{__version__}-py3-none-any.whl",
+                     f"sfncompile-{__version__}.tar.gz"]  # the version's one source
+    checked = _run(sys.executable, "-m", "twine", "check", "--strict", *map(str, dists.iterdir()))
+    assert checked.count("PASSED") == 2, checked
+    command = without_metaflow.parent / "sfncompile"
+    shown = _python(command, tmp_path, "--version")
+    assert shown.stdout == f"sfncompile, version {__version__}\n", shown.stderr
+
+    (tmp_path / "examples").mkdir()  # the README's `sfncompile run examples/hello.py && ...`
+    shutil.copy2(ROOT / "examples" / "hello.py", tmp_path / "examples" / "hello.py")
+    ran = _python(command, tmp_path, "run", "examples/hello.py")
+    assert ran.returncode == 0, ran.stderr
+    built = _python(command, tmp_path, "build", "examples/hello.py")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["StartAt"]
+
+    project = tmp_path / "project"
+    made = _python(command, tmp_path, "init", str(project), "--sfncompile-spec", str(wheel))
+    assert made.returncode == 0, made.stderr
+    requirements = project / "requirements.txt"
+    assert requirements.read_text().splitlines()[0] == str(wheel)
+    # The CI's `pip install -r requirements.txt` (its lines are installed already: no deps).
+    _pip("--python", str(without_metaflow), "install", "-q", "--no-deps", "-r", str(requirements))
+    tested = _python(without_metaflow, project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "1 passed" in tested.stdout

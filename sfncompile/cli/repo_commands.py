@@ -90,12 +90,17 @@ def check_goldens(files: tuple[Path, ...], pattern: str, update: bool) -> None:
 @click.argument("directory", metavar="[DIR]", default=".",
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-def init(directory: Path, force: bool) -> None:
+@click.option("--sfncompile-spec", "spec", metavar="PIN|PATH|WHEEL|URL",
+              help="How the project's requirements.txt (and so its CI) installs sfncompile, "
+                   "as pip reads it from DIR: a path to a wheel or a checkout, a URL, or a "
+                   "pin. Default: sfncompile==<this version>, which needs sfncompile on PyPI.")
+def init(directory: Path, force: bool, spec: str | None) -> None:
     """Start a flow project in DIR: an example flow and its golden, sfncompile.toml, a test
     using the pytest plugin, and a GitHub Actions workflow."""
+    from sfncompile import __version__
     from sfncompile.review.scaffold import scaffold
 
-    for path in scaffold(directory, force):
+    for path in scaffold(directory, __version__, force, spec):
         click.echo(f"created {path}")
 
 

@@ -139,7 +139,7 @@ class _Emitter:
         if p.retry and p.retry.times > 0:
             retry.append({
                 "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
-                "IntervalSeconds": max(1, 60 * p.retry.minutes_between_retries),
+                "IntervalSeconds": p.retry.interval_seconds,
                 "MaxAttempts": p.retry.times,
                 "BackoffRate": 1.0,
             })

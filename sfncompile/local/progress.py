@@ -199,15 +199,16 @@ class Progress:
         """A task running as an AWS Batch job changed state (SUBMITTED, RUNNABLE, RUNNING...)."""
         self._line(f"{key[0]}/{key[1]}: AWS Batch job {job_id} {state}")
 
-    def retrying(self, outcome: Outcome) -> None:
+    def retrying(self, outcome: Outcome, wait: float = 0.0) -> None:
         with self.lock:
             step = self._step(outcome.key)
             step.running = max(0, step.running - 1)
             step.queued += 1  # its next attempt
             self.running -= 1
             self.tally.retries.setdefault(outcome.key, []).append(_why(outcome))
+            when = "" if not wait else f" in {wait:,.0f}s" if wait >= 10 else f" in {wait:.2g}s"
             self._line(f"{outcome.key[0]}/{outcome.key[1]}: attempt {outcome.attempt} failed "
-                       f"({_why(outcome)}); retrying")
+                       f"({_why(outcome)}); retrying{when}")
 
     def failed(self, outcome: Outcome) -> None:
         with self.lock:

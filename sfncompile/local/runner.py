@@ -8,7 +8,10 @@ local run and a Step Functions run of the same flow produce the same datastore l
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import json
+import math
 import os
 import secrets
 import signal
@@ -28,6 +31,7 @@ from typing import Any
 from sfncompile.conventions.steps import START
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
+from sfncompile.errors import UsageError
 from sfncompile.local import lifeline
 from sfncompile.local.hybrid import RemoteSteps
 from sfncompile.local.outcome import Key, Outcome
@@ -42,6 +46,24 @@ __all__ = ["Key", "LocalRunner", "Outcome", "RunResult", "new_run_id"]
 # A task's process gets this long beyond its @timeout to stop by itself before it is killed.
 TIMEOUT_GRACE_SECONDS = 5
 
+# Multiplies @retry's waits (minutes_between_retries): 0 retries at once, as Metaflow's local
+# runtime does (tests, a quick try of a flaky step).
+RETRY_WAIT_SCALE_ENV = "SFNCOMPILE_RETRY_WAIT_SCALE"
+
+
+def retry_wait_scale() -> float:
+    text = os.environ.get(RETRY_WAIT_SCALE_ENV, "").strip()
+    if not text:
+        return 1.0
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = math.nan
+    if not (math.isfinite(scale) and scale >= 0):
+        raise UsageError(f"{RETRY_WAIT_SCALE_ENV}={text!r}: expected a number >= 0 (1 waits "
+                         "@retry's minutes_between_retries, 0 retries at once)")
+    return scale
+
 
 def new_run_id() -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -50,6 +72,8 @@ def new_run_id() -> str:
 
 # A task to start: its key, its attempt, and a failure to record under @catch instead.
 Launch = tuple[Key, int, "dict[str, Any] | None"]
+# A retry waiting for its time: when it may start (time.monotonic()), a tie-breaker, the launch.
+Waiting = tuple[float, int, Launch]
 
 
 @dataclass
@@ -98,6 +122,7 @@ class LocalRunner:
         self.max_num_splits = max_num_splits  # --max-num-splits: the widest foreach allowed
         self.steps: dict[str, Any] = graph["steps"]
         self.back_edges = {(p, s) for s, info in self.steps.items() for p in info["back_parents"]}
+        self.retry_wait_scale = retry_wait_scale()
         self.arrivals: dict[Key, int] = {}
         self.widths: dict[Key, int] = {}
         self.tailer: OutputTailer | None = None  # during run(): shows the tasks' output
@@ -271,7 +296,11 @@ class LocalRunner:
 
     def _walk(self, pool: ThreadPoolExecutor, ready: deque[Launch],
               running: dict[Future[Outcome], Key], tmp: str, result: RunResult) -> None:
-        while ready or running:
+        waiting: list[Waiting] = []  # retries in their wait, as a heap: others run meanwhile
+        order = itertools.count()
+        while ready or running or waiting:
+            while waiting and waiting[0][0] <= time.monotonic():
+                ready.appendleft(heapq.heappop(waiting)[2])
             while ready and len(running) < self.max_workers and not result.failed:
                 key, attempt, caught = ready.popleft()
                 if attempt == 0 and self.clone is not None and self.clone(key):
@@ -280,9 +309,14 @@ class LocalRunner:
                     continue
                 self.progress.started(key, attempt)
                 running[pool.submit(self.execute, key, attempt, tmp, caught)] = key
+            due = waiting[0][0] - time.monotonic() if waiting else None
             if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                if due is None or result.failed:
+                    break
+                time.sleep(max(0.0, due))  # only retries in their wait: nothing else to do
+                continue
+            finished, _ = wait(running, timeout=None if due is None else max(0.0, due),
+                               return_when=FIRST_COMPLETED)
             for future in finished:
                 del running[future]
                 outcome = future.result()
@@ -297,8 +331,14 @@ class LocalRunner:
                     self.progress.finished(outcome)
                     self.enqueue(ready, self.successors(outcome.key, outcome.done))
                 elif outcome.caught is None and outcome.attempt < info["retry_times"]:
-                    self.progress.retrying(outcome)
-                    ready.appendleft((outcome.key, outcome.attempt + 1, None))
+                    # As the ASL Retry's IntervalSeconds (Metaflow's local runtime does not wait)
+                    delay = info["retry_seconds"] * self.retry_wait_scale
+                    self.progress.retrying(outcome, delay)
+                    retry = (outcome.key, outcome.attempt + 1, None)
+                    if delay:
+                        heapq.heappush(waiting, (time.monotonic() + delay, next(order), retry))
+                    else:
+                        ready.appendleft(retry)
                 elif outcome.caught is None and info["catch"]:
                     # The task died before its own @catch could act (killed, out of memory):
                     # record the failure in a stand-in attempt and go on, as the ASL Catch does.

@@ -63,12 +63,39 @@ def config_text() -> str:
     return "\n".join([*lines, *tables]) + "\n"
 
 
-def scaffold(directory: Path, force: bool = False) -> list[Path]:
-    """Write the project; refuse to overwrite anything unless `force`."""
+# Above the default pin: sfncompile is not on PyPI yet, so the pin alone would not install.
+PIN_COMMENT = """\
+# sfncompile is not published on PyPI yet: until it is, this pin does not install. Replace it
+# with what pip can reach from this directory (CI runs here): a wheel you commit or host
+# (./wheels/sfncompile-{version}-py3-none-any.whl), a checkout, or git+https://HOST/sfncompile,
+# or write the project with `sfncompile init --sfncompile-spec PATH_OR_WHEEL_OR_PIN`.
+"""
+
+
+def requirement_line(spec: str | None, version: str) -> str:
+    """requirements.txt's sfncompile line: `spec` as given (`-e ../sfncompile` too), else the
+    pin of `version` (that writes the project: its golden and tests are made with it) and why
+    it may not install yet."""
+    if spec is None:
+        return PIN_COMMENT.format(version=version) + f"sfncompile=={version}"
+    if not spec.strip() or spec != spec.strip() or "\n" in spec or "\r" in spec:
+        raise UsageError(f"--sfncompile-spec {spec!r}: give one requirement, a path or a URL "
+                         "on one line, without surrounding spaces")
+    return spec
+
+
+def scaffold(directory: Path, version: str, force: bool = False,
+             spec: str | None = None) -> list[Path]:
+    """Write the project; refuse to overwrite anything unless `force`. `spec` is how its
+    requirements.txt (and so its CI) installs sfncompile: a pin, a path, a wheel or a URL;
+    by default the pin of `version`, sfncompile's."""
     from sfncompile.review.golden import check_flow
 
+    line = requirement_line(spec, version)
     contents = {dest: (TEMPLATES / name).read_text(encoding="utf-8")
                 for name, dest in FILES.items()}
+    contents[FILES["requirements.txt.tmpl"]] = contents[FILES["requirements.txt.tmpl"]] \
+        .replace("{sfncompile}", line)
     contents[CONFIG] = config_text()
     targets = [directory / rel for rel in [*contents, GOLDEN]]
     existing = [str(p) for p in targets if p.exists()]

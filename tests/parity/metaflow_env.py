@@ -39,6 +39,8 @@ def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "METAFLOW_", "SFNCOMPILE_"))}
     env.update(USER=USER, LOGNAME=USER, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    # Metaflow's local runtime retries at once; sfncompile's waits unless told not to.
+    env.update(SFNCOMPILE_RETRY_WAIT_SCALE="0")
     env.update(extra or {})
     return env
 
