@@ -1,5 +1,5 @@
-"""`status NAME RUN` with a datastore: what the execution recorded about itself, beside what
-Step Functions says (which alone knows that an execution was aborted or timed out)."""
+"""`status NAME RUN` with a datastore: what the execution recorded about itself (and the run end
+recorder about its end, emit/run_end.py), beside what Step Functions says."""
 
 from __future__ import annotations
 
@@ -23,6 +23,6 @@ def recorded_run(root: str, flow: str, run_id: str, execution_status: str) -> li
         return [f"cannot read the run record: {exc}"]
     said = EXECUTION_STATUS.get(execution_status, execution_status.lower())
     if run.status != said:
-        lines.append(f"recorded status: {run.status} (Step Functions: {said}; an aborted or "
-                     "timed-out execution records nothing more)")
+        lines.append(f"recorded status: {run.status} (Step Functions: {said}; the run end "
+                     "recorder has not written the end yet, or was not deployed)")
     return lines
