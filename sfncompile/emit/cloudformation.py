@@ -38,13 +38,13 @@ from sfncompile.emit.cloudformation_events import (
 from sfncompile.emit.event_rules import trigger_rules
 from sfncompile.emit.jobdef import job_definitions
 from sfncompile.emit.names import deployment_name
+from sfncompile.emit.render import PLACEHOLDER, map_strings, placeholders, substitute
 from sfncompile.emit.run_end import (
     event_pattern,
     recorder_definition,
     recorder_name,
     rule_name,
 )
-from sfncompile.emit.render import PLACEHOLDER, map_strings, placeholders, substitute
 from sfncompile.emit.secrets_policy import secrets_statements
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, StepIR

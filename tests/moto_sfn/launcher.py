@@ -638,7 +638,7 @@ def patch_statusevents() -> None:
             events_backends[execution.account_id][execution.region_name].put_events([{
                 "Source": "aws.states", "DetailType": STATUS_CHANGE, "Detail": json.dumps(detail),
                 "Resources": [execution.exec_arn], "Time": stopped}])
-        except Exception as exc:  # noqa: BLE001 - the execution has ended either way
+        except Exception as exc:  # the execution has ended either way
             print(f"[moto_sfn] status change event of {execution.exec_arn}: {exc!r}",
                   file=sys.stderr, flush=True)
 
