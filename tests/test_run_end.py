@@ -18,12 +18,14 @@ from sfncompile import client
 from sfncompile.client.run_record import DEFAULT_REASONS, merge_end
 from sfncompile.deploy.run_status import recorded_run
 from sfncompile.emit import compile_asl
+from sfncompile.emit.asl_checks import validate_asl
 from sfncompile.emit.cloudformation import cloudformation_template
 from sfncompile.parser import parse_source
 from tests.conftest import GOLDEN
 from tests.deployment import Deployment
 
 RECORDED_WITHIN = 10.0
+TIMEOUT = 4  # the state machine's TimeoutSeconds: the aborted run must be stopped before
 SLOW_FLOW = '''
 import time
 from sfncompile import FlowSpec, step
@@ -32,7 +34,7 @@ from sfncompile import FlowSpec, step
 class EndedFlow(FlowSpec):
     @step
     def start(self):
-        time.sleep(20)
+        time.sleep(10)
         self.next(self.end)
 
     @step
@@ -68,6 +70,7 @@ def test_the_recorder_roles_grant_only_what_recording_an_end_needs() -> None:
                        "RunEndRuleRole": "events.amazonaws.com"}
     recorder = resources["RunEndRecorder"]["Properties"]
     assert recorder["RoleArn"] == {"Fn::GetAtt": ["RunEndRecorderRole", "Arn"]}
+    assert validate_asl(recorder["Definition"]) == []  # our JSON Schema and graph checks
     tasks = [s for s in recorder["Definition"]["States"].values() if s["Type"] == "Task"]
     assert [t["Resource"] for t in tasks] == ["arn:aws:states:::aws-sdk:s3:putObject"]
     rule = resources["RunEndRule"]["Properties"]
@@ -90,6 +93,8 @@ def test_the_executions_own_failure_record_wins_over_the_end_record() -> None:
     merged = merge_end(running, {**end, "status": "TIMED_OUT", "error": None, "cause": None})
     assert (merged["status"], merged["finished"], merged["params"], merged["started"]) == (
         "timed out", "2026-12-01T10:00:06Z", {"a": 1}, "2026-12-01T10:00:00Z")
+    precise = merge_end(running, {**end, "stop_date": 1764583206500})  # the event's stopDate
+    assert precise["finished"] == 1764583206.5
     assert "error" not in merged
     alone = merge_end({}, {**end, "params": '{"a": 2}'})  # the execution wrote no record
     assert (alone["status"], alone["runner"], alone["started"]) == (
@@ -106,17 +111,20 @@ class Ended:
 @pytest.fixture(scope="module")
 def ended(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Ended]:
-    """One deployment (TimeoutSeconds 3): a run stopped at once, a run that times out, then,
-    with the definition broken, a run that fails at its first state."""
+    """One deployment (TimeoutSeconds 4, each run's start step sleeping longer): a run that
+    times out, a run stopped in its first step, then, with the definition broken, a run that
+    fails at its first state."""
     d = deployment
     flow = tmp_path_factory.mktemp("ended") / "ended.py"
     flow.write_text(SLOW_FLOW)
-    d.deploy(flow, "--workflow-timeout", "3")
+    d.deploy(flow, "--workflow-timeout", str(TIMEOUT))
     sfn = d.sfn.client("stepfunctions")
     machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                    if m["name"] == "EndedFlow")
     execution = machine.replace(":stateMachine:", ":execution:")
     aborted, timed_out, broken = "aborted-run", "timed-out-run", "broken-run"
+    # The timed-out run first: its TimeoutSeconds runs while the others start and end.
+    sfn.start_execution(stateMachineArn=machine, name=timed_out, input="{}")
     sfn.start_execution(stateMachineArn=machine, name=aborted, input="{}")
     # Stopped in its first task, once the execution recorded its start (moto ignores a stop
     # that comes before the execution runs its first state).
@@ -131,7 +139,6 @@ def ended(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
             time.sleep(0.05)
     # moto's StopExecution drops the error and cause it is given (AWS's event carries them).
     sfn.stop_execution(executionArn=f"{execution}:{aborted}")
-    sfn.start_execution(stateMachineArn=machine, name=timed_out, input="{}")
     sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(BROKEN))
     sfn.start_execution(stateMachineArn=machine, name=broken, input="{}")
     yield Ended(aborted, timed_out, broken)
@@ -180,7 +187,7 @@ def test_a_timed_out_run_records_its_end(deployment: Deployment, ended: Ended,
     failure = run.failure
     assert failure is not None and "TimeoutSeconds" in failure["reason"], failure
     assert run.ended_at is not None and run.started_at is not None
-    assert 2.5 < run.ended_at - run.started_at < 10
+    assert TIMEOUT - 0.1 < run.ended_at - run.started_at < TIMEOUT + RECORDED_WITHIN
     lines = _recorded_lines(deployment, ended.timed_out, "TIMED_OUT")
     assert "  ended by Step Functions: timed out" in lines
     assert not [line for line in lines if "recorded status" in line], lines

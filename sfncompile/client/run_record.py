@@ -53,10 +53,18 @@ def merge_end(record: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
             out[field] = end[field]
     if "params" not in out and end.get("params") is not None:
         out["params"] = end["params"]
-    start = end.get("start_date")  # epoch milliseconds, as the event has it
-    if "started" not in out and isinstance(start, int | float) and not isinstance(start, bool):
-        out["started"] = start / 1000
+    stop = _millis(end.get("stop_date"))
+    if stop is not None:  # finer than the event's time
+        out["finished"] = stop
+    start = _millis(end.get("start_date"))
+    if "started" not in out and start is not None:
+        out["started"] = start
     return out
+
+
+def _millis(value: Any) -> float | None:
+    """Epoch seconds from the event's epoch milliseconds."""
+    return value / 1000 if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def epoch(value: Any) -> float | None:

@@ -65,7 +65,7 @@ def recorder_definition(flow: str, machine: str) -> dict[str, Any]:
         "States": {
             "Defaults": {"Type": "Pass", "ResultPath": "$.defaults", "Next": "Event",
                          "Result": {"error": None, "cause": None, "input": None,
-                                    "startDate": None}},
+                                    "startDate": None, "stopDate": None}},
             "Event": {"Type": "Pass", "Next": RECORD_STATE, "Parameters": {
                 "detail.$": "States.JsonMerge($.defaults, $.detail, false)",
                 "time.$": "$.time"}},
@@ -75,11 +75,13 @@ def recorder_definition(flow: str, machine: str) -> dict[str, Any]:
                     "Bucket": "${S3Bucket}",
                     "Key.$": f"States.Format('{key}', $.detail.name)",
                     # Step Functions' status as it spells it (ABORTED, TIMED_OUT, FAILED); the
-                    # start date in epoch milliseconds, as the event has it.
+                    # event's time (to the second), and the start and stop dates in epoch
+                    # milliseconds, as the event has them.
                     "Body": {"runner": "step-functions", "status.$": "$.detail.status",
                              "finished.$": "$.time", "error.$": "$.detail.error",
                              "cause.$": "$.detail.cause", "params.$": "$.detail.input",
-                             "start_date.$": "$.detail.startDate"},
+                             "start_date.$": "$.detail.startDate",
+                             "stop_date.$": "$.detail.stopDate"},
                 },
                 "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}],
             },
