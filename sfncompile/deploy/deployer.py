@@ -44,7 +44,7 @@ from sfncompile.emit.limits import (
 from sfncompile.emit.names import deployment_name
 from sfncompile.emit.render import render_compact, resolve
 from sfncompile.emit.run_end import (
-    ENDED_BY_AWS,
+    RECORDED_STATUSES,
     event_pattern,
     recorder_definition,
     recorder_name,
@@ -275,7 +275,7 @@ def plan(target: Target) -> list[str]:
         calls.append(f"states:CreateStateMachine {recorder_name(target.machine_name)} (the run "
                      "end recorder; or UpdateStateMachine)")
         calls.append(f"events:PutRule {run_end_rule(target.machine_name)} on bus default "
-                     f"(Step Functions ends an execution: {', '.join(ENDED_BY_AWS)})")
+                     f"(Step Functions ends an execution: {', '.join(RECORDED_STATUSES)})")
         calls.append(f"events:PutTargets {run_end_rule(target.machine_name)} -> "
                      f"{recorder_name(target.machine_name)}")
     for spec in target.triggers:

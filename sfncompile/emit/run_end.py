@@ -22,14 +22,13 @@ from typing import Any
 
 from sfncompile.conventions.run_keys import RUN_END_RECORD
 from sfncompile.emit.asl import S3_PUT_OBJECT_SDK
-from sfncompile.emit.names import aws_name
+from sfncompile.emit.event_rules import MAX_RULE_NAME
+from sfncompile.emit.names import MAX_MACHINE_NAME, aws_name
 
-MAX_MACHINE_NAME = 80
-MAX_RULE_NAME = 64
 RECORDER_SUFFIX = "-run-end"
 RULE_SUFFIX = ".end"  # trigger rules end in `.t<i>`: `.` is in no state machine name
 # The statuses whose end only Step Functions sees; FAILED also covers an uncaught error.
-ENDED_BY_AWS = ("ABORTED", "FAILED", "TIMED_OUT")
+RECORDED_STATUSES = ("ABORTED", "FAILED", "TIMED_OUT")
 EVENT_SOURCE = "aws.states"
 EVENT_TYPE = "Step Functions Execution Status Change"
 RECORD_STATE = "Record run end"
@@ -49,7 +48,7 @@ def event_pattern(machine_arn: Any) -> dict[str, Any]:
     """This state machine's executions that Step Functions ended (an ARN, or a template's
     reference to one)."""
     return {"source": [EVENT_SOURCE], "detail-type": [EVENT_TYPE],
-            "detail": {"stateMachineArn": [machine_arn], "status": list(ENDED_BY_AWS)}}
+            "detail": {"stateMachineArn": [machine_arn], "status": list(RECORDED_STATUSES)}}
 
 
 def recorder_definition(flow: str, machine: str) -> dict[str, Any]:
@@ -89,4 +88,5 @@ def recorder_definition(flow: str, machine: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["ENDED_BY_AWS", "event_pattern", "recorder_definition", "recorder_name", "rule_name"]
+__all__ = ["RECORDED_STATUSES", "event_pattern", "recorder_definition", "recorder_name",
+           "rule_name"]
