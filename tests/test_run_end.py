@@ -141,11 +141,14 @@ def ended(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
     sfn.stop_execution(executionArn=f"{execution}:{aborted}")
     sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(BROKEN))
     sfn.start_execution(stateMachineArn=machine, name=broken, input="{}")
-    yield Ended(aborted, timed_out, broken)
-
-
-def _recorded(d: Deployment, run_id: str, status: str) -> client.Run:
     client.set_datastore_root(d.root)
+    try:
+        yield Ended(aborted, timed_out, broken)
+    finally:
+        client.set_datastore_root(None)
+
+
+def _recorded(run_id: str, status: str) -> client.Run:
     deadline = time.monotonic() + RECORDED_WITHIN
     while True:
         run = client.Run(f"EndedFlow/{run_id}", _exists=True)
@@ -170,7 +173,7 @@ def _recorded_lines(d: Deployment, run_id: str, execution_status: str) -> list[s
 @pytest.mark.slow
 def test_an_aborted_run_records_its_end(deployment: Deployment, ended: Ended,
                                         s3_env: None) -> None:
-    run = _recorded(deployment, ended.aborted, "aborted")
+    run = _recorded(ended.aborted, "aborted")
     assert run.failure == {"reason": DEFAULT_REASONS["aborted"]}
     assert run.ended_at is not None and run.runner == "step-functions"
     lines = _status(deployment, ended.aborted)
@@ -183,7 +186,7 @@ def test_an_aborted_run_records_its_end(deployment: Deployment, ended: Ended,
 @pytest.mark.slow
 def test_a_timed_out_run_records_its_end(deployment: Deployment, ended: Ended,
                                          s3_env: None) -> None:
-    run = _recorded(deployment, ended.timed_out, "timed out")
+    run = _recorded(ended.timed_out, "timed out")
     failure = run.failure
     assert failure is not None and "TimeoutSeconds" in failure["reason"], failure
     assert run.ended_at is not None and run.started_at is not None
@@ -196,7 +199,7 @@ def test_a_timed_out_run_records_its_end(deployment: Deployment, ended: Ended,
 @pytest.mark.slow
 def test_a_run_that_fails_before_any_task_records_its_end(deployment: Deployment, ended: Ended,
                                                           s3_env: None) -> None:
-    run = _recorded(deployment, ended.broken, "failed")
+    run = _recorded(ended.broken, "failed")
     failure = run.failure
     assert failure is not None and failure["error"] == "States.Runtime", failure
     assert "no_such_field" in failure["reason"]
