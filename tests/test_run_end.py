@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from sfncompile import client
 from sfncompile.client.run_record import DEFAULT_REASONS, merge_end
@@ -126,17 +125,13 @@ def ended(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
     # The timed-out run first: its TimeoutSeconds runs while the others start and end.
     sfn.start_execution(stateMachineArn=machine, name=timed_out, input="{}")
     sfn.start_execution(stateMachineArn=machine, name=aborted, input="{}")
-    # Stopped in its first task, once the execution recorded its start (moto ignores a stop
-    # that comes before the execution runs its first state).
-    s3 = d.sfn.client("s3")
+    # Stopped while its first Batch job runs (moto ignores a stop before the execution's
+    # first state, and may fail the execution instead when the stop lands in a SubmitJob).
     deadline = time.monotonic() + RECORDED_WITHIN
-    while True:
-        try:
-            s3.head_object(Bucket=d.bucket, Key=f"runs/EndedFlow/{aborted}/_run.json")
-            break
-        except ClientError:
-            assert time.monotonic() < deadline, "the run never recorded its start"
-            time.sleep(0.05)
+    while not [e for e in sfn.get_execution_history(executionArn=f"{execution}:{aborted}")[
+            "events"] if e["type"] == "TaskSubmitted"]:
+        assert time.monotonic() < deadline, "the run never submitted its first job"
+        time.sleep(0.05)
     # moto's StopExecution drops the error and cause it is given (AWS's event carries them).
     sfn.stop_execution(executionArn=f"{execution}:{aborted}")
     sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(BROKEN))
