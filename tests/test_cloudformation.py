@@ -527,13 +527,15 @@ def test_infra_job_roles_write_only_their_own_flow() -> None:
     assert job["FlowData"]["Resource"] == {"Fn::Sub": "${Bucket.Arn}/${S3Prefix}/${Flow}/*"}
     assert job["ListFlowData"]["Condition"] == {
         "StringLike": {"s3:prefix": {"Fn::Sub": "${S3Prefix}/${Flow}/*"}}}
-    # No other role in the stack may write objects, but for the executions' own run records.
+    # No other role in the stack may write objects, but for the executions' own run records
+    # and their ends (the run end recorders run as this role too).
     writers = {logical for logical, st in statements(infra) if st["Effect"] == "Allow"
                and "s3:PutObject" in as_list(st["Action"])}
     assert writers == {"JobRole${Flow}", "StateMachineRole"}
     records = role_statements(infra, "StateMachineRole")["RecordRuns"]
     assert (records["Action"], records["Resource"]) == (
-        "s3:PutObject", {"Fn::Sub": "${Bucket.Arn}/${S3Prefix}/*/_run.json"})
+        "s3:PutObject", [{"Fn::Sub": "${Bucket.Arn}/${S3Prefix}/*/_run.json"},
+                         {"Fn::Sub": "${Bucket.Arn}/${S3Prefix}/*/_run_end.json"}])
 
 
 def test_dockerfile_runs_as_non_root_with_boto3() -> None:

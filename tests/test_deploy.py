@@ -17,6 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sfncompile import client
+from sfncompile.emit.run_end import recorder_name
+from sfncompile.emit.run_end import rule_name as run_end_rule
 from tests.conftest import GOLDEN
 from tests.deployment import Deployment
 from tests.flows import end_data
@@ -117,12 +119,13 @@ def test_delete_leaves_nothing_in_step_functions_or_eventbridge(deployment: Depl
     d = deployment
     d.deploy(SCHEDULED, "--name", "DoomedFlow")
     assert rule(d, "DoomedFlow") is not None
+    assert rule(d, run_end_rule("DoomedFlow")) is not None  # the run end recorder's
     proc = d.cli("delete", "DoomedFlow", "--yes")
     assert proc.returncode == 0, proc.stderr
     assert "Left alone: the code packages and run artifacts in S3" in proc.stdout
     machines = d.sfn.client("stepfunctions").list_state_machines()["stateMachines"]
-    assert "DoomedFlow" not in [m["name"] for m in machines]
-    assert rule(d, "DoomedFlow") is None
+    assert not {"DoomedFlow", recorder_name("DoomedFlow")} & {m["name"] for m in machines}
+    assert rule(d, "DoomedFlow") is None and rule(d, run_end_rule("DoomedFlow")) is None
     batch = d.sfn.client("batch")
     active = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
     assert not [j for j in active if j["jobDefinitionName"].startswith("DoomedFlow")]

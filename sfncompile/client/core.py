@@ -381,9 +381,18 @@ class Run(MetaflowObject):
     @cached_property
     def _meta(self) -> dict[str, Any]:
         try:
-            return ds.read_run_meta(self._storage, self.flow, self.id)
+            record = ds.read_run_meta(self._storage, self.flow, self.id)
         except KeyNotFound:
-            return {}
+            record = {}
+        if record.get("status", "running") != "running" or \
+                record.get("runner", run_record.STEP_FUNCTIONS) != run_record.STEP_FUNCTIONS:
+            return record
+        # An execution that Step Functions ended: what the run end recorder wrote, if it has.
+        try:
+            return run_record.merge_end(record, ds.read_run_end(self._storage, self.flow,
+                                                                self.id))
+        except (KeyNotFound, ds.DamagedRecord):
+            return record
 
     def _step_names(self) -> list[str]:
         return ds.list_steps(self._storage, self.flow, self.id)
@@ -434,10 +443,9 @@ class Run(MetaflowObject):
 
     @property
     def status(self) -> str:
-        """running, succeeded, failed, or interrupted (a local run whose runner stopped).
-
-        An execution that Step Functions aborted or timed out records nothing more, so it
-        reads as running here; `sfncompile status` asks Step Functions."""
+        """running, succeeded, failed, interrupted (a local run whose runner stopped), or, for
+        an execution that Step Functions ended itself, aborted or timed out (as the run end
+        recorder wrote it: until it has, the run reads as running)."""
         self.__dict__.pop("_meta", None)
         if self.successful:
             return "succeeded"
@@ -502,11 +510,16 @@ class Run(MetaflowObject):
     @property
     def failure(self) -> dict[str, Any] | None:
         """Where and why a failed run failed: `step`, `task`, `error`, `cause` (and for a
-        Batch job its `job_id` and `log_stream`), from the run record and the failed task."""
-        if self.status != "failed":
+        Batch job its `job_id` and `log_stream`), from the run record and the failed task.
+        For a run that Step Functions ended itself (aborted, timed out, or failed by an error
+        that no Catch takes), `error` and `cause` from its event and a `reason`."""
+        status = self.status
+        if status not in ("failed", "aborted", "timed out"):
             return None
         meta = self._meta
         out: dict[str, Any] = {"error": meta.get("error"), "cause": meta.get("cause")}
+        if meta.get(run_record.ENDED_BY_AWS):
+            out["reason"] = meta.get("cause") or run_record.DEFAULT_REASONS[status]
         out.update(run_record.batch_failure(meta.get("cause")))
         task = self._failed_task(out.get("step"), out.get("task"))
         if task is not None:

@@ -6,9 +6,10 @@ itself (emit/asl.py): at its start (status running, the execution input, the sta
 through its top-level Catch, at its failure (status failed, the end time, the error and its
 cause). Times are epoch seconds in a local record and ISO 8601 text in an execution's.
 
-An execution that is aborted or times out runs no state after that, so its record still says
-running: without Step Functions credentials a client cannot tell it from a running one, and
-says so (`sfncompile status` asks Step Functions and reports ABORTED or TIMED_OUT).
+An execution that Step Functions ends itself (aborted, timed out, or failed by an error no
+Catch takes) runs no state after that, so its record still says running (or was never
+written). The deployment's run end recorder (emit/run_end.py) then writes `_run_end.json`
+from Step Functions' status change event, and `merge_end` folds it into the record.
 """
 
 from __future__ import annotations
@@ -23,6 +24,47 @@ STEP_FUNCTIONS = "step-functions"
 # Step Functions' own statuses (DescribeExecution), as the client spells them.
 EXECUTION_STATUS = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed",
                     "ABORTED": "aborted", "TIMED_OUT": "timed out", "PENDING_REDRIVE": "running"}
+
+
+# Set on a record that the run end recorder completed, so that readers can say who ended it.
+ENDED_BY_AWS = "ended_by_step_functions"
+# Why a run ended, when Step Functions' event names no cause.
+DEFAULT_REASONS = {
+    "aborted": "the execution was stopped (StopExecution)",
+    "timed out": "the execution ran past the state machine's TimeoutSeconds "
+                 "(deploy --workflow-timeout)",
+    "failed": "the execution failed before its failure path could record it",
+}
+
+
+def merge_end(record: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """The run record with the run end recorder's `_run_end.json` folded in.
+
+    The execution's own record wins once it says how the run ended: its failure path knows
+    the caught error and the failed Batch job. The end record completes a record that still
+    says running, or stands in for one that the execution never wrote."""
+    status = EXECUTION_STATUS.get(str(end.get("status")))
+    if status in (None, "running") or record.get("status") not in (None, "running"):
+        return record
+    out = dict(record)
+    out.update(status=status, runner=STEP_FUNCTIONS, **{ENDED_BY_AWS: True})
+    for field in ("finished", "error", "cause"):
+        if end.get(field):  # StopExecution's error and cause may be empty
+            out[field] = end[field]
+    if "params" not in out and end.get("params") is not None:
+        out["params"] = end["params"]
+    stop = _millis(end.get("stop_date"))
+    if stop is not None:  # finer than the event's time
+        out["finished"] = stop
+    start = _millis(end.get("start_date"))
+    if "started" not in out and start is not None:
+        out["started"] = start
+    return out
+
+
+def _millis(value: Any) -> float | None:
+    """Epoch seconds from the event's epoch milliseconds."""
+    return value / 1000 if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def epoch(value: Any) -> float | None:

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sfncompile.client.run_record import trigger
+from sfncompile.client.run_record import ENDED_BY_AWS, trigger
 from sfncompile.conventions.input_keys import describe_include, is_include_reference
 
 if TYPE_CHECKING:
@@ -47,7 +47,10 @@ def run_summary(run: Run) -> list[str]:
     failure = run.failure
     if failure:
         where = "/".join(str(failure[k]) for k in ("step", "task") if k in failure) or "?"
-        lines.append(f"failed step: {where}")
+        if "step" in failure or not run._meta.get(ENDED_BY_AWS):
+            lines.append(f"failed step: {where}")
+        else:
+            lines.append(f"ended by Step Functions: {run.status}")
         if failure.get("error"):
             lines.append(f"error: {_short(failure['error'])}")
         if failure.get("reason"):
@@ -56,8 +59,9 @@ def run_summary(run: Run) -> list[str]:
         if job:
             lines.append("batch: " + ", ".join(f"{k} {v}" for k, v in job.items()))
     elif run.runner == "step-functions" and run.status == "running":
-        lines.append("note: an aborted or timed-out execution records nothing more and reads "
-                     "as running here; `sfncompile status NAME RUN` asks Step Functions")
+        lines.append("note: an execution that Step Functions aborts or times out reads as "
+                     "running until the run end recorder has written its end (deploy sets it "
+                     "up); `sfncompile status NAME RUN` asks Step Functions")
     return lines
 
 

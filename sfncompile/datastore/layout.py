@@ -9,6 +9,10 @@ machine (which reads control objects straight from S3). Keys, relative to the st
                                          unpickling (load_artifact). An IncludeFile's file is
                                          a blob too, of the file's bytes (save_file)
     <Flow>/<run>/_run.json               run metadata (JSON object)
+    <Flow>/<run>/_run_end.json           how a Step Functions execution ended, as its status
+                                         change event said (emit/run_end.py); only the
+                                         deployment's run end recorder writes it, and the
+                                         client merges it into _run.json's fields
     <Flow>/<run>/_tags.json              the run's user tags once changed after it started
                                          ({"tags": [...]}; client/tags.py), written only by
                                          compare-and-swap: the runner rewrites _run.json as
@@ -50,6 +54,8 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
+
+from sfncompile.conventions.run_keys import RUN_END_RECORD
 
 from .storage import DatastoreError, KeyNotFound, Storage
 
@@ -127,6 +133,10 @@ def control_key(flow: str, run: str, step: str, task: str) -> str:
 
 def run_meta_key(flow: str, run: str) -> str:
     return f"{run_prefix(flow, run)}/_run.json"
+
+
+def run_end_key(flow: str, run: str) -> str:
+    return f"{run_prefix(flow, run)}/{RUN_END_RECORD}"
 
 
 def run_tags_key(flow: str, run: str) -> str:
@@ -546,6 +556,11 @@ def write_run_meta(storage: Storage, flow: str, run: str, meta: dict[str, Any]) 
 
 def read_run_meta(storage: Storage, flow: str, run: str) -> dict[str, Any]:
     return _load_dict(storage, run_meta_key(flow, run))
+
+
+def read_run_end(storage: Storage, flow: str, run: str) -> dict[str, Any]:
+    """The end record of a Step Functions execution; raises KeyNotFound until it is written."""
+    return _load_dict(storage, run_end_key(flow, run))
 
 
 def read_run_tags(storage: Storage, flow: str, run: str) -> tuple[list[str], str]:

@@ -26,7 +26,12 @@ from sfncompile.deploy.config import MAX_TAGS, Config, split_s3_root
 from sfncompile.deploy.machine_options import MachineOptions, logging_configuration
 from sfncompile.deploy.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.deploy.projects import project_tags, resolve_project
-from sfncompile.deploy.rules import apply_rules, check_upstreams, upstream_machines
+from sfncompile.deploy.rules import (
+    apply_rules,
+    apply_run_end_rule,
+    check_upstreams,
+    upstream_machines,
+)
 from sfncompile.emit import compile_asl
 from sfncompile.emit.event_rules import RuleSpec, trigger_rules
 from sfncompile.emit.jobdef import Fargate, fargate_problems, job_definitions
@@ -38,6 +43,13 @@ from sfncompile.emit.limits import (
 )
 from sfncompile.emit.names import deployment_name
 from sfncompile.emit.render import render_compact, resolve
+from sfncompile.emit.run_end import (
+    RECORDED_STATUSES,
+    event_pattern,
+    recorder_definition,
+    recorder_name,
+)
+from sfncompile.emit.run_end import rule_name as run_end_rule
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR
 from sfncompile.parser.schedule import ScheduleError, validate_schedule
@@ -284,6 +296,13 @@ def plan(target: Target) -> list[str]:
         calls.append(f"events:PutRule {target.rule_name} {s.expression} {state}")
         calls.append(f"events:PutTargets {target.rule_name} -> {target.machine_name} "
                      f"input {json.dumps(target.schedule_input, sort_keys=True)}")
+    if target.config.get("events_role"):
+        calls.append(f"states:CreateStateMachine {recorder_name(target.machine_name)} (the run "
+                     "end recorder; or UpdateStateMachine)")
+        calls.append(f"events:PutRule {run_end_rule(target.machine_name)} on bus default "
+                     f"(Step Functions ends an execution: {', '.join(RECORDED_STATUSES)})")
+        calls.append(f"events:PutTargets {run_end_rule(target.machine_name)} -> "
+                     f"{recorder_name(target.machine_name)}")
     for spec in target.triggers:
         calls.append(f"events:PutRule {spec.name} on bus {target.event_bus} "
                      f"{json.dumps(spec.pattern, sort_keys=True)}")
@@ -327,6 +346,7 @@ class Deployer:
         check_definition_size(definition)
         machine_arn = self.state_machine(definition)
         self.schedule(machine_arn)
+        self.run_end(machine_arn)
         apply_rules(self.aws, self.t.triggers, machine=self.t.machine_name,
                     machine_arn=machine_arn, role=str(self.t.config.get("events_role")),
                     bus=self.t.event_bus, tags=self.t.tags, owner_tag=OWNER_TAG, say=self.say,
@@ -393,30 +413,52 @@ class Deployer:
         arn = registered["jobDefinitionArn"]
         return arn
 
-    def state_machine(self, definition: str) -> str:
+    def state_machine(self, definition: str, name: str | None = None,
+                      what: str = "state machine  ") -> str:
+        """Create or update the flow's state machine (or, named, the run end recorder,
+        which logs nothing)."""
         t = self.t
+        name = name or t.machine_name
+        logging = t.logging if name == t.machine_name else logging_configuration(None)
         role = str(t.config.get("sfn_role"))
-        arn = find_state_machine(self.aws, t.machine_name)
+        arn = find_state_machine(self.aws, name)
         if arn is None:
             created = self.aws.sfn.create_state_machine(
-                name=t.machine_name, definition=definition, roleArn=role, type="STANDARD",
+                name=name, definition=definition, roleArn=role, type="STANDARD",
                 tags=[{"key": k, "value": v} for k, v in sorted(t.tags.items())], publish=True,
-                loggingConfiguration=t.logging)
-            self.changed.append("state machine")
-            self.say(f"state machine   created    {t.machine_name}")
+                loggingConfiguration=logging)
+            self.changed.append(what.strip())
+            self.say(f"{what} created    {name}")
             new_arn: str = created["stateMachineArn"]
             return new_arn
         current = self.aws.sfn.describe_state_machine(stateMachineArn=arn)
         if json.loads(current["definition"]) == json.loads(definition) and \
-                current["roleArn"] == role and _same_logging(current, t.logging):
-            self.say(f"state machine   unchanged  {t.machine_name}")
+                current["roleArn"] == role and _same_logging(current, logging):
+            self.say(f"{what} unchanged  {name}")
             return arn
         self.aws.sfn.update_state_machine(stateMachineArn=arn, definition=definition,
                                           roleArn=role, publish=True,
-                                          loggingConfiguration=t.logging)
-        self.changed.append("state machine")
-        self.say(f"state machine   updated    {t.machine_name} (new version published)")
+                                          loggingConfiguration=logging)
+        self.changed.append(what.strip())
+        self.say(f"{what} updated    {name} (new version published)")
         return arn
+
+    def run_end(self, machine_arn: str) -> None:
+        """The run end recorder (emit/run_end.py), run by `sfn_role`, and its rule on the
+        default bus, which starts it through `events_role`; without that role, neither."""
+        t = self.t
+        role = t.config.get("events_role")
+        if not role:
+            self.say("run end rule    skipped    (no events_role: a run that Step Functions "
+                     "aborts or times out will read as running)")
+            return
+        definition = resolve(recorder_definition(t.flow.name, t.machine_name),
+                             {"S3Bucket": t.bucket, "S3KeyPrefix": t.key_prefix})
+        recorder = self.state_machine(render_compact(definition), recorder_name(t.machine_name),
+                                      "run end recorder")
+        apply_run_end_rule(self.aws, rule_name=run_end_rule(t.machine_name),
+                           pattern=event_pattern(machine_arn), recorder_arn=recorder,
+                           role=str(role), tags=t.tags, say=self.say, changed=self.changed)
 
     def schedule(self, machine_arn: str) -> None:
         s = self.t.schedule

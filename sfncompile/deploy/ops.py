@@ -190,13 +190,28 @@ def redrive(clients: AwsClients, name: str, run_id: str) -> None:
 
 
 def delete(clients: AwsClients, name: str, rule_name: str) -> list[str]:
-    """Remove the schedule, the state machine and the job definitions; return what went.
+    """Remove the schedule, the run end recorder and its rule, the state machine and the job
+    definitions; return what went.
 
     Everything is found by its exact name, and a job definition also by the owner tag that
     deploy writes: never by a name prefix, so deleting `Team` leaves `Team-Flow` alone."""
     from sfncompile.deploy.deployer import OWNER_TAG
+    from sfncompile.deploy.rules import remove_rule
+    from sfncompile.emit.run_end import recorder_name
+    from sfncompile.emit.run_end import rule_name as run_end_rule
 
     removed = []
+    # The rule first: no recorder starts for the state machine's last executions' ends.
+    try:
+        remove_rule(clients, run_end_rule(name), "default")
+        removed.append(f"EventBridge rule {run_end_rule(name)} (run end) and its target")
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    recorder = find_state_machine(clients, recorder_name(name))
+    if recorder is not None:
+        clients.sfn.delete_state_machine(stateMachineArn=recorder)
+        removed.append(f"state machine {recorder_name(name)} (run end recorder)")
     try:
         clients.events.describe_rule(Name=rule_name)
         ids = [t["Id"] for t in clients.events.list_targets_by_rule(Rule=rule_name)["Targets"]]

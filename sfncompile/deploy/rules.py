@@ -123,3 +123,34 @@ def delete_rules(clients: AwsClients, machine: str, bus: str, owner_tag: str) ->
         remove_rule(clients, name, bus)
         removed.append(f"EventBridge trigger rule {name} and its target")
     return removed
+
+
+def apply_run_end_rule(clients: AwsClients, *, rule_name: str, pattern: dict[str, Any],
+                       recorder_arn: str, role: str, tags: dict[str, str],
+                       say: Callable[[str], None], changed: list[str]) -> None:
+    """The run end recorder's rule, on the default bus (the only one Step Functions sends
+    its status changes to), and its one target: the recorder, with the event as its input."""
+    try:
+        current: dict[str, Any] | None = clients.events.describe_rule(Name=rule_name)
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        current = None
+    same = current is not None and current.get("State") == "ENABLED" and \
+        json.loads(current.get("EventPattern") or "{}") == pattern
+    if not same:
+        clients.events.put_rule(
+            Name=rule_name, EventPattern=json.dumps(pattern), State="ENABLED",
+            Description="Records the end of runs that Step Functions ended (sfncompile)",
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
+        changed.append(f"run end rule {rule_name}")
+    target = {"Id": TARGET_ID, "Arn": recorder_arn, "RoleArn": role}
+    targets = clients.events.list_targets_by_rule(Rule=rule_name)["Targets"]
+    if [{k: x.get(k) for k in target} for x in targets] != [target]:
+        stale = [x["Id"] for x in targets if x["Id"] != TARGET_ID]
+        if stale:
+            clients.events.remove_targets(Rule=rule_name, Ids=stale)
+        clients.events.put_targets(Rule=rule_name, Targets=[target])
+        changed.append(f"run end target {rule_name}")
+        same = False
+    say(f"run end rule    {'unchanged' if same else 'set':<10} {rule_name}")

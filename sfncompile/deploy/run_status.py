@@ -1,6 +1,7 @@
 """`status NAME RUN`: what Step Functions says about an execution, in plain words (a Batch
 job's cause is a whole DescribeJobs entry: its reason and job are what a user needs), and with
-a datastore what the execution recorded about itself (which alone knows the exception)."""
+a datastore what the execution recorded about itself (which alone knows the exception) and
+what the run end recorder wrote about its end (emit/run_end.py)."""
 
 from __future__ import annotations
 
@@ -81,8 +82,8 @@ def recorded_run(root: str, flow: str, run_id: str, execution_status: str,
         return [f"cannot read the run record: {exc}"]
     said = EXECUTION_STATUS.get(execution_status, execution_status.lower())
     if run.status != said:
-        lines.append(f"recorded status: {run.status} (Step Functions: {said}; an aborted or "
-                     "timed-out execution records nothing more)")
+        lines.append(f"recorded status: {run.status} (Step Functions: {said}; the run end "
+                     "recorder has not written the end yet, or was not deployed)")
     return lines
 
 

@@ -595,6 +595,65 @@ def patch_events() -> None:
     models.Rule.send_to_targets = send_to_targets
 
 
+# ---------------------------------------------------------------------------------- statusevents
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def _millis(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if isinstance(value, datetime) else None
+
+
+def status_change_detail(execution: Any, program_state: Any) -> dict[str, Any]:
+    """The event's detail as AWS documents it (epoch-millisecond dates, input and output as
+    JSON text; error and cause of a failure, or those given to StopExecution)."""
+    status = str(getattr(execution.exec_status, "value", execution.exec_status))
+    error, cause = execution.error, execution.cause
+    if status == "ABORTED":
+        error, cause = getattr(program_state, "error", None), getattr(program_state, "cause", None)
+    return {
+        "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name, "status": status,
+        "startDate": _millis(execution.start_date), "stopDate": _millis(execution.stop_date),
+        "input": json.dumps(execution.input_data), "inputDetails": {"included": True},
+        "output": None if status != "SUCCEEDED" else json.dumps(execution.output),
+        "outputDetails": {"included": True} if status == "SUCCEEDED" else None,
+        "error": error, "cause": cause,
+    }
+
+
+def patch_statusevents() -> None:
+    """Send Step Functions' "Execution Status Change" event when an execution ends.
+
+    Gap: stepfunctions/parser/backend/execution.py:90-91, `terminated()` only copies the end
+    into the execution: nothing reaches EventBridge, so a rule on `aws.states` never fires.
+    Fix: after it, for a STANDARD execution (AWS sends none for Express ones), put the event on
+    the default bus of the execution's account and region, as AWS does; moto's put_events
+    matches the rules and the `events` patch starts the state machines they target. A failure
+    to send is printed, never raised into the execution's thread.
+    """
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend import execution as ex
+
+    original = ex.BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        if str(getattr(execution.sm_type, "value", execution.sm_type)) != "STANDARD":
+            return
+        try:
+            detail = status_change_detail(execution, execution.exec_worker.env.program_state())
+            stopped = execution.stop_date.timestamp() if execution.stop_date else time.time()
+            events_backends[execution.account_id][execution.region_name].put_events([{
+                "Source": "aws.states", "DetailType": STATUS_CHANGE, "Detail": json.dumps(detail),
+                "Resources": [execution.exec_arn], "Time": stopped}])
+        except Exception as exc:  # the execution has ended either way
+            print(f"[moto_sfn] status change event of {execution.exec_arn}: {exc!r}",
+                  file=sys.stderr, flush=True)
+
+    ex.BaseExecutionWorkerCommunication.terminated = terminated
+
+
 # ------------------------------------------------------------------------------------------ main
 def moto_problem() -> str | None:
     """Why the server cannot start here (moto missing or another version), or None."""
@@ -628,6 +687,7 @@ def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: f
     patch_dmap()
     patch_events()
     patch_redrive()
+    patch_statusevents()
     return runner
 
 

@@ -9,7 +9,9 @@ What is in the stack, and why:
 - a least-privilege role each for the state machine, the Batch jobs and (with `@schedule`) the
   schedule, scoped to this flow's job queue(s), job definitions, S3 prefix and state machine;
 - with `@schedule`, an EventBridge rule, or an EventBridge Scheduler schedule when the flow
-  names a time zone (rules have none).
+  names a time zone (rules have none);
+- the run end recorder (emit/run_end.py): a state machine that writes `_run_end.json` for an
+  execution that Step Functions ended, started by a rule on the default bus, with a role each.
 
 Account-specific values (job queue, image, bucket, prefix, code package) are parameters whose
 defaults come from the deployment settings when known. The output is deterministic: the same
@@ -27,6 +29,7 @@ from typing import Any
 
 from sfncompile.conventions.event_format import BUS_ENV
 from sfncompile.conventions.project import deployment_env
+from sfncompile.conventions.run_keys import RUN_END_RECORD
 from sfncompile.emit.cloudformation_events import (
     EVENT_BUS_PARAMETER,
     job_statements,
@@ -36,6 +39,12 @@ from sfncompile.emit.event_rules import trigger_rules
 from sfncompile.emit.jobdef import job_definitions
 from sfncompile.emit.names import deployment_name
 from sfncompile.emit.render import PLACEHOLDER, map_strings, placeholders, substitute
+from sfncompile.emit.run_end import (
+    event_pattern,
+    recorder_definition,
+    recorder_name,
+    rule_name,
+)
 from sfncompile.emit.secrets_policy import secrets_statements
 from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, StepIR
@@ -503,6 +512,49 @@ class _Builder:
         return _role("ecs-tasks.amazonaws.com", f"Batch job role of {self.name}", statements,
                      self.tag_list)
 
+    # the run end recorder (emit/run_end.py) ----------------------------------------------
+
+    def run_end(self) -> dict[str, Any]:
+        """The recorder, the default bus's rule that starts it, and a role each: the
+        recorder may only put `_run_end.json` under this flow's prefix, the rule may only
+        start the recorder."""
+        recorder: dict[str, Any] = {
+            "StateMachineName": recorder_name(self.name),
+            "StateMachineType": "STANDARD",
+            "RoleArn": {"Fn::GetAtt": ["RunEndRecorderRole", "Arn"]},
+            "Definition": recorder_definition(self.flow.name, self.name),
+            "DefinitionSubstitutions": {"S3Bucket": _ref("S3Bucket"),
+                                        "S3KeyPrefix": _ref("S3KeyPrefix")},
+        }
+        rule: dict[str, Any] = {
+            "Name": rule_name(self.name),
+            "Description": f"Records the end of {self.name}'s runs that Step Functions ended",
+            # No EventBusName: Step Functions sends its events to the default bus only.
+            "EventPattern": event_pattern(_ref("StateMachine")),
+            "State": "ENABLED",
+            "Targets": [{"Id": "RunEndRecorder", "Arn": _ref("RunEndRecorder"),
+                         "RoleArn": {"Fn::GetAtt": ["RunEndRuleRole", "Arn"]}}],
+        }
+        if self.tag_list:
+            recorder["Tags"] = self.tag_list
+            rule["Tags"] = self.tag_list
+        return {
+            "RunEndRecorder": {"Type": "AWS::StepFunctions::StateMachine",
+                               "Properties": recorder},
+            "RunEndRecorderRole": _role(
+                "states.amazonaws.com", f"Records the end of {self.name}'s runs",
+                [_statement("RecordRunEnds", ["s3:PutObject"], _arn(
+                    "s3", f"${{S3Bucket}}/{self.flow_prefix}*/{RUN_END_RECORD}",
+                    regional=False))],
+                self.tag_list),
+            "RunEndRule": {"Type": "AWS::Events::Rule", "Properties": rule},
+            "RunEndRuleRole": _role(
+                "events.amazonaws.com", f"Starts the run end recorder of {self.name}",
+                [_statement("StartRecorder", ["states:StartExecution"],
+                            _ref("RunEndRecorder"))],
+                self.tag_list),
+        }
+
     # the schedule -------------------------------------------------------------------------
 
     def schedule(self) -> dict[str, Any]:
@@ -577,6 +629,7 @@ class _Builder:
             resources[logical] = resource
         if self.flow.schedule is not None:
             resources.update(self.schedule())
+        resources.update(self.run_end())
         resources.update(trigger_resources(self.triggers, self.name, _role, _statement,
                                            self.tag_list))
         outputs: dict[str, Any] = {
