@@ -30,7 +30,6 @@ class ParallelFlow(FlowSpec):
         self.sizes = sorted({i.num_nodes for i in inputs})
         self.controls = [i.is_control for i in inputs]
         self.positions = [i.position for i in inputs]
-        self.main_ips = sorted({i.main_ip for i in inputs})
         self.next(self.end)
 
     @step

@@ -22,9 +22,9 @@ _INTERNAL = "is a module of Metaflow's own machinery, which sfncompile does not 
 # Each reason follows the name in a sentence: "metaflow.parallel runs a step as a gang ...".
 UNSUPPORTED: dict[str, str] = {
     # decorators that no backend of sfncompile runs
-    "pytorch_parallel": "runs a step as a gang of PyTorch nodes (multi-node Batch jobs), "
-                        "which sfncompile does not schedule; use a foreach, or start "
-                        "torch.distributed inside one large @batch step",
+    "pytorch_parallel": "runs a step as a gang of PyTorch nodes and sets torch.distributed "
+                        "up, which sfncompile does not; use @parallel and start "
+                        "torch.distributed from current.parallel",
     "airflow_s3_key_sensor": "is an Airflow sensor; use @trigger with an event that the "
                              "object's producer publishes",
     "airflow_external_task_sensor": "is an Airflow sensor; use @trigger_on_finish to start "

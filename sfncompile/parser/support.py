@@ -87,8 +87,8 @@ SUPPORT: dict[str, Support] = {
         "`control_task_id`). Local: N processes started together; AWS: one multi-node Batch "
         "job of N nodes"),
     "pytorch_parallel": Support("step", "refused", "refused",
-                                "multi-node gang scheduling is not supported: use a foreach "
-                                "or one large @batch step"),
+                                "its PyTorch setup is not provided: use @parallel and start "
+                                "torch.distributed from `current.parallel`"),
     "airflow_s3_key_sensor": Support("flow", "refused", "refused",
                                      "an Airflow sensor: use @trigger"),
     "airflow_external_task_sensor": Support("flow", "refused", "refused",

@@ -87,7 +87,7 @@ def wait_for_nodes(storage: Storage, graph: dict[str, Any], run: str, step: str,
     flow, parts = graph["flow"], task.split(".")
     gang, nodes = ".".join(parts[:-2]), parallel_nodes(graph, step)
     waiting = {node_task_id(gang, i) for i in range(1, nodes)}
-    deadline = time.monotonic() + timeout
+    deadline, pause = time.monotonic() + timeout, 0.1
     while waiting:
         for other in sorted(waiting):
             try:
@@ -101,8 +101,9 @@ def wait_for_nodes(storage: Storage, graph: dict[str, Any], run: str, step: str,
         if waiting and time.monotonic() > deadline:
             return (f"node tasks {', '.join(sorted(waiting))} of {step} did not end within "
                     f"{timeout:.0f} s of the main node")
-        if waiting:
-            time.sleep(1.0)
+        if waiting:  # nodes of one job end at about the same time: look soon, then less
+            time.sleep(pause)
+            pause = min(2 * pause, 2.0)
     return None
 
 

@@ -323,9 +323,34 @@ def run_nodes(runner: JobRunner, job: Any) -> tuple[list[str], int, str | None]:
         thread.start()
     for thread in threads:
         thread.join()
+    with open(runner.log_dir / f"{job.job_id}.log", "w", encoding="utf-8") as log:
+        for i in range(len(containers)):  # the job's log: every node's, in node order
+            node_log = runner.log_dir / f"{job.job_id}#{i}.log"
+            text = node_log.read_text(errors="replace") if node_log.exists() else ""
+            log.write(f"[moto_sfn] node {i}\n{text}")
     failed = [(code, reason) for code, reason in results if code != 0]
     code, reason = failed[0] if failed else (0, None)
     return argvs[main] if argvs else [], code, reason
+
+
+def patch_multinode() -> None:
+    """DescribeJobDefinitions shows a multi-node definition's nodeProperties.
+
+    Gap: JobDefinition.describe (batch/models.py:445-465) returns containerProperties and
+    eksProperties only, so a multi-node definition reads as having no containers.
+    Fix: add nodeProperties, as AWS returns them.
+    """
+    from moto.batch.models import JobDefinition
+
+    original = JobDefinition.describe
+
+    def describe(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original(self)
+        if self.node_properties is not None:
+            result["nodeProperties"] = self.node_properties
+        return result
+
+    JobDefinition.describe = describe
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -657,6 +682,7 @@ def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: f
     runner = JobRunner(f"http://{HOST}:{port}", job_log_dir)
     patch_sdk()
     patch_batch(runner)
+    patch_multinode()
     patch_batchfix()
     patch_terminate(runner)
     patch_sync()
