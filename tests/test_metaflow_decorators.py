@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -243,7 +244,7 @@ def test_batch_container_settings_are_metaflows_job_definition() -> None:
 def test_a_parallel_step_is_a_multinode_job_definition() -> None:
     """What AWS Batch requires of a multi-node definition (botocore's RegisterJobDefinition
     shape, and Batch's rules: node properties instead of container properties), and one
-    SubmitJob of it in the ASL, with no ContainerOverrides (a multi-node job takes none)."""
+    SubmitJob of it in the ASL, with node overrides (botocore's SubmitJob shape)."""
     from botocore.session import get_session
     from botocore.validate import validate_parameters
 
@@ -272,10 +273,25 @@ def test_a_parallel_step_is_a_multinode_job_definition() -> None:
     assert states["start"]["Next"] == "train" and states["train"]["Next"] == "join"
     submit = states["train"]["Parameters"]
     assert submit["JobDefinition"] == "${JobDefinition_train}"
-    assert "ContainerOverrides" not in submit
+    assert "ContainerOverrides" not in submit  # refused for a multi-node job: node overrides
+    [node] = submit["NodeOverrides"]["NodePropertyOverrides"]
+    assert node["TargetNodes"] == "0:"
+    assert node["ContainerOverrides"]["ResourceRequirements"] == [
+        {"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "2048"}]
     graph = flow.graph_json()["steps"]
     assert (graph["start"]["num_parallel"], graph["train"]["parallel"]) == (4, True)
     assert "parallel" not in graph["join"] and "num_parallel" not in graph["join"]
+    validate_parameters(_camel(dict(submit, JobDefinition="n-train", Parameters={})),
+                        model.operation_model("SubmitJob").input_shape)
+
+
+def _camel(value: Any) -> Any:
+    """The ASL's PascalCase Batch parameters as botocore names them."""
+    if isinstance(value, dict):
+        return {k[0].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
 
 
 @pytest.mark.slow

@@ -119,8 +119,12 @@ class _Emitter:
             "Parameters": job_params,
         }
         overrides = container_overrides(step)
-        if overrides and step.policies.parallel is None:  # a multi-node job's are in its
-            params["ContainerOverrides"] = overrides      # definition (emit/jobdef.py)
+        if overrides and step.policies.parallel is not None:
+            # A multi-node job takes node overrides (as Metaflow submits it), for every node.
+            params["NodeOverrides"] = {"NodePropertyOverrides": [
+                {"TargetNodes": "0:", "ContainerOverrides": overrides}]}
+        elif overrides:
+            params["ContainerOverrides"] = overrides
         state: State = {"Type": "Task", "Resource": BATCH_SYNC, "Parameters": params}
         if p.timeout_seconds:
             # @timeout limits the step's running time: the runtime stops the step at its

@@ -146,8 +146,8 @@ def job_definitions(flow: FlowIR, *, name: str, image: str, job_role: str | None
 def multinode(definition: dict[str, Any], step: StepIR, nodes: int) -> dict[str, Any]:
     """A @parallel step's definition: a multi-node job of `nodes` nodes, node 0 the main one,
     every node the same container (in Metaflow's two ranges, main and the others). The step's
-    @environment and sizing are in the container: a multi-node job takes no
-    ContainerOverrides, and the ASL passes none."""
+    @environment and sizing are in the container as well as in the ASL's NodeOverrides (a
+    multi-node job takes no ContainerOverrides), so the definition alone runs the step."""
     container = dict(definition.pop("containerProperties"))
     env = {e["name"]: e["value"] for e in container["environment"]}
     env.update(step.policies.environment)

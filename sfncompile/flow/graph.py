@@ -141,7 +141,9 @@ class FlowGraph:
                 node = self.nodes[name]
                 steps[name] = _step_dict(node)
                 out.append(name)
-                if node.type in ("split", "foreach") and node.matching_join:
+                # Metaflow's structure lists a @parallel step's opener and nodes in a line.
+                if (node.type in ("split", "foreach") and node.matching_join
+                        and not node.parallel_foreach):
                     out.append([block(t, node.matching_join, path) for t in node.out_funcs])
                     name = node.matching_join
                 elif node.type == "split-switch":
