@@ -177,6 +177,7 @@ class Policies:
     secrets: SecretsPolicy | None = None
     packages: PackagesIR | None = None  # the step's own @pypi/@conda (see FlowIR.packages_for)
     kubernetes: SourcePos | None = None  # where @kubernetes was written: no AWS backend runs it
+    parallel: SourcePos | None = None  # where @parallel was written: a multi-node step
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,6 +189,9 @@ class StepIR:
     # the order of `cases`; end: none.
     targets: tuple[str, ...] = ()
     foreach_var: str | None = None
+    # `self.next(self.x, num_parallel=N)`: a foreach (kind "foreach", no foreach_var) over the
+    # N nodes of the @parallel step `x`, which runs as one multi-node job.
+    num_parallel: int | None = None
     condition: str | None = None
     cases: tuple[tuple[str, str], ...] = ()  # (arm value, target step)
     policies: Policies = Policies()
@@ -376,10 +380,22 @@ class FlowIR:
                     "environment": dict(s.policies.environment),
                     "max_width": a.max_inline_width.get(s.name),
                     **_services_json(s.policies),
+                    **_parallel_json(s),
                 }
                 for s in a.ordered
             },
         }
+
+
+def _parallel_json(s: StepIR) -> dict[str, Any]:
+    """`num_parallel` of an opener and `parallel` of a @parallel step, only when set (so
+    graphs of flows without them stay byte-identical)."""
+    out: dict[str, Any] = {}
+    if s.num_parallel is not None:
+        out["num_parallel"] = s.num_parallel
+    if s.policies.parallel is not None:
+        out["parallel"] = True
+    return out
 
 
 def _services_json(p: Policies) -> dict[str, Any]:
@@ -443,6 +459,7 @@ class FlowAnalysis:
             s.name: self._inline_cap(s)
             for s in flow.steps
             if s.kind == "foreach" and s.policies.foreach.mode == "inline"
+            and s.num_parallel is None
             and s.name in self.join_of and s.name in self.scope_of
         }
 

@@ -660,7 +660,7 @@ class Simulator:
 
     def _submit_job(self, params: dict[str, Any]) -> Any:
         if set(params) - {"JobName", "JobQueue", "JobDefinition", "Parameters",
-                          "ContainerOverrides", "Timeout"}:
+                          "ContainerOverrides", "NodeOverrides", "Timeout"}:
             raise Unsupported(f"submitJob fields {sorted(params)}")
         job = params.get("Parameters")
         if not isinstance(job, dict) or not all(isinstance(v, str) for v in job.values()):

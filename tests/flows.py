@@ -63,6 +63,8 @@ CASES = [
     Case("split_in_foreach", {}, {"values": [8, 15]}),
     Case("foreach_in_switch", {}, {"result": [6, 8]}),
     Case("foreach_in_switch", {"many": "false"}, {"result": [0]}),
+    Case("parallel", {}, {"values": [10, 11, 12, 13], "nodes": [0, 1, 2, 3], "sizes": [4],
+                          "controls": [True, False, False, False], "positions": [0, 1, 2, 3]}),
     Case("decorators", {"label": "x"}, {"lr": 0.1, "score": 0.9, "label": "x",
                                         "model": {"lr": 0.1}}),
 ]

@@ -31,7 +31,7 @@ INFRA = TEMPLATES / "infra.yaml"
 
 # Flows built with every setting given; `bare` builds get no settings (no parameter defaults).
 FLOWS = ["decorators", "foreach_distributed", "split", "switch", "loop", "foreach_nested",
-         "triggered", "project"]
+         "triggered", "project", "parallel"]
 BARE = ["decorators", "switch"]
 
 QUEUE = "arn:aws:batch:eu-west-1:123456789012:job-queue/sfncompile"

@@ -8,10 +8,12 @@ moto's gaps are bridged by `sfncompile dev-aws` (sfncompile/devaws, see its READ
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from sfncompile import client
 from tests.deployment import Deployment
 from tests.flows import CASES, Case, end_data, run_local
 
@@ -19,10 +21,12 @@ from tests.flows import CASES, Case, end_data, run_local
 # the emulator does not have, and three whose states other shapes here already nest the same
 # way (`split_wide`, a wider `split`; `split_nested`; `switch_in_split` and `split_in_foreach`,
 # a Choice and a Parallel inside a branch and an iteration, as in `switch_arm_split_foreach`
-# and `loop_in_foreach`); the 300-wide local case is replaced by a 100-wide one. The shapes and
+# and `loop_in_foreach`); the 300-wide local case is replaced by a 100-wide one. `parallel`
+# has a test of its own below, which checks its multi-node job as well. The shapes and
 # parameter variants left out run locally and in the ASL simulator (tests/test_local_run.py,
 # tests/test_properties.py), not here, where every Batch job is a process on moto.
-LEFT_OUT = ("decorators", "split_wide", "split_nested", "switch_in_split", "split_in_foreach")
+LEFT_OUT = ("decorators", "split_wide", "split_nested", "switch_in_split", "split_in_foreach",
+            "parallel")
 _ONCE: dict[str, Case] = {}
 for _case in CASES:
     if _case.shape not in LEFT_OUT:
@@ -52,3 +56,39 @@ def end_flow_name(case: Case) -> str:
     from sfncompile.parser import parse_flow
 
     return parse_flow(case.flow_file).name
+
+
+def test_parallel_step_is_one_multinode_job(deployment: Deployment, s3_env: None,
+                                            tmp_path: Path) -> None:
+    """A @parallel step of four nodes is one multi-node Batch job: its definition has the
+    node properties AWS requires, each node runs the task of its node index, and the run's
+    artifacts are a local run's."""
+    case = next(c for c in CASES if c.shape == "parallel")
+    deployment.deploy(case.flow_file)
+    run_id = deployment.trigger(case.flow_file, {})
+    desc = deployment.wait("ParallelFlow", run_id)
+    assert desc["status"] == "SUCCEEDED", (desc, deployment.sfn.job_logs()[-4000:])
+    batch = deployment.sfn.client("batch")
+    jobdef = batch.describe_job_definitions(jobDefinitionName="ParallelFlow-train",
+                                            status="ACTIVE")["jobDefinitions"][-1]
+    assert jobdef["type"] == "multinode" and "containerProperties" not in jobdef
+    nodes = jobdef["nodeProperties"]
+    assert (nodes["numNodes"], nodes["mainNode"]) == (4, 0)
+    assert [r["targetNodes"] for r in nodes["nodeRangeProperties"]] == ["0:0", "1:3"]
+    jobs = [json.loads(p.read_text()) for p in deployment.sfn.job_log_dir.glob("*.json")]
+    assert sum(j["jobName"] == "ParallelFlow-train" for j in jobs) == 1  # one job, four nodes
+    client.set_datastore_root(deployment.root)
+    try:  # every node's task, each of its own node index; node 0 the control task
+        nodes_seen = {t.id: (t["node_index"].data, t["is_control"].data, t["num_nodes"].data)
+                      for t in client.Run(f"ParallelFlow/{run_id}")["train"]}
+        main_ips = {t.id: t["main_ip"].data for t in client.Run(f"ParallelFlow/{run_id}")["train"]}
+    finally:
+        client.set_datastore_root(None)
+    assert nodes_seen == {f"0.{i}.0": (i, i == 0, 4) for i in range(4)}
+    assert {main_ips[f"0.{i}.0"] for i in range(1, 4)} == {"127.0.0.1"}  # AWS Batch's variable
+    remote = end_data(deployment.root, f"ParallelFlow/{run_id}")
+    for name, value in case.expect.items():
+        assert remote[name] == value, name
+    local = run_local(case.flow_file, str(tmp_path / "local"), case.params)
+    assert local.returncode == 0, local.stderr
+    assert remote == end_data(str(tmp_path / "local"), local.stdout.strip().splitlines()[-1])

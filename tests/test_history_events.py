@@ -24,9 +24,11 @@ DOC = ROOT / "docs" / "history-events.md"
 
 
 def foreach_steps(mode: str) -> list[tuple[str, str]]:
+    """The Map steps (a `num_parallel` opener is a foreach with no Map: its width is fixed)."""
     return [(path.name, s.name) for path in golden_dirs()
             for s in golden(path.name).flow.steps
-            if s.kind == "foreach" and s.policies.foreach.mode == mode]
+            if s.kind == "foreach" and s.policies.foreach.mode == mode
+            and s.num_parallel is None]
 
 
 def inline_params() -> list[Any]:

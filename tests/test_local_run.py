@@ -64,3 +64,57 @@ def test_run_takes_parameters_as_metaflow_options(tmp_path: Path) -> None:
     proc = run_local(flow, root, {"label": "given"}, "--alpha", "3", "--learning-rate=0.5")
     assert proc.returncode == 0, proc.stderr
     assert end_data(root, proc.stdout.strip().splitlines()[-1])["seen"] == (3, 0.5, "given")
+
+
+GANG_FLOW = """
+import os, time
+from sfncompile import FlowSpec, current, parallel, step
+
+
+class GangFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.train, num_parallel=3)
+
+    @parallel
+    @step
+    def train(self):
+        # A rendezvous, as torch.distributed's: every node must be up at once.
+        here = os.environ["GANG_DIR"]
+        open(os.path.join(here, str(current.parallel.node_index)), "w").close()
+        deadline = time.monotonic() + 20
+        while len(os.listdir(here)) < current.parallel.num_nodes:
+            assert time.monotonic() < deadline, "the other nodes never started"
+            time.sleep(0.02)
+        self.env = {k: os.environ[k] for k in ("MF_PARALLEL_MAIN_IP", "MF_PARALLEL_NUM_NODES",
+                                               "MF_PARALLEL_NODE_INDEX",
+                                               "MF_PARALLEL_CONTROL_TASK_ID")}
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.envs = [i.env for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_parallel_nodes_start_together_beside_max_workers(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """--max-workers 1 still starts the three nodes of a @parallel step at once, each with
+    Metaflow's MF_PARALLEL_* variables."""
+    flow = tmp_path / "flow.py"
+    flow.write_text(GANG_FLOW)
+    (tmp_path / "gang").mkdir()
+    monkeypatch.setenv("GANG_DIR", str(tmp_path / "gang"))
+    root = str(tmp_path / "root")
+    proc = run_local(flow, root, {}, "--max-workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    envs = end_data(root, proc.stdout.strip().splitlines()[-1])["envs"]
+    assert envs == [{"MF_PARALLEL_MAIN_IP": "127.0.0.1", "MF_PARALLEL_NUM_NODES": "3",
+                     "MF_PARALLEL_NODE_INDEX": str(i), "MF_PARALLEL_CONTROL_TASK_ID": "0.0.0"}
+                    for i in range(3)]

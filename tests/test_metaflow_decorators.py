@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -238,6 +239,59 @@ def test_batch_container_settings_are_metaflows_job_definition() -> None:
     assert "privileged" not in container
     assert train["tags"] == {"owner": "me", "team": "ml"}
     assert "linuxParameters" not in defs["JobDefinition"]["containerProperties"]
+
+
+def test_a_parallel_step_is_a_multinode_job_definition() -> None:
+    """What AWS Batch requires of a multi-node definition (botocore's RegisterJobDefinition
+    shape, and Batch's rules: node properties instead of container properties), and one
+    SubmitJob of it in the ASL, with node overrides (botocore's SubmitJob shape)."""
+    from botocore.session import get_session
+    from botocore.validate import validate_parameters
+
+    from sfncompile.emit import compile_asl
+
+    flow = parse_flow(GOLDEN / "parallel" / "flow.py")
+    env = {"SFNCOMPILE_DATASTORE_ROOT": "s3://b/p"}
+    defs = job_definitions(flow, name="n", image="img", job_role="arn:role", environment=env,
+                           tags={})
+    train = defs["JobDefinition_train"]
+    model = get_session().get_service_model("batch")
+    validate_parameters(train, model.operation_model("RegisterJobDefinition").input_shape)
+    assert train["type"] == "multinode" and "containerProperties" not in train
+    nodes = train["nodeProperties"]
+    assert (nodes["numNodes"], nodes["mainNode"]) == (4, 0)
+    assert [r["targetNodes"] for r in nodes["nodeRangeProperties"]] == ["0:0", "1:3"]
+    container = nodes["nodeRangeProperties"][1]["container"]
+    assert container == nodes["nodeRangeProperties"][0]["container"]
+    assert container["command"] == defs["JobDefinition"]["containerProperties"]["command"]
+    assert container["resourceRequirements"] == [{"type": "VCPU", "value": "1"},
+                                                 {"type": "MEMORY", "value": "2048"}]
+    assert {"name": "SFNCOMPILE_DATASTORE_ROOT", "value": "s3://b/p"} in container["environment"]
+    states = compile_asl(flow)["States"]
+    assert [n for n, st in states.items() if st.get("Resource", "").startswith(
+        "arn:aws:states:::batch:submitJob")] == ["start", "train", "join", "end"]
+    assert states["start"]["Next"] == "train" and states["train"]["Next"] == "join"
+    submit = states["train"]["Parameters"]
+    assert submit["JobDefinition"] == "${JobDefinition_train}"
+    assert "ContainerOverrides" not in submit  # refused for a multi-node job: node overrides
+    [node] = submit["NodeOverrides"]["NodePropertyOverrides"]
+    assert node["TargetNodes"] == "0:"
+    assert node["ContainerOverrides"]["ResourceRequirements"] == [
+        {"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "2048"}]
+    graph = flow.graph_json()["steps"]
+    assert (graph["start"]["num_parallel"], graph["train"]["parallel"]) == (4, True)
+    assert "parallel" not in graph["join"] and "num_parallel" not in graph["join"]
+    validate_parameters(_camel(dict(submit, JobDefinition="n-train", Parameters={})),
+                        model.operation_model("SubmitJob").input_shape)
+
+
+def _camel(value: Any) -> Any:
+    """The ASL's PascalCase Batch parameters as botocore names them."""
+    if isinstance(value, dict):
+        return {k[0].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
 
 
 @pytest.mark.slow

@@ -68,13 +68,14 @@ def test_metaflows_submodules_resolve_with_their_names() -> None:
 
 def test_a_placeholder_is_refused_where_it_is_used() -> None:
     with metaflow_alias.resolving():
-        from metaflow import inspect_spin, parallel
+        from metaflow import inspect_spin, pytorch_parallel
 
         line = sys._getframe().f_lineno + 2
         with pytest.raises(NotSupportedError) as caught:
-            parallel(lambda f: f)
+            pytorch_parallel(lambda f: f)
         assert str(caught.value).startswith(f"{__file__}:{line}:")
-        assert "metaflow.parallel runs a step as a gang of nodes" in str(caught.value)
+        assert "metaflow.pytorch_parallel runs a step as a gang of PyTorch nodes" in str(
+            caught.value)
         with pytest.raises(NotSupportedError, match="inspects a `spin` run"):
             inspect_spin.steps  # noqa: B018
         with pytest.raises(NotSupportedError):
@@ -171,7 +172,7 @@ BODY = """
         @step
         def refused(self):
             import metaflow as mf
-            getattr(mf, "par" + "allel")(self)
+            getattr(mf, "pytorch_par" + "allel")(self)
             self.next(self.end)
 
         @step
@@ -260,10 +261,11 @@ def test_an_unsupported_name_fails_the_task_that_uses_it_saying_where(
     refusal = all_names_run["refusal"]
     flow = all_names_run["flow"]
     line = next(i for i, text in enumerate(flow.read_text().splitlines(), 1)
-                if '"par" + "allel"' in text)
+                if '"pytorch_par" + "allel"' in text)
     assert refusal.type == "sfncompile.flow.unsupported.NotSupportedError"
     assert refusal.exception.startswith(f"{flow}:{line}:")
-    assert "metaflow.parallel runs a step as a gang of nodes" in refusal.exception
+    assert "metaflow.pytorch_parallel runs a step as a gang of PyTorch nodes" in \
+        refusal.exception
 
 
 @pytest.mark.slow

@@ -249,3 +249,41 @@ def test_concurrent_sync_polls_keep_job_environment_stable(
         assert env.pop("AWS_BATCH_JOB_ID")
         # MANAGED_BY_AWS: added by moto's engine to ContainerOverrides, as AWS does.
         assert env == {"COLOR": "blue", "X": x, "MANAGED_BY_AWS": "STARTED_BY_STEP_FUNCTIONS"}
+
+
+# Prints what AWS Batch tells a node of a multi-node job; node 2 fails when asked to.
+NODE = r"""
+import os, sys
+names = ("AWS_BATCH_JOB_NODE_INDEX", "AWS_BATCH_JOB_NUM_NODES", "AWS_BATCH_JOB_MAIN_NODE_INDEX",
+         "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS")
+print(*[os.environ.get(n) for n in names], os.environ.get("ROLE"), sys.argv[1])
+sys.exit(5 if sys.argv[1] == "fail" and os.environ["AWS_BATCH_JOB_NODE_INDEX"] == "2" else 0)
+"""
+
+
+def test_multinode_job_runs_every_node_and_fails_with_one(sfn_endpoint: SfnEndpoint,
+                                                          queue: str) -> None:
+    name = f"jd-{uuid.uuid4().hex[:10]}"
+
+    def container(role: str) -> dict[str, Any]:
+        return {"image": "not-used-locally", "command": ["python3", "-c", NODE, "Ref::mode"],
+                "environment": [{"name": "ROLE", "value": role}],
+                "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                         {"type": "MEMORY", "value": "512"}]}
+
+    batch = sfn_endpoint.client("batch")
+    batch.register_job_definition(jobDefinitionName=name, type="multinode", nodeProperties={
+        "numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
+            {"targetNodes": "0:0", "container": container("main")},
+            {"targetNodes": "1:", "container": container("worker")}]})
+    [described] = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"]
+    assert described["nodeProperties"]["numNodes"] == 3
+    ok, bad = (sfn_endpoint.execute({"StartAt": "gang", "States": {
+        "gang": batch_task(queue, name, {"mode": mode}, End=True)}}) for mode in ("ok", "fail"))
+    assert ok.status == "SUCCEEDED", explain(sfn_endpoint, ok)
+    [job_id] = job_ids(ok)
+    assert [sfn_endpoint.job_log(f"{job_id}#{i}") for i in range(3)] == [
+        "0 3 0 None main ok\n", "1 3 0 127.0.0.1 worker ok\n", "2 3 0 127.0.0.1 worker ok\n"]
+    assert bad.status == "FAILED" and bad.error == "States.TaskFailed", explain(sfn_endpoint, bad)
+    cause = json.loads(bad.events_of("TaskFailed")[0]["taskFailedEventDetails"]["cause"])
+    assert cause["StatusReason"] == "Essential container in task exited (5)"

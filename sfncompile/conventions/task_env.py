@@ -14,3 +14,15 @@ def driven_locally(environ: dict[str, str] | None = None) -> bool:
     import os
 
     return (os.environ if environ is None else environ).get(LOCAL_DRIVER_ENV) == "1"
+
+# A @parallel step's nodes. AWS Batch sets these on every node of a multi-node job (the main
+# node's own address is not among them: it is the main node).
+BATCH_NODE_INDEX_ENV = "AWS_BATCH_JOB_NODE_INDEX"
+BATCH_NUM_NODES_ENV = "AWS_BATCH_JOB_NUM_NODES"
+BATCH_MAIN_IP_ENV = "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"
+# What the runtime sets for a node's step, with Metaflow's names: `current.parallel` reads them,
+# and so does what the step starts (torchrun, mpirun, ...).
+PARALLEL_MAIN_IP_ENV = "MF_PARALLEL_MAIN_IP"
+PARALLEL_NUM_NODES_ENV = "MF_PARALLEL_NUM_NODES"
+PARALLEL_NODE_INDEX_ENV = "MF_PARALLEL_NODE_INDEX"
+PARALLEL_CONTROL_TASK_ENV = "MF_PARALLEL_CONTROL_TASK_ID"

@@ -18,8 +18,8 @@ from sfncompile.conventions.task_env import DATASTORE_ENV, LOCAL_DRIVER_ENV, ORI
 from sfncompile.deploy.aws import AwsClients
 from sfncompile.deploy.config import Config
 from sfncompile.deploy.deployer import Deployer, Schedule, prepare, workdir
-from sfncompile.emit.asl import attempt_duration, resource_requirements
-from sfncompile.emit.jobdef import needs_own_definition
+from sfncompile.emit.asl import attempt_duration
+from sfncompile.emit.jobdef import needs_own_definition, resource_requirements
 from sfncompile.emit.names import job_definition_placeholder, job_name
 from sfncompile.ir import FlowIR, StepIR
 

@@ -575,8 +575,13 @@ def _same_logging(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 def _same_job_definition(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
     def norm(d: dict[str, Any]) -> dict[str, Any]:
-        c = d.get("containerProperties", {})
+        nodes = d.get("nodeProperties") or {}  # a @parallel step's: every node's container
+        ranges = nodes.get("nodeRangeProperties") or [{}]
+        c = d.get("containerProperties") or ranges[0].get("container", {})
         return {
+            "type": d.get("type") or "container",
+            "nodes": [nodes.get("numNodes"), nodes.get("mainNode"),
+                      [r.get("targetNodes") for r in ranges]],
             "image": c.get("image"),
             "command": c.get("command"),
             "jobRoleArn": c.get("jobRoleArn"),

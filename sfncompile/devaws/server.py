@@ -162,7 +162,7 @@ class JobRunner:
         self._by_job: dict[str, subprocess.Popen[bytes]] = {}  # job id -> its live process
         self._lock = threading.Lock()
 
-    def environment(self, job: Any) -> dict[str, str]:
+    def environment(self, job: Any, props: dict[str, Any] | None = None) -> dict[str, str]:
         """The job process's environment, each layer overriding the one before.
 
         1. the server's environment without AWS_* and MOTO_* variables (so no profile, token,
@@ -182,7 +182,8 @@ class JobRunner:
             AWS_REGION=region,
             AWS_DEFAULT_REGION=region,
         )
-        props = job.job_definition.container_properties or {}
+        if props is None:
+            props = job.job_definition.container_properties or {}
         for item in props.get("environment", []):
             env[item["name"]] = item["value"]
         for item in job.container_overrides.get("environment", []):
@@ -206,11 +207,14 @@ class JobRunner:
         reason: str | None = "dev-aws error"
         log_path = self.log_dir / f"{job.job_id}.log"
         try:
-            props = job.job_definition.container_properties or {}
-            command = job.container_overrides.get("command") or props.get("command") or []
-            argv = substitute_refs(list(command), job.parameters)
-            code, reason = self._execute(argv, self.environment(job), log_path,
-                                         job._get_attempt_duration(), job.job_id)
+            if job.job_definition.type == "multinode":
+                argv, code, reason = run_nodes(self, job)
+            else:
+                props = job.job_definition.container_properties or {}
+                command = job.container_overrides.get("command") or props.get("command") or []
+                argv = substitute_refs(list(command), job.parameters)
+                code, reason = self._execute(argv, self.environment(job), log_path,
+                                             job._get_attempt_duration(), job.job_id)
             if job.stop and job.job_stopped_reason:  # TerminateJob killed it: keep its reason
                 reason = job.job_stopped_reason
         except Exception as ex:  # never leave a job RUNNING: the execution would hang
@@ -264,9 +268,9 @@ class JobRunner:
 
     def kill_job(self, job_id: str) -> None:
         """Kill one job's process (and its children), if it is running."""
-        with self._lock:
-            proc = self._by_job.get(job_id)
-        if proc is not None:
+        with self._lock:  # a multi-node job's nodes are `<job id>#<node index>`, as on AWS
+            procs = [p for j, p in self._by_job.items() if j.partition("#")[0] == job_id]
+        for proc in procs:
             _kill_group(proc)
 
     def kill_all(self) -> None:
@@ -276,6 +280,86 @@ class JobRunner:
         for proc, workdir in live:
             _kill_group(proc)
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------- multinode
+def node_containers(props: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each node's container, from a multi-node definition's node ranges (`a:b`, `a:`, `:b`,
+    `a`), the later range winning where two overlap."""
+    nodes = int(props["numNodes"])
+    out: list[dict[str, Any]] = [{} for _ in range(nodes)]
+    for node_range in props.get("nodeRangeProperties", []):
+        first, sep, last = str(node_range["targetNodes"]).partition(":")
+        low = int(first or 0)
+        high = (int(last) if last else nodes - 1) if sep else low
+        for i in range(low, min(high, nodes - 1) + 1):
+            out[i] = node_range.get("container") or {}
+    return out
+
+
+def run_nodes(runner: JobRunner, job: Any) -> tuple[list[str], int, str | None]:
+    """A multi-node job: each node's command as its own process, all at once, with the
+    variables AWS Batch sets on a node (the main node's address is 127.0.0.1, and the main
+    node is not given it, as on AWS). Logs go to `<job id>#<node>.log`. The job succeeds
+    when every node does; else the first failed node's exit code and reason are the job's.
+
+    Gap: batch_simple (batch_simple/models.py:116-138) runs nothing, and a multi-node
+    definition has no containerProperties for the `batch` patch to read.
+    """
+    props = job.job_definition.node_properties or {}
+    main = int(props.get("mainNode", 0))
+    containers = node_containers(props)
+    results: list[tuple[int, str | None]] = [(1, "not started")] * len(containers)
+    argvs: list[list[str]] = []
+    threads = []
+    for i, container in enumerate(containers):
+        argv = substitute_refs(list(container.get("command") or []), job.parameters)
+        argvs.append(argv)
+        env = runner.environment(job, container)
+        env.update(AWS_BATCH_JOB_NODE_INDEX=str(i), AWS_BATCH_JOB_NUM_NODES=str(len(containers)),
+                   AWS_BATCH_JOB_MAIN_NODE_INDEX=str(main))
+        if i != main:
+            env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = "127.0.0.1"
+        node_id = f"{job.job_id}#{i}"
+
+        def run(i: int = i, argv: list[str] = argv, env: dict[str, str] = env,
+                node_id: str = node_id) -> None:
+            results[i] = runner._execute(argv, env, runner.log_dir / f"{node_id}.log",
+                                         job._get_attempt_duration(), node_id)
+
+        threads.append(threading.Thread(target=run, name=f"job-{node_id}", daemon=True))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with open(runner.log_dir / f"{job.job_id}.log", "w", encoding="utf-8") as log:
+        for i in range(len(containers)):  # the job's log: every node's, in node order
+            node_log = runner.log_dir / f"{job.job_id}#{i}.log"
+            text = node_log.read_text(errors="replace") if node_log.exists() else ""
+            log.write(f"[moto_sfn] node {i}\n{text}")
+    failed = [(code, reason) for code, reason in results if code != 0]
+    code, reason = failed[0] if failed else (0, None)
+    return argvs[main] if argvs else [], code, reason
+
+
+def patch_multinode() -> None:
+    """DescribeJobDefinitions shows a multi-node definition's nodeProperties.
+
+    Gap: JobDefinition.describe (batch/models.py:445-465) returns containerProperties and
+    eksProperties only, so a multi-node definition reads as having no containers.
+    Fix: add nodeProperties, as AWS returns them.
+    """
+    from moto.batch.models import JobDefinition
+
+    original = JobDefinition.describe
+
+    def describe(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original(self)
+        if self.node_properties is not None:
+            result["nodeProperties"] = self.node_properties
+        return result
+
+    JobDefinition.describe = describe
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -679,6 +763,7 @@ def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: f
     runner = JobRunner(f"http://{HOST}:{port}", job_log_dir)
     patch_sdk()
     patch_batch(runner)
+    patch_multinode()
     patch_batchfix()
     patch_terminate(runner)
     patch_sync()

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.emit import names
-from sfncompile.emit.jobdef import needs_own_definition
+from sfncompile.emit.jobdef import needs_own_definition, resource_requirements
 from sfncompile.emit.render import is_short, literal
-from sfncompile.ir import FlowAnalysis, FlowIR, Resources, StepIR
+from sfncompile.ir import FlowAnalysis, FlowIR, StepIR
 
 State = dict[str, Any]
 States = dict[str, State]
@@ -119,7 +119,11 @@ class _Emitter:
             "Parameters": job_params,
         }
         overrides = container_overrides(step)
-        if overrides:
+        if overrides and step.policies.parallel is not None:
+            # A multi-node job takes node overrides (as Metaflow submits it), for every node.
+            params["NodeOverrides"] = {"NodePropertyOverrides": [
+                {"TargetNodes": "0:", "ContainerOverrides": overrides}]}
+        elif overrides:
             params["ContainerOverrides"] = overrides
         state: State = {"Type": "Task", "Resource": BATCH_SYNC, "Parameters": params}
         if p.timeout_seconds:
@@ -245,18 +249,6 @@ def container_overrides(step: StepIR) -> dict[str, Any]:
     return overrides
 
 
-def resource_requirements(r: Resources) -> list[dict[str, str]]:
-    out = []
-    if r.cpu is not None:
-        cpu = int(r.cpu) if float(r.cpu).is_integer() else r.cpu
-        out.append({"Type": "VCPU", "Value": str(cpu)})
-    if r.memory is not None:
-        out.append({"Type": "MEMORY", "Value": str(r.memory)})
-    if r.gpu:
-        out.append({"Type": "GPU", "Value": str(r.gpu)})
-    return out
-
-
 # -- one function per step kind ---------------------------------------------------------------
 
 
@@ -287,6 +279,8 @@ def _split(e: _Emitter, step: StepIR, stop: str | None) -> States:
 
 
 def _foreach(e: _Emitter, step: StepIR, stop: str | None) -> States:
+    if step.num_parallel is not None:
+        return _parallel(e, step, stop)
     join = e.a.join_of[step.name]
     opts = step.policies.foreach
     map_name = names.state(step.name, "foreach")
@@ -321,6 +315,17 @@ def _foreach(e: _Emitter, step: StepIR, stop: str | None) -> States:
     state["ResultPath"] = "$.ctl"
     out[map_name] = e.goto(state, join, stop)
     return out
+
+
+def _parallel(e: _Emitter, step: StepIR, stop: str | None) -> States:
+    """`self.next(self.x, num_parallel=N)`: no Map. The @parallel step `x` is one Batch task,
+    a multi-node job of N nodes, given this step's task id: each node runs the task of its
+    node index (runtime/lineage.py), and the join that follows gathers them, as a foreach's."""
+    body = e.a.by_name[step.targets[0]]
+    join = e.a.join_of[step.name]
+    return {names.state(step.name): _with_next(e.task(step), names.state(body.name)),
+            names.state(body.name): e.goto(e.task(body), join, stop),
+            **e.caught(body, join, stop)}
 
 
 def _switch(e: _Emitter, step: StepIR, stop: str | None) -> States:

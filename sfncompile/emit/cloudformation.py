@@ -247,11 +247,11 @@ def _logical_id(prefix: str, step: str, taken: set[str]) -> str:
 
 
 def _needs_ec2(step: StepIR) -> bool:
-    """Fargate has no GPUs, shared memory, tmpfs, devices, host volumes or privileged mode:
-    such a job definition is EC2 only."""
+    """Fargate has no GPUs, shared memory, tmpfs, devices, host volumes, privileged mode or
+    multi-node jobs (@parallel): such a job definition is EC2 only."""
     r, b = step.policies.resources, step.policies.batch
     return bool(r.gpu or r.shared_memory or b.use_tmpfs or b.tmpfs_size or b.inferentia
-                or b.efa or b.host_volumes or b.privileged)
+                or b.efa or b.host_volumes or b.privileged or step.policies.parallel)
 
 
 def _queue_arn(queue: str) -> Any:

@@ -9,6 +9,8 @@ def _edges(step: StepIR) -> list[tuple[str, str]]:
     """(target, label) for each outgoing edge."""
     if step.kind == "switch":
         return [(target, f"{step.condition} = {value}") for value, target in step.cases]
+    if step.num_parallel is not None:
+        return [(step.targets[0], f"num_parallel={step.num_parallel}")]
     if step.kind == "foreach":
         return [(step.targets[0], f"foreach {step.foreach_var}")]
     return [(t, "") for t in step.targets]

@@ -9,7 +9,7 @@ from typing import Any
 
 from sfncompile.conventions.bootstrap import BOOTSTRAP
 from sfncompile.emit.names import job_definition_placeholder
-from sfncompile.ir import FlowIR, StepIR
+from sfncompile.ir import FlowIR, Resources, StepIR
 
 DEFAULT_VCPU = "1"
 DEFAULT_MEMORY = "4096"
@@ -24,7 +24,16 @@ COMMAND = ["python3", "-c", BOOTSTRAP, "--step", "Ref::step", "--run", "Ref::run
 def needs_own_definition(step: StepIR) -> bool:
     p = step.policies
     return bool(p.batch.image or p.batch.iam_role or p.resources.shared_memory
-                or container_settings(step, fargate=False) or p.batch.tags)
+                or container_settings(step, fargate=False) or p.batch.tags
+                or p.parallel is not None)
+
+
+def parallel_nodes(flow: FlowIR, step: StepIR) -> int | None:
+    """The number of nodes of a @parallel step (from the `num_parallel` that leads to it)."""
+    if step.policies.parallel is None:
+        return None
+    return next((flow.step(p).num_parallel for p in flow.analysis.parents[step.name]
+                 if flow.step(p).num_parallel is not None), None)
 
 
 def container_settings(step: StepIR, fargate: bool) -> dict[str, Any]:
@@ -108,6 +117,8 @@ def fargate_problems(flow: FlowIR) -> list[str]:
         if b.inferentia or b.efa or b.privileged or b.host_volumes:
             problems.append(f"step {step.name!r} asks for devices, host volumes or "
                             "privileged mode")
+        if step.policies.parallel is not None:
+            problems.append(f"step {step.name!r} is @parallel (multi-node jobs run on EC2 only)")
     return problems
 
 
@@ -126,6 +137,44 @@ def job_definitions(flow: FlowIR, *, name: str, image: str, job_role: str | None
                                    step_environment(step, environment),
                                    {**dict(p.batch.tags), **tags}, fargate,
                                    container_settings(step, fargate=fargate is not None))
+            nodes = parallel_nodes(flow, step)
+            if nodes is not None:
+                out[key] = multinode(out[key], step, nodes)
+    return out
+
+
+def multinode(definition: dict[str, Any], step: StepIR, nodes: int) -> dict[str, Any]:
+    """A @parallel step's definition: a multi-node job of `nodes` nodes, node 0 the main one,
+    every node the same container (in Metaflow's two ranges, main and the others). The step's
+    @environment and sizing are in the container as well as in the ASL's NodeOverrides (a
+    multi-node job takes no ContainerOverrides), so the definition alone runs the step."""
+    container = dict(definition.pop("containerProperties"))
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    env.update(step.policies.environment)
+    container["environment"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    sizing = {r["type"]: r["value"] for r in container["resourceRequirements"]}
+    sizing.update({r["Type"]: r["Value"] for r in resource_requirements(step.policies.resources)})
+    container["resourceRequirements"] = [{"type": k, "value": v} for k, v in sizing.items()]
+    ranges = [{"targetNodes": "0:0", "container": container}]
+    if nodes > 1:
+        ranges.append({"targetNodes": f"1:{nodes - 1}", "container": container})
+    definition["type"] = "multinode"
+    definition["nodeProperties"] = {"numNodes": nodes, "mainNode": 0,
+                                    "nodeRangeProperties": ranges}
+    return definition
+
+
+def resource_requirements(r: Resources) -> list[dict[str, str]]:
+    """A step's sizing as Batch's ResourceRequirements (VCPU, MEMORY, GPU), as the ASL's
+    ContainerOverrides give them."""
+    out = []
+    if r.cpu is not None:
+        cpu = int(r.cpu) if float(r.cpu).is_integer() else r.cpu
+        out.append({"Type": "VCPU", "Value": str(cpu)})
+    if r.memory is not None:
+        out.append({"Type": "MEMORY", "Value": str(r.memory)})
+    if r.gpu:
+        out.append({"Type": "GPU", "Value": str(r.gpu)})
     return out
 
 

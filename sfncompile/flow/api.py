@@ -110,6 +110,8 @@ conda = _marker("conda")
 pypi_base = _marker("pypi_base")
 conda_base = _marker("conda_base")
 kubernetes = _marker("kubernetes")
+# A multi-node step (`self.next(self.x, num_parallel=N)`): the runtime sets current.parallel.
+parallel = _marker("parallel")
 exit_hook = _marker("exit_hook")
 # Flow decorators about events and projects: deploy reads them from the IR, not from here.
 trigger = _marker("trigger")

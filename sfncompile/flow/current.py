@@ -7,11 +7,16 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sfncompile.conventions.project import user_name
+from sfncompile.conventions.task_env import (
+    PARALLEL_CONTROL_TASK_ENV,
+    PARALLEL_MAIN_IP_ENV,
+    PARALLEL_NODE_INDEX_ENV,
+    PARALLEL_NUM_NODES_ENV,
+)
 
 
 class Parallel(NamedTuple):
-    """`current.parallel`: Metaflow's fields. sfncompile has no @parallel (multi-node) steps,
-    so every step is a single node: Metaflow's values for one."""
+    """`current.parallel`: Metaflow's fields, with its values for a single node by default."""
 
     main_ip: str = "127.0.0.1"
     num_nodes: int = 1
@@ -107,7 +112,13 @@ class Current:
 
     @property
     def parallel(self) -> Parallel:
-        return Parallel()
+        """Metaflow's fields, read from what the runtime sets for a @parallel step's node
+        (and a single node's values elsewhere)."""
+        env = os.environ
+        return Parallel(main_ip=env.get(PARALLEL_MAIN_IP_ENV, "127.0.0.1"),
+                        num_nodes=int(env.get(PARALLEL_NUM_NODES_ENV, "1")),
+                        node_index=int(env.get(PARALLEL_NODE_INDEX_ENV, "0")),
+                        control_task_id=env.get(PARALLEL_CONTROL_TASK_ENV))
 
     @property
     def tags(self) -> set[str]:

@@ -119,6 +119,7 @@ class Transition:
     condition: str | None = None
     cases: dict[str, str] = field(default_factory=dict)  # arm key as text -> step
     keys: tuple[Any, ...] = ()  # the arm keys as self.next got them (str, int, float, bool)
+    num_parallel: int | None = None  # the nodes of a @parallel step
 
 
 @dataclass
@@ -267,7 +268,7 @@ class FlowSpec:
     # -- transitions --------------------------------------------------------------------------
 
     def next(self, *targets: Any, foreach: str | None = None,
-             condition: str | None = None) -> None:
+             condition: str | None = None, num_parallel: int | None = None) -> None:
         binding = self._sfn
         if binding.transition is not None:
             raise RuntimeError(f"step {binding.step!r} called self.next more than once")
@@ -279,7 +280,7 @@ class FlowSpec:
             names = tuple(dict.fromkeys(cases.values()))
         else:
             names = tuple(_step_name(t) for t in targets)
-        binding.transition = Transition(names, foreach, condition, cases, keys)
+        binding.transition = Transition(names, foreach, condition, cases, keys, num_parallel)
 
     # -- joins --------------------------------------------------------------------------------
 

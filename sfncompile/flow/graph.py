@@ -44,8 +44,11 @@ class DAGNode:
         self.condition: str | None = info["condition"]
         self.switch_cases: dict[str, str] = dict(info["cases"])
         self.num_args = 2 if info["is_join"] else 1
-        self.parallel_step = self.parallel_foreach = False
-        self.num_parallel = 0
+        # Metaflow's @parallel: the step is one (`parallel_step`), or it goes to one with
+        # self.next(num_parallel=N) (`parallel_foreach`, a foreach over the nodes).
+        self.parallel_step = bool(info.get("parallel"))
+        self.parallel_foreach = info.get("num_parallel") is not None
+        self.num_parallel = int(info.get("num_parallel") or 0)
         self.func_lineno, self.source_file = _where(func)
         self.doc = inspect.cleandoc(getattr(func, "__doc__", None) or "")
         self.decorators = _decorators(func)
@@ -138,7 +141,9 @@ class FlowGraph:
                 node = self.nodes[name]
                 steps[name] = _step_dict(node)
                 out.append(name)
-                if node.type in ("split", "foreach") and node.matching_join:
+                # Metaflow's structure lists a @parallel step's opener and nodes in a line.
+                if (node.type in ("split", "foreach") and node.matching_join
+                        and not node.parallel_foreach):
                     out.append([block(t, node.matching_join, path) for t in node.out_funcs])
                     name = node.matching_join
                 elif node.type == "split-switch":
@@ -178,7 +183,7 @@ def graph_info(graph: FlowGraph, spec: dict[str, Any], cls: type,
 
 
 def _step_dict(node: DAGNode) -> dict[str, Any]:
-    kind = _INFO_TYPES.get(node.type, node.type)
+    kind = "split-parallel" if node.parallel_foreach else _INFO_TYPES.get(node.type, node.type)
     out: dict[str, Any] = {
         "name": node.name, "type": kind, "line": node.func_lineno,
         "source_file": node.source_file, "doc": node.doc,
@@ -187,6 +192,8 @@ def _step_dict(node: DAGNode) -> dict[str, Any]:
     }
     if kind == "split-foreach":
         out["foreach_artifact"] = node.foreach_param
+    elif kind == "split-parallel":
+        out["num_parallel"] = node.num_parallel
     elif kind == "split-switch":
         out["condition"] = node.condition
         out["switch_cases"] = dict(node.switch_cases)

@@ -39,8 +39,9 @@ LAZY_EXPORTS: dict[str, str] = {
 FLOW_API: dict[str, str] = {
     **dict.fromkeys(["JSONType", "JSONTypeClass", "Parameter", "batch", "card", "catch", "conda",
                      "conda_base", "environment", "exit_hook", "foreach_options", "kubernetes",
-                     "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
-                     "step", "timeout", "trigger", "trigger_on_finish"], "sfncompile.flow.api"),
+                     "parallel", "project", "pypi", "pypi_base", "resources", "retry",
+                     "schedule", "secrets", "step", "timeout", "trigger", "trigger_on_finish"],
+                    "sfncompile.flow.api"),
     "current": "sfncompile.flow.current",
     "FlowSpec": "sfncompile.flow.flowspec",
     **dict.fromkeys(["Config", "ConfigValue", "IncludeFile", "config_expr"],

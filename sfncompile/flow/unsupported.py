@@ -1,10 +1,10 @@
 """Metaflow's names that sfncompile does not provide, and why: importable, refused where used.
 
-A flow written for Metaflow may import them (Metaflow's own test flows import `parallel` and
-the mutators whether they use them or not), so `from metaflow import X` never fails for a name
-of Metaflow 2.19. The parser reports each use at its `path:line:col` when the flow is built;
-at run time the name is a placeholder that raises a clear error, with the place of the use,
-when it is called, subclassed or read.
+A flow written for Metaflow may import them (Metaflow's own test flows import
+`pytorch_parallel` and the mutators whether they use them or not), so `from metaflow import X`
+never fails for a name of Metaflow 2.19. The parser reports each use at its `path:line:col`
+when the flow is built; at run time the name is a placeholder that raises a clear error,
+with the place of the use, when it is called, subclassed or read.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ _INTERNAL = "is a module of Metaflow's own machinery, which sfncompile does not 
 # Each reason follows the name in a sentence: "metaflow.parallel runs a step as a gang ...".
 UNSUPPORTED: dict[str, str] = {
     # decorators that no backend of sfncompile runs
-    "parallel": "runs a step as a gang of nodes (multi-node Batch jobs), which sfncompile "
-                "does not schedule; use a foreach to spread work over tasks",
-    "pytorch_parallel": "runs a step as a gang of PyTorch nodes (multi-node Batch jobs), "
-                        "which sfncompile does not schedule; use a foreach, or start "
-                        "torch.distributed inside one large @batch step",
+    "pytorch_parallel": "runs a step as a gang of PyTorch nodes and sets torch.distributed "
+                        "up, which sfncompile does not; use @parallel and start "
+                        "torch.distributed from current.parallel",
     "airflow_s3_key_sensor": "is an Airflow sensor; use @trigger with an event that the "
                              "object's producer publishes",
     "airflow_external_task_sensor": "is an Airflow sensor; use @trigger_on_finish to start "

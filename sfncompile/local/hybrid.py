@@ -49,8 +49,10 @@ class LocalRunner(Protocol):
 
 
 def runs_on_batch(step: StepIR) -> bool:
-    """Whether a local run (with an S3 datastore) sends this step's tasks to AWS Batch."""
-    return step.policies.batch.requested
+    """Whether a local run (with an S3 datastore) sends this step's tasks to AWS Batch. The
+    nodes of a @parallel step run here: a task of the local runner is one node, a job of
+    its multi-node definition would be all of them."""
+    return step.policies.batch.requested and step.policies.parallel is None
 
 
 class RemoteSteps:
@@ -157,7 +159,8 @@ def plan_remote_steps(flow: FlowIR, flow_file: Path, root: str, say: Callable[[s
     """The @batch steps of a run (all of them with `every_step`: `run --with batch`) that go to
     AWS Batch, ready to submit; None when every step runs locally (saying why, when some step
     asked for Batch)."""
-    steps = [s.name for s in flow.analysis.ordered if every_step or runs_on_batch(s)]
+    steps = [s.name for s in flow.analysis.ordered
+             if runs_on_batch(s) or (every_step and s.policies.parallel is None)]
     if not steps:
         return None
     which = f"@batch step{'s' if len(steps) > 1 else ''} {', '.join(steps)}"

@@ -282,7 +282,10 @@ class LocalRunner:
         self.progress.queued(first)
         ready: deque[Launch] = deque([(first, 0, None)])
         running: dict[Future[Outcome], Key] = {}
-        with ThreadPoolExecutor(self.max_workers) as pool:
+        # The nodes of a @parallel step start together, beside --max-workers: a gang whose
+        # nodes wait for each other (torch.distributed, MPI) would wait forever in a queue.
+        gang = max((info.get("num_parallel") or 1 for info in self.steps.values()), default=1)
+        with ThreadPoolExecutor(self.max_workers + gang) as pool:
             try:
                 self._walk(pool, ready, running, tmp, result)
             except BaseException:
@@ -301,7 +304,8 @@ class LocalRunner:
         while ready or running or waiting:
             while waiting and waiting[0][0] <= time.monotonic():
                 ready.appendleft(heapq.heappop(waiting)[2])
-            while ready and len(running) < self.max_workers and not result.failed:
+            while ready and not result.failed and (len(running) < self.max_workers
+                                                   or self.steps[ready[0][0][0]].get("parallel")):
                 key, attempt, caught = ready.popleft()
                 if attempt == 0 and self.clone is not None and self.clone(key):
                     self.progress.cloned(key)

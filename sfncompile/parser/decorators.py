@@ -229,6 +229,8 @@ STEP_DECORATORS: dict[str, dict[str, Arg]] = {
     },
     "pypi": _PACKAGE_ARGS,
     "conda": {**_PACKAGE_ARGS, "libraries": Arg(_DICT, _packages, default={})},
+    # A multi-node step, reached by self.next(..., num_parallel=N); Metaflow's takes no argument.
+    "parallel": {},
     "kubernetes": {
         name: Arg(_ANY, default=default) for name, default in (
             ("cpu", "1"), ("memory", "4096"), ("disk", "10240"), ("image", None),
@@ -275,9 +277,14 @@ REPEATABLE = frozenset({"card"})
 
 # Metaflow's decorators that no backend of sfncompile runs: why, and what to use instead.
 REFUSED: dict[str, str] = {name: UNSUPPORTED[name] for name in (
-    "parallel", "pytorch_parallel", "airflow_s3_key_sensor", "airflow_external_task_sensor",
+    "pytorch_parallel", "airflow_s3_key_sensor", "airflow_external_task_sensor",
     "airflow_internal", "argo_workflows_internal", "step_functions_internal",
     "unbounded_test_foreach_internal")}
+
+
+def allowed(spec: dict[str, Any]) -> str:
+    """The arguments a decorator takes, for an error about one it does not."""
+    return f"(allowed: {', '.join(spec)})" if spec else "(it takes none)"
 
 
 def numeric_text(arg: Arg, value: Any) -> Any:
@@ -361,6 +368,7 @@ def build_policies(decorators: dict[str, Any],
         packages=next((packages_ir(name, decorators[name], positions[name])
                        for name in ("pypi", "conda") if name in decorators), None),
         kubernetes=positions.get("kubernetes") if "kubernetes" in decorators else None,
+        parallel=positions.get("parallel") if "parallel" in decorators else None,
     )
 
 

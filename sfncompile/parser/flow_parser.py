@@ -32,6 +32,7 @@ from sfncompile.parser.decorators import (
     REPEATABLE,
     STEP_DECORATORS,
     Unevaluated,
+    allowed,
     build_policies,
     combined_problem,
     numeric_text,
@@ -130,8 +131,8 @@ class _Reader:
                     self.keyword(name, spec, key, value, kw.value, where, args)
                 continue
             if kw.arg not in spec:
-                self.error(kw, f"{where}: unknown argument {kw.arg!r} of @{name} (allowed: "
-                           f"{', '.join(spec)})")
+                self.error(kw, f"{where}: unknown argument {kw.arg!r} of @{name} "
+                           f"{allowed(spec)}")
                 continue
             if (name, kw.arg) in FUNCTION_ARGS:
                 value = self.function_names(kw.value, f"{where}: argument {kw.arg!r} of @{name}")
@@ -166,8 +167,7 @@ class _Reader:
                 where: str, args: dict[str, Any]) -> None:
         """Check one argument of decorator `name` and add it to `args` (or report it)."""
         if key not in spec:
-            self.error(node, f"{where}: unknown argument {key!r} of @{name} (allowed: "
-                       f"{', '.join(spec)})")
+            self.error(node, f"{where}: unknown argument {key!r} of @{name} {allowed(spec)}")
             return
         value = numeric_text(spec[key], value)
         problem = type_problem(spec[key], value)
@@ -407,13 +407,17 @@ class _Reader:
     def transition(self, call: ast.Call, base: dict[str, Any], where: str) -> StepIR | None:
         kwargs = {kw.arg: kw.value for kw in call.keywords}
         for name in kwargs:
-            if name not in ("foreach", "condition"):
+            if name not in ("foreach", "condition", "num_parallel"):
                 self.error(call, f"{where}: self.next got an unknown keyword {name!r} "
-                           "(allowed: foreach, condition)")
+                           "(allowed: foreach, condition, num_parallel)")
         base["next_pos"] = self.pos(call)
         if len(call.args) == 1 and isinstance(call.args[0], ast.Dict):
             return self.switch(call, call.args[0], kwargs.get("condition"), base, where)
         if "condition" in kwargs:
+            if "num_parallel" in kwargs or "foreach" in kwargs:
+                self.error(call, f"{where}: a switch (condition=) cannot be combined with "
+                           "foreach or num_parallel (as in Metaflow)")
+                return None
             self.error(call, f"{where}: condition= needs a dict of arms: "
                        "self.next({'a': self.x, 'b': self.y}, condition='var')")
         targets = [self.target(arg, where) for arg in call.args]
@@ -423,6 +427,8 @@ class _Reader:
         if None in targets:
             return None
         names = tuple(t for t in targets if t is not None)
+        if "num_parallel" in kwargs:
+            return self.parallel_transition(call, kwargs, names, base, where)
         if "foreach" in kwargs:
             node = kwargs["foreach"]
             if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
@@ -443,6 +449,31 @@ class _Reader:
                        f"{EVENTS_PER_BRANCH}). Use a foreach")
             return None
         return StepIR(kind="linear" if len(names) == 1 else "split", targets=names, **base)
+
+    def parallel_transition(self, call: ast.Call, kwargs: dict[str | None, ast.expr],
+                            names: tuple[str, ...], base: dict[str, Any],
+                            where: str) -> StepIR | None:
+        """`self.next(self.x, num_parallel=N)`: N nodes of the @parallel step `x` (a foreach
+        over the nodes, as Metaflow's graph has it). N is fixed when the flow is built: the
+        multi-node job definition names its number of nodes."""
+        node = kwargs["num_parallel"]
+        if "foreach" in kwargs:
+            self.error(call, f"{where}: self.next takes foreach= or num_parallel=, not both")
+            return None
+        value = node.value if isinstance(node, ast.Constant) else None
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.error(node, f"{where}: num_parallel= must be an int literal (the number of "
+                       f"nodes), not `{_short(node)}`")
+            return None
+        if value < 1:
+            self.error(node, f"{where}: num_parallel={value}: a @parallel step needs at "
+                       "least 1 node")
+            return None
+        if len(names) != 1:
+            self.error(call, f"{where}: only one destination is allowed when num_parallel is "
+                       "used in self.next (as in Metaflow)")
+            return None
+        return StepIR(kind="foreach", targets=names, num_parallel=value, **base)
 
     def switch(self, call: ast.Call, arms: ast.Dict, condition: ast.expr | None,
                base: dict[str, Any], where: str) -> StepIR | None:

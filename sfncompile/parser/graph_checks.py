@@ -34,6 +34,8 @@ def validate_graph(flow: FlowIR) -> list[FlowError]:
         errors += _check_scopes(flow, a)
     if not errors:
         errors += _check_branches(a)
+    if not errors:
+        errors += _check_parallel(flow, a)
     return errors
 
 
@@ -261,4 +263,31 @@ def _check_branches(a: FlowAnalysis) -> list[FlowError]:
                                            f"in the branch of the split {split.name!r} that "
                                            f"starts at {other!r}; the branches of a split "
                                            f"meet only at their join {join!r}"))
+    return errors
+
+
+def _check_parallel(flow: FlowIR, a: FlowAnalysis) -> list[FlowError]:
+    """Metaflow's rules for multi-node steps: `self.next(num_parallel=)` goes to a @parallel
+    step, a @parallel step is reached only so and goes straight to a join."""
+    errors: list[FlowError] = []
+    for s in flow.steps:
+        if s.num_parallel is not None:
+            target = a.by_name[s.targets[0]]
+            if target.policies.parallel is None:
+                errors.append(_err(s.next_pos, f"step {s.name!r} is called as a parallel step "
+                                   "with self.next(num_parallel=...) but its target "
+                                   f"{target.name!r} does not have a @parallel decorator"))
+        pos = s.policies.parallel
+        if pos is None:
+            continue
+        parents = [a.by_name[p] for p in a.parents[s.name]]
+        if not parents or any(p.num_parallel is None for p in parents):
+            errors.append(_err(pos, f"step {s.name!r} has a @parallel decorator, but is not "
+                               "called with self.next(num_parallel=...) from "
+                               + " and ".join(repr(p.name) for p in parents if
+                                              p.num_parallel is None)))
+        elif s.kind != "linear" or not a.by_name[s.targets[0]].is_join:
+            errors.append(_err(s.next_pos or pos, f"a @parallel step must be followed by a join "
+                               f"step: step {s.name!r} is not followed by one (add a step that "
+                               "takes `inputs`)"))
     return errors

@@ -28,7 +28,7 @@ METAFLOW_NAMES = frozenset({
     # decorators (besides those of the parser's tables)
     "batch", "resources", "retry", "catch", "timeout", "environment", "schedule",
     "card", "secrets", "pypi", "conda", "pypi_base", "conda_base", "kubernetes", "exit_hook",
-    "trigger", "trigger_on_finish", "project",
+    "trigger", "trigger_on_finish", "project", "parallel",
     # services, helpers and the client
     "S3", "Flow", "Run", "Step", "Task", "namespace", "get_namespace", "default_namespace",
     "get_metadata", "metadata", "default_metadata", "DataArtifact", "Metaflow", "Runner",

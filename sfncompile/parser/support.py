@@ -80,11 +80,15 @@ SUPPORT: dict[str, Support] = {
     "trigger_on_finish": Support(
         "flow", "accepted", "implemented",
         "AWS: a run starts when the named flow's run succeeds; local: ignored"),
-    "parallel": Support("step", "refused", "refused",
-                        "multi-node gang scheduling is not supported: use a foreach"),
+    "parallel": Support(
+        "step", "implemented", "implemented",
+        "a multi-node step, reached by `self.next(self.x, num_parallel=N)` and followed by a "
+        "join: N tasks with `current.parallel` (`main_ip`, `num_nodes`, `node_index`, "
+        "`control_task_id`). Local: N processes started together; AWS: one multi-node Batch "
+        "job of N nodes"),
     "pytorch_parallel": Support("step", "refused", "refused",
-                                "multi-node gang scheduling is not supported: use a foreach "
-                                "or one large @batch step"),
+                                "its PyTorch setup is not provided: use @parallel and start "
+                                "torch.distributed from `current.parallel`"),
     "airflow_s3_key_sensor": Support("flow", "refused", "refused",
                                      "an Airflow sensor: use @trigger"),
     "airflow_external_task_sensor": Support("flow", "refused", "refused",

@@ -18,6 +18,7 @@ from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, Policies, Resources
 from sfncompile.parser.decorators import (
     STEP_DECORATORS,
+    allowed,
     build_policies,
     combined_problem,
     type_problem,
@@ -42,8 +43,8 @@ def parse_decospec(spec: str) -> tuple[str, dict[str, Any]]:
         if not eq or not key:
             raise UsageError(f"--with {spec}: expected {name}:NAME=VALUE[,NAME=VALUE...]")
         if key not in table:
-            raise UsageError(f"--with {spec}: unknown argument {key!r} of @{name} (allowed: "
-                             f"{', '.join(table)})")
+            raise UsageError(f"--with {spec}: unknown argument {key!r} of @{name} "
+                             f"{allowed(table)}")
         value = _value(raw)
         problem = type_problem(table[key], value)
         if problem:

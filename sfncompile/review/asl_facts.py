@@ -189,7 +189,7 @@ class _Reader:
     def task_facts(self, state: State) -> StepFacts:
         raw = state.get("Parameters")
         params: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        overrides = params.get("ContainerOverrides")
+        overrides = params.get("ContainerOverrides") or _node_overrides(params)
         if not isinstance(overrides, dict):
             overrides = {}
         needs = {r.get("Type"): r.get("Value") for r in overrides.get("ResourceRequirements") or []
@@ -235,3 +235,11 @@ def _timeout(params: dict[str, Any]) -> str:
     if not isinstance(seconds, int) or seconds <= ATTEMPT_MARGIN_SECONDS:
         return "none"
     return words_duration(seconds - ATTEMPT_MARGIN_SECONDS)
+
+
+def _node_overrides(params: dict[str, Any]) -> Any:
+    """The container overrides of a multi-node job (a @parallel step), given for every node."""
+    nodes = params.get("NodeOverrides")
+    found = nodes.get("NodePropertyOverrides") if isinstance(nodes, dict) else None
+    first = found[0] if isinstance(found, list) and found else None
+    return first.get("ContainerOverrides") if isinstance(first, dict) else None

@@ -18,6 +18,7 @@ from sfncompile.ir import FlowIR, StepIR
 FIELDS = (
     "kind", "cpu", "memory", "gpu", "image", "queue", "retry", "catch", "catch variable",
     "timeout", "foreach mode", "foreach concurrency", "foreach variable", "switch condition",
+    "parallel nodes",
 )
 
 
@@ -98,7 +99,9 @@ def from_ir(flow: FlowIR) -> MachineFacts:
     """Every fact the IR knows (it knows them all)."""
     machine = MachineFacts(name=flow.name)
     for step in flow.analysis.ordered:
-        machine.steps[step.name] = _step_from_ir(step)
+        nodes = next((flow.step(o).num_parallel for o in flow.analysis.parents[step.name]
+                      if flow.step(o).num_parallel is not None), None)
+        machine.steps[step.name] = _step_from_ir(step, nodes)
     if flow.schedule is not None:
         tz = f" ({flow.schedule.timezone})" if flow.schedule.timezone else ""
         machine.flow_facts["schedule"] = flow.schedule.expression + tz
@@ -107,10 +110,13 @@ def from_ir(flow: FlowIR) -> MachineFacts:
     return machine
 
 
-def _step_from_ir(step: StepIR) -> StepFacts:
+def _step_from_ir(step: StepIR, nodes: int | None = None) -> StepFacts:
+    """A step's facts; `nodes` of a @parallel step. The step that goes to it is a plain
+    Task in the ASL, with no Map: a "linear" step as the ASL reader sees it."""
     p = step.policies
+    parallel_opener = step.num_parallel is not None
     facts = {
-        "kind": step.kind,
+        "kind": "linear" if parallel_opener else step.kind,
         "cpu": words_cpu(p.resources.cpu),
         "memory": words_memory(p.resources.memory),
         "gpu": words_gpu(p.resources.gpu),
@@ -124,7 +130,9 @@ def _step_from_ir(step: StepIR) -> StepFacts:
     }
     if p.catch is not None:
         facts["catch variable"] = p.catch.var or "none"
-    if step.kind == "foreach":
+    if nodes is not None:
+        facts["parallel nodes"] = str(nodes)
+    if step.kind == "foreach" and not parallel_opener:
         facts["foreach mode"] = p.foreach.mode
         # `concurrency`, where the IR has it, resolves a limit the flow left to its default.
         limit = getattr(p.foreach, "concurrency", p.foreach.max_concurrency)
@@ -133,7 +141,7 @@ def _step_from_ir(step: StepIR) -> StepFacts:
     if step.kind == "switch":
         facts["switch condition"] = step.condition or ""
         edges = [Edge(target, value) for value, target in step.cases]
-    elif step.kind == "foreach":
+    elif step.kind == "foreach" and not parallel_opener:
         edges = [Edge(step.targets[0], "foreach")]
     else:
         edges = [Edge(t) for t in step.targets]

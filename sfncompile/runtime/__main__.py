@@ -12,6 +12,7 @@ from pathlib import Path
 from sfncompile.conventions.steps import END, ON_ERROR_HOOK_STEP
 from sfncompile.conventions.task_env import DATASTORE_ENV, ORIGIN_RUN_ENV, driven_locally
 from sfncompile.datastore.storage import open_storage
+from sfncompile.runtime import lineage
 from sfncompile.runtime.exit_hook import hooks_after_end, hooks_on_error
 from sfncompile.runtime.reuse import ResumeError, reuse_task
 from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
@@ -66,14 +67,22 @@ def run_task(args: argparse.Namespace) -> int:
         caught = json.loads(args.caught) if args.caught else None
         if caught is not None and not isinstance(caught, dict):
             raise TaskError("--caught must be a JSON object")
+        node = _batch_node(graph, args.step)
+        task = args.task if node is None else lineage.node_task_id(args.task, node)
         spec = TaskSpec(flow_file=flow_file, graph=graph, root=args.root, run=args.run,
-                        step=args.step, task=args.task, attempt=args.attempt, params=params,
+                        step=args.step, task=task, attempt=args.attempt, params=params,
                         origin_run=args.origin_run or os.environ.get(ORIGIN_RUN_ENV) or None,
                         caught=caught)
         storage = open_storage(spec.root)
         if reuse_task(spec, storage):  # a run resumed on Step Functions reuses this task
             return 0
-        code = TaskRunner(spec, storage).run()
+        runner = TaskRunner(spec, storage)
+        code = runner.run()
+        if code == 0 and node == 0:  # the job ends with its main node: wait for the others
+            problem = lineage.wait_for_nodes(storage, graph, spec.run, spec.step, spec.task,
+                                             runner.store.attempt)
+            if problem:
+                raise TaskError(problem)
         # From a code package on AWS, the committed end task calls on_success; a local run
         # (which names the flow file) and a hybrid run's jobs leave it to the local runner.
         last = spec.step == graph.get("end_step", END)
@@ -84,6 +93,15 @@ def run_task(args: argparse.Namespace) -> int:
     except (TaskError, ResumeError, json.JSONDecodeError) as exc:
         print(f"sfncompile.runtime: {exc}", file=sys.stderr)
         return 2
+
+
+def _batch_node(graph: dict[str, object], step: str) -> int | None:
+    """This container's node index when it is a node of a @parallel step's multi-node job."""
+    steps = graph.get("steps")
+    info = steps.get(step) if isinstance(steps, dict) else None
+    if not (isinstance(info, dict) and info.get("parallel")):
+        return None
+    return lineage.batch_node(os.environ)
 
 
 if __name__ == "__main__":

@@ -190,7 +190,9 @@ def _graph_html(graph: dict[str, Any], step: str) -> str:
             nxt = ", ".join(f"{k} → {v}" for k, v in info.get("cases", {}).items())
         else:
             nxt = ", ".join(info.get("targets", []))
-        if kind == "foreach":
+        if info.get("num_parallel") is not None:
+            nxt += f" (num_parallel={info['num_parallel']})"
+        elif kind == "foreach":
             nxt += f" (foreach {info.get('foreach_var')})"
         current = ' class="current"' if name == step else ""
         rows.append(f"<tr{current}><td>{esc(name)}</td><td>{esc(kind)}</td>"

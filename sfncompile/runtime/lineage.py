@@ -8,10 +8,21 @@ Functions state carries only the scope and the counter, and the runtime derives 
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Mapping
 from typing import Any
 
+from sfncompile.conventions import task_env as env
 from sfncompile.datastore import layout as ds
-from sfncompile.datastore.storage import Storage
+from sfncompile.datastore.storage import KeyNotFound, Storage
+
+# The foreach variable of `self.next(self.x, num_parallel=N)`, Metaflow's name: each node's
+# `self.input` and `self.index` are its node index.
+PARALLEL_VAR = "_parallel_ubf_iter"
+# How long the main node of a multi-node job waits for the other nodes to end once its own
+# task has (Metaflow waits 600 s too): the job ends when its main node does.
+NODES_WAIT_SECONDS = 600.0
 
 
 class LineageError(Exception):
@@ -32,6 +43,73 @@ def foreach_index(task: str) -> int:
 def body_task_id(opener_task: str, index: int) -> str:
     """The first task of item `index` of the foreach run by `opener_task`."""
     return f"{opener_task}.{index}.0"
+
+
+def batch_node(environ: Mapping[str, str]) -> int | None:
+    """The node index of this container in an AWS Batch multi-node job, else None."""
+    value = environ.get(env.BATCH_NODE_INDEX_ENV, "")
+    return int(value) if value.isdigit() else None
+
+
+def node_task_id(gang_task: str, node: int) -> str:
+    """A node's task: the multi-node job is given the id of the step's place (the opener's
+    task, as a join's), and each node is item `node` of that foreach."""
+    return body_task_id(gang_task, node)
+
+
+def parallel_environment(graph: dict[str, Any], step: str, task: str,
+                         environ: Mapping[str, str]) -> dict[str, str]:
+    """Metaflow's MF_PARALLEL_* for a node of a @parallel step: on AWS Batch from the job's
+    variables, in a local run node 0 is the main node at 127.0.0.1."""
+    parts = task.split(".")
+    nodes = str(parallel_nodes(graph, step))
+    main_ip = "127.0.0.1"
+    if batch_node(environ) is not None:
+        main_ip = environ.get(env.BATCH_MAIN_IP_ENV) or _own_address()
+        nodes = environ.get(env.BATCH_NUM_NODES_ENV) or nodes
+    return {env.PARALLEL_MAIN_IP_ENV: main_ip, env.PARALLEL_NUM_NODES_ENV: nodes,
+            env.PARALLEL_NODE_INDEX_ENV: parts[-2],
+            env.PARALLEL_CONTROL_TASK_ENV: body_task_id(".".join(parts[:-2]), 0)}
+
+
+def _own_address() -> str:
+    """The main node's address (AWS gives the others its address, not the main node itself)."""
+    try:
+        return socket.gethostbyname_ex(socket.gethostname())[-1][0]
+    except (OSError, IndexError):
+        return "127.0.0.1"
+
+
+def wait_for_nodes(storage: Storage, graph: dict[str, Any], run: str, step: str, task: str,
+                   attempt: int, timeout: float = NODES_WAIT_SECONDS) -> str | None:
+    """On the main node: wait until the job's other nodes have ended this attempt; None when
+    all committed, else what went wrong (a node failed, or did not end in time)."""
+    flow, parts = graph["flow"], task.split(".")
+    gang, nodes = ".".join(parts[:-2]), parallel_nodes(graph, step)
+    waiting = {node_task_id(gang, i) for i in range(1, nodes)}
+    deadline, pause = time.monotonic() + timeout, 0.1
+    while waiting:
+        for other in sorted(waiting):
+            try:
+                status = ds.read_meta(storage, flow, run, step, other, attempt).get("status")
+            except (KeyNotFound, ds.DamagedRecord):
+                continue
+            if status == "failed":
+                return f"node task {step}/{other} failed"
+            if status == "succeeded":
+                waiting.discard(other)
+        if waiting and time.monotonic() > deadline:
+            return (f"node tasks {', '.join(sorted(waiting))} of {step} did not end within "
+                    f"{timeout:.0f} s of the main node")
+        if waiting:  # nodes of one job end at about the same time: look soon, then less
+            time.sleep(pause)
+            pause = min(2 * pause, 2.0)
+    return None
+
+
+def parallel_nodes(graph: dict[str, Any], step: str) -> int:
+    """The number of nodes of a @parallel step, from its opener in the graph."""
+    return int(graph["steps"][graph["steps"][step]["parents"][0]]["num_parallel"])
 
 
 def parent_candidates(graph: dict[str, Any], step: str, task: str) -> list[tuple[str, str]]:

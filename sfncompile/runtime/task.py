@@ -257,7 +257,8 @@ class TaskRunner:
         pinfo = self.graph["steps"][parent]
         if pinfo["kind"] == "foreach":  # the first step of a foreach body: one more frame
             index = lineage.foreach_index(spec.task)
-            frames.append(Frame(parent, pinfo["foreach_var"], index, done["width"],
+            frames.append(Frame(parent, pinfo["foreach_var"] or lineage.PARALLEL_VAR, index,
+                                done["width"],
                                 done["foreach_items"][index]))
         flow = cls._bound(Binding(dict(done["artifacts"]), self.load, frames=frames,
                                   step=spec.step, origin=f"task {parent}/{ptask}"))
@@ -309,7 +310,8 @@ class TaskRunner:
             setattr(flow, info["catch_var"], None)
         if flow._sfn.transition is None and flow._sfn.default_next and info["kind"] != "end":
             flow._sfn.transition = Transition(tuple(info["targets"]), info["foreach_var"],
-                                              info["condition"], dict(info["cases"]))
+                                              info["condition"], dict(info["cases"]),
+                                              num_parallel=info.get("num_parallel"))
         return None
 
     def set_current(self, cls: type[FlowSpec]) -> None:
@@ -317,6 +319,10 @@ class TaskRunner:
         (which may read the project's fields, as in Metaflow)."""
         spec = self.spec
         bind_graph(cls, self.graph)
+        if self.info.get("parallel"):  # a node of a @parallel step: Metaflow's fields
+            os.environ.update(lineage.parallel_environment(self.graph, spec.step, spec.task,
+                                                           os.environ))
+            current._set(is_parallel=True)  # as Metaflow: no such attribute in other steps
         current._set(flow_name=self.flow_name, run_id=spec.run, step_name=spec.step,
                      task_id=spec.task, retry_count=spec.attempt, origin_run_id=spec.origin_run,
                      parameter_names=sorted(p["attr"] for p in self.graph["parameters"]),
@@ -401,7 +407,8 @@ class TaskRunner:
             raise TaskError(f"step {step!r} finished without calling self.next; the compiled "
                             f"flow expects {want}")
         same = (got.targets == tuple(info["targets"]) and got.foreach == info["foreach_var"]
-                and got.condition == info["condition"] and got.cases == info["cases"])
+                and got.condition == info["condition"] and got.cases == info["cases"]
+                and got.num_parallel == info.get("num_parallel"))
         if info["kind"] == "switch":
             same = same or (got.condition == info["condition"] and got.cases == info["cases"])
         if not same:
@@ -411,25 +418,33 @@ class TaskRunner:
                 "(sfncompile build/deploy) or restore the transition"
             )
 
+    def foreach_items(self, flow: FlowSpec) -> tuple[str, list[Any]]:
+        """The variable and the items of a foreach step (of `num_parallel`: the nodes)."""
+        info = self.info
+        if info.get("num_parallel") is not None:
+            return lineage.PARALLEL_VAR, list(range(info["num_parallel"]))
+        var = info["foreach_var"]
+        try:
+            items = list(getattr(flow, var))
+        except TypeError:
+            raise TaskError(f"foreach over {var!r}: the artifact is not iterable") from None
+        if not items:
+            raise TaskError(f"foreach over {var!r}: the list is empty; a foreach needs at "
+                            "least one item")
+        cap = info["max_width"]
+        if cap is not None and len(items) > cap:
+            raise TaskError(
+                f"foreach over {var!r} has {len(items)} items; an Inline Map of this flow "
+                f"holds at most {cap} within Step Functions' 25,000-event history. Use "
+                "@foreach_options(mode='distributed') on this step"
+            )
+        return var, items
+
     def decide(self, flow: FlowSpec) -> tuple[dict[str, Any], Any]:
         """Extra done.json fields and the control object of a foreach or switch step."""
         info = self.info
         if info["kind"] == "foreach":
-            var = info["foreach_var"]
-            try:
-                items = list(getattr(flow, var))
-            except TypeError:
-                raise TaskError(f"foreach over {var!r}: the artifact is not iterable") from None
-            if not items:
-                raise TaskError(f"foreach over {var!r}: the list is empty; a foreach needs at "
-                                "least one item")
-            cap = info["max_width"]
-            if cap is not None and len(items) > cap:
-                raise TaskError(
-                    f"foreach over {var!r} has {len(items)} items; an Inline Map of this flow "
-                    f"holds at most {cap} within Step Functions' 25,000-event history. Use "
-                    "@foreach_options(mode='distributed') on this step"
-                )
+            var, items = self.foreach_items(flow)
             # Each item is its own artifact, so a body task loads only its own; saving them
             # in parallel hides the round trips to S3. On local disk threads would only
             # contend for the interpreter's lock.
@@ -577,6 +592,8 @@ def print_user_traceback(exc: BaseException) -> None:
 
 def _describe(info: dict[str, Any]) -> str:
     targets = ", ".join(f"self.{t}" for t in info["targets"])
+    if info.get("num_parallel") is not None:
+        return f"self.next({targets}, num_parallel={info['num_parallel']})"
     if info["kind"] == "foreach":
         return f"self.next({targets}, foreach={info['foreach_var']!r})"
     if info["kind"] == "switch":
@@ -590,6 +607,8 @@ def _describe_transition(t: Transition) -> str:
         arms = ", ".join(f"{k!r}: self.{v}" for k, v in t.cases.items())
         return f"self.next({{{arms}}}, condition={t.condition!r})"
     targets = ", ".join(f"self.{x}" for x in t.targets)
+    if t.num_parallel is not None:
+        return f"self.next({targets}, num_parallel={t.num_parallel})"
     return f"self.next({targets}, foreach={t.foreach!r})" if t.foreach else f"self.next({targets})"
 
 

@@ -1,5 +1,5 @@
-# expect: 11:6: `parallel`: metaflow.parallel runs a step as a gang of nodes
-# (pytorch_parallel is imported and never used: that is fine, as in Metaflow's own test flows)
+# expect: 11:6: `pytorch_parallel`: metaflow.pytorch_parallel runs a step as a gang of PyTorch nodes
+# (parallel is imported and never used: that is fine, as in Metaflow's own test flows)
 from metaflow import FlowSpec, step, parallel, pytorch_parallel
 
 
@@ -8,7 +8,7 @@ class F(FlowSpec):
     def start(self):
         self.next(self.end)
 
-    @parallel
+    @pytorch_parallel
     @step
     def end(self):
         pass
