@@ -172,3 +172,34 @@ def test_only_json_with_every_option_is_byte_stable_and_offline(tmp_path: Path) 
                            timeout=60)
     assert plain.returncode == 0 and b"TimeoutSeconds" not in plain.stdout
     assert b'"tags"' not in plain.stdout and b'"DISTRIBUTED"' not in plain.stdout
+
+
+def test_python_flow_step_functions_commands_on_the_emulator(deployment: Deployment,
+                                                             tmp_path: Path) -> None:
+    """Metaflow's `python flow.py step-functions create|trigger|list-runs|delete`, for real."""
+    d = deployment
+    flow = _flow_dir(tmp_path, d) / "flow.py"
+    env = d.sfn.subprocess_env()
+
+    def step_functions(*args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, str(flow), "step-functions", "--name",
+                               "mf-cli-x", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=120)
+        assert proc.returncode == 0, f"{args}: {proc.stdout}\n{proc.stderr}"
+        return proc
+
+    step_functions("create")
+    sfn = d.sfn.client("stepfunctions")
+    machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+                   if m["name"] == "mf-cli-x")
+    step_functions("trigger", "--alpha", "4")
+    execution = sfn.list_executions(stateMachineArn=machine)["executions"][0]
+    started = time.monotonic()
+    while (status := sfn.describe_execution(
+            executionArn=execution["executionArn"])["status"]) == "RUNNING":
+        assert time.monotonic() - started < 120, "still running"
+        time.sleep(0.2)
+    assert status == "SUCCEEDED"
+    assert execution["name"] in step_functions("list-runs").stdout
+    step_functions("delete")
+    assert "mf-cli-x" not in {m["name"] for m in sfn.list_state_machines()["stateMachines"]}

@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from sfncompile import __version__
 from sfncompile.cli.common import EXIT_USAGE, check_streams, friendly_errors, stdout_closed
 
 # Command name -> the module (under sfncompile.cli) that defines it; the AWS commands'
@@ -84,7 +83,9 @@ class _Main(_Commands):
         sys.exit(code if isinstance(code, int) else 0)
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="sfncompile")  # the source's, not an install's
+# The installed distribution's version (built from `sfncompile.__version__`): importing the
+# root package here would close an import cycle through `python flow.py`'s hand-off to the CLI.
+@click.version_option(package_name="sfncompile", prog_name="sfncompile")
 def main() -> None:
     """Run Metaflow-style flows locally, or compile them to AWS Step Functions.
 
