@@ -291,7 +291,7 @@ def _latest_run(flow: _Flow) -> str:
     client.set_datastore_root(flow.root)
     try:
         latest = client.Flow(flow.name).latest_run
-    except MetaflowNotFound:
+    except (MetaflowNotFound, client.MetaflowNamespaceMismatch):
         latest = None
     if latest is None:
         raise click.UsageError(f"no run of {flow.name} under {client.datastore_root()} to "

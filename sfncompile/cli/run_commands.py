@@ -259,7 +259,7 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
 
             write_run_id(run_id_file, new_run)
             resume_on_aws(flow, machine_name, run_id, new_run, params,
-                          reused_steps(order, start_at))
+                          reused_steps(order, start_at, from_step is not None))
             click.echo(f"Resuming {run_pathspec} from step {start_at!r} on Step Functions as "
                        f"{flow_name}/{new_run}", err=True)
             click.echo(f"{flow_name}/{new_run}")
@@ -268,7 +268,8 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
                    err=True)
         _run_locally(graph, flow_file, datastore_root, params, max_workers,
                      run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
-                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
+                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at,
+                                  from_step is not None),
                      remote=_remote_steps(flow, flow_file, datastore_root),
                      run_id_file=run_id_file, max_num_splits=max_num_splits, quiet=quiet,
                      verbose=verbose)

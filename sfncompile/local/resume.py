@@ -1,4 +1,4 @@
-"""Resume a run: re-run it from a step, reusing (cloning) every committed task before it."""
+"""Resume a run: re-run what failed, reusing (cloning) the committed tasks of the origin run."""
 
 from __future__ import annotations
 
@@ -57,10 +57,10 @@ def resume_point(storage: Storage, flow: str, run: str, order: list[str],
 
 
 def cloner(storage: Storage, flow: str, origin: str, new_run: str, order: list[str],
-           from_step: str) -> Callable[[Key], bool]:
-    """A function that copies a task of the origin run into the new run when it is before
-    `from_step` and was committed there; it returns whether it did."""
-    before = set(reused_steps(order, from_step))
+           from_step: str, given: bool = True) -> Callable[[Key], bool]:
+    """A function that copies a task of the origin run into the new run when its step is
+    reused (`reused_steps`) and it was committed there; it returns whether it did."""
+    before = set(reused_steps(order, from_step, given))
 
     def clone(key: Key) -> bool:
         step, task = key
@@ -69,9 +69,14 @@ def cloner(storage: Storage, flow: str, origin: str, new_run: str, order: list[s
     return clone
 
 
-def reused_steps(order: list[str], from_step: str) -> list[str]:
-    """The steps whose committed tasks a resume from `from_step` reuses: those before it."""
-    return order[: order.index(from_step)]
+def reused_steps(order: list[str], from_step: str, given: bool = True) -> list[str]:
+    """The steps whose committed tasks a resume reuses. From a step the user named
+    (`given`, --from): the steps before it, so that it and every step after it run again.
+    From where the run failed: every step, as Metaflow's resume clones every task that
+    succeeded, the successful foreach siblings of a failed task too. Only a committed task
+    is reused; a task that failed or never ran has no children in the origin, so whatever
+    follows a task that runs again runs again too."""
+    return list(order) if not given else order[: order.index(from_step)]
 
 
 def origin_record(storage: Storage, flow: str, run: str) -> dict[str, Any]:
