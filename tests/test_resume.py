@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from sfncompile import client
+from sfncompile.datastore.storage import open_storage
 
 WIDTH = 8
 
@@ -199,3 +200,24 @@ def test_resume_needs_a_failed_step_or_from(failed_and_resumed: tuple[Setup, str
     assert proc.returncode == 2
     assert "--from 'nosuch': no such step" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_resume_reuses_the_successful_tasks_of_the_failed_step(tmp_path: Path) -> None:
+    """Metaflow's resume clones every task that succeeded, the foreach siblings of the one
+    that failed too, and runs only the failed and unfinished tasks."""
+    flow = Path(__file__).parent / "parity" / "client_flows" / "failing_foreach.py"
+    s = Setup(tmp_path)
+    s.env["FAIL_ITEM"] = "1"  # item 1 fails; with one worker item 0 succeeded, 2 never ran
+    failed = s.sfn("run", str(flow), "--max-workers", "1")
+    assert failed.returncode == 1, failed.stderr
+    original = failed.stdout.strip().splitlines()[-1]
+    del s.env["FAIL_ITEM"]
+    resumed = s.sfn("resume", original, "--max-workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    storage = open_storage(str(s.root))
+    run = client.Run(resumed.stdout.strip().splitlines()[-1], storage)
+    origins = {t.index: t.origin_pathspec for t in run["work"]}
+    first = client.Run(original, storage)["work"]
+    assert origins == {0: next(t.pathspec for t in first if t.index == 0), 1: None, 2: None}
+    assert run.data is not None and run.data.values == [10, 0, 20]
