@@ -10,10 +10,14 @@ from typing import Any
 import click
 
 from sfncompile.cli.common import (
+    Pairs,
     check_datastore_root,
+    config_file_option,
+    config_value_option,
     datastore_option,
     flow_argument,
     flow_option,
+    given_configs,
     load_flow,
     max_splits_option,
     run_id_file_option,
@@ -117,9 +121,12 @@ def local_run_options(func: Any) -> Any:
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A flow Parameter (repeatable); checked before any task runs. "
                    "`--NAME VALUE` works too, as in Metaflow.")
+@config_file_option
+@config_value_option
 @local_run_options
 @click.pass_context
 def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tuple[str, ...],
+        config_files: Pairs, config_values: Pairs,
         max_workers: int, datastore_root: str, tags: tuple[str, ...],
         decospecs: tuple[str, ...], run_id_file: Path | None,
         max_num_splits: int | None, quiet: bool, verbose: bool) -> None:
@@ -134,10 +141,11 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
     Metaflow; a @project flow's branch METAFLOW_BRANCH and METAFLOW_PRODUCTION.
     """
     root = check_datastore_root(datastore_root, write=True)
+    configs = given_configs(config_files, config_values)
     from sfncompile.local.worker import TaskLauncher
 
     with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
-        flow = load_flow(flow_file, flow_name, decospecs)
+        flow = load_flow(flow_file, flow_name, decospecs, configs)
         _check_packages(flow)
         _check_project_env(flow)
         graph = flow.graph_json()
@@ -215,6 +223,7 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
     from sfncompile.datastore.storage import KeyNotFound, open_storage
     from sfncompile.local.resume import (
         cloner,
+        origin_configs,
         origin_params,
         origin_record,
         resume_point,
@@ -248,7 +257,7 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
     launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
         contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
     with launching as launcher:
-        flow = load_flow(flow_file, flow_name, decospecs)
+        flow = load_flow(flow_file, flow_name, decospecs, origin_configs(meta))
         graph = flow.graph_json()
         order = [s.name for s in flow.analysis.ordered]
         start_at = resume_point(storage, flow_name, run_id, order, from_step, meta)

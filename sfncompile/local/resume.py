@@ -107,3 +107,15 @@ def origin_params(storage: Storage, graph: dict[str, Any], run: str,
     artifacts = done["artifacts"]
     return {p["name"]: ds.load_artifact(storage, flow, artifacts[p["attr"]], p["attr"])
             for p in graph["parameters"] if p["attr"] in artifacts}
+
+
+def origin_configs(meta: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """The Config values the origin run was built with (its record's graph), which a resume
+    keeps as Metaflow's does, whatever the files or defaults say now (load_flow's
+    `configs`). A run without a graph in its record (a Step Functions run's) gives none."""
+    from sfncompile.parser.configs import GivenValue
+
+    graph = meta.get("graph")
+    params = graph.get("parameters") if isinstance(graph, dict) else None
+    return {p["name"]: ("the resumed run's value", GivenValue(p.get("default")))
+            for p in params or [] if isinstance(p, dict) and p.get("kind") == "config"}
