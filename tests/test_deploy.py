@@ -160,7 +160,7 @@ def test_failed_execution_is_a_failed_run(deployment: Deployment, s3_env: None) 
     assert boom.exception is not None and boom.exception.type == "builtins.ValueError"
     failure = run_.failure
     assert failure is not None
-    assert (failure["step"], failure["task"]) == ("boom", "0"), failure
+    assert (failure["step"], failure["task"]) == ("boom", "1-0"), failure
     assert failure["error"] == "ValueError: the step failed on purpose", failure
     assert failure["job_id"] and run_.deployed_by
 
@@ -168,24 +168,24 @@ def test_failed_execution_is_a_failed_run(deployment: Deployment, s3_env: None) 
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0] == f"FailingFlow/{run_id}: failed"
-    assert '  parameters: {"size": 7}' in lines and "  failed step: boom/0" in lines
+    assert '  parameters: {"size": 7}' in lines and "  failed step: boom/1-0" in lines
     assert "  error: ValueError: the step failed on purpose" in lines
     assert any(line.startswith("  finished: 20") for line in lines), lines
-    boom = next(line for line in lines if line.startswith("  boom/0: "))
+    boom = next(line for line in lines if line.startswith("  boom/1-0: "))
     assert "not committed (failed, attempt 0: ValueError" in boom and "[batch job " in boom
-    assert any(line.startswith("  start/0: ok (attempt 0)") and "[batch job " in line
+    assert any(line.startswith("  start/0-0: ok (attempt 0)") and "[batch job " in line
                for line in lines)
 
     logs = d.cli("logs", f"FailingFlow/{run_id}/boom", "--datastore-root", d.root)
     assert logs.returncode == 0, logs.stderr
     assert "ValueError: the step failed on purpose" in logs.stdout
-    assert f"FailingFlow/{run_id}/boom/0  [batch job " in logs.stderr
+    assert f"FailingFlow/{run_id}/boom/1-0  [batch job " in logs.stderr
 
     proc = d.cli("status", "FailingFlow", run_id, "--s3-root", d.root)
     assert proc.returncode == 1
     assert f"FailingFlow/{run_id}: FAILED" in proc.stdout
     assert "failed step: boom" in proc.stdout
-    assert "  failed step: boom/0" in proc.stdout and '  parameters: {"size": 7}' in proc.stdout
+    assert "  failed step: boom/1-0" in proc.stdout and '  parameters: {"size": 7}' in proc.stdout
     listing = d.cli("status", "FailingFlow")
     assert run_id in listing.stdout and "FAILED" in listing.stdout
 

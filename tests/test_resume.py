@@ -71,6 +71,12 @@ FLOW = """
 """
 
 BEFORE = ["start", *(f"square {i}" for i in range(WIDTH)), "join"]
+STEPS = ["start", "square", "join", "middle", "end"]  # graph order: a task id's step number
+
+
+def tid(step: str, position: str) -> str:
+    """The id of `step`'s task at `position` (sfncompile/conventions/task_ids.py)."""
+    return f"{STEPS.index(step)}-{position}"
 AFTER = ["middle", "end"]
 FINAL = f"{WIDTH} squares sum to {sum(i * i for i in range(WIDTH))}"
 
@@ -146,7 +152,9 @@ def test_tasks_before_the_failure_are_not_executed_again(
     assert Counter(s.executions(new)) == Counter(AFTER)
     assert s.origins(new) == {original.split("/")[1]}
     # Timed: each cloned task keeps the original's timestamps and says where it came from.
-    tasks = [("start", "0"), *(("square", f"0.{i}.0") for i in range(WIDTH)), ("join", "0")]
+    tasks = [("start", tid("start", "0")),
+             *(("square", tid("square", f"0.{i}.0")) for i in range(WIDTH)),
+             ("join", tid("join", "0"))]
     for step, task in tasks:
         old, cloned = s.done(original, step, task), s.done(new, step, task)
         assert (cloned["started"], cloned["finished"]) == (old["started"], old["finished"])
@@ -155,7 +163,7 @@ def test_tasks_before_the_failure_are_not_executed_again(
     # The re-run steps started after the original run ended.
     last_original = max(s.done(original, step, task)["finished"] for step, task in tasks)
     for step in AFTER:
-        done = s.done(new, step, "0")
+        done = s.done(new, step, tid(step, "0"))
         assert "cloned_from" not in done
         assert done["started"] > last_original
         assert done["origin_run_id"] == original.split("/")[1]
@@ -186,9 +194,10 @@ def test_resume_from_a_step_of_a_successful_run(
     assert run.data is not None
     assert run.data.final == FINAL
     for i in range(WIDTH):
-        old = s.done(succeeded, "square", f"0.{i}.0")
-        assert s.done(again, "square", f"0.{i}.0")["started"] == old["started"]
-    assert s.done(again, "join", "0")["started"] > s.done(succeeded, "end", "0")["finished"]
+        old = s.done(succeeded, "square", tid("square", f"0.{i}.0"))
+        assert s.done(again, "square", tid("square", f"0.{i}.0"))["started"] == old["started"]
+    assert s.done(again, "join", tid("join", "0"))["started"] > \
+        s.done(succeeded, "end", tid("end", "0"))["finished"]
 
 
 def test_resume_needs_a_failed_step_or_from(failed_and_resumed: tuple[Setup, str, str]) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.conventions.steps import START
+from sfncompile.conventions.task_ids import position
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage
 from sfncompile.errors import UsageError
@@ -59,12 +60,22 @@ def resume_point(storage: Storage, flow: str, run: str, order: list[str],
 def cloner(storage: Storage, flow: str, origin: str, new_run: str, order: list[str],
            from_step: str, given: bool = True) -> Callable[[Key], bool]:
     """A function that copies a task of the origin run into the new run when its step is
-    reused (`reused_steps`) and it was committed there; it returns whether it did."""
+    reused (`reused_steps`) and it was committed there; it returns whether it did. The
+    origin's task is the one at the same position: its id differs when the flow numbers its
+    steps otherwise since (conventions/task_ids.py)."""
     before = set(reused_steps(order, from_step, given))
+    numbered: dict[str, dict[str, str]] = {}  # step -> position -> the origin's task id
 
     def clone(key: Key) -> bool:
         step, task = key
-        return step in before and clone_task(storage, flow, origin, new_run, step, task)
+        if step not in before:
+            return False
+        if step not in numbered:
+            numbered[step] = {position(t): t for t in ds.committed_attempts(storage, flow,
+                                                                            origin, step)}
+        found = numbered[step].get(position(task))
+        return found is not None and clone_task(storage, flow, origin, new_run, step, task,
+                                                origin_task=found)
 
     return clone
 
@@ -101,7 +112,11 @@ def origin_params(storage: Storage, graph: dict[str, Any], run: str,
         return split_input(execution_input(meta))[0]
     flow = graph["flow"]
     try:
-        done = ds.read_done(storage, flow, run, graph.get("start_step", START), "0")
+        start = graph.get("start_step", START)
+        found = ds.list_tasks(storage, flow, run, start)
+        if not found:
+            return {}
+        done = ds.read_done(storage, flow, run, start, found[0])
     except KeyNotFound:
         return {}
     artifacts = done["artifacts"]
