@@ -110,7 +110,7 @@ DIFFERENCES = (
         "Both resumes reuse the same tasks; Metaflow's clones them all before it runs "
         "anything, in an order of its own (its `work` clone is older than its `start` clone), "
         "sfncompile's clones each task when the run reaches it, in graph order.",
-        lambda ours, theirs: sorted(ours) == sorted(theirs)),
+        lambda ours, theirs: sorted(ours) == sorted(theirs), always=False),
     Difference(
         "catch-report-stream",
         ("catch:task[start[]].stdout", "catch:task[start[]].loglines*"),

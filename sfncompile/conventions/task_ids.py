@@ -4,12 +4,12 @@ The position places the task in the flow's foreach and loop structure (runtime/l
 `<scope><n>`, where `n` counts loop iterations and each enclosing foreach adds
 `<n>.<index>.` to the scope (`0` at the top, `0.3.0` for item 3 of a foreach). Tasks of
 different steps share positions (both branches of a split are at `0`), so the id puts the
-step's number in front: its place among the graph's steps (graph.json's `steps`, the graph
-order: `start` is 0), so `2-0.3.0` is item 3 of the foreach body that is the third step.
+step's number in front: its place in the graph order of the steps (graph.json's `order`:
+`start` is 0), so `2-0.3.0` is item 3 of the foreach body that is the third step.
 The Step Functions state carries only the scope and the counter; each step's state adds its
 own number, and every id of another step is derived from the position and that step's number,
-with no parent ids passed around. An id without a number is a position alone (what runs
-made before this scheme named their tasks), and reads as one.
+with no parent ids passed around. Runs made before this scheme have a graph without `order`
+and ids that are positions alone: their ids are derived as positions, as they were made.
 """
 
 from __future__ import annotations
@@ -20,18 +20,16 @@ from typing import Any
 SEP = "-"
 
 
-def step_number(graph: Mapping[str, Any], step: str) -> int:
-    """The step's place among the graph's steps, from 0."""
-    return list(graph["steps"]).index(step)
-
-
 def prefix(number: int) -> str:
     return f"{number}{SEP}"
 
 
 def task_id(graph: Mapping[str, Any], step: str, position: str) -> str:
     """The id of `step`'s task at `position`."""
-    return prefix(step_number(graph, step)) + position
+    order = graph.get("order")
+    if not isinstance(order, list):  # a graph from before task ids named their step
+        return position
+    return prefix(order.index(step)) + position
 
 
 def at_step(graph: Mapping[str, Any], step: str, task: str) -> str:

@@ -209,7 +209,7 @@ class _Emitter:
         return TASK_ID.format(self.step_prefix(step))
 
     def step_prefix(self, step: StepIR) -> str:
-        return prefix(self.a.order_index[step.name])  # graph.json's order of the steps
+        return prefix(self.a.order_index[step.name])  # graph.json's `order`
 
     def control_key(self, step: StepIR) -> str:
         template = (f"${{S3KeyPrefix}}{self.flow.name}/{{}}/{step.name}/"
