@@ -4,7 +4,8 @@ A flow file whose `__main__` guard calls `MyFlow()` takes Metaflow's spelling, a
 command becomes the `sfncompile` command that does the same thing (nothing is done twice):
 
     python flow.py [--with DECO[:K=V,...]]... [--datastore-root ROOT] [--datastore local|s3]
-                   [--branch B] [--production] [Metaflow's other top-level options] COMMAND ...
+                   [--branch B] [--production] [--config NAME PATH]...
+                   [--config-value NAME VALUE]... [Metaflow's other top-level options] COMMAND ...
       run [--PARAM VALUE]... [--tag T]... [--max-workers N]     sfncompile run
           [--run-id-file PATH] [--max-num-splits N]
       resume [STEP] [--origin-run-id ID] [--tag T]...           sfncompile resume (default:

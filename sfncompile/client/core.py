@@ -264,7 +264,8 @@ class Flow(MetaflowObject):
         self._storage = storage or _storage()
         if not _exists and not self._run_ids():
             raise MetaflowNotFound(f"Flow('{name}') does not exist")
-        if storage is None and get_namespace() is not None and not self.runs():
+        if storage is None and get_namespace() is not None and \
+                not any(self._wanted(r, ()) for r in self._all_runs()):
             # Metaflow's rule: a flow is in a namespace when one of its runs is
             raise MetaflowNamespaceMismatch(
                 f"flow {name} has no run in namespace {get_namespace()!r} (namespace(None) "
