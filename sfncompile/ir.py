@@ -356,6 +356,9 @@ class FlowIR:
             "project": None if self.project is None else {
                 "name": self.project.name, "branch": self.project.branch,
                 "production": self.project.production},
+            # The steps in graph order: a task id's step number (conventions/task_ids.py); a
+            # list, since the stored graph's keys are sorted.
+            "order": [s.name for s in a.ordered],
             "steps": {
                 s.name: {
                     "kind": s.kind,

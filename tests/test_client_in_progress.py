@@ -132,10 +132,10 @@ def test_client_reads_a_run_in_progress_then_finished(harness: Harness) -> None:
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[0] == f"{pathspec}: succeeded"
     assert "not committed" not in shown.stdout
-    assert "  gate/0: ok (attempt 0)  block, opened, xs" in shown.stdout
-    assert "  end/0: ok (attempt 0)  block, opened, result, xs" in shown.stdout
+    assert "  gate/3-0: ok (attempt 0)  block, opened, xs" in shown.stdout
+    assert "  end/4-0: ok (attempt 0)  block, opened, result, xs" in shown.stdout
 
-    logs = h.sfn("logs", f"{pathspec}/end/0", "--stdout")
+    logs = h.sfn("logs", f"{pathspec}/end/4-0", "--stdout")
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout == f"result abbccc in {run.id}\n"
 
@@ -166,14 +166,14 @@ def in_progress_checks(h: Harness, run: client.Run) -> None:
     listed = run["fan"].tasks()  # newest first, as Metaflow lists them
     assert [t.created_at for t in listed] == sorted((t.created_at for t in listed), reverse=True)
     fans = sorted(listed, key=lambda t: t.index or 0)
-    assert [(t.id, t.index) for t in fans] == [("0.0.0", 0), ("0.1.0", 1), ("0.2.0", 2)]
+    assert [(t.id, t.index) for t in fans] == [("1-0.0.0", 0), ("1-0.1.0", 1), ("1-0.2.0", 2)]
     assert [t["x"].data for t in fans] == ["a", "bb", "ccc"]
     assert sorted(t.data.x for t in run["fan"]) == ["a", "bb", "ccc"]
     assert fans[1].stdout == "fan 1 out\n"
     assert fans[1].stderr == "fan 1 err\n"
     assert fans[1].attempt == 0 and fans[1].successful and fans[1].finished
     assert fans[1].finished_at is not None and fans[1].created_at <= fans[1].finished_at
-    assert fans[1]["x"].pathspec == f"{pathspec}/fan/0.1.0/x"
+    assert fans[1]["x"].pathspec == f"{pathspec}/fan/1-0.1.0/x"
     join = run["join"].task
     assert join.data.xs == ["a", "bb", "ccc"]
     assert join.artifact_names == ["block", "xs"]  # a join merges only Parameters
@@ -181,27 +181,27 @@ def in_progress_checks(h: Harness, run: client.Run) -> None:
 
     # The running task is listed, neither successful nor finished, with no data yet.
     gate = run["gate"]
-    assert [t.id for t in gate.tasks()] == ["0"]
-    assert gate.started_tasks() == ["0"]
+    assert [t.id for t in gate.tasks()] == ["3-0"]
+    assert gate.started_tasks() == ["3-0"]
     running = gate.task
-    assert running is not None and running.id == "0"
+    assert running is not None and running.id == "3-0"
     assert not running.successful and not running.finished and running.finished_at is None
     assert running.exception is None and running.artifact_names == []
     assert gate.finished_at is None
-    assert gate["0"].stdout == ""  # logs are saved when the task ends
+    assert gate["3-0"].stdout == ""  # logs are saved when the task ends
 
     shown = h.sfn("show", pathspec)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0] == f"{pathspec}: running"
-    assert "  gate/0: not committed (running)" in lines
-    assert "  fan/0.2.0: ok (attempt 0)  block, items, x" in lines
-    assert "  start/0: ok (attempt 0)  block, items" in lines
+    assert "  gate/3-0: not committed (running)" in lines
+    assert "  fan/1-0.2.0: ok (attempt 0)  block, items, x" in lines
+    assert "  start/0-0: ok (attempt 0)  block, items" in lines
 
     logs = h.sfn("logs", f"{pathspec}/fan")
     assert logs.returncode == 0, logs.stderr
     for i in range(3):
-        assert (f"--- {pathspec}/fan/0.{i}.0 stdout\nfan {i} out\n"
-                f"--- {pathspec}/fan/0.{i}.0 stderr\nfan {i} err\n") in logs.stdout
-    only_err = h.sfn("logs", f"{pathspec}/fan/0.2.0", "--stderr")
+        assert (f"--- {pathspec}/fan/1-0.{i}.0 stdout\nfan {i} out\n"
+                f"--- {pathspec}/fan/1-0.{i}.0 stderr\nfan {i} err\n") in logs.stdout
+    only_err = h.sfn("logs", f"{pathspec}/fan/1-0.2.0", "--stderr")
     assert only_err.stdout == "fan 2 err\n"

@@ -2,8 +2,9 @@
 both tools, and each tool's client is walked from Flow to Run, Step, Task and DataArtifact
 (tests/parity/client_walk.py) into flat facts that are compared one by one.
 
-The runs: @catch (catch_wrapper), a foreach inside a split (foreach_in_split), a foreach whose
-item fails (client_flows/failing_foreach.py with FAIL_ITEM=1), and that failed run resumed.
+The runs: @catch (catch_wrapper, run with a tag), a foreach inside a split (foreach_in_split),
+a foreach whose item fails (client_flows/failing_foreach.py with FAIL_ITEM=1), and that failed
+run resumed.
 Metaflow runs them in one background process (tests/parity/metaflow_driver.py, which also
 walks its client) while sfncompile runs them; sfncompile alone also runs a nested foreach
 (foreach_nested), whose lineage is checked against what Metaflow's client gives for it.
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.xdist_group("client-parity")
 FAILING = FLOWS.parent / "client_flows" / "failing_foreach.py"
 FAIL = {"FAIL_ITEM": "1"}
 ONE_WORKER = ["--max-workers", "1"]  # the failing run: its tasks in order, none after the failure
+TAGGED = {"catch": ["--tag", "parity-tag"]}  # run options given to both tools
 # role -> (flow file, the corpus name its artifacts' differences are declared under)
 RUNS = {
     "failing": (FAILING, "failing_foreach"),  # first: the resume waits for it
@@ -87,15 +89,6 @@ def _plus_name(ours: Any, theirs: Any) -> bool:
     return isinstance(ours, list) and sorted([*ours, "name"]) == sorted(theirs)
 
 
-def _reran(ours: Any, theirs: Any) -> bool:
-    """A task Metaflow's resume reused (an origin, no output) that sfncompile's ran again."""
-    if isinstance(theirs, list) and theirs[:3] == ["FailingForeachFlow", "failing", "work"]:
-        return ours is None
-    if theirs in ("", []):
-        return bool(ours)
-    return sorted(ours) == sorted(theirs)
-
-
 DIFFERENCES = (
     Difference(
         "flow-name-artifact",
@@ -112,12 +105,12 @@ DIFFERENCES = (
         "sfncompile's is None, as Metaflow documents it.",
         _is_fresh_origin),
     Difference(
-        "resume-reruns-the-failed-step",
-        ("resumed:task[work[0]].*", "resumed:run.steps*"),
-        "sfncompile's resume runs again every task of the step that failed (and after it); "
-        "Metaflow's reuses the failed step's tasks that succeeded, which then have an origin "
-        "and no output, and its clones' order among the steps is its own.",
-        _reran),
+        "order-of-cloned-steps",
+        ("resumed:run.steps*",),
+        "Both resumes reuse the same tasks; Metaflow's clones them all before it runs "
+        "anything, in an order of its own (its `work` clone is older than its `start` clone), "
+        "sfncompile's clones each task when the run reaches it, in graph order.",
+        lambda ours, theirs: sorted(ours) == sorted(theirs), always=False),
     Difference(
         "catch-report-stream",
         ("catch:task[start[]].stdout", "catch:task[start[]].loglines*"),
@@ -214,7 +207,7 @@ def run_ours(root: Path) -> dict[str, str]:
     """role -> pathspec of sfncompile's runs, all but the resume at once."""
     common = ["--datastore-root", str(root), "--max-workers", "4"]
     files = {role: file for role, (file, _) in RUNS.items() if role != "resumed"}
-    procs = {role: _sfncompile(["run", str(file), *common,
+    procs = {role: _sfncompile(["run", str(file), *common, *TAGGED.get(role, ()),
                                 *(ONE_WORKER if role == "failing" else [])],
                                file.parent, FAIL if role == "failing" else {})
              for role, file in {**files, "nested": NESTED}.items()}
@@ -250,7 +243,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Both:
     """Both tools' runs and what their clients say of them, by role."""
     job = MetaflowJob([
         *(MetaflowRun(role, file, ONE_WORKER, env=FAIL) if role == "failing"
-          else MetaflowRun(role, file) for role, (file, _) in RUNS.items()
+          else MetaflowRun(role, file, TAGGED.get(role, ())) for role, (file, _) in RUNS.items()
           if role != "resumed"),
         MetaflowRun("resumed", FAILING, command="resume", after_previous=True),
     ], tmp_path_factory.mktemp("metaflow-client"), walk=True)
@@ -321,6 +314,15 @@ def test_what_the_walk_covers(both: Both) -> None:
     assert resumed["task[start[]].metadata_dict"]["origin-task-id"] == "<a task id>"
     assert resumed["task[end[]].metadata_dict"]["origin-run-id"] == "failing"
     assert resumed["flow.runs"] == ["resumed", "failing"]
+    # The resume reused the failed step's task that succeeded, and ran the others again.
+    assert resumed["task[work[0]].origin"] == ["FailingForeachFlow", "failing", "work",
+                                               "work[0]"]
+    assert resumed["task[work[1]].origin"] is None and resumed["task[work[2]].origin"] is None
+    # Tags: a tagged run's steps and tasks carry its tags; a flow with no run in the
+    # namespace is a mismatch.
+    assert ours["catch"]["run.user_tags"] == ["parity-tag"]
+    assert ours["catch"]["task[start[]].tags"] == {"value": [True, ["parity-tag"]]}
+    assert failing["probe.Flow(elsewhere)"] == {"raises": ["MetaflowNamespaceMismatch"]}
 
 
 def test_a_run_without_its_graph_has_the_same_lineage(both: Both, tmp_path: Path) -> None:

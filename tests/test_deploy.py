@@ -196,7 +196,7 @@ def test_failed_execution_is_a_failed_run(deployment: Deployment, s3_env: None) 
     assert boom.exception is not None and boom.exception.type == "builtins.ValueError"
     failure = run_.failure
     assert failure is not None
-    assert (failure["step"], failure["task"]) == ("boom", "0"), failure
+    assert (failure["step"], failure["task"]) == ("boom", "1-0"), failure
     assert failure["error"] == "ValueError: the step failed on purpose", failure
     assert failure["job_id"] and run_.deployed_by
 
@@ -204,33 +204,33 @@ def test_failed_execution_is_a_failed_run(deployment: Deployment, s3_env: None) 
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0] == f"FailingFlow/{run_id}: failed"
-    assert '  parameters: {"size": 7}' in lines and "  failed step: boom/0" in lines
+    assert '  parameters: {"size": 7}' in lines and "  failed step: boom/1-0" in lines
     assert "  error: ValueError: the step failed on purpose" in lines
     assert any(line.startswith("  finished: 20") for line in lines), lines
-    boom = next(line for line in lines if line.startswith("  boom/0: "))
+    boom = next(line for line in lines if line.startswith("  boom/1-0: "))
     assert "not committed (failed, attempt 0: ValueError" in boom and "[batch job " in boom
-    assert any(line.startswith("  start/0: ok (attempt 0)") and "[batch job " in line
+    assert any(line.startswith("  start/0-0: ok (attempt 0)") and "[batch job " in line
                for line in lines)
 
     logs = d.cli("logs", f"FailingFlow/{run_id}/boom", "--datastore-root", d.root)
     assert logs.returncode == 0, logs.stderr
     assert "ValueError: the step failed on purpose" in logs.stdout
-    assert f"FailingFlow/{run_id}/boom/0  [batch job " in logs.stderr
+    assert f"FailingFlow/{run_id}/boom/1-0  [batch job " in logs.stderr
 
     proc = d.cli("status", "FailingFlow", run_id, "--s3-root", d.root)
     assert proc.returncode == 1
     assert f"FailingFlow/{run_id}: FAILED" in proc.stdout
     assert "failed step: boom" in proc.stdout
-    assert "  failed step: boom/0" in proc.stdout and '  parameters: {"size": 7}' in proc.stdout
+    assert "  failed step: boom/1-0" in proc.stdout and '  parameters: {"size": 7}' in proc.stdout
     # The Batch job's reason, not its whole DescribeJobs JSON; the exception, the end of the
     # task's log and the command that prints the rest.
     assert "JobArn" not in proc.stdout and "Environment" not in proc.stdout
     lines = proc.stdout.splitlines()
-    assert "reason: Essential container in task exited (1) (task boom/0, attempt 0)" in lines
+    assert "reason: Essential container in task exited (1) (task boom/1-0, attempt 0)" in lines
     assert any(line.startswith("batch job: ") for line in lines), lines
     assert "  error: ValueError: the step failed on purpose" in lines
     assert "    | ValueError: the step failed on purpose" in lines
-    assert (f"  the whole log: sfncompile logs FailingFlow/{run_id}/boom/0 --stderr "
+    assert (f"  the whole log: sfncompile logs FailingFlow/{run_id}/boom/1-0 --stderr "
             f"--datastore-root {d.root}") in lines
     raw = d.cli("status", "FailingFlow", run_id, "--s3-root", d.root, "--json")
     assert raw.returncode == 1

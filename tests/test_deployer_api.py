@@ -163,7 +163,8 @@ def test_only_json_with_every_option_is_byte_stable_and_offline(tmp_path: Path) 
     records = [s["Parameters"]["Body"] for s in asl["States"].values()
                if s.get("Parameters", {}).get("Body", {}).get("runner") == "step-functions"]
     assert len(records) == 2  # the run's start and its failure
-    assert all(r["tags"] == ["a", "b"] and r["system_tags"] == ["team:ml"] for r in records)
+    assert all(r["tags"] == ["a", "b"] and r["system_tags"] == [
+        "runtime:step-functions", "team:ml", "user:ada"] for r in records)
     maps = [s for s in asl["States"].values() if s["Type"] == "Map"]
     assert [(m["MaxConcurrency"], m["ItemProcessor"]["ProcessorConfig"]["Mode"])
             for m in maps] == [(3, "DISTRIBUTED")]

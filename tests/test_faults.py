@@ -125,10 +125,10 @@ def test_sigkill_mid_write_leaves_no_visible_task_and_resume_completes(
     assert list(tmp.iterdir()) == []  # not even the half-staged artifact
     pathspec = last_line(proc)
     assert pathspec.startswith("KillFlow/")
-    assert "write/0: FAILED (attempt 0, exit -9)" in proc.stderr
+    assert "write/1-0: FAILED (attempt 0, exit -9)" in proc.stderr
 
     # The attempt started (meta.json names the killed process) but never committed.
-    attempt = attempt_dir(root, pathspec, "write", "0", 0)
+    attempt = attempt_dir(root, pathspec, "write", "1-0", 0)
     meta = read_json(attempt / "meta.json")
     assert meta["pid"] == int(marker.read_text())
     # The task could not mark itself; the runner, which saw it die, did.
@@ -143,8 +143,8 @@ def test_sigkill_mid_write_leaves_no_visible_task_and_resume_completes(
     run = client.Run(pathspec)
     assert run.status == "failed" and not run.successful and not run.finished
     step = run["write"]
-    assert step.started_tasks() == ["0"]
-    task = step["0"]
+    assert step.started_tasks() == ["1-0"]
+    task = step["1-0"]
     assert [t.pathspec for t in step.tasks()] == [task.pathspec]  # listed, though killed
     assert step.task is not None and step.task.pathspec == task.pathspec
     assert task.attempt is None and not task.successful and not task.finished
@@ -158,8 +158,8 @@ def test_sigkill_mid_write_leaves_no_visible_task_and_resume_completes(
     shown = sfn("show", pathspec, "--datastore-root", str(root))
     assert shown.returncode == 0, shown.stderr
     assert f"{pathspec}: failed" in shown.stdout
-    assert "write/0: not committed" in shown.stdout
-    assert "start/0: ok" in shown.stdout
+    assert "write/1-0: not committed" in shown.stdout
+    assert "start/0-0: ok" in shown.stdout
 
     resumed = sfn("resume", pathspec, "--datastore-root", str(root), "--max-workers", "2",
                   env=env)
@@ -174,7 +174,7 @@ def test_sigkill_mid_write_leaves_no_visible_task_and_resume_completes(
     assert end.data.bomb == "saved"
     assert end.data.answer == 42
     start = client.Run(new)["start"].task
-    assert start is not None and start.origin_pathspec == f"{pathspec}/start/0"
+    assert start is not None and start.origin_pathspec == f"{pathspec}/start/0-0"
 
 
 HANG_FLOW = """
@@ -219,7 +219,7 @@ def test_task_killed_from_outside_is_retried(
                             env=os.environ | env)
     try:
         def running_meta() -> dict[str, Any] | None:
-            for meta in root.glob("HangFlow/*/hang/0/0/meta.json"):
+            for meta in root.glob("HangFlow/*/hang/1-0/0/meta.json"):
                 data = read_json(meta)
                 if data.get("status") == "running":
                     return data
@@ -235,13 +235,13 @@ def test_task_killed_from_outside_is_retried(
         log.close()
     err = (tmp_path / "run.err").read_text()
     assert proc.returncode == 0, err
-    assert "hang/0: attempt 0 failed (exit -9); retrying" in err
+    assert "hang/1-0: attempt 0 failed (exit -9); retrying" in err
     assert list(tmp.iterdir()) == []
     pathspec = out.strip().splitlines()[-1]
 
-    first = attempt_dir(root, pathspec, "hang", "0", 0)
+    first = attempt_dir(root, pathspec, "hang", "1-0", 0)
     assert (first / "meta.json").exists() and not (first / "done.json").exists()
-    assert (attempt_dir(root, pathspec, "hang", "0", 1) / "done.json").exists()
+    assert (attempt_dir(root, pathspec, "hang", "1-0", 1) / "done.json").exists()
     client_root(str(root))
     task = client.Run(pathspec)["hang"].task
     assert task.attempt == 1
@@ -305,16 +305,16 @@ def policy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str
 def test_retry_succeeds_on_the_third_attempt(
         policy_run: tuple[Path, str, str], client_root: Callable[[str | None], None]) -> None:
     root, pathspec, err = policy_run
-    assert "flaky/0: attempt 0 failed (exit 1); retrying" in err
-    assert "flaky/0: attempt 1 failed (exit 1); retrying" in err
+    assert "flaky/1-0: attempt 0 failed (exit 1); retrying" in err
+    assert "flaky/1-0: attempt 1 failed (exit 1); retrying" in err
     for attempt in (0, 1):
-        path = attempt_dir(root, pathspec, "flaky", "0", attempt)
+        path = attempt_dir(root, pathspec, "flaky", "1-0", attempt)
         assert read_json(path / "meta.json")["status"] == "failed"
         assert not (path / "done.json").exists()
         stderr = (path / "logs" / "stderr").read_text()
         assert f"RuntimeError: transient failure on attempt {attempt}" in stderr
         assert (path / "logs" / "stdout").read_text() == f"flaky attempt {attempt}\n"
-    last = attempt_dir(root, pathspec, "flaky", "0", 2)
+    last = attempt_dir(root, pathspec, "flaky", "1-0", 2)
     assert read_json(last / "meta.json")["status"] == "succeeded"
     assert read_json(last / "done.json")["attempt"] == 2
 
@@ -393,13 +393,13 @@ def test_transition_other_than_the_compiled_one_fails_clearly(tmp_path: Path) ->
     assert proc.returncode == 1
     pathspec = last_line(proc)
     assert pathspec.startswith("EditedFlow/") and pathspec.count("/") == 1
-    assert ("sfncompile: a/0: step 'a' called self.next(self.end), but the compiled flow goes "
+    assert ("sfncompile: a/1-0: step 'a' called self.next(self.end), but the compiled flow goes "
             "to self.next(self.b); the flow file changed since it was compiled") in proc.stderr
-    assert "a/0: FAILED (attempt 0, exit 1)" in proc.stderr
+    assert "a/1-0: FAILED (attempt 0, exit 1)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "sfncompile/runtime" not in proc.stderr
     assert not (root / pathspec / "b").exists()
-    assert not (attempt_dir(root, pathspec, "a", "0", 0) / "done.json").exists()
+    assert not (attempt_dir(root, pathspec, "a", "1-0", 0) / "done.json").exists()
 
 
 UNPICKLABLE_FLOW = """
@@ -438,11 +438,11 @@ def test_unpicklable_artifact_is_named(tmp_path: Path, kind: str, name: str,
     pathspec = last_line(proc)
     message = next(line for line in proc.stderr.splitlines() if "cannot be pickled" in line)
     # the task's own line, shown with its task's prefix as it printed it
-    assert message.startswith(f"[start/0] sfncompile: start/0: artifact {name!r} cannot be "
+    assert message.startswith(f"[start/0-0] sfncompile: start/0-0: artifact {name!r} cannot be "
                               "pickled: ")
     assert reason in message
     assert "Traceback" not in proc.stderr
-    assert not (attempt_dir(root, pathspec, "start", "0", 0) / "done.json").exists()
+    assert not (attempt_dir(root, pathspec, "start", "0-0", 0) / "done.json").exists()
 
 
 PARAM_FLOW = """
@@ -525,9 +525,9 @@ def test_timeout_stops_a_sleeping_step(tmp_path: Path, stubborn: str, message: s
     assert list(tmp.iterdir()) == []
     assert elapsed < limit
     assert message in proc.stderr
-    assert "slow/0: FAILED (attempt 0" in proc.stderr
+    assert "slow/1-0: FAILED (attempt 0" in proc.stderr
     pathspec = last_line(proc)
-    assert not (attempt_dir(root, pathspec, "slow", "0", 0) / "done.json").exists()
+    assert not (attempt_dir(root, pathspec, "slow", "1-0", 0) / "done.json").exists()
 
 
 def test_catch_records_a_task_that_died(tmp_path: Path) -> None:

@@ -78,8 +78,8 @@ def test_batch_step_runs_as_a_batch_job_and_the_rest_locally(
     where = dict(line.split(" ") for line in log.read_text().splitlines())
     assert where["start"] == where["end"] == "local"
     job_id = where["heavy"]
-    assert f"heavy/0: AWS Batch job {job_id} SUCCEEDED" in hybrid.stderr
-    assert "start/0: AWS Batch job" not in hybrid.stderr
+    assert f"heavy/1-0: AWS Batch job {job_id} SUCCEEDED" in hybrid.stderr
+    assert "start/0-0: AWS Batch job" not in hybrid.stderr
 
     batch = d.sfn.client("batch")
     listed = batch.list_jobs(jobQueue=d.queue, jobStatus="SUCCEEDED")["jobSummaryList"]
@@ -150,7 +150,7 @@ def test_interrupting_a_hybrid_run_terminates_its_batch_jobs(deployment: Deploym
                                 preexec_fn=default_sigint)
     try:
         line = wait_for(lambda: next((x for x in err.read_text().splitlines()
-                                      if x.startswith("heavy/0: AWS Batch job")
+                                      if x.startswith("heavy/1-0: AWS Batch job")
                                       and x.endswith(" RUNNING")), None), 60, "the job to run")
         job_id = line.split()[4]
         proc.send_signal(signal.SIGINT)
@@ -160,7 +160,7 @@ def test_interrupting_a_hybrid_run_terminates_its_batch_jobs(deployment: Deploym
     text = err.read_text()
     assert proc.returncode != 0 and "Traceback" not in text, text
     assert "Interrupted: running tasks were stopped" in text
-    assert f"heavy/0: AWS Batch job {job_id} terminated" in text
+    assert f"heavy/1-0: AWS Batch job {job_id} terminated" in text
     batch = d.sfn.client("batch")
     # The job's process is killed at TerminateJob; moto records the end as it exits.
     job = wait_for(lambda: next((j for j in batch.describe_jobs(jobs=[job_id])["jobs"]
@@ -174,7 +174,7 @@ def test_a_job_that_batch_refuses_fails_its_task(deployment: Deployment, tmp_pat
     flow = write_flow(d, tmp_path, tmp_path / "side.log", batch='queue="no-such-queue"')
     proc = d.cli("run", str(flow), "--datastore-root", d.root)
     assert proc.returncode == 1, proc.stderr
-    assert "heavy/0: FAILED (attempt 0, AWS Batch refused the job: " in proc.stderr
+    assert "heavy/1-0: FAILED (attempt 0, AWS Batch refused the job: " in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

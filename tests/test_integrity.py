@@ -134,7 +134,7 @@ def test_planted_blobs_never_run_and_are_named(root: str, tmp_path: Path) -> Non
     assert f"checked {len(blobs)} blobs: {len(blobs)} bad" in found.stdout
     assert found.stdout.count("does not match its sha256") == len(blobs)
     of_run = _sfn("verify", f"{FLOW}/{run_id}", "--datastore-root", root, cwd=tmp_path)
-    assert of_run.returncode == 1 and f"{run_id}/join/0:total" in of_run.stdout, of_run.stdout
+    assert of_run.returncode == 1 and f"{run_id}/join/2-0:total" in of_run.stdout, of_run.stdout
     repaired = _sfn("verify", "--repair", "--datastore-root", root, cwd=tmp_path)
     assert repaired.returncode == 1 and "removed: " in repaired.stdout
     assert storage.list(f"{FLOW}/data/") == []

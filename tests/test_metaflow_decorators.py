@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from sfncompile import client
 from sfncompile.cli import main
+from sfncompile.conventions.task_ids import task_id
 from sfncompile.emit import names
 from sfncompile.emit.asl import ON_ERROR_HOOKS, exit_hook_on_error_states
 from sfncompile.emit.jobdef import job_definitions
@@ -301,12 +302,16 @@ def test_exit_hooks_through_the_runtimes_aws_entry_points(tmp_path: Path) -> Non
     (tmp_path / "flow.py").write_text(FLOW.replace('@pypi(packages={"pytest": ""})', ""))
     flow = parse_flow(tmp_path / "flow.py")
     (tmp_path / "_sfncompile").mkdir()
-    (tmp_path / "_sfncompile" / "graph.json").write_text(json.dumps(flow.graph_json()))
+    graph = flow.graph_json()
+    (tmp_path / "_sfncompile" / "graph.json").write_text(json.dumps(graph))
     root = str(tmp_path / "store")
 
     def task(step: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "sfncompile.runtime", "--step", step,
-                               "--run", "r1", "--task", "0", "--root", root],
+                               "--run", "r1",
+                               "--task", task_id(graph, step, "0") if step in graph["steps"]
+                               else "0",
+                               "--root", root],
                               capture_output=True, text=True, env=_env(), cwd=tmp_path)
 
     for step in ("start", "middle"):

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from sfncompile import client
+from sfncompile.datastore.storage import open_storage
 
 WIDTH = 8
 
@@ -70,6 +71,12 @@ FLOW = """
 """
 
 BEFORE = ["start", *(f"square {i}" for i in range(WIDTH)), "join"]
+STEPS = ["start", "square", "join", "middle", "end"]  # graph order: a task id's step number
+
+
+def tid(step: str, position: str) -> str:
+    """The id of `step`'s task at `position` (sfncompile/conventions/task_ids.py)."""
+    return f"{STEPS.index(step)}-{position}"
 AFTER = ["middle", "end"]
 FINAL = f"{WIDTH} squares sum to {sum(i * i for i in range(WIDTH))}"
 
@@ -145,7 +152,9 @@ def test_tasks_before_the_failure_are_not_executed_again(
     assert Counter(s.executions(new)) == Counter(AFTER)
     assert s.origins(new) == {original.split("/")[1]}
     # Timed: each cloned task keeps the original's timestamps and says where it came from.
-    tasks = [("start", "0"), *(("square", f"0.{i}.0") for i in range(WIDTH)), ("join", "0")]
+    tasks = [("start", tid("start", "0")),
+             *(("square", tid("square", f"0.{i}.0")) for i in range(WIDTH)),
+             ("join", tid("join", "0"))]
     for step, task in tasks:
         old, cloned = s.done(original, step, task), s.done(new, step, task)
         assert (cloned["started"], cloned["finished"]) == (old["started"], old["finished"])
@@ -154,7 +163,7 @@ def test_tasks_before_the_failure_are_not_executed_again(
     # The re-run steps started after the original run ended.
     last_original = max(s.done(original, step, task)["finished"] for step, task in tasks)
     for step in AFTER:
-        done = s.done(new, step, "0")
+        done = s.done(new, step, tid(step, "0"))
         assert "cloned_from" not in done
         assert done["started"] > last_original
         assert done["origin_run_id"] == original.split("/")[1]
@@ -185,9 +194,10 @@ def test_resume_from_a_step_of_a_successful_run(
     assert run.data is not None
     assert run.data.final == FINAL
     for i in range(WIDTH):
-        old = s.done(succeeded, "square", f"0.{i}.0")
-        assert s.done(again, "square", f"0.{i}.0")["started"] == old["started"]
-    assert s.done(again, "join", "0")["started"] > s.done(succeeded, "end", "0")["finished"]
+        old = s.done(succeeded, "square", tid("square", f"0.{i}.0"))
+        assert s.done(again, "square", tid("square", f"0.{i}.0"))["started"] == old["started"]
+    assert s.done(again, "join", tid("join", "0"))["started"] > \
+        s.done(succeeded, "end", tid("end", "0"))["finished"]
 
 
 def test_resume_needs_a_failed_step_or_from(failed_and_resumed: tuple[Setup, str, str]) -> None:
@@ -199,3 +209,24 @@ def test_resume_needs_a_failed_step_or_from(failed_and_resumed: tuple[Setup, str
     assert proc.returncode == 2
     assert "--from 'nosuch': no such step" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_resume_reuses_the_successful_tasks_of_the_failed_step(tmp_path: Path) -> None:
+    """Metaflow's resume clones every task that succeeded, the foreach siblings of the one
+    that failed too, and runs only the failed and unfinished tasks."""
+    flow = Path(__file__).parent / "parity" / "client_flows" / "failing_foreach.py"
+    s = Setup(tmp_path)
+    s.env["FAIL_ITEM"] = "1"  # item 1 fails; with one worker item 0 succeeded, 2 never ran
+    failed = s.sfn("run", str(flow), "--max-workers", "1")
+    assert failed.returncode == 1, failed.stderr
+    original = failed.stdout.strip().splitlines()[-1]
+    del s.env["FAIL_ITEM"]
+    resumed = s.sfn("resume", original, "--max-workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    storage = open_storage(str(s.root))
+    run = client.Run(resumed.stdout.strip().splitlines()[-1], storage)
+    origins = {t.index: t.origin_pathspec for t in run["work"]}
+    first = client.Run(original, storage)["work"]
+    assert origins == {0: next(t.pathspec for t in first if t.index == 0), 1: None, 2: None}
+    assert run.data is not None and run.data.values == [10, 0, 20]

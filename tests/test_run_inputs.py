@@ -134,9 +134,9 @@ def test_current_in_a_step(runs: dict[str, Any]) -> None:
     assert proc.returncode == 0, proc.stderr
     pathspec = proc.stdout.strip().splitlines()[-1]
     run, start = _start(runs["tmp"], pathspec)
-    assert start.task_data == f"{pathspec}/start/0"
+    assert start.task_data == f"{pathspec}/start/0-0"
     # current.task and current.run pickle as artifacts and read back as the client's objects
-    assert start.task_obj.pathspec == f"{pathspec}/start/0"
+    assert start.task_obj.pathspec == f"{pathspec}/start/0-0"
     assert start.run_obj.pathspec == pathspec
     assert pickle.loads(pickle.dumps(start.run_obj)).id == run.id
     assert start.parallel == ("127.0.0.1", 1, 0, None)

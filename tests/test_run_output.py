@@ -119,23 +119,23 @@ def printing(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedPr
 def test_task_output_is_shown_prefixed_and_in_order(
         printing: subprocess.CompletedProcess[str]) -> None:
     lines = printing.stderr.splitlines()
-    assert "[start/0] hello" in lines and "[start/0] to stderr" in lines
-    assert "[end/0] bye" in lines
+    assert "[start/0-0] hello" in lines and "[start/0-0] to stderr" in lines
+    assert "[end/3-0] bye" in lines
     for i in range(3):
-        assert lines.index(f"[work/0.{i}.0] begin {i}") < lines.index(f"[work/0.{i}.0] end {i}")
+        assert lines.index(f"[work/1-0.{i}.0] begin {i}") < lines.index(f"[work/1-0.{i}.0] end {i}")
     # shown as written: every task began before any ended (they ran at once)
     begins = [n for n, line in enumerate(lines) if re.fullmatch(r"\[work/.*\] begin \d", line)]
     ends = [n for n, line in enumerate(lines) if re.fullmatch(r"\[work/.*\] end \d", line)]
     assert len(begins) == len(ends) == 3 and max(begins) < min(ends)
     # the traceback @catch printed is shown as part of the task's output
-    assert "[work/0.1.0] ValueError: boom one" in lines
+    assert "[work/1-0.1.0] ValueError: boom one" in lines
     assert re.fullmatch(r"PrintFlow/\S+", printing.stdout.strip().splitlines()[-1])
     assert "hello" not in printing.stdout
 
 
 def test_the_summary_names_what_catch_handled(
         printing: subprocess.CompletedProcess[str]) -> None:
-    assert "caught by @catch: work/0.1.0: ValueError: boom one" in printing.stderr
+    assert "caught by @catch: work/1-0.1.0: ValueError: boom one" in printing.stderr
     assert printing.stderr.rstrip().splitlines()[-1].startswith("6 tasks done, 0 failed; ")
 
 
@@ -143,10 +143,10 @@ def test_quiet_hides_task_output(tmp_path: Path) -> None:
     proc = piped(tmp_path, PRINTING, "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "hello" not in proc.stderr and "[work/" not in proc.stderr
-    assert "caught by @catch: work/0.1.0: ValueError: boom one" in proc.stderr
+    assert "caught by @catch: work/1-0.1.0: ValueError: boom one" in proc.stderr
     assert "\033" not in proc.stderr
     pathspec = proc.stdout.strip().splitlines()[-1]
-    logs = subprocess.run([sys.executable, "-m", "sfncompile", "logs", f"{pathspec}/start/0",
+    logs = subprocess.run([sys.executable, "-m", "sfncompile", "logs", f"{pathspec}/start/0-0",
                            "--datastore-root", str(tmp_path / "ds")], capture_output=True,
                           text=True, env=env(), timeout=60)
     assert "hello" in logs.stdout  # still stored for `logs`
@@ -171,7 +171,7 @@ def test_a_terminal_gets_a_live_line_per_step(tmp_path: Path) -> None:
     text = read_all(fd, pid)
     assert re.search(r"work\s+\d+/30 done, \d+ running, 0 failed", text), text[-2000:]
     assert "\033[" in text
-    assert not re.search(r"work/0\.\d+\.0: (running|done)", text)  # no line per task
+    assert not re.search(r"work/1-0\.\d+\.0: (running|done)", text)  # no line per task
     assert re.search(r"WideFlow/\S+\s*$", text)
 
 

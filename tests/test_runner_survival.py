@@ -117,13 +117,13 @@ def test_a_task_that_exits_0_without_committing_is_a_failed_task(tmp_path: Path)
     proc = sfn("run", str(write(tmp_path, EXITS_EARLY)), "--datastore-root", str(root))
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert ("quits/0: FAILED (attempt 0, the task exited with code 0 but never committed "
+    assert ("quits/1-0: FAILED (attempt 0, the task exited with code 0 but never committed "
             "its result") in proc.stderr
     pathspec = proc.stdout.strip().splitlines()[-1]
     flow, run = pathspec.split("/")
     storage = LocalStorage(root)
     assert ds.read_run_meta(storage, flow, run)["status"] == "failed"
-    meta = ds.read_meta(storage, flow, run, "quits", "0", 0)
+    meta = ds.read_meta(storage, flow, run, "quits", "1-0", 0)
     assert meta["status"] == "failed" and "never committed" in meta["error"]
     assert not ds.list_tasks(storage, flow, run, "quits")
 
@@ -166,8 +166,8 @@ def test_kill_9_of_the_runner(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[0] == (
         f"{pathspec}: interrupted (continue with `sfncompile resume {pathspec}`)")
-    assert "  nap/0.1.0: not committed (interrupted)" in shown.stdout
-    assert "start/0: ok" in shown.stdout
+    assert "  nap/1-0.1.0: not committed (interrupted)" in shown.stdout
+    assert "start/0-0: ok" in shown.stdout
     # The records agree now: the run failed (interrupted), its running tasks failed.
     meta = ds.read_run_meta(storage, "NapFlow", run)
     assert meta["status"] == "failed" and meta["interrupted"] is True
@@ -184,7 +184,7 @@ def test_kill_9_of_the_runner(tmp_path: Path) -> None:
     resumed = sfn("resume", pathspec, "--datastore-root", str(root))
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming {pathspec} from step 'nap'" in resumed.stderr
-    assert "start/0: reused from the original run" in resumed.stderr
+    assert "start/0-0: reused from the original run" in resumed.stderr
     new = resumed.stdout.strip().splitlines()[-1]
     done = json.loads((root / new / "_run.json").read_text())
     assert done["status"] == "succeeded" and done["origin_run_id"] == run

@@ -52,15 +52,15 @@ def test_a_rerun_of_the_same_attempt_gets_a_new_number(tmp_path: Path) -> None:
     graph.write_text(json.dumps(parse_flow(flow_file).graph_json()))
     rerun = subprocess.run(
         [sys.executable, "-m", "sfncompile.runtime", "--step", "shaky", "--run", run,
-         "--task", "0", "--attempt", "0", "--root", str(root), "--graph", str(graph),
+         "--task", "1-0", "--attempt", "0", "--root", str(root), "--graph", str(graph),
          "--flow-file", str(flow_file)], capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     storage = LocalStorage(root)
-    assert ds.list_attempts(storage, "OnceFlow", run, "shaky", "0") == [0, 1]
-    assert ds.committed_attempt(storage, "OnceFlow", run, "shaky", "0") == 1
-    failed = ds.read_log(storage, "OnceFlow", run, "shaky", "0", 0, "stderr").decode()
+    assert ds.list_attempts(storage, "OnceFlow", run, "shaky", "1-0") == [0, 1]
+    assert ds.committed_attempt(storage, "OnceFlow", run, "shaky", "1-0") == 1
+    failed = ds.read_log(storage, "OnceFlow", run, "shaky", "1-0", 0, "stderr").decode()
     assert "failing while the marker exists" in failed  # the first attempt's log is intact
-    assert ds.read_done(storage, "OnceFlow", run, "shaky", "0")["retry_count"] == 0
+    assert ds.read_done(storage, "OnceFlow", run, "shaky", "1-0")["retry_count"] == 0
 
 
 def test_an_inline_foreach_wider_than_the_history_allows_is_refused(tmp_path: Path) -> None:

@@ -140,7 +140,7 @@ def _check_card_commands(run: Any, root: str, kind: str, tmp_path: Path) -> None
     assert "secret_digest" in page and '<tr class="current"><td>start</td>' in page
     for value in (*SECRET_APP.values(), SECRET_TOKEN):
         assert value not in page
-    printed = _cli("card", "get", f"{start}/0", "--datastore-root", root)
+    printed = _cli("card", "get", f"{start}/0-0", "--datastore-root", root)
     assert printed.stdout == page
     if kind == "s3":
         return

@@ -44,7 +44,7 @@ SMALL, LARGE = 2, 500
 # Going from SMALL to LARGE items only lengthens the foreach index inside `scope`.
 INDEX_DIGITS = len(str(LARGE - 1)) - len(str(SMALL - 1))
 MAX_RUNS = 8
-TASK_ID = re.compile(r"(?:\d+\.\d+\.)*\d+")
+TASK_ID = re.compile(r"\d+-(?:\d+\.\d+\.)*\d+")
 
 FAILURE_PATH = (RECORD_FAILURE, ON_ERROR_HOOKS, PUBLISH_FAILURE)
 
@@ -246,8 +246,9 @@ def test_parallel_result_fits_with_a_wide_split_and_parameters() -> None:
 
 def expected_tasks(flow: FlowIR, values: dict[tuple[str, str], Any]) -> list[tuple[str, str]]:
     """The (step, task id) pairs of a run, from the IR and the control values the run read,
-    following the scheme of sfncompile/emit/asl.py's docstring: a task id is `scope + n`;
-    `n` counts loop iterations; each foreach level appends `<n>.<index>.` to the scope."""
+    following the scheme of sfncompile/emit/asl.py's docstring: a task id is the step's
+    number in graph order, `-`, then `scope + n`; `n` counts loop iterations; each foreach
+    level appends `<n>.<index>.` to the scope."""
     a = flow.analysis
     out: list[tuple[str, str]] = []
 
@@ -255,7 +256,7 @@ def expected_tasks(flow: FlowIR, values: dict[tuple[str, str], Any]) -> list[tup
         # A split branch starts with its parent's scope and n; a foreach body with n = 0.
         while name != stop:
             step = flow.step(name)
-            task = f"{scope}{n}"
+            task = f"{a.order_index[name]}-{scope}{n}"
             out.append((name, task))
             if step.kind == "end":
                 return
@@ -266,8 +267,10 @@ def expected_tasks(flow: FlowIR, values: dict[tuple[str, str], Any]) -> list[tup
                     walk(target, a.join_of[name], scope, n)
                 name = a.join_of[name]
             elif step.num_parallel is not None:
-                # One multi-node job, given this task's id: each node derives its own.
-                out.append((step.targets[0], task))
+                # One multi-node job, given its step's id at this position: each node
+                # derives its own.
+                body = step.targets[0]
+                out.append((body, f"{a.order_index[body]}-{scope}{n}"))
                 name = a.join_of[name]
             elif step.kind == "foreach":
                 for index in range(len(values[(name, task)])):
@@ -286,6 +289,7 @@ def expected_tasks(flow: FlowIR, values: dict[tuple[str, str], Any]) -> list[tup
 def check_task_ids(case: Case, record: Record, values: dict[tuple[str, str], Any]) -> None:
     seen = [(t.step, t.task_id) for t in record.tasks]
     assert len(seen) == len(set(seen)), "a (step, task id) ran twice"
+    assert len({t for _, t in seen}) == len(seen), "two tasks of a run share an id"
     assert sorted(seen) == sorted(expected_tasks(case.flow, values))
     for call in record.tasks:
         assert TASK_ID.fullmatch(call.task_id), call
@@ -310,12 +314,15 @@ def test_nested_foreach_and_loop_ids() -> None:
     nested = golden("foreach_nested")
     explorer = Explorer(nested.asl, width=2)
     record = simulate(nested.asl, explorer, nested.params, execution_name=EXECUTION_NAME)
-    assert ("level3", "0.1.0.0.0.1.0") in {(t.step, t.task_id) for t in record.tasks}
+    level3 = nested.flow.analysis.order_index["level3"]
+    assert ("level3", f"{level3}-0.1.0.0.0.1.0") in {(t.step, t.task_id) for t in record.tasks}
     loop = golden("loop_in_foreach")
     explorer = Explorer(loop.asl, width=2, loops=2)
     record = simulate(loop.asl, explorer, loop.params, execution_name=EXECUTION_NAME)
     climbs = [t.task_id for t in record.tasks if t.step == "climb"]
-    assert climbs == ["0.0.0", "0.0.1", "0.0.2", "0.1.0", "0.1.1", "0.1.2"]
+    climb = loop.flow.analysis.order_index["climb"]
+    assert climbs == [f"{climb}-{p}" for p in ("0.0.0", "0.0.1", "0.0.2", "0.1.0", "0.1.1",
+                                                "0.1.2")]
 
 
 def test_a_retried_task_keeps_its_id_and_counts_its_attempt() -> None:
@@ -333,7 +340,8 @@ def test_a_retried_task_keeps_its_id_and_counts_its_attempt() -> None:
     sim = Simulator(case.asl, on_task=flaky, control=Explorer(case.asl),
                     execution_name=EXECUTION_NAME)
     record = sim.run(execution_input)
-    assert ("train", "0", "0") in calls and ("train", "0", "1") in calls
+    train = f"{case.flow.analysis.order_index['train']}-0"
+    assert ("train", train, "0") in calls and ("train", train, "1") in calls
     # A failed Batch attempt adds Scheduled, Started, Submitted and Failed.
     assert record.events == clean.events + 4
 

@@ -157,8 +157,9 @@ def test_a_damaged_tags_file_is_named(root: str) -> None:
     with pytest.raises(ds.DamagedRecord, match=r"_tags\.json is damaged"):
         client.Run(pathspec).user_tags  # noqa: B018
     client.namespace("x")  # a user tag: the listing must read the file, and skips the run
-    with pytest.warns(client.DamagedRunWarning, match=r"_tags\.json"):
-        assert client.Flow("TagFlow").runs() == []
+    with pytest.warns(client.DamagedRunWarning, match=r"_tags\.json"), \
+            pytest.raises(client.MetaflowNamespaceMismatch):  # no (readable) run is in it
+        client.Flow("TagFlow")
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -234,6 +235,50 @@ def test_namespaces_filter_runs_as_metaflow(root: str, monkeypatch: pytest.Monke
     assert [r.id for r in client.Flow("TagFlow").runs()] == ["3", "2", "1"]
     monkeypatch.setenv("METAFLOW_PRODUCTION_TOKEN", "tok")
     assert client.default_namespace() == "production:tok"
+
+
+def test_a_flow_outside_the_namespace_is_a_mismatch(root: str) -> None:
+    """Metaflow's Flow(name) is in a namespace when one of its runs is (namespace(None): all);
+    a step, a task and an artifact carry their run's tags."""
+    storage = LocalStorage(root)
+    _record(storage, "1", ["mine"], ["runtime:dev", "user:bob"])
+    with pytest.raises(MetaflowNamespaceMismatch, match="no run in namespace 'user:alice'"):
+        client.Flow("TagFlow")
+    client.namespace("mine")
+    assert client.Flow("TagFlow").latest_run.id == "1"  # type: ignore[union-attr]
+    client.namespace(None)
+    assert client.Flow("TagFlow").id == "TagFlow"
+    step = client.Step(client.Run("TagFlow/1"), "start", _exists=True)
+    task = client.Task(step, "0", _exists=True)
+    assert step.tags == task.tags == {"mine", "runtime:dev", "user:bob"}
+    assert (task.user_tags, task.system_tags) == ({"mine"}, {"runtime:dev", "user:bob"})
+
+
+def test_step_functions_runs_record_system_tags(root: str, tmp_path: Path) -> None:
+    """A deployed flow's runs record who deployed, the runtime and the project as system
+    tags (Metaflow's step-functions runs' namespaces), so namespaces filter them."""
+    from sfncompile.deploy.config import load_config
+    from sfncompile.deploy.deployer import parse_schedule, prepare
+    from sfncompile.emit.names import INIT
+    from sfncompile.parser import parse_source
+
+    flow_file = tmp_path / "flow.py"
+    flow_file.write_text(FLOW)
+    flow = parse_source(FLOW, str(flow_file))
+    config = load_config(tmp_path, {"s3_root": "s3://bkt/p", "job_queue": "q", "image": "img",
+                                    "sfn_role": "arn:aws:iam::123456789012:role/r"}, env={})
+    target = prepare(flow, flow_file, config, name=None, workdir=tmp_path,
+                     schedule=parse_schedule(None, flow, None))
+    body = target.definition["States"][INIT]["Parameters"]["Body"]
+    assert body["system_tags"] == ["project:tagdemo", "project_branch:user.alice",
+                                   "runtime:step-functions", "user:alice"]
+    ds.write_run_meta(LocalStorage(root), "TagDemoFlow", "sfn-1",
+                      {**{k: v for k, v in body.items() if not k.endswith(".$")},
+                       "started": "2026-01-01T00:00:00Z"})
+    assert [r.id for r in client.Flow("TagDemoFlow").runs()] == ["sfn-1"]
+    client.namespace("user:bob")
+    with pytest.raises(MetaflowNamespaceMismatch):
+        client.Run("TagDemoFlow/sfn-1")
 
 
 def test_runs_with_tags_are_those_carrying_all_of_them(root: str) -> None:
@@ -359,11 +404,19 @@ step("long", lambda: run.add_tag("x" * 501))
 step("int", lambda: run.remove_tag(4))
 step("nothing", lambda: run.replace_tags([], []))
 step("too many", lambda: run.add_tags(["t%d" % i for i in range(60)]))
+task = run["start"].task
+step("step and task tags are the run's", lambda: [
+    sorted(run["start"].tags) == sorted(run.tags), sorted(task.tags) == sorted(run.tags),
+    sorted(task.user_tags) == sorted(run.user_tags), sorted(task.system_tags) == system,
+    sorted(task["seen"].tags) == sorted(run.tags)])
 namespace("new")
 step("runs(*tags)", lambda: len(list(Flow("TagDemoFlow").runs("new", "b c"))))
 step("runs(*missing)", lambda: len(list(Flow("TagDemoFlow").runs("new", "nope"))))
 namespace("nobody")
 step("outside the namespace", lambda: Run(run.pathspec), message=False)
+step("flow outside the namespace", lambda: Flow("TagDemoFlow").id, message=False)
+namespace(None)
+step("flow in namespace None", lambda: Flow("TagDemoFlow").id)
 print(json.dumps({{"steps": out, "user": sorted(run.user_tags), "system": system}}))
 '''
 

@@ -146,9 +146,10 @@ class Attempt:
 def attempt(root: Path, pathspec: str, step: str, number: int) -> Attempt:
     flow, run = pathspec.split("/")
     storage = open_storage(str(root))
-    logs = [ds.read_log(storage, flow, run, step, "0", number, name).decode()
+    [task] = ds.list_tasks(storage, flow, run, step, committed_only=False)  # a top-level step
+    logs = [ds.read_log(storage, flow, run, step, task, number, name).decode()
             for name in ("stdout", "stderr")]
-    return Attempt(*logs, ds.read_meta(storage, flow, run, step, "0", number))
+    return Attempt(*logs, ds.read_meta(storage, flow, run, step, task, number))
 
 
 def pathspec_of(proc: subprocess.CompletedProcess[str]) -> str:

@@ -109,11 +109,54 @@ max_splits_option = click.option(
          "default is 100; default here: no limit).")
 
 
-def load_flow(flow_file: Path, flow_name: str | None, decospecs: tuple[str, ...] = ()) -> Any:
+def load_flow(flow_file: Path, flow_name: str | None, decospecs: tuple[str, ...] = (),
+              configs: dict[str, tuple[str, Any]] | None = None) -> Any:
+    """The flow's IR; `configs` (given_configs) in place of its Configs' defaults."""
     from sfncompile.parser import parse_flow
+    from sfncompile.parser.configs import unknown_configs
     from sfncompile.parser.with_decorators import apply_with
 
-    return apply_with(parse_flow(flow_file, flow_name), decospecs)
+    flow = parse_flow(flow_file, flow_name, configs)
+    problem = unknown_configs(flow, configs or {})
+    if problem:
+        raise UsageError(problem)
+    return apply_with(flow, decospecs)
+
+
+Pairs = tuple[tuple[str, str], ...]
+
+config_file_option = click.option(
+    "--config", "config_files", nargs=2, multiple=True, metavar="NAME PATH",
+    help="The Config NAME's value from the file PATH instead of its default (Metaflow's "
+         "option; repeatable).")
+config_value_option = click.option(
+    "--config-value", "config_values", nargs=2, multiple=True, metavar="NAME VALUE",
+    help="The Config NAME's value, as text (JSON, or what its parser= reads), instead of its "
+         "default (repeatable).")
+
+
+def given_configs(files: Pairs, values: Pairs) -> dict[str, tuple[str, str]]:
+    """--config and --config-value as the parser takes them: name -> (what gave it, text).
+    A file that cannot be read, or a name given both ways, is a UsageError (Metaflow's
+    rule)."""
+    from sfncompile.parser.configs import MAX_CONFIG_BYTES
+
+    both = sorted({n for n, _ in files} & {n for n, _ in values})
+    if both:
+        raise UsageError(f"--config and --config-value {both[0]}: give a file or a value for a "
+                         "Config, not both")
+    out = {name: (f"--config-value {name}", text) for name, text in values}
+    for name, path in files:
+        label = f"--config {name} {path}"
+        try:
+            data = Path(path).read_bytes()
+            if len(data) > MAX_CONFIG_BYTES:
+                raise UsageError(f"{label}: larger than {MAX_CONFIG_BYTES:,} bytes")
+            out[name] = (label, data.decode("utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{label}: cannot read it: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    return out
 
 DEFAULT_ROOT = ".sfncompile"
 datastore_option = click.option(

@@ -4,7 +4,8 @@ A flow file whose `__main__` guard calls `MyFlow()` takes Metaflow's spelling, a
 command becomes the `sfncompile` command that does the same thing (nothing is done twice):
 
     python flow.py [--with DECO[:K=V,...]]... [--datastore-root ROOT] [--datastore local|s3]
-                   [--branch B] [--production] [Metaflow's other top-level options] COMMAND ...
+                   [--branch B] [--production] [--config NAME PATH]...
+                   [--config-value NAME VALUE]... [Metaflow's other top-level options] COMMAND ...
       run [--PARAM VALUE]... [--tag T]... [--max-workers N]     sfncompile run (--help lists
                                                                   the Parameters)
           [--run-id-file PATH] [--max-num-splits N]
@@ -40,7 +41,12 @@ from typing import Any
 
 import click
 
-from sfncompile.cli.common import FlowParamsCommand
+from sfncompile.cli.common import (
+    FlowParamsCommand,
+    Pairs,
+    config_file_option,
+    config_value_option,
+)
 
 # Metaflow options with no meaning here that scripts pass out of habit: accepted, ignored.
 _IGNORED_FLAGS = ("--quiet/--not-quiet", "--pylint/--no-pylint",
@@ -75,6 +81,7 @@ class _Flow:
         self.name = cls.__name__
         self.file = flow_file
         self.decospecs: tuple[str, ...] = ()
+        self.configs: list[str] = []  # --config/--config-value, for `run`
         self.root: str | None = None
         self.has_project = "project" in (getattr(cls, "sfn_decorators", None) or {})
         from sfncompile.flow.api import Parameter
@@ -96,6 +103,8 @@ class _Flow:
                 extra += ["--with", spec]
         if self.root and command in ("run", "resume"):
             extra += ["--datastore-root", self.root]
+        if command == "run":
+            extra += self.configs
         main([command, *args, *extra], prog_name="sfncompile")
 
 
@@ -155,12 +164,18 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
     @_backend_options
     @click.option("--package-suffixes", metavar="SUFFIXES",
                   help="Accepted, ignored: the code package holds the flow's whole directory.")
+    @config_file_option
+    @config_value_option
     @click.option(_IGNORED_FLAGS[0], default=False, help="Accepted, ignored.")
     @click.option(_IGNORED_FLAGS[1], default=True, help="Accepted, ignored.")
     @click.option(_IGNORED_FLAGS[2], default=False, hidden=True)
     def group(decospecs: tuple[str, ...], datastore_root: str | None, branch: str | None,
-              production: bool, **backends: Any) -> None:
+              production: bool, config_files: Pairs, config_values: Pairs,
+              **backends: Any) -> None:
         flow.decospecs = decospecs
+        flow.configs = [arg for option, pairs in (("--config", config_files),
+                                                  ("--config-value", config_values))
+                        for pair in pairs for arg in (option, *pair)]
         flow.root = _datastore_root(backends.get("datastore"), datastore_root)
         for option, choices in _BACKENDS.items():
             why = choices.get(backends.get(option) or "")

@@ -12,10 +12,14 @@ import click
 
 from sfncompile.cli.common import (
     FlowParamsCommand,
+    Pairs,
     check_datastore_root,
+    config_file_option,
+    config_value_option,
     datastore_option,
     flow_argument,
     flow_option,
+    given_configs,
     load_flow,
     max_splits_option,
     root_option,
@@ -129,9 +133,12 @@ def local_run_options(func: Any) -> Any:
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A flow Parameter (repeatable); checked before any task runs. "
                    "`--NAME VALUE` works too, as in Metaflow.")
+@config_file_option
+@config_value_option
 @local_run_options
 @click.pass_context
 def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tuple[str, ...],
+        config_files: Pairs, config_values: Pairs,
         max_workers: int, datastore_root: str, tags: tuple[str, ...],
         decospecs: tuple[str, ...], run_id_file: Path | None,
         max_num_splits: int | None, quiet: bool, verbose: bool) -> None:
@@ -146,10 +153,11 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
     Metaflow; a @project flow's branch METAFLOW_BRANCH and METAFLOW_PRODUCTION.
     """
     root = check_datastore_root(datastore_root, write=True)
+    configs = given_configs(config_files, config_values)
     from sfncompile.local.worker import TaskLauncher
 
     with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
-        flow = load_flow(flow_file, flow_name, decospecs)
+        flow = load_flow(flow_file, flow_name, decospecs, configs)
         _check_packages(flow)
         _check_project_env(flow)
         graph = flow.graph_json()
@@ -234,6 +242,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
     from sfncompile.datastore.storage import KeyNotFound, open_storage
     from sfncompile.local.resume import (
         cloner,
+        origin_configs,
         origin_params,
         origin_record,
         resume_point,
@@ -278,7 +287,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
     launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
         contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
     with launching as launcher:
-        flow = parsed or load_flow(flow_file, flow_name, decospecs)
+        flow = load_flow(flow_file, flow_name, decospecs, origin_configs(meta))
         graph = flow.graph_json()
         order = [s.name for s in flow.analysis.ordered]
         start_at = resume_point(storage, flow_name, run_id, order, from_step, meta)
@@ -289,7 +298,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
 
             write_run_id(run_id_file, new_run)
             resume_on_aws(flow, machine_name, run_id, new_run, params,
-                          reused_steps(order, start_at))
+                          reused_steps(order, start_at, from_step is not None))
             click.echo(f"Resuming {run_pathspec} from step {start_at!r} on Step Functions as "
                        f"{flow_name}/{new_run}", err=True)
             click.echo(f"{flow_name}/{new_run}")
@@ -298,7 +307,8 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
                    err=True)
         _run_locally(graph, flow_file, datastore_root, params, max_workers,
                      run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
-                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
+                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at,
+                                  from_step is not None),
                      remote=_remote_steps(flow, flow_file, datastore_root),
                      run_id_file=run_id_file, max_num_splits=max_num_splits, quiet=quiet,
                      verbose=verbose)

@@ -140,7 +140,7 @@ def _flow_runs(client: Any, flow: str, mine: bool, datastore_root: str) -> list[
     ns = client.default_namespace() if mine else client.namespace(None)
     try:
         runs: list[Any] = client.Flow(flow).runs()
-    except MetaflowNotFound:  # never run here
+    except (MetaflowNotFound, client.MetaflowNamespaceMismatch):  # no run here, or none in ns
         runs = []
     if not runs:
         where = f" in namespace {ns}" if ns else ""
@@ -175,7 +175,10 @@ def _which_run(client: Any, flow: str, ns: str | None, datastore_root: str) -> s
 
     _check_part(flow, "flow name", identifier=True)
     client.namespace(ns)
-    latest = client.Flow(flow).latest_run
+    try:
+        latest = client.Flow(flow).latest_run
+    except (MetaflowNotFound, client.MetaflowNamespaceMismatch):
+        latest = None
     ask = f"which run? name it as {flow}/RUN-ID (python flow.py tag: --run-id RUN-ID)"
     where = f" in namespace {ns}" if ns else ""
     if latest is None:

@@ -264,6 +264,12 @@ class Flow(MetaflowObject):
         self._storage = storage or _storage()
         if not _exists and not self._run_ids():
             raise MetaflowNotFound(f"Flow('{name}') does not exist")
+        if storage is None and get_namespace() is not None and \
+                not any(self._wanted(r, ()) for r in self._all_runs()):
+            # Metaflow's rule: a flow is in a namespace when one of its runs is
+            raise MetaflowNamespaceMismatch(
+                f"flow {name} has no run in namespace {get_namespace()!r} (namespace(None) "
+                "reads every run)")
 
     def _run_ids(self) -> list[str]:
         try:
@@ -706,6 +712,19 @@ class Step(MetaflowObject):
         origin = self.run.origin_pathspec
         return f"{origin}/{self.name}" if origin else None
 
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags (a step has no tags of its own in Metaflow either)."""
+        return self.run.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self.run.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self.run.system_tags
+
     def started_tasks(self) -> list[str]:
         """The ids of every task that started, in foreach index order."""
         return self.run._task_ids(self.name)
@@ -844,6 +863,19 @@ class Task(MetaflowObject):
     @property
     def parent(self) -> Step:
         return self.step
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags, as a Metaflow task carries its run's."""
+        return self.step.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self.step.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self.step.system_tags
 
     @property
     def _key(self) -> tuple[Storage, str, str, str, str]:
@@ -1219,6 +1251,18 @@ class DataArtifact(MetaflowObject):
     @property
     def parent(self) -> Task:
         return self.task
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.task.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self.task.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self.task.system_tags
 
     @property
     def sha(self) -> str:

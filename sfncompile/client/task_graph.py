@@ -1,9 +1,10 @@
 """Which tasks a task came from and which it led to: from the run's graph and the task ids.
 
-A task id places the task in the flow's foreach and loop structure (the scheme of
-runtime/lineage.py, which the runner and the state machine follow): `0` at the top level,
-and each enclosing foreach adds `<n>.<index>.` in front of the loop counter, so `0.3.0` is item
-3 of a foreach and `0.3.2` the third pass of a loop inside it. A committed task also records
+A task id is `<step number>-<position>` (conventions/task_ids.py); the position places the
+task in the flow's foreach and loop structure (the scheme of runtime/lineage.py, which the
+runner and the state machine follow): `0` at the top level, and each enclosing foreach adds
+`<n>.<index>.` in front of the loop counter, so `0.3.0` is item 3 of a foreach and `0.3.2`
+the third pass of a loop inside it. A committed task also records
 its parents (`parents` in done.json); a task that failed records none, and its parents are
 found from its id. Every function here is pure: the caller says which tasks exist.
 """
@@ -13,18 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sfncompile.conventions.task_ids import at_step, position, task_id
+
 Key = tuple[str, str]  # (step, task id)
 
 
 def split_task_id(task: str) -> tuple[str, int]:
-    """(scope, loop counter): `0.3.2` -> (`0.3.`, 2)."""
-    scope, _, n = task.rpartition(".")
+    """(scope, loop counter) of the task's position: `3-0.3.2` -> (`0.3.`, 2)."""
+    scope, _, n = position(task).rpartition(".")
     return (scope + "." if scope else ""), int(n)
 
 
 def foreach_indices(task: str) -> list[int]:
     """The index of the task in each enclosing foreach, outermost first."""
-    return [int(p) for p in task.split(".")[1::2]]
+    return [int(p) for p in position(task).split(".")[1::2]]
 
 
 def foreach_index(task: str) -> int | None:
@@ -52,30 +55,30 @@ def parent_candidates(graph: dict[str, Any], step: str, task: str,
     if info["closes"] is not None:
         return _join_parents(graph, step, task, tasks_of)
     scope, n = split_task_id(task)
-    parts = task.split(".")
+    parts = position(task).split(".")
     out = []
     for parent in info["parents"]:
         if parent in info["back_parents"]:
             if n >= 1:
-                out.append((parent, f"{scope}{n - 1}"))
+                out.append((parent, task_id(graph, parent, f"{scope}{n - 1}")))
         elif steps[parent]["kind"] == "foreach":
             if n == 0 and len(parts) >= 3:
-                out.append((parent, ".".join(parts[:-2])))
+                out.append((parent, task_id(graph, parent, ".".join(parts[:-2]))))
         else:
-            out.append((parent, task))
+            out.append((parent, at_step(graph, parent, task)))
     return out
 
 
 def _join_parents(graph: dict[str, Any], step: str, task: str,
                   tasks_of: Callable[[str], Iterable[str]]) -> list[Key]:
     info = graph["steps"][step]
-    if graph["steps"][info["closes"]]["kind"] != "foreach":  # a split: the same id
-        return [(end, task) for end in info["branch_ends"]]
+    if graph["steps"][info["closes"]]["kind"] != "foreach":  # a split: the same position
+        return [(end, at_step(graph, end, task)) for end in info["branch_ends"]]
     latest: dict[int, tuple[int, str, str]] = {}  # index -> (loop counter, step, task)
     for end in info["branch_ends"]:
         for t in tasks_of(end):
-            parts = t.split(".")
-            if len(parts) < 3 or ".".join(parts[:-2]) != task:
+            parts = position(t).split(".")
+            if len(parts) < 3 or ".".join(parts[:-2]) != position(task):
                 continue
             index, counter = int(parts[-2]), int(parts[-1])
             if index not in latest or counter > latest[index][0]:
@@ -94,7 +97,8 @@ def child_candidates(graph: dict[str, Any], step: str, task: str,
     if info["kind"] == "foreach":
         width = done.get("width")
         body = info["targets"][0]
-        return [(body, f"{task}.{i}.0") for i in range(width if isinstance(width, int) else 0)]
+        return [(body, task_id(graph, body, f"{position(task)}.{i}.0"))
+                for i in range(width if isinstance(width, int) else 0)]
     if info["kind"] == "switch":
         arm = info["cases"].get(done.get("arm"))
         targets = [arm] if arm else []
@@ -105,11 +109,12 @@ def child_candidates(graph: dict[str, Any], step: str, task: str,
         tinfo = steps[target]
         if step in tinfo["back_parents"]:
             scope, n = split_task_id(task)
-            out.append((target, f"{scope}{n + 1}"))
+            out.append((target, task_id(graph, target, f"{scope}{n + 1}")))
         elif tinfo["closes"] is not None and steps[tinfo["closes"]]["kind"] == "foreach":
-            out.append((target, ".".join(task.split(".")[:-2])))
+            out.append((target, task_id(graph, target,
+                                        ".".join(position(task).split(".")[:-2]))))
         else:
-            out.append((target, task))
+            out.append((target, at_step(graph, target, task)))
     return out
 
 

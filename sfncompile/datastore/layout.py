@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
 from sfncompile.conventions.run_keys import RUN_END_RECORD
+from sfncompile.conventions.task_ids import position
 
 from .storage import DatastoreError, KeyNotFound, Storage
 
@@ -689,8 +690,9 @@ def list_steps(storage: Storage, flow: str, run: str) -> list[str]:
 
 
 def _task_order(task: str) -> tuple[tuple[int, int | str], ...]:
-    # Foreach ids sort by index: 1.0.2 before 1.0.10.
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in task.split("."))
+    # Foreach ids sort by index, loop passes by counter: 3-1.0.2 before 3-1.0.10, 3-9 before
+    # 3-10 (a step's tasks share the step number in front, conventions/task_ids.py).
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in position(task).split("."))
 
 
 def committed_attempts(storage: Storage, flow: str, run: str, step: str) -> dict[str, int]:

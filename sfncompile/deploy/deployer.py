@@ -12,7 +12,7 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,11 @@ from sfncompile.conventions.project import deployment_env
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
 from sfncompile.deploy.capacity import capacity_problems
 from sfncompile.deploy.config import MAX_TAGS, Config, split_s3_root
-from sfncompile.deploy.machine_options import MachineOptions, logging_configuration
+from sfncompile.deploy.machine_options import (
+    MachineOptions,
+    logging_configuration,
+    run_system_tags,
+)
 from sfncompile.deploy.package import PackageError, entry_size, package_entries, write_package
 from sfncompile.deploy.projects import project_tags, resolve_project
 from sfncompile.deploy.rules import (
@@ -174,6 +178,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     logging = logging_configuration(config.get("log_group") if log_execution_history else None)
     fargate = config.get("platform") == "FARGATE"
     project = resolve_project(flow, branch, production)
+    options = replace(options, system_tags=run_system_tags(project))
     triggered = bool(flow.triggers or flow.finish_triggers)
     config.require(*(["events_role"] if schedule.expression or triggered else []),
                    *(["execution_role"] if fargate else []))

@@ -1,7 +1,8 @@
 """What Metaflow's `step-functions create` options change in a deployment, on sfncompile's
 IR and ASL: `--max-workers` and `--use-distributed-map` (every foreach), `--workflow-timeout`
 (the state machine's TimeoutSeconds), `--tag` and `--namespace` (the run record that the
-execution writes, so that the client reads them as the run's tags).
+execution writes, so that the client reads them as the run's tags), and the runs' system
+tags (`run_system_tags`, given by deploy).
 
 The same options give the same definition with `--only-json` as on a deploy.
 """
@@ -27,6 +28,7 @@ class MachineOptions:
     workflow_timeout: int | None = None
     run_tags: tuple[str, ...] = ()
     namespace: str | None = None
+    system_tags: tuple[str, ...] = ()  # run_system_tags(): who deployed, the runtime, project
 
     def check(self) -> MachineOptions:
         if self.max_workers is not None and self.max_workers < 1:
@@ -65,7 +67,7 @@ class MachineOptions:
         out = dict(definition)
         if self.workflow_timeout is not None:
             out["TimeoutSeconds"] = self.workflow_timeout
-        if self.run_tags or self.namespace:
+        if self.run_tags or self.namespace or self.system_tags:
             out["States"] = {name: self._with_tags(state)
                              for name, state in definition["States"].items()}
         return out
@@ -78,8 +80,9 @@ class MachineOptions:
         body = dict(body)
         if self.run_tags:
             body["tags"] = sorted(set(self.run_tags))
-        if self.namespace:
-            body["system_tags"] = [self.namespace]
+        system = {*self.system_tags, *([self.namespace] if self.namespace else [])}
+        if system:
+            body["system_tags"] = sorted(system)
         return {**state, "Parameters": {**state["Parameters"], "Body": body}}
 
 
@@ -95,3 +98,19 @@ def logging_configuration(log_group: str | None) -> dict[str, Any]:
     arn = log_group if log_group.endswith(":*") else f"{log_group}:*"
     return {"level": "ALL", "includeExecutionData": True,
             "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}]}
+
+
+def run_system_tags(project: dict[str, Any] | None) -> tuple[str, ...]:
+    """The system tags of the deployment's runs, as Metaflow's step-functions runs carry
+    them: who deployed (`user:<name>`, or `production:<token>` with
+    METAFLOW_PRODUCTION_TOKEN set; the client's default namespace), `runtime:step-functions`
+    and, for a @project flow, `project:` and `project_branch:`. A run is in a namespace by
+    them, as a local run is by its own (local/runner.py system_tags)."""
+    from sfncompile.flow.current import resolve_identity
+
+    identity = resolve_identity()
+    tags = [identity] if identity else []
+    tags.append("runtime:step-functions")
+    if project is not None:
+        tags += [f"project:{project['name']}", f"project_branch:{project['branch_name']}"]
+    return tuple(sorted(tags))

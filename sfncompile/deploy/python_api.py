@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sfncompile.deploy.config import NAMES, Config, load_config, parse_tags
-from sfncompile.deploy.machine_options import MachineOptions
+from sfncompile.deploy.machine_options import MachineOptions, run_system_tags
 from sfncompile.errors import UsageError
 from sfncompile.exception import MetaflowNotFound
 from sfncompile.flow.notebook import flow_source
@@ -204,12 +204,18 @@ class StepFunctionsDeployer:
         return DeployedFlow(self)
 
     def only_json(self, options: MachineOptions) -> str:
-        """The state machine's ASL as `sfncompile build` prints it, with the options."""
+        """The state machine's ASL as `sfncompile build` prints it, with the options and the
+        runs' system tags, as the deploy would create it."""
+        from dataclasses import replace
+
+        from sfncompile.deploy.projects import resolve_project
         from sfncompile.emit import compile_asl
         from sfncompile.emit.render import render_json
 
         flow = options.flow(self.flow())
         self.flow_name = flow.name
+        options = replace(options, system_tags=run_system_tags(resolve_project(flow, None,
+                                                                              False)))
         return render_json(options.definition(
             compile_asl(flow, check_schema=False, deployment=False)))
 

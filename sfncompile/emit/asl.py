@@ -2,10 +2,10 @@
 
 The shapes, and why (see DESIGN.md, "The ASL: principles"):
 - the state carries only `run`, `scope` and `n` (`start` reads the parameters from the
-  execution input); a task's id is `scope + n`: `n` counts loop iterations and each foreach
-  level appends `<n>.<index>.` to the scope, so every task id is unique and computable by the
-  runtime; a branch or iteration ends with `OutputPath: $.n`, so what a Map or Parallel
-  gathers stays tiny;
+  execution input); a task's id is its step's number, `-`, then `scope + n`: `n` counts loop
+  iterations and each foreach level appends `<n>.<index>.` to the scope, so every task id is
+  unique and computable by the runtime (conventions/task_ids.py); a branch or iteration ends
+  with `OutputPath: $.n`, so what a Map or Parallel gathers stays tiny;
 - every step is a Batch `.sync` Task whose result is discarded (`ResultPath: null`);
 - a foreach or switch step is followed by a read of its small S3 control object;
 - a split is a Parallel, a foreach a Map (Inline, or Distributed reading the control object
@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sfncompile.conventions.task_ids import prefix
 from sfncompile.emit import names
 from sfncompile.emit.jobdef import needs_own_definition, resource_requirements
 from sfncompile.emit.render import is_short, literal
@@ -32,7 +33,8 @@ BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
 S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 S3_PUT_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:putObject"
-TASK_ID = "States.Format('{}{}', $.scope, $.n)"
+# A task's id: its step's number (conventions/task_ids.py), then its position, scope + n.
+TASK_ID = "States.Format('{}{{}}{{}}', $.scope, $.n)"
 ATTEMPT = "States.Format('{}', $$.State.RetryCount)"
 THROTTLE_RETRY: State = {
     "ErrorEquals": ["Batch.AWSBatchException", "Batch.TooManyRequestsException"],
@@ -104,7 +106,7 @@ class _Emitter:
         job_params: dict[str, Any] = {
             "step": step.name,
             "run.$": "$.run",
-            "task.$": TASK_ID,
+            "task.$": self.task_id(step),
             "attempt.$": ATTEMPT,
         }
         if caught:
@@ -206,8 +208,16 @@ class _Emitter:
             names.RUN_FAILED: {"Type": "Fail", "Error": RUN_FAILED_ERROR, "CausePath": "$.Cause"},
         }
 
+    def task_id(self, step: StepIR) -> str:
+        """The intrinsic that gives the id of `step`'s task in this state."""
+        return TASK_ID.format(self.step_prefix(step))
+
+    def step_prefix(self, step: StepIR) -> str:
+        return prefix(self.a.order_index[step.name])  # graph.json's `order`
+
     def control_key(self, step: StepIR) -> str:
-        template = f"${{S3KeyPrefix}}{self.flow.name}/{{}}/{step.name}/{{}}{{}}/control.json"
+        template = (f"${{S3KeyPrefix}}{self.flow.name}/{{}}/{step.name}/"
+                    f"{self.step_prefix(step)}{{}}{{}}/control.json")
         return f"States.Format('{template}', $.run, $.scope, $.n)"
 
     def read_control(self, step: StepIR, next_state: str) -> State:

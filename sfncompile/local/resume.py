@@ -1,4 +1,4 @@
-"""Resume a run: re-run it from a step, reusing (cloning) every committed task before it."""
+"""Resume a run: re-run what failed, reusing (cloning) the committed tasks of the origin run."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.conventions.steps import START
+from sfncompile.conventions.task_ids import position
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage
 from sfncompile.errors import UsageError
@@ -57,21 +58,36 @@ def resume_point(storage: Storage, flow: str, run: str, order: list[str],
 
 
 def cloner(storage: Storage, flow: str, origin: str, new_run: str, order: list[str],
-           from_step: str) -> Callable[[Key], bool]:
-    """A function that copies a task of the origin run into the new run when it is before
-    `from_step` and was committed there; it returns whether it did."""
-    before = set(reused_steps(order, from_step))
+           from_step: str, given: bool = True) -> Callable[[Key], bool]:
+    """A function that copies a task of the origin run into the new run when its step is
+    reused (`reused_steps`) and it was committed there; it returns whether it did. The
+    origin's task is the one at the same position: its id differs when the flow numbers its
+    steps otherwise since (conventions/task_ids.py)."""
+    before = set(reused_steps(order, from_step, given))
+    numbered: dict[str, dict[str, str]] = {}  # step -> position -> the origin's task id
 
     def clone(key: Key) -> bool:
         step, task = key
-        return step in before and clone_task(storage, flow, origin, new_run, step, task)
+        if step not in before:
+            return False
+        if step not in numbered:
+            numbered[step] = {position(t): t for t in ds.committed_attempts(storage, flow,
+                                                                            origin, step)}
+        found = numbered[step].get(position(task))
+        return found is not None and clone_task(storage, flow, origin, new_run, step, task,
+                                                origin_task=found)
 
     return clone
 
 
-def reused_steps(order: list[str], from_step: str) -> list[str]:
-    """The steps whose committed tasks a resume from `from_step` reuses: those before it."""
-    return order[: order.index(from_step)]
+def reused_steps(order: list[str], from_step: str, given: bool = True) -> list[str]:
+    """The steps whose committed tasks a resume reuses. From a step the user named
+    (`given`, --from): the steps before it, so that it and every step after it run again.
+    From where the run failed: every step, as Metaflow's resume clones every task that
+    succeeded, the successful foreach siblings of a failed task too. Only a committed task
+    is reused; a task that failed or never ran has no children in the origin, so whatever
+    follows a task that runs again runs again too."""
+    return list(order) if not given else order[: order.index(from_step)]
 
 
 def origin_record(storage: Storage, flow: str, run: str) -> dict[str, Any]:
@@ -96,9 +112,25 @@ def origin_params(storage: Storage, graph: dict[str, Any], run: str,
         return split_input(execution_input(meta))[0]
     flow = graph["flow"]
     try:
-        done = ds.read_done(storage, flow, run, graph.get("start_step", START), "0")
+        start = graph.get("start_step", START)
+        found = ds.list_tasks(storage, flow, run, start)
+        if not found:
+            return {}
+        done = ds.read_done(storage, flow, run, start, found[0])
     except KeyNotFound:
         return {}
     artifacts = done["artifacts"]
     return {p["name"]: ds.load_artifact(storage, flow, artifacts[p["attr"]], p["attr"])
             for p in graph["parameters"] if p["attr"] in artifacts}
+
+
+def origin_configs(meta: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """The Config values the origin run was built with (its record's graph), which a resume
+    keeps as Metaflow's does, whatever the files or defaults say now (load_flow's
+    `configs`). A run without a graph in its record (a Step Functions run's) gives none."""
+    from sfncompile.parser.configs import GivenValue
+
+    graph = meta.get("graph")
+    params = graph.get("parameters") if isinstance(graph, dict) else None
+    return {p["name"]: ("the resumed run's value", GivenValue(p.get("default")))
+            for p in params or [] if isinstance(p, dict) and p.get("kind") == "config"}

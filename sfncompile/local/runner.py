@@ -29,6 +29,7 @@ from types import FrameType
 from typing import Any
 
 from sfncompile.conventions.steps import START
+from sfncompile.conventions.task_ids import at_step, position, task_id
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
 from sfncompile.errors import UsageError
@@ -136,29 +137,33 @@ class LocalRunner:
             return []
         if info["kind"] == "foreach":
             self.widths[key] = done["width"]
-            return [(info["targets"][0], body_task_id(task, i)) for i in range(done["width"])]
+            body = info["targets"][0]
+            return [(body, body_task_id(self.graph, body, task, i))
+                    for i in range(done["width"])]
         targets = [info["cases"][done["arm"]]] if info["kind"] == "switch" else info["targets"]
         ready = []
         for target in targets:
             if (step, target) in self.back_edges:
                 scope, n = split_task_id(task)
-                ready.append((target, f"{scope}{n + 1}"))
+                ready.append((target, task_id(self.graph, target, f"{scope}{n + 1}")))
             elif self.steps[target]["closes"] is not None:
                 join = self.arrive(target, task)
                 if join is not None:
                     ready.append(join)
             else:
-                ready.append((target, task))
+                ready.append((target, at_step(self.graph, target, task)))
         return ready
 
     def arrive(self, join: str, task: str) -> Key | None:
         """Count a branch reaching `join`; return the join task once every branch has."""
         opener = self.steps[join]["closes"]
         if self.steps[opener]["kind"] == "split":
-            key, expected = (join, task), len(self.steps[opener]["targets"])
+            key, expected = (join, at_step(self.graph, join, task)), \
+                len(self.steps[opener]["targets"])
         else:
-            join_task = ".".join(task.split(".")[:-2])
-            key, expected = (join, join_task), self.widths[(opener, join_task)]
+            outer = ".".join(position(task).split(".")[:-2])
+            key = (join, task_id(self.graph, join, outer))
+            expected = self.widths[(opener, task_id(self.graph, opener, outer))]
         self.arrivals[key] = self.arrivals.get(key, 0) + 1
         return key if self.arrivals[key] == expected else None
 
@@ -278,7 +283,8 @@ class LocalRunner:
         return result
 
     def walk(self, tmp: str, result: RunResult) -> None:
-        first = (self.graph.get("start_step", START), "0")
+        start = self.graph.get("start_step", START)
+        first = (start, task_id(self.graph, start, "0"))
         self.progress.queued(first)
         ready: deque[Launch] = deque([(first, 0, None)])
         running: dict[Future[Outcome], Key] = {}

@@ -3,9 +3,11 @@ decorator arguments and Parameter defaults (`cfg.key`, `cfg["key"]`, `config_exp
 `**cfg`).
 
 A Config's value is fixed in the compiled flow. Most are JSON: a file (`default=`) or a value
-(`default_value=`). As in Metaflow, `parser=` (a function, or its dotted name) turns the
-file's text (or the `default_value`) into the value, and `default=`/`default_value=` may be
-functions of the ParameterContext; those need code, which `config_code` runs at build time.
+(`default_value=`); Metaflow's `--config NAME PATH` and `--config-value NAME VALUE` replace
+them when the flow is built for a run (`given_configs`). As in Metaflow, `parser=` (a
+function, or its dotted name) turns the file's text (or the `default_value`) into the value,
+and `default=`/`default_value=` may be functions of the ParameterContext; those need code,
+which `config_code` runs at build time.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import ast
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sfncompile.ir import ParameterIR
+from sfncompile.ir import FlowIR, ParameterIR
 from sfncompile.parser.config_code import (
     CodeRef,
     ConfigCodeError,
@@ -39,6 +43,41 @@ MISSING: Any = _Missing()
 _FAILED: Any = _Missing()
 
 
+
+class GivenValue(NamedTuple):
+    """A Config's value itself (a resumed run's), not text to parse."""
+
+    value: Any
+
+
+# Config name -> (what gave it, its text or GivenValue): the command line's --config and
+# --config-value, or a resumed run's values, read by read_config while parse_flow parses.
+_GIVEN: ContextVar[Mapping[str, tuple[str, Any]] | None] = ContextVar("given_configs",
+                                                                      default=None)
+
+
+@contextmanager
+def given_configs(given: Mapping[str, tuple[str, Any]] | None) -> Iterator[None]:
+    """While parsing: the Configs given, in place of their defaults."""
+    token = _GIVEN.set(given)
+    try:
+        yield
+    finally:
+        _GIVEN.reset(token)
+
+
+def unknown_configs(flow: FlowIR, given: Mapping[str, tuple[str, Any]]) -> str | None:
+    """What is wrong with the names given to --config/--config-value: one that is no Config
+    of the flow (None: every one is). A resumed run's value (GivenValue) for a Config the
+    flow no longer has is left out, as the parser does."""
+    known = [p.name for p in flow.parameters if p.kind == "config"]
+    for name, (label, text) in given.items():
+        if name not in known and not isinstance(text, GivenValue):
+            return (f"{label}: flow {flow.name} has no Config named {name!r} (its Configs: "
+                    f"{', '.join(known) or 'none'})")
+    return None
+
+
 def read_config(reader: Reading, where: str, args: dict[str, ast.expr], values: dict[str, Any],
                 common: dict[str, Any]) -> ParameterIR | None:
     """The Config's IR, its value computed; None after an error. `values` holds the literal
@@ -54,14 +93,20 @@ def read_config(reader: Reading, where: str, args: dict[str, ast.expr], values: 
                      "not both")
         return None
     at = args[given[0]] if given else args["name"]
+    override = (_GIVEN.get() or {}).get(common["name"])
     try:
-        raw, label = _source(reader, where, args, values, common, given)
+        if override is not None:
+            label, raw = override
+        else:
+            raw, label = _source(reader, where, args, values, common, given)
     except ConfigCodeError as exc:
         reader.error(at, f"{where}: {given[0]}= {exc}")
         return None
     if raw is _FAILED:
         return None
-    if raw is None:
+    if isinstance(raw, GivenValue):
+        value = raw.value
+    elif raw is None:
         value = None
     elif parser is not None:
         value = _parsed(reader, where, parser, raw, plain)

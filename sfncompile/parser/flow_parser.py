@@ -7,7 +7,7 @@ import functools
 import gc
 import io
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_gu
 from sfncompile.parser.configs import (
     MISSING,
     config_reference,
+    given_configs,
     is_failure,
     unpacked_config,
     with_config_values,
@@ -623,8 +624,11 @@ def _longest_statement(text: str) -> int:
     return best_line
 
 
-def parse_flow(path: str | Path, flow_name: str | None = None) -> FlowIR:
-    """Parse the flow in `path`; raise FlowErrors listing every problem found."""
+def parse_flow(path: str | Path, flow_name: str | None = None,
+               configs: Mapping[str, tuple[str, Any]] | None = None) -> FlowIR:
+    """Parse the flow in `path`; raise FlowErrors listing every problem found. `configs`:
+    Config name -> (what gave it, its text or GivenValue), in place of the Config's default
+    (`--config`, `--config-value`, a resumed run's values)."""
     display = str(path)
     try:
         data = Path(path).read_bytes()
@@ -632,7 +636,8 @@ def parse_flow(path: str | Path, flow_name: str | None = None) -> FlowIR:
         raise UsageError(f"{display}: no such file") from None
     except OSError as exc:
         raise UsageError(f"{display}: cannot read the flow file: {exc.strerror or exc}") from None
-    return parse_source(decode_source(data, display), display, flow_name)
+    with given_configs(configs):
+        return parse_source(decode_source(data, display), display, flow_name)
 
 
 def decode_source(data: bytes, display: str) -> str:

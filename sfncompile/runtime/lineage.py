@@ -1,9 +1,11 @@
 """Which tasks feed a task: found from the graph and the task id alone.
 
-A task id is `<scope><n>` where `n` counts loop iterations and each enclosing foreach adds
-`<n>.<index>.` to the scope: `0` at the top, `0.3.0` for item 3 of a foreach, `0.3.2` for the
-third pass of a loop inside it. So no orchestrator has to pass parent ids around: the Step
-Functions state carries only the scope and the counter, and the runtime derives the rest.
+A task id is `<step number>-<position>` (conventions/task_ids.py); the position is
+`<scope><n>` where `n` counts loop iterations and each enclosing foreach adds `<n>.<index>.`
+to the scope: `0` at the top, `0.3.0` for item 3 of a foreach, `0.3.2` for the third pass of
+a loop inside it. A task's parents sit at positions derived from its own, so no orchestrator
+has to pass parent ids around: the Step Functions state carries only the scope and the
+counter, and the runtime derives the rest.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sfncompile.conventions import task_env as env
+from sfncompile.conventions.task_ids import position, task_id
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage
 
@@ -30,19 +33,19 @@ class LineageError(Exception):
 
 
 def split_task_id(task: str) -> tuple[str, int]:
-    """(scope, loop counter): `0.3.2` -> (`0.3.`, 2)."""
-    scope, _, n = task.rpartition(".")
+    """(scope, loop counter) of the task's position: `3-0.3.2` -> (`0.3.`, 2)."""
+    scope, _, n = position(task).rpartition(".")
     return (scope + "." if scope else ""), int(n)
 
 
 def foreach_index(task: str) -> int:
     """The innermost foreach index of a task inside a foreach body."""
-    return int(task.split(".")[-2])
+    return int(position(task).split(".")[-2])
 
 
-def body_task_id(opener_task: str, index: int) -> str:
-    """The first task of item `index` of the foreach run by `opener_task`."""
-    return f"{opener_task}.{index}.0"
+def body_task_id(graph: dict[str, Any], body: str, opener_task: str, index: int) -> str:
+    """The first task (of step `body`) of item `index` of the foreach run by `opener_task`."""
+    return task_id(graph, body, f"{position(opener_task)}.{index}.0")
 
 
 def batch_node(environ: Mapping[str, str]) -> int | None:
@@ -52,9 +55,9 @@ def batch_node(environ: Mapping[str, str]) -> int | None:
 
 
 def node_task_id(gang_task: str, node: int) -> str:
-    """A node's task: the multi-node job is given the id of the step's place (the opener's
-    task, as a join's), and each node is item `node` of that foreach."""
-    return body_task_id(gang_task, node)
+    """A node's task: the multi-node job is given the step's id at the opener's position (as
+    a join is), and each node is item `node` of that foreach."""
+    return f"{gang_task}.{node}.0"
 
 
 def parallel_environment(graph: dict[str, Any], step: str, task: str,
@@ -69,7 +72,7 @@ def parallel_environment(graph: dict[str, Any], step: str, task: str,
         nodes = environ.get(env.BATCH_NUM_NODES_ENV) or nodes
     return {env.PARALLEL_MAIN_IP_ENV: main_ip, env.PARALLEL_NUM_NODES_ENV: nodes,
             env.PARALLEL_NODE_INDEX_ENV: parts[-2],
-            env.PARALLEL_CONTROL_TASK_ENV: body_task_id(".".join(parts[:-2]), 0)}
+            env.PARALLEL_CONTROL_TASK_ENV: node_task_id(".".join(parts[:-2]), 0)}
 
 
 def _own_address() -> str:
@@ -116,17 +119,17 @@ def parent_candidates(graph: dict[str, Any], step: str, task: str) -> list[tuple
     """Every (step, task) that could have led to this task, one per incoming edge."""
     info = graph["steps"][step]
     scope, n = split_task_id(task)
+    parts = position(task).split(".")
     out = []
     for parent in info["parents"]:
         if parent in info["back_parents"]:
             if n >= 1:
-                out.append((parent, f"{scope}{n - 1}"))
+                out.append((parent, task_id(graph, parent, f"{scope}{n - 1}")))
         elif graph["steps"][parent]["kind"] == "foreach":
-            parts = task.split(".")
             if n == 0 and len(parts) >= 3:
-                out.append((parent, ".".join(parts[:-2])))
+                out.append((parent, task_id(graph, parent, ".".join(parts[:-2]))))
         else:
-            out.append((parent, task))
+            out.append((parent, task_id(graph, parent, position(task))))
     return out
 
 
@@ -158,20 +161,22 @@ def join_inputs(storage: Storage, graph: dict[str, Any], run: str, step: str,
     info = graph["steps"][step]
     opener = info["closes"]
     ends = info["branch_ends"]
+    here = position(task)
     if graph["steps"][opener]["kind"] == "split":
         out = []
         for end in ends:
-            attempt = ds.committed_attempt(storage, flow, run, end, task)
+            t = task_id(graph, end, here)
+            attempt = ds.committed_attempt(storage, flow, run, end, t)
             if attempt is not None:
-                out.append((end, task, ds.read_done(storage, flow, run, end, task, attempt)))
+                out.append((end, t, ds.read_done(storage, flow, run, end, t, attempt)))
         return out
-    width = ds.read_done(storage, flow, run, opener, task)["width"]
+    width = ds.read_done(storage, flow, run, opener, task_id(graph, opener, here))["width"]
     # index -> (loop counter, step, task, attempt)
     latest: dict[int, tuple[int, str, str, int]] = {}
     for end in ends:
         for t, attempt in committed_tasks(storage, flow, run, end).items():
-            parts = t.split(".")
-            if len(parts) < 3 or ".".join(parts[:-2]) != task:
+            parts = position(t).split(".")
+            if len(parts) < 3 or ".".join(parts[:-2]) != here:
                 continue
             index, counter = int(parts[-2]), int(parts[-1])
             if index not in latest or counter > latest[index][0]:

@@ -40,9 +40,11 @@ class ResumeError(ValueError):
 
 
 def clone_task(storage: Storage, flow: str, origin: str, run: str, step: str, task: str,
-               attempt: int = 0) -> bool:
-    """Commit `origin`'s committed task as this run's attempt `attempt` of the same task;
-    False when the origin has no committed task there (then it has to run)."""
+               attempt: int = 0, origin_task: str | None = None) -> bool:
+    """Commit `origin`'s committed task (`origin_task`, by default the same id) as this run's
+    attempt `attempt` of `task`; False when the origin has no committed task there (then it
+    has to run)."""
+    mine, task = task, origin_task or task
     source = ds.committed_attempt(storage, flow, origin, step, task)
     if source is None:
         return False
@@ -52,7 +54,7 @@ def clone_task(storage: Storage, flow: str, origin: str, run: str, step: str, ta
         control = ds.read_control(storage, flow, origin, step, task)
     except KeyNotFound:
         control = None
-    store = ds.TaskStore(storage, flow, run, step, task, attempt)
+    store = ds.TaskStore(storage, flow, run, step, mine, attempt)
     if control is not None:  # a foreach's items or a switch's arm, read by the state machine
         store.write_control(control)
     now = time.time()  # when it was reused: the client orders tasks by it

@@ -25,6 +25,7 @@ from typing import Any
 
 from sfncompile.conventions.event_format import RUN_SUCCEEDED
 from sfncompile.conventions.steps import START
+from sfncompile.conventions.task_ids import at_step
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import (
     DatastoreError,
@@ -238,8 +239,9 @@ class TaskRunner:
             first = gathered[0][2]["artifacts"] if gathered else {}
             opener = info["closes"]
             if self.graph["steps"][opener]["kind"] == "foreach":
+                opener_task = at_step(self.graph, opener, spec.task)
                 frames = ds.read_done(self.storage, self.flow_name, spec.run, opener,
-                                      spec.task)["frames"]
+                                      opener_task)["frames"]
             else:
                 frames = gathered[0][2]["frames"] if gathered else []
             origin = f"task {gathered[0][0]}/{gathered[0][1]}" if gathered else None

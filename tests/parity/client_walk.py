@@ -27,7 +27,7 @@ Stack = Callable[[Any], list[int]]
 
 # The classes an error is recorded by (a subclass counts as each base it has).
 ERROR_NAMES = ("KeyError", "AttributeError", "TypeError", "ValueError", "MetaflowNotFound",
-               "MetaflowInvalidPathspec")
+               "MetaflowInvalidPathspec", "MetaflowNamespaceMismatch")
 
 
 def error_of(call: Callable[[], Any]) -> Any:
@@ -93,6 +93,7 @@ class _Walker:
         f["run.steps"] = [s.id for s in steps]
         f["run.steps_newest_first"] = newest_first(steps)
         f["run.steps()"] = [s.id for s in run.steps()]
+        f["run.user_tags"] = sorted(run.user_tags)
         self.probes()
         for step in steps:
             self.step(step)
@@ -118,6 +119,11 @@ class _Walker:
         f["probe.start in run"] = "start" in run
         f["probe.Step(nostep)"] = error_of(lambda: c.Step(f"{run.pathspec}/nostep").id)
         f["probe.Run(bad)"] = error_of(lambda: c.Run(flow).id)
+        c.namespace("no-such-namespace")  # the walk reads in namespace None
+        try:
+            f["probe.Flow(elsewhere)"] = error_of(lambda: c.Flow(flow).id)
+        finally:
+            c.namespace(None)
 
     def step(self, step: Any) -> None:
         f, c = self.facts, self.client
@@ -137,6 +143,9 @@ class _Walker:
         f[f"{at}[999]"] = error_of(lambda: step["999999"].id)
         f[f"{at}.Task(999)"] = error_of(lambda: c.Task(f"{step.pathspec}/999999").id)
         f[f"{at}.999 in step"] = "999999" in step
+        f[f"{at}.tags"] = error_of(lambda: [sorted(step.tags) == sorted(self.run_.tags),
+                                            sorted(step.user_tags), len(step.system_tags)
+                                            == len(self.run_.system_tags)])
         for task in tasks:
             self.task(task)
 
@@ -154,6 +163,8 @@ class _Walker:
         f[f"{at}.created_at"] = type_of(task.created_at)
         f[f"{at}.finished_at"] = type_of(task.finished_at)
         f[f"{at}.origin"] = self.origin(task.origin_pathspec)
+        f[f"{at}.tags"] = error_of(lambda: [sorted(task.tags) == sorted(self.run_.tags),
+                                            sorted(task.user_tags)])
         exc = task.exception
         f[f"{at}.exception"] = None if exc is None else {
             "class": type_of(exc), "type": exc.type, "exception": exc.exception,

@@ -9,6 +9,7 @@ one is explained in docs/metaflow-parity.md).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,21 @@ def same_but_exception_module(ours: Any, theirs: Any) -> bool:
     return bool(ours == theirs)
 
 
+def both_task_ids(ours: Any, theirs: Any) -> bool:
+    """Each tool's own task id: Metaflow's a number, sfncompile's the step's number and the
+    task's position (sfncompile/conventions/task_ids.py)."""
+    return isinstance(ours, str) and isinstance(theirs, str) and theirs.isdigit() \
+        and re.fullmatch(r"\d+-(\d+\.\d+\.)*\d+", ours) is not None
+
+
 DIFFERENCES = (
+    Difference(
+        "task-ids",
+        frozenset({"merge_errors.who"}),
+        "A task id is each tool's own: Metaflow counts tasks, sfncompile's names the step's "
+        "number and the task's position (`2-0`). Both are unique within a run.",
+        both_task_ids,
+    ),
     Difference(
         "foreach-join-order-after-switch",
         frozenset({"switch_in_foreach.outs"}),

@@ -58,7 +58,7 @@ class ServicesFlow(FlowSpec):
         run = Run(f"{current.flow_name}/{current.run_id}")
         self.client_steps = [s.name for s in run.steps()]
         self.client_digest = run["start"].task.data.secret_digest
-        self.client_alpha = Task(f"{current.flow_name}/{current.run_id}/start/0").data.alpha
+        self.client_alpha = Task(f"{current.flow_name}/{current.run_id}/start/0-0").data.alpha
         self.metadata = get_metadata()
         self.default_namespace = get_namespace()
         namespace(None)
