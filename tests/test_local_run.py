@@ -116,5 +116,5 @@ def test_parallel_nodes_start_together_beside_max_workers(tmp_path: Path,
     assert proc.returncode == 0, proc.stderr
     envs = end_data(root, proc.stdout.strip().splitlines()[-1])["envs"]
     assert envs == [{"MF_PARALLEL_MAIN_IP": "127.0.0.1", "MF_PARALLEL_NUM_NODES": "3",
-                     "MF_PARALLEL_NODE_INDEX": str(i), "MF_PARALLEL_CONTROL_TASK_ID": "0.0.0"}
+                     "MF_PARALLEL_NODE_INDEX": str(i), "MF_PARALLEL_CONTROL_TASK_ID": "1-0.0.0"}
                     for i in range(3)]
