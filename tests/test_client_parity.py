@@ -9,9 +9,10 @@ Metaflow runs them in one background process (tests/parity/metaflow_driver.py, w
 walks its client) while sfncompile runs them; sfncompile alone also runs a nested foreach
 (foreach_nested), whose lineage is checked against what Metaflow's client gives for it.
 
-What may differ is declared here, nothing else: the walk itself replaces ids, times and paths
-(NORMALISED), and DIFFERENCES names each behaviour where sfncompile's client or runtime
-differs from Metaflow's, with the check that the two differ only in that way.
+What may differ is declared, nothing else: the walk itself replaces ids, times and paths
+(NORMALISED), and tests/parity/client_compare.py names each behaviour where sfncompile's
+client or runtime differs from Metaflow's. tests/test_parity.py walks every run of the
+parity corpus the same way; these runs add a failed run, its resume and a nested foreach.
 """
 
 from __future__ import annotations
@@ -21,20 +22,18 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
 import sfncompile
 from sfncompile import client
-from sfncompile.client import task_graph
 from sfncompile.exception import MetaflowNotFound
-from tests.parity.client_walk import Facts, walk_run
-from tests.parity.corpus import FLOWS, compare_value
-from tests.parity.harness import MetaflowJob, MetaflowRun
+from tests.parity.client_compare import DIFFERENCES, compare_facts
+from tests.parity.client_walk import Facts
+from tests.parity.corpus import FLOWS
+from tests.parity.harness import MetaflowJob, MetaflowRun, walk_ours
 from tests.parity.metaflow_env import user_env
 
 # Slow (tests/conftest.py); one worker runs the module, whose tests share its runs.
@@ -52,7 +51,6 @@ RUNS = {
     "resumed": (FAILING, "failing_foreach"),
 }
 NESTED = FLOWS / "foreach_nested.py"  # run by sfncompile only: Metaflow's 11 tasks cost 6 s
-MISSING = "<no such fact>"
 
 # What the walk records in place of what cannot be equal between two tools.
 NORMALISED = {
@@ -61,131 +59,6 @@ NORMALISED = {
     "times": "created_at, finished_at, a log line's and a metadata event's time: their types",
     "paths": "`ds-root` (each tool's own datastore directory): a placeholder",
 }
-
-
-@dataclass(frozen=True)
-class Difference:
-    """An intended difference: the facts it covers ("role:fact", `*` any text), why, and
-    the check that ours and Metaflow's differ only in that way."""
-
-    name: str
-    where: tuple[str, ...]
-    why: str
-    check: Callable[[Any, Any], bool]
-    always: bool = True  # False: it shows only in some runs (an order of concurrent tasks)
-
-
-def _is_fresh_origin(ours: Any, theirs: Any) -> bool:
-    return ours is None and isinstance(theirs, list) and theirs[1] == "None"
-
-
-def _plus_name(ours: Any, theirs: Any) -> bool:
-    """Metaflow's artifact names are ours and `name`; its `name` is the flow's name; a task
-    with no artifact of its own has one DataArtifact there."""
-    if ours == MISSING:
-        return isinstance(theirs, str)
-    if ours == [] and isinstance(theirs, list) and len(theirs) == 1:
-        return True
-    return isinstance(ours, list) and sorted([*ours, "name"]) == sorted(theirs)
-
-
-DIFFERENCES = (
-    Difference(
-        "flow-name-artifact",
-        ("*.artifacts", "*.artifact[name]", "*.artifact objects", "*:run.data"),
-        "Metaflow stores the flow's name as an artifact `name` of every task (`self.name`); "
-        "sfncompile stores no such artifact.",
-        _plus_name),
-    Difference(
-        "origin-of-a-run-that-is-no-resume",
-        ("catch:run.origin", "catch:step[*].origin", "split:run.origin",
-         "split:step[*].origin", "failing:run.origin", "failing:step[*].origin"),
-        "Metaflow's Run.origin_pathspec of a run that is no resume is 'Flow/None' (its "
-        "`origin-run-id` metadata is the text 'None'), and a step's 'Flow/None/step'; "
-        "sfncompile's is None, as Metaflow documents it.",
-        _is_fresh_origin),
-    Difference(
-        "order-of-cloned-steps",
-        ("resumed:run.steps*",),
-        "Both resumes reuse the same tasks; Metaflow's clones them all before it runs "
-        "anything, in an order of its own (its `work` clone is older than its `start` clone), "
-        "sfncompile's clones each task when the run reaches it, in graph order.",
-        lambda ours, theirs: sorted(ours) == sorted(theirs), always=False),
-    Difference(
-        "catch-report-stream",
-        ("catch:task[start[]].stdout", "catch:task[start[]].loglines*"),
-        "Metaflow's @catch prints its report of the caught exception on the task's stdout; "
-        "sfncompile's prints it on stderr.",
-        lambda ours, theirs: ours in ("", []) and bool(theirs)),
-    Difference(
-        "not-found-child-is-a-key-error-too",
-        ("*:probe.run[nostep]", "*:probe.flow[nope]", "*:step[*][999]", "*:task[*][noart]"),
-        "`obj[id]` of a child that does not exist raises KeyError in Metaflow; sfncompile's "
-        "error is a KeyError and a MetaflowNotFound (as `Flow('x')` raises).",
-        lambda ours, theirs: theirs == {"raises": ["KeyError"]}
-        and ours == {"raises": ["KeyError", "MetaflowNotFound"]}),
-    Difference(
-        "invalid-pathspec-is-a-value-error-too",
-        ("*:probe.Run(bad)",),
-        "A pathspec of the wrong shape raises MetaflowInvalidPathspec in both; sfncompile's "
-        "is also the ValueError it raised before.",
-        lambda ours, theirs: theirs == {"raises": ["MetaflowInvalidPathspec"]}
-        and ours == {"raises": ["MetaflowInvalidPathspec", "ValueError"]}),
-    Difference(
-        "child-steps-that-never-ran",
-        ("failing:step[work].child_steps",),
-        "Metaflow's Step.child_steps raises MetaflowNotFound when a child step never ran; "
-        "sfncompile's lists the child steps that did.",
-        lambda ours, theirs: theirs == {"raises": ["MetaflowNotFound"]}
-        and ours == {"value": []}),
-    Difference(
-        "order-of-concurrent-steps",
-        ("split:run.steps", "split:run.steps()"),
-        "Both list steps newest first by when they started; the branches of a split start "
-        "together, so their order is each run's own (both lists are checked newest first).",
-        lambda ours, theirs: sorted(ours) == sorted(theirs), always=False),
-)
-
-
-def _pattern(where: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in where.split("*")) + r"\Z")
-
-
-def compare_facts(role: str, ours: Facts, theirs: Facts,
-                  used: set[str] | None = None) -> list[str]:
-    """Every fact that differs, unless a Difference covers it and its check passes.
-    Artifact values are compared as the corpus does (its own declared differences)."""
-    problems = []
-    corpus_name = RUNS[role][1]
-    for fact in sorted(set(ours) | set(theirs)):
-        mine, other = ours.get(fact, MISSING), theirs.get(fact, MISSING)
-        if fact.endswith(".metadata_dict") and MISSING not in (mine, other):
-            both = set(mine) & set(other)  # the names both tools record
-            mine, other = ({k: v for k, v in d.items() if k in both} for d in (mine, other))
-        name = re.search(r"\.artifact\[(\w+)\]$", fact)
-        if name and MISSING not in (mine, other):
-            problem = compare_value(corpus_name, name.group(1), mine, other)
-            if problem:
-                problems.append(f"{role}:{fact}: {problem}")
-            continue
-        if mine == other:
-            continue
-        covering = [d for d in DIFFERENCES
-                    if any(_pattern(w).match(f"{role}:{fact}") for w in d.where)]
-        explained = [d.name for d in covering if d.check(mine, other)]
-        if explained:
-            if used is not None:
-                used.update(explained)
-            continue
-        problems.append(f"{role}:{fact}: sfncompile {_short(mine)} != Metaflow {_short(other)}"
-                        + (f" (beyond {', '.join(d.name for d in covering)})" if covering
-                           else ""))
-    return problems
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) < 300 else text[:300] + "..."
 
 
 # -- the runs --------------------------------------------------------------------------------
@@ -215,20 +88,6 @@ def run_ours(root: Path) -> dict[str, str]:
     resume = _sfncompile(["resume", runs["failing"], *common], FAILING.parent, {})
     runs["resumed"] = _pathspec(resume, True)
     return runs
-
-
-def walk_ours(root: Path, runs: dict[str, str]) -> dict[str, Facts]:
-    roles = {pathspec.split("/")[1]: role for role, pathspec in runs.items()}
-    client.set_datastore_root(str(root))
-    client.namespace(None)  # the runs are the user `parity`'s (tests/parity/metaflow_env.py)
-    try:
-        walks = {role: walk_run(client, client.Run(pathspec),
-                                lambda task: task_graph.foreach_indices(task.id), roles)
-                 for role, pathspec in runs.items()}
-    finally:
-        client.set_datastore_root(None)
-        client.default_namespace()
-    return json.loads(json.dumps(walks))  # as Metaflow's facts arrive: through JSON
 
 
 class Both(NamedTuple):
@@ -264,7 +123,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Both:
 
 @pytest.mark.parametrize("role", list(RUNS))  # not nested: Metaflow does not run it here
 def test_the_client_reads_each_run_as_metaflows_does(role: str, both: Both) -> None:
-    problems = compare_facts(role, both.ours[role], both.theirs[role])
+    problems = compare_facts(role, RUNS[role][1], both.ours[role], both.theirs[role])
     assert not problems, f"{role}: differs from Metaflow 2.19's client:\n  " + \
         "\n  ".join(problems)
 
@@ -272,7 +131,7 @@ def test_the_client_reads_each_run_as_metaflows_does(role: str, both: Both) -> N
 def test_every_declared_difference_is_needed(both: Both) -> None:
     used: set[str] = set()
     for role in RUNS:
-        compare_facts(role, both.ours[role], both.theirs[role], used)
+        compare_facts(role, RUNS[role][1], both.ours[role], both.theirs[role], used)
     assert {d.name for d in DIFFERENCES if d.always} <= used <= {d.name for d in DIFFERENCES}
 
 

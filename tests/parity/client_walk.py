@@ -89,6 +89,7 @@ class _Walker:
         f["run.data"] = None if data is None else sorted(n for n in dir(data)
                                                          if not n.startswith("_"))
         f["run.code"], f["run.trigger"] = repr(run.code), repr(run.trigger)
+        self.tags(run, "run")
         steps = list(run)
         f["run.steps"] = [s.id for s in steps]
         f["run.steps_newest_first"] = newest_first(steps)
@@ -97,6 +98,20 @@ class _Walker:
         self.probes()
         for step in steps:
             self.step(step)
+
+    def tags(self, obj: Any, at: str) -> None:
+        """User tags as they are; system tags with a version's value left out."""
+        f = self.facts
+        try:
+            user, system, tags = obj.user_tags, obj.system_tags, obj.tags
+        except AttributeError as exc:
+            f[f"{at}.tags"] = {"raises": [type(exc).__name__]}
+            return
+        f[f"{at}.user_tags"] = sorted(user)
+        f[f"{at}.system_tags"] = sorted(
+            f"{t.partition(':')[0]}:<version>" if t.partition(":")[0].endswith("_version")
+            else t for t in system)
+        f[f"{at}.tags"] = sorted(tags) == sorted({*user, *system})
 
     def probes(self) -> None:
         """The flow and its runs, containment, and the errors for what does not exist."""
@@ -124,6 +139,10 @@ class _Walker:
             f["probe.Flow(elsewhere)"] = error_of(lambda: c.Flow(flow).id)
         finally:
             c.namespace(None)
+        if run.user_tags:  # runs(*tags): only the runs that have every tag
+            f["flow.runs(user tags)"] = [self.roles.get(r.id, r.id)
+                                         for r in c.Flow(flow).runs(*run.user_tags)]
+            f["flow.runs(no such tag)"] = list(c.Flow(flow).runs("no-such-tag"))
 
     def step(self, step: Any) -> None:
         f, c = self.facts, self.client
@@ -143,9 +162,7 @@ class _Walker:
         f[f"{at}[999]"] = error_of(lambda: step["999999"].id)
         f[f"{at}.Task(999)"] = error_of(lambda: c.Task(f"{step.pathspec}/999999").id)
         f[f"{at}.999 in step"] = "999999" in step
-        f[f"{at}.tags"] = error_of(lambda: [sorted(step.tags) == sorted(self.run_.tags),
-                                            sorted(step.user_tags), len(step.system_tags)
-                                            == len(self.run_.system_tags)])
+        self.tags(step, at)
         for task in tasks:
             self.task(task)
 
@@ -163,8 +180,7 @@ class _Walker:
         f[f"{at}.created_at"] = type_of(task.created_at)
         f[f"{at}.finished_at"] = type_of(task.finished_at)
         f[f"{at}.origin"] = self.origin(task.origin_pathspec)
-        f[f"{at}.tags"] = error_of(lambda: [sorted(task.tags) == sorted(self.run_.tags),
-                                            sorted(task.user_tags)])
+        self.tags(task, at)
         exc = task.exception
         f[f"{at}.exception"] = None if exc is None else {
             "class": type_of(exc), "type": exc.type, "exception": exc.exception,

@@ -26,6 +26,11 @@ PARAMS: dict[str, dict[str, str]] = {
     "params_json": {"given": '{"k": [1, 2.5, null]}'},
     "run_inputs": {"beta": "3"},  # the command line wins over METAFLOW_RUN_BETA
 }
+# Flows whose run is given user tags (`--tag`, both tools), which their clients must report.
+TAGS: dict[str, list[str]] = {
+    "linear": ["nightly", "team:ml"],
+    "foreach": ["nightly"],
+}
 
 
 @dataclass(frozen=True)
@@ -40,12 +45,18 @@ class Case:
     def params(self) -> dict[str, str]:
         return PARAMS.get(self.name, {})
 
+    @property
+    def tags(self) -> list[str]:
+        return TAGS.get(self.name, [])
+
     def metaflow_argv(self) -> list[str]:
-        return [arg for key, value in self.params.items() for arg in (f"--{key}", value)]
+        return [*(arg for key, value in self.params.items() for arg in (f"--{key}", value)),
+                *(arg for tag in self.tags for arg in ("--tag", tag))]
 
     def sfncompile_argv(self) -> list[str]:
-        return [arg for key, value in self.params.items()
-                for arg in ("--param", f"{key}={value}")]
+        return [*(arg for key, value in self.params.items()
+                  for arg in ("--param", f"{key}={value}")),
+                *(arg for tag in self.tags for arg in ("--tag", tag))]
 
 
 def cases() -> list[Case]:

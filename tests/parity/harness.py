@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sfncompile import client
+from sfncompile.client import task_graph
+from tests.parity.client_walk import Facts, walk_run
 from tests.parity.metaflow_env import DRIVER, metaflow_env, metaflow_python, user_env
 from tests.parity.normalise import normalise
 
@@ -88,3 +90,19 @@ def sfncompile_tasks(proc: subprocess.CompletedProcess[str], root: Path) -> Task
                 for step in run.steps()}
     finally:
         client.set_datastore_root(None)
+
+
+def walk_ours(root: Path, runs: dict[str, str]) -> dict[str, Facts]:
+    """What sfncompile's client says of each run (role -> pathspec), as Metaflow's facts
+    arrive from its driver."""
+    roles = {pathspec.split("/")[1]: role for role, pathspec in runs.items()}
+    client.set_datastore_root(str(root))
+    client.namespace(None)  # the runs are the user `parity`'s (tests/parity/metaflow_env.py)
+    try:
+        walks = {role: walk_run(client, client.Run(pathspec),
+                                lambda task: task_graph.foreach_indices(task.id), roles)
+                 for role, pathspec in runs.items()}
+    finally:
+        client.set_datastore_root(None)
+        client.default_namespace()
+    return json.loads(json.dumps(walks))  # as Metaflow's facts arrive: through JSON
