@@ -136,7 +136,8 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
     root = check_datastore_root(datastore_root, write=True)
     from sfncompile.local.worker import TaskLauncher
 
-    with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
+    # Started while the flow is parsed; it imports the flow module meanwhile.
+    with TaskLauncher.for_root(root, flow_file) as launcher:
         flow = load_flow(flow_file, flow_name, decospecs)
         _check_packages(flow)
         _check_project_env(flow)
@@ -144,7 +145,8 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
         given = _check_params(graph, (*params, *parameter_pairs(graph, ctx.args)), flow_file)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
                      remote=_remote_steps(flow, flow_file, root), run_id_file=run_id_file,
-                     max_num_splits=max_num_splits, quiet=quiet, verbose=verbose)
+                     max_num_splits=max_num_splits, quiet=quiet, verbose=verbose,
+                     fresh_steps=_own_environment_steps(flow))
 
 
 def parameter_pairs(graph: dict[str, Any], args: list[str]) -> list[str]:
@@ -176,6 +178,14 @@ def _check_project_env(flow: Any) -> None:
         from sfncompile.deploy.projects import env_options
 
         env_options(flow, None, False)
+
+
+def _own_environment_steps(flow: Any) -> dict[str, str]:
+    if flow.packages is None and not any(s.policies.packages for s in flow.steps):
+        return {}
+    from sfncompile.local.requirements import own_environment_steps
+
+    return dict(own_environment_steps(flow))
 
 
 def _check_packages(flow: Any) -> None:
@@ -246,7 +256,8 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
                          "give the flow's source with --flow-file FLOW.py")
     # Started while the flow is parsed; a resume on AWS runs no local task.
     launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
-        contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
+        contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root,
+                                                                      flow_file))
     with launching as launcher:
         flow = load_flow(flow_file, flow_name, decospecs)
         graph = flow.graph_json()
@@ -271,7 +282,7 @@ def resume(run_pathspec: str, from_step: str | None, flow_file: Path | None, on_
                      clone=cloner(storage, flow_name, run_id, new_run, order, start_at),
                      remote=_remote_steps(flow, flow_file, datastore_root),
                      run_id_file=run_id_file, max_num_splits=max_num_splits, quiet=quiet,
-                     verbose=verbose)
+                     verbose=verbose, fresh_steps=_own_environment_steps(flow))
 
 
 def _split_run(pathspec: str) -> tuple[str, str]:
