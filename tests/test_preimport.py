@@ -1,7 +1,8 @@
 """The fork server imports the flow module once and forks every task from it: each task still
 gets its own copy of the module's state, @environment reaches the task, and a task starts in
 a fresh interpreter where forking is unsafe or not wanted (a thread started by the import,
-a @pypi step, a step that opts out with SFNCOMPILE_FRESH_INTERPRETER)."""
+a @pypi step, a step that opts out with SFNCOMPILE_FRESH_INTERPRETER); numpy's global
+generator, left unseeded by the module code, draws differently in each task."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ pytestmark = pytest.mark.slow
 
 STATE_FLOW = '''
 import os
+
+import numpy.random  # imported by the module, as scikit-learn does
 from metaflow import FlowSpec, environment, pypi, step
 
 IMPORTED_IN = os.getpid()  # the process that ran the module code
@@ -40,6 +43,7 @@ class StateFlow(FlowSpec):
         self.seen = list(STATE)
         self.env = os.environ.get("FROM_DECORATOR")
         self.forked = IMPORTED_IN != os.getpid()
+        self.draw = float(numpy.random.rand())
         self.next(self.join)
 
     @step
@@ -47,6 +51,7 @@ class StateFlow(FlowSpec):
         self.seen = sorted(i.seen for i in inputs)
         self.env = [i.env for i in inputs]
         self.forked = [i.forked for i in inputs]
+        self.draws = len({i.draw for i in inputs})
         self.next(self.own_env)
 
     @pypi(packages={"click": ""})
@@ -118,6 +123,11 @@ def test_tasks_are_forked_from_the_imported_module(state_run: Any) -> None:
 def test_module_state_a_task_changes_is_its_own(state_run: Any) -> None:
     _, run = state_run
     assert run["join"].task.data.seen == [[1], [2], [3]]
+
+
+def test_numpy_global_generator_is_reseeded_in_each_forked_task(state_run: Any) -> None:
+    _, run = state_run
+    assert run["join"].task.data.draws == 3
 
 
 def test_environment_decorator_reaches_the_forked_task(state_run: Any) -> None:

@@ -32,15 +32,20 @@ import argparse
 import contextlib
 import faulthandler
 import gc
+import importlib.abc
+import importlib.machinery
 import io
 import json
 import os
+import pickle
 import selectors
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import IO, Any
 
 from sfncompile.conventions.task_env import FRESH_INTERPRETER_ENV, wants_fresh_interpreter
@@ -124,11 +129,14 @@ def _preimport(flow_file: str) -> str | None:
         return f"{FRESH_INTERPRETER_ENV} is set"
     from sfncompile.runtime import task
 
+    watch = _NumpyRandomWatch()
+    sys.meta_path.insert(0, watch)
     # On failure nothing is kept: each task imports the module itself and reports the error.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             _redirected(out.fileno(), err.fileno()), contextlib.suppress(BaseException):
         found = task.preimport_flow(flow_file)
         found.output = (_read(out), _read(err))
+    watch.reseed_in_children()
     return _threads_started()
 
 
@@ -158,6 +166,45 @@ def _read(f: IO[bytes]) -> str:
     sys.stderr.flush()
     f.seek(0)
     return f.read().decode(errors="replace")
+
+
+class _NumpyRandomWatch(importlib.abc.MetaPathFinder):
+    """Keeps the state of numpy.random's global generator as its import left it (seeded from
+    the OS's entropy). If the flow's module code leaves it so, every forked task reseeds it,
+    as its own import of numpy would have: tasks draw different numbers, as in Metaflow. A
+    state the module code set (a seed) is inherited as it is."""
+
+    def __init__(self) -> None:
+        self.fresh: bytes | None = None
+
+    def find_spec(self, name: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if name != "numpy.random":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        loader = spec.loader if spec is not None else None
+        if isinstance(loader, importlib.machinery.SourceFileLoader):
+            run = loader.exec_module
+
+            def exec_module(module: ModuleType) -> None:
+                run(module)
+                self.fresh = _numpy_state(module)
+
+            loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+    def reseed_in_children(self) -> None:
+        sys.meta_path.remove(self)
+        module = sys.modules.get("numpy.random")
+        if module is not None and self.fresh is not None and _numpy_state(module) == self.fresh:
+            os.register_at_fork(after_in_child=module.seed)
+
+
+def _numpy_state(module: ModuleType) -> bytes | None:
+    try:
+        return pickle.dumps(module.get_state())
+    except Exception:  # not the numpy this knows: leave it alone
+        return None
 
 
 def _threads_started() -> str | None:
