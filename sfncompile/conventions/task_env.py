@@ -14,6 +14,8 @@ def driven_locally(environ: dict[str, str] | None = None) -> bool:
     import os
 
     return (os.environ if environ is None else environ).get(LOCAL_DRIVER_ENV) == "1"
+
+
 # Set ("1") in the shell, or on a step with @environment: its tasks each start in a fresh
 # interpreter that imports the flow module itself, instead of being forked from the local
 # runner's fork server, which imported the module once for the run.

@@ -118,4 +118,6 @@ class TaskLauncher:
         """End the server (it kills any task still running) and wait for it."""
         if self._proc.stdin is not None and not self._proc.stdin.closed:
             self._proc.stdin.close()
+        if not self._mode_known.is_set():  # still importing the flow module: not waited for
+            self._proc.terminate()
         self._proc.wait()
