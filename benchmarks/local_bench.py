@@ -1,7 +1,7 @@
 """The local runner's costs, and how it compares with Metaflow's own local runner.
 
     python benchmarks/local_bench.py [--runs 3] [--wide 100:2,100:8,1000:8] [--wide-runs 1]
-                                     [--metaflow-python PATH]
+                                     [--metaflow-python PATH] [--heavy-venv DIR]
 
   (a) per-task overhead: a linear flow of 50+ steps through `sfncompile run`, with the median
       wall time of a task as the runner sees it and of the step inside the task (target: under
@@ -15,7 +15,16 @@
       Metaflow 2.19, in a venv outside the repository (/tmp/mfvenv, else /tmp/mf-venv, made
       with `pip install 'metaflow==2.19.*'` when missing, unless --metaflow-python names a
       Python that has Metaflow), run by run alternating with (b) so both see the same load.
-      Targets: Metaflow takes at least 20x as long at width 100 and 25x at width 1,000.
+      Targets: Metaflow takes at least 25x as long at width 100 and 30x at width 1,000; and
+      the runner's overhead per task of a 1,000-wide foreach at 2 workers, (wall - the
+      tasks' own time / workers) / tasks, is at most 10 ms
+  (e) an import-heavy foreach: a flow whose module imports pandas and scikit-learn and whose
+      100 body tasks each fit a small model, under `sfncompile run` and Metaflow's
+      `python flow.py run`, both from one venv (--heavy-venv, made when missing with
+      `python3 -m venv` and pip installing pandas, scikit-learn, this Python's Metaflow
+      version and sfncompile from this tree; sfncompile runs with this tree on PYTHONPATH),
+      alternating run by run; the artifacts of both runs must be equal. Target: Metaflow
+      takes at least 8x as long.
 
 Every end-to-end number is the median of --runs runs (--wide-runs for foreach wider than
 100: Metaflow needs minutes for one), each on a fresh datastore. The exit code is 1 when a
@@ -36,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,9 +57,14 @@ PEAK_LIMIT = 2.5  # peak RSS / artifact size
 IN_TASK_LIMIT = 0.010  # seconds, the median step inside a trivial task
 
 
+OVERHEAD_LIMIT = 0.010  # seconds of runner overhead per task, 1,000-wide at 2 workers
+HEAVY_TARGET = 8.0  # Metaflow time / sfncompile time at least, import-heavy foreach
+HEAVY_VENV = Path("/tmp/sfn-heavy-venv")
+
+
 def ratio_target(width: int) -> float:
     """Metaflow time / sfncompile time at least."""
-    return 25.0 if width >= 1000 else 20.0
+    return 30.0 if width >= 1000 else 25.0
 
 WIDE_FLOW = """\
 from {module} import FlowSpec, Parameter, step
@@ -236,6 +250,7 @@ class SfnForeach:
         self.flow.write_text(WIDE_FLOW.format(module="sfncompile"), encoding="utf-8")
         self.times: list[float] = []
         self.cpu: list[float] = []
+        self.own: list[float] = []  # the tasks' own time (done.json), summed over a run
 
     def run_once(self) -> None:
         from sfncompile import client
@@ -251,6 +266,7 @@ class SfnForeach:
         finally:
             client.set_datastore_root(None)
         self.times.append(seconds)
+        self.own.append(sum(own_seconds(root.glob("*/*/*/*/*/done.json"))))
         shutil.rmtree(root)
 
     def report(self, report: Report) -> float:
@@ -258,7 +274,25 @@ class SfnForeach:
         report.add(f"(b) sfncompile run, {self.width}-wide foreach", f"{median:.2f} s",
                    f"{self.width + 3} tasks, --max-workers {self.workers}, "
                    f"runs {fmt_runs(self.times)}; CPU {statistics.median(self.cpu):.2f} s")
+        tasks = self.width + 3
+        overhead = statistics.median((wall - own / self.workers) / tasks
+                                     for wall, own in zip(self.times, self.own, strict=True))
+        report.add(f"(b) runner overhead per task, {self.width}-wide, {self.workers} workers",
+                   ms(overhead), f"(wall - tasks' own time / workers) / tasks; own time "
+                   f"{ms(statistics.median(self.own) / tasks)} per task")
+        if self.width >= 1000 and self.workers == 2 and overhead > OVERHEAD_LIMIT:
+            report.failures.append(f"(b) runner overhead {ms(overhead)} per task, target "
+                                   f"<= {ms(OVERHEAD_LIMIT)}")
         return median
+
+
+def own_seconds(dones: Iterable[Path]) -> list[float]:
+    """Each committed task's own time: done.json finished - started."""
+    spans = []
+    for done in dones:
+        data = json.loads(done.read_text())
+        spans.append(data["finished"] - data["started"])
+    return spans
 
 
 def fmt_runs(times: list[float]) -> str:
@@ -347,6 +381,166 @@ def bench_artifact(size_mib: int, runs: int, report: Report) -> None:
         report.add("(c) artifact", f"{size_mib} MiB", stored.group(1))
 
 
+# ------------------------------------------------------------------------------- (e)
+
+HEAVY_FLOW = """\
+import json
+
+import pandas
+import sklearn  # noqa: F401
+from sklearn.linear_model import LogisticRegression
+
+from metaflow import FlowSpec, Parameter, step
+
+
+class HeavyFlow(FlowSpec):
+    width = Parameter("width", default=100, type=int)
+
+    @step
+    def start(self):
+        self.items = list(range(self.width))
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        n = self.input
+        frame = pandas.DataFrame({"x": [float(i % 7 + n % 5) for i in range(40)],
+                                  "y": [(i + n) % 2 for i in range(40)]})
+        model = LogisticRegression().fit(frame[["x"]], frame["y"])
+        self.score = round(float(model.score(frame[["x"]], frame["y"])), 6)
+        self.coef = round(float(model.coef_[0][0]), 6)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.scores = sorted([i.input, i.score, i.coef] for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("scores", json.dumps(self.scores))
+
+
+if __name__ == "__main__":
+    HeavyFlow()
+"""
+
+READ_SCORES = """\
+import json, sys
+from metaflow import Run, namespace
+namespace(None)
+print(json.dumps(Run(sys.argv[1]).data.scores))
+"""
+
+
+def heavy_venv(venv: Path) -> Path:
+    """The venv of (e): pandas, scikit-learn, this Python's Metaflow and sfncompile."""
+    python = venv / "bin" / "python"
+    probe = "import pandas, sklearn, metaflow, sfncompile"
+    if python.exists() and subprocess.run([str(python), "-c", probe],
+                                          capture_output=True).returncode == 0:
+        return python
+    import metaflow
+
+    print(f"creating {venv}: pandas, scikit-learn, metaflow=={metaflow.__version__}, "
+          "sfncompile", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "pandas", "scikit-learn",
+                    f"metaflow=={metaflow.__version__}", str(HERE.parent)], check=True)
+    return python
+
+
+class HeavyForeach:
+    """(e): the import-heavy flow under one runner, one run per call; the run's `scores`."""
+
+    def __init__(self, tmp: Path, python: Path, width: int, workers: int, sfn: bool) -> None:
+        self.python, self.width, self.workers, self.sfn = python, width, workers, sfn
+        self.flow = tmp / f"heavy_{'sfn' if sfn else 'mf'}_{width}" / "heavy_flow.py"
+        self.flow.parent.mkdir()
+        self.flow.write_text(HEAVY_FLOW, encoding="utf-8")
+        self.times: list[float] = []
+        self.cpu: list[float] = []
+        self.scores: list[object] = []
+
+    def run_once(self) -> None:
+        root = self.flow.parent / f"run{len(self.times)}"
+        run_id_file = self.flow.parent / "run_id"
+        env = os.environ | {"USERNAME": "bench", "METAFLOW_DEFAULT_DATASTORE": "local",
+                            "METAFLOW_DEFAULT_METADATA": "local",
+                            "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(root)}
+        if self.sfn:  # this tree, not the copy installed in the venv
+            env["PYTHONPATH"] = str(HERE.parent)
+            argv = [str(self.python), "-m", "sfncompile", "run", str(self.flow),
+                    "--datastore-root", str(root), "--max-workers", str(self.workers),
+                    "--run-id-file", str(run_id_file), "--param", f"width={self.width}"]
+        else:
+            argv = [str(self.python), str(self.flow), "--no-pylint", "run", "--max-workers",
+                    str(self.workers), "--width", str(self.width), "--run-id-file",
+                    str(run_id_file), "--max-num-splits", str(max(100, self.width))]
+        cpu = children_cpu()
+        seconds, _ = timed(argv, env=env, cwd=self.flow.parent)
+        self.cpu.append(children_cpu() - cpu)
+        self.times.append(seconds)
+        pathspec = f"HeavyFlow/{run_id_file.read_text().strip()}"
+        if self.sfn:
+            from sfncompile import client
+
+            client.set_datastore_root(str(root))
+            try:
+                data = client.Run(pathspec).data
+                assert data is not None
+                self.scores.append(data.scores)
+            finally:
+                client.set_datastore_root(None)
+        else:
+            _, proc = timed([str(self.python), "-c", READ_SCORES, pathspec], env=env,
+                            cwd=self.flow.parent)
+            self.scores.append(json.loads(proc.stdout))
+        shutil.rmtree(root, ignore_errors=True)
+
+    def report(self, report: Report) -> float:
+        median = statistics.median(self.times)
+        who = "sfncompile run" if self.sfn else "Metaflow python flow.py run"
+        report.add(f"(e) {who}, import-heavy {self.width}-wide foreach", f"{median:.2f} s",
+                   f"--max-workers {self.workers}, runs {fmt_runs(self.times)}; CPU "
+                   f"{statistics.median(self.cpu):.2f} s")
+        return median
+
+
+def bench_heavy(tmp: Path, venv: Path, width: int, workers: int, runs: int,
+                report: Report, header: list[str]) -> None:
+    python = heavy_venv(venv)
+    versions = subprocess.run(
+        [str(python), "-c", "import metaflow, pandas, sklearn; print(metaflow.__version__, "
+         "pandas.__version__, sklearn.__version__)"],
+        capture_output=True, text=True, check=True).stdout.split()
+    header.append(f"(e) venv {venv}: Metaflow {versions[0]}, pandas {versions[1]}, "
+                  f"scikit-learn {versions[2]}")
+    pair = [HeavyForeach(tmp, python, width, workers, sfn=True),
+            HeavyForeach(tmp, python, width, workers, sfn=False)]
+    for i in range(runs):
+        for runner in pair:
+            print(f"  (e) {'sfncompile' if runner.sfn else 'Metaflow'} import-heavy "
+                  f"{width}-wide, {workers} workers: run {i + 1}/{runs}", file=sys.stderr,
+                  flush=True)
+            runner.run_once()
+    sfn, mf = (runner.report(report) for runner in pair)
+    expected = pair[1].scores[0]
+    same = all(scores == expected for runner in pair for scores in runner.scores)
+    report.add("(e) artifacts equal", "yes" if same else "NO",
+               f"`scores` of every run of both runners ({len(expected)} tasks' results)")
+    if not same:
+        report.failures.append("(e) the runs' artifacts differ")
+    ratio = mf / sfn
+    cpu_ratio = statistics.median(pair[1].cpu) / statistics.median(pair[0].cpu)
+    report.add(f"(e) import-heavy {width}-wide, {workers} workers: Metaflow / sfncompile",
+               f"{ratio:.1f}x", f"target >= {HEAVY_TARGET:.0f}x (wall); CPU time "
+               f"{cpu_ratio:.1f}x")
+    if ratio < HEAVY_TARGET:
+        report.failures.append(f"(e) import-heavy: Metaflow is only {ratio:.1f}x slower "
+                               f"(target {HEAVY_TARGET:.0f}x)")
+
+
 # ------------------------------------------------------------------------------- main
 
 
@@ -400,7 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size-mib", type=int, default=256)
     p.add_argument("--metaflow-python", metavar="PATH",
                    help=f"a Python with Metaflow installed (default: {VENVS[0]})")
-    p.add_argument("--only", default="abcd", help="which parts to run, e.g. 'bd'")
+    p.add_argument("--heavy-venv", type=Path, default=HEAVY_VENV, metavar="DIR",
+                   help=f"the venv of (e), made when missing (default: {HEAVY_VENV})")
+    p.add_argument("--heavy-width", type=int, default=100)
+    p.add_argument("--heavy-workers", type=int, default=2)
+    p.add_argument("--only", default="abcde", help="which parts to run, e.g. 'bd'")
     args = p.parse_args(argv)
     if args.runs < 3:
         p.error("--runs must be at least 3: every end-to-end number is a median")
@@ -419,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
         if "b" in args.only:
             metaflow = metaflow_python(args.metaflow_python) if "d" in args.only else None
             bench_foreach(tmp, args.wide, args.runs, args.wide_runs, metaflow, report, header)
+        if "e" in args.only:
+            bench_heavy(tmp, args.heavy_venv, args.heavy_width, args.heavy_workers, args.runs,
+                        report, header)
     report.print(header)
     return 1 if report.failures else 0
 

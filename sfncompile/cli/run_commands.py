@@ -156,7 +156,8 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
     configs = given_configs(config_files, config_values)
     from sfncompile.local.worker import TaskLauncher
 
-    with TaskLauncher.for_root(root) as launcher:  # starts while the flow is parsed
+    # Started while the flow is parsed; it imports the flow module meanwhile.
+    with TaskLauncher.for_root(root, flow_file) as launcher:
         flow = load_flow(flow_file, flow_name, decospecs, configs)
         _check_packages(flow)
         _check_project_env(flow)
@@ -165,7 +166,8 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
                               root)
         _run_locally(graph, flow_file, root, given, max_workers, launcher=launcher, tags=tags,
                      remote=_remote_steps(flow, flow_file, root), run_id_file=run_id_file,
-                     max_num_splits=max_num_splits, quiet=quiet, verbose=verbose)
+                     max_num_splits=max_num_splits, quiet=quiet, verbose=verbose,
+                     fresh_steps=_own_environment_steps(flow))
 
 
 def parameter_pairs(graph: dict[str, Any], args: list[str]) -> list[str]:
@@ -197,6 +199,14 @@ def _check_project_env(flow: Any) -> None:
         from sfncompile.deploy.projects import env_options
 
         env_options(flow, None, False)
+
+
+def _own_environment_steps(flow: Any) -> dict[str, str]:
+    if flow.packages is None and not any(s.policies.packages for s in flow.steps):
+        return {}
+    from sfncompile.local.requirements import own_environment_steps
+
+    return dict(own_environment_steps(flow))
 
 
 def _check_packages(flow: Any) -> None:
@@ -285,7 +295,8 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
                          "give the flow's source with --flow-file FLOW.py")
     # Started while the flow is parsed; a resume on AWS runs no local task.
     launching: contextlib.AbstractContextManager[TaskLauncher | None] = (
-        contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root))
+        contextlib.nullcontext() if on_aws else TaskLauncher.for_root(datastore_root,
+                                                                      flow_file))
     with launching as launcher:
         flow = load_flow(flow_file, flow_name, decospecs, origin_configs(meta))
         graph = flow.graph_json()
@@ -311,7 +322,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
                                   from_step is not None),
                      remote=_remote_steps(flow, flow_file, datastore_root),
                      run_id_file=run_id_file, max_num_splits=max_num_splits, quiet=quiet,
-                     verbose=verbose)
+                     verbose=verbose, fresh_steps=_own_environment_steps(flow))
 
 
 def latest_run_id(flow_name: str, datastore_root: str) -> str:

@@ -26,3 +26,12 @@ PARALLEL_MAIN_IP_ENV = "MF_PARALLEL_MAIN_IP"
 PARALLEL_NUM_NODES_ENV = "MF_PARALLEL_NUM_NODES"
 PARALLEL_NODE_INDEX_ENV = "MF_PARALLEL_NODE_INDEX"
 PARALLEL_CONTROL_TASK_ENV = "MF_PARALLEL_CONTROL_TASK_ID"
+
+# Set ("1") in the shell, or on a step with @environment: its tasks each start in a fresh
+# interpreter that imports the flow module itself, instead of being forked from the local
+# runner's fork server, which imported the module once for the run.
+FRESH_INTERPRETER_ENV = "SFNCOMPILE_FRESH_INTERPRETER"
+
+
+def wants_fresh_interpreter(environ: dict[str, str]) -> bool:
+    return environ.get(FRESH_INTERPRETER_ENV, "").strip().lower() not in ("", "0", "false", "no")

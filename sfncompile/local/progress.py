@@ -144,6 +144,9 @@ class Progress:
         self.pathspec = pathspec
         self._line(f"Run {pathspec} started")
 
+    def note(self, text: str) -> None:
+        self._line(text)
+
     def queued(self, key: Key) -> None:
         with self.lock:
             self._step(key).queued += 1

@@ -73,6 +73,14 @@ def missing_packages(flow: FlowIR) -> list[FlowError]:
     return errors
 
 
+def own_environment_steps(flow: FlowIR) -> dict[str, str]:
+    """The steps with @pypi/@conda packages: Metaflow runs them in their own environment, so
+    their tasks start in a fresh interpreter, not forked from the process that imported the
+    flow module without them in mind."""
+    return {step.name: f"@{wanted.manager}" for step in flow.analysis.ordered
+            if (wanted := flow.packages_for(step)) is not None}
+
+
 def image_note(flow: FlowIR) -> list[str]:
     """What `deploy` says about @pypi/@conda packages: the image must provide them."""
     lines = []

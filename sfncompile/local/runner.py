@@ -29,6 +29,7 @@ from types import FrameType
 from typing import Any
 
 from sfncompile.conventions.steps import START
+from sfncompile.conventions.task_env import FRESH_INTERPRETER_ENV, wants_fresh_interpreter
 from sfncompile.conventions.task_ids import at_step, position, task_id
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
@@ -105,6 +106,7 @@ class LocalRunner:
         remote: RemoteSteps | None = None,
         tags: tuple[str, ...] = (),
         max_num_splits: int | None = None,
+        fresh_steps: dict[str, str] | None = None,
     ) -> None:
         self.graph = graph
         self.flow = graph["flow"]
@@ -127,6 +129,8 @@ class LocalRunner:
         self.arrivals: dict[Key, int] = {}
         self.widths: dict[Key, int] = {}
         self.tailer: OutputTailer | None = None  # during run(): shows the tasks' output
+        # The steps whose tasks start in a fresh interpreter, not forked, and why.
+        self.fresh_steps = {**(fresh_steps or {}), **opted_out(self.steps)}
 
     # -- graph walking ------------------------------------------------------------------------
 
@@ -204,7 +208,8 @@ class LocalRunner:
             watch = self.tailer.watch(key, attempt, log_paths(self.storage, prefix))
         code = self.launcher.run_task(self.command(key, attempt, graph_file, caught), out,
                                       limit, tmp=task_tmp, graph=graph_file,
-                                      flow_file=str(self.flow_file))
+                                      flow_file=str(self.flow_file),
+                                      fresh=key[0] in self.fresh_steps)
         if watch is not None and self.tailer is not None:
             self.tailer.finish(watch, out)
         outcome = Outcome(key, attempt, code, "", time.monotonic() - began, caught)
@@ -256,7 +261,9 @@ class LocalRunner:
         result = RunResult(self.flow, self.run_id, succeeded=False)
         self.progress.begin(f"{self.flow}/{self.run_id}")
         if self.launcher is None:
-            self.launcher = TaskLauncher.for_root(self.root)
+            self.launcher = TaskLauncher.for_root(self.root, self.flow_file)
+        if self.progress.verbose:
+            self.progress.note(self.process_mode())
         tailer = self.tailer = OutputTailer(self.progress.output, self.progress.tick)
         with tempfile.TemporaryDirectory(prefix="sfn-run-") as tmp, _sigterm_interrupts():
             Path(tmp, "graph.json").write_text(json.dumps(self.graph), encoding="utf-8")
@@ -405,6 +412,18 @@ class LocalRunner:
             outcome.ended = death.error
         store.write_meta(meta)
 
+    def process_mode(self) -> str:
+        """How the tasks start (for --verbose)."""
+        assert self.launcher is not None
+        mode = self.launcher.mode()
+        if mode != "fork":
+            return f"tasks: each in a fresh interpreter ({mode.removeprefix('fresh ')})"
+        line = "tasks: forked from a server that imported the flow module once"
+        if self.fresh_steps:
+            line += "; in a fresh interpreter: " + ", ".join(
+                f"{step} ({why})" for step, why in sorted(self.fresh_steps.items()))
+        return line
+
     def done(self, key: Key) -> dict[str, Any]:
         return ds.read_done(self.storage, self.flow, self.run_id, *key)
 
@@ -426,6 +445,12 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def opted_out(steps: dict[str, Any]) -> dict[str, str]:
+    """The steps that set SFNCOMPILE_FRESH_INTERPRETER with @environment."""
+    return {name: f"@environment {FRESH_INTERPRETER_ENV}" for name, info in steps.items()
+            if wants_fresh_interpreter(info["environment"])}
 
 
 def system_tags(graph: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -26,14 +27,20 @@ class _Job:
 class TaskLauncher:
     """One fork server per run; `run_task` is safe to call from several threads.
 
-    Start it as early as possible (before the flow is parsed): the server's imports then
-    overlap with the parsing. It preloads boto3 only for a datastore on S3.
+    Start it as early as possible (before the flow is parsed): the server's imports (the
+    flow module's among them) then overlap with the parsing. It preloads boto3 only for a
+    datastore on S3.
     """
 
-    def __init__(self, s3: bool = False) -> None:
+    def __init__(self, s3: bool = False, flow_file: Path | None = None) -> None:
         argv = [sys.executable, "-m", "sfncompile.local.zygote", "--parent", str(os.getpid())]
-        self._proc = subprocess.Popen(argv + (["--s3"] if s3 else []),
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        argv += ["--s3"] if s3 else []
+        argv += ["--flow-file", str(flow_file.resolve())] if flow_file is not None else []
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._mode = "fork"
+        self._mode_known = threading.Event()
+        if flow_file is None:  # nothing to import first: the server says nothing of it
+            self._mode_known.set()
         self._jobs: dict[int, _Job] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
@@ -41,8 +48,14 @@ class TaskLauncher:
         self._reader.start()
 
     @classmethod
-    def for_root(cls, root: str) -> TaskLauncher:
-        return cls(s3=root.startswith("s3://"))
+    def for_root(cls, root: str, flow_file: Path | None = None) -> TaskLauncher:
+        return cls(s3=root.startswith("s3://"), flow_file=flow_file)
+
+    def mode(self) -> str:
+        """`fork`, or `fresh <why>` when every task starts in a fresh interpreter; known once
+        the server has imported the flow module."""
+        self._mode_known.wait()
+        return self._mode
 
     def __enter__(self) -> TaskLauncher:
         return self
@@ -54,7 +67,12 @@ class TaskLauncher:
     def _read(self) -> None:
         assert self._proc.stdout is not None
         for raw in self._proc.stdout:
-            kind, ident, value = raw.decode().split()
+            kind, _, rest = raw.decode().rstrip("\n").partition(" ")
+            if kind == "mode":
+                self._mode = rest
+                self._mode_known.set()
+                continue
+            ident, _, value = rest.partition(" ")
             job = self._jobs[int(ident)]
             if kind == "started":
                 job.pid = int(value)
@@ -62,6 +80,7 @@ class TaskLauncher:
             else:
                 job.code = int(value)
                 job.exited.set()
+        self._mode_known.set()
         for job in list(self._jobs.values()):  # the server died: nothing more will come
             job.started.set()
             job.exited.set()
@@ -99,4 +118,6 @@ class TaskLauncher:
         """End the server (it kills any task still running) and wait for it."""
         if self._proc.stdin is not None and not self._proc.stdin.closed:
             self._proc.stdin.close()
+        if not self._mode_known.is_set():  # still importing the flow module: not waited for
+            self._proc.terminate()
         self._proc.wait()

@@ -1,13 +1,23 @@
-"""A fork server for task processes: `python -m sfncompile.local.zygote --parent PID [--s3]`.
+"""A fork server for task processes:
+`python -m sfncompile.local.zygote --parent PID [--s3] [--flow-file FLOW.py]`.
 
-It imports the runtime once (and boto3 with an S3 client only when the datastore is on S3),
-then forks one child per request, so a task pays no import again. Every task is still its own
-process, running the runtime entrypoint `main(argv)` exactly as `python -m sfncompile.runtime`.
+It imports the runtime once (and boto3 with an S3 client only when the datastore is on S3)
+and the flow module (so its module-level imports: pandas, sklearn, ...), then forks one child
+per request, so a task pays no import again. Every task is still its own process, with its own
+copy of the module, running the runtime entrypoint `main(argv)` as `python -m
+sfncompile.runtime` does.
+
+Forking is unsafe once a thread runs (a forked child gets its memory, locks held, but not the
+thread): when importing the flow module started one, or SFNCOMPILE_FRESH_INTERPRETER is set,
+every task starts in a fresh interpreter instead (`python -m sfncompile.local.zygote --task-of
+PID ARGV...`, spawned, never forked), as does a request that asks for one (`"fresh": true`: a
+@pypi/@conda step, or a step that opts out).
 
 Protocol, one line each way: requests on stdin are JSON `{"id": n, "argv": [...], "out": path,
-"tmp": dir, "graph": path, "flow_file": path}` (the last two are read once and reused); replies
-on stdout are `started <id> <pid>` and `exited <id> <code>`. The server is single-threaded and
-registers each child right after forking it, so no exit can go unreported.
+"tmp": dir, "graph": path, "flow_file": path, "fresh": bool}` (graph and flow_file are read
+once and reused); replies on stdout are `mode fork` or `mode fresh <why>` once, first, then
+`started <id> <pid>` and `exited <id> <code>`. The server is single-threaded and registers each
+child right after starting it, so no exit can go unreported.
 
 Lifetime: the server and its tasks never outlive the runner. End of file on stdin means the
 runner is gone (or done): the server kills every task's process group and exits. On Linux the
@@ -22,15 +32,29 @@ import argparse
 import contextlib
 import faulthandler
 import gc
+import importlib.abc
+import importlib.machinery
 import io
 import json
 import os
+import pickle
 import selectors
 import signal
 import sys
-from typing import Any
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import IO, Any
 
+from sfncompile.conventions.task_env import FRESH_INTERPRETER_ENV, wants_fresh_interpreter
 from sfncompile.local import lifeline
+
+# Signals a fresh task must not inherit as ignored: the server ignores SIGINT (Ctrl-C is the
+# runner's), and Python ignores SIGPIPE and SIGXFSZ (subprocess resets them the same way).
+_DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE,
+                    signal.SIGXFSZ)
 
 
 def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: list[int],
@@ -58,8 +82,6 @@ def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: li
     # Temporary files (artifacts being staged, the step's own) go to the run's directory that
     # the runner removes at the end: a task killed in the middle of a write leaves nothing
     # behind in /tmp.
-    import tempfile
-
     os.environ["TMPDIR"] = tempfile.tempdir = request["tmp"]
     code = 1
     try:
@@ -99,6 +121,126 @@ def _preload(s3: bool) -> None:
             pass
 
 
+def _preimport(flow_file: str) -> str | None:
+    """Import the flow module here, once; return why tasks must start fresh instead, if they
+    must. The module's output goes to files (this process's stdout is the protocol) and is
+    printed again by each task, as if the task had run the module code itself."""
+    if wants_fresh_interpreter(dict(os.environ)):
+        return f"{FRESH_INTERPRETER_ENV} is set"
+    from sfncompile.runtime import task
+
+    watch = _NumpyRandomWatch()
+    sys.meta_path.insert(0, watch)
+    # On failure nothing is kept: each task imports the module itself and reports the error.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            _redirected(out.fileno(), err.fileno()), contextlib.suppress(BaseException):
+        found = task.preimport_flow(flow_file)
+        found.output = (_read(out), _read(err))
+    watch.reseed_in_children()
+    return _threads_started()
+
+
+@contextlib.contextmanager
+def _redirected(out: int, err: int) -> Iterator[None]:
+    """fds 1 and 2 to files and 0 from /dev/null (stdin and stdout are the protocol: module
+    code must neither read nor write them), restored after."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    null = os.open(os.devnull, os.O_RDONLY)
+    for source, fd in ((null, 0), (out, 1), (err, 2)):
+        os.dup2(source, fd)
+    os.close(null)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in enumerate(saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _read(f: IO[bytes]) -> str:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    f.seek(0)
+    return f.read().decode(errors="replace")
+
+
+class _NumpyRandomWatch(importlib.abc.MetaPathFinder):
+    """Keeps the state of numpy.random's global generator as its import left it (seeded from
+    the OS's entropy). If the flow's module code leaves it so, every forked task reseeds it,
+    as its own import of numpy would have: tasks draw different numbers, as in Metaflow. A
+    state the module code set (a seed) is inherited as it is."""
+
+    def __init__(self) -> None:
+        self.fresh: bytes | None = None
+
+    def find_spec(self, name: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if name != "numpy.random":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        loader = spec.loader if spec is not None else None
+        if isinstance(loader, importlib.machinery.SourceFileLoader):
+            run = loader.exec_module
+
+            def exec_module(module: ModuleType) -> None:
+                run(module)
+                self.fresh = _numpy_state(module)
+
+            loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+    def reseed_in_children(self) -> None:
+        sys.meta_path.remove(self)
+        module = sys.modules.get("numpy.random")
+        if module is not None and self.fresh is not None and _numpy_state(module) == self.fresh:
+            os.register_at_fork(after_in_child=module.seed)
+
+
+def _numpy_state(module: ModuleType) -> bytes | None:
+    try:
+        return pickle.dumps(module.get_state())
+    except Exception:  # not the numpy this knows: leave it alone
+        return None
+
+
+def _threads_started() -> str | None:
+    """Why forking is unsafe now: a Python thread other than this one runs (started by the
+    threading module or by _thread)."""
+    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    count = max(len(others), len(sys._current_frames()) - 1)
+    if not count:
+        return None
+    names = f": {', '.join(others[:3])}" if others else ""
+    return f"importing the flow module started {count} thread{'s' if count > 1 else ''}{names}"
+
+
+def _spawn(request: dict[str, Any], server: int, env: dict[str, str]) -> int:
+    """Start the task in a fresh interpreter (posix_spawn: safe beside threads, unlike fork)."""
+    argv = [sys.executable, "-m", "sfncompile.local.zygote", "--task-of", str(server),
+            *request["argv"]]
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 1, request["out"],
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+               (os.POSIX_SPAWN_DUP2, 1, 2)]
+    env = env | {"PYTHONUNBUFFERED": "x", "TMPDIR": request["tmp"]}
+    return os.posix_spawn(sys.executable, argv, env, file_actions=actions, setpgroup=0,
+                          setsigdef=_DEFAULT_SIGNALS)
+
+
+def run_fresh(server: int, argv: list[str]) -> None:
+    """A task in its own interpreter, spawned by the server: what `_child` sets up for a
+    forked one (the server's output redirection and process group came with the spawn)."""
+    lifeline.die_with_parent(server, signal.SIGKILL)
+    faulthandler.enable()
+    from sfncompile.runtime.__main__ import main as run
+
+    sys.exit(run(argv))
+
+
 def _remember(request: dict[str, Any]) -> None:
     """Read the step graph and compile the flow once, for every task forked after."""
     from sfncompile.runtime import task
@@ -126,7 +268,7 @@ def _kill_all(running: dict[int, int]) -> None:
         lifeline.kill_group(pid)
 
 
-def serve(parent: int, s3: bool) -> None:
+def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     running: dict[int, int] = {}  # pid -> request id
 
     def runner_gone(*_: object) -> None:
@@ -137,6 +279,9 @@ def serve(parent: int, s3: bool) -> None:
     signal.signal(signal.SIGTERM, runner_gone)
     lifeline.die_with_parent(parent, signal.SIGTERM)
     _preload(s3)
+    env = dict(os.environ)  # a fresh task's, before the flow's module code could change it
+    fresh = _preimport(flow_file) if flow_file else None
+    os.write(1, f"mode {'fresh ' + fresh if fresh else 'fork'}\n".encode())
     gc.freeze()  # keep the preloaded objects' pages shared with every child
     devnull = os.open(os.devnull, os.O_RDONLY)
     sig_r, sig_w = os.pipe()
@@ -175,21 +320,33 @@ def serve(parent: int, s3: bool) -> None:
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 request = json.loads(line)
-                _remember(request)
-                args = _parsed(request["argv"])
-                pid = os.fork()
-                if pid == 0:
-                    _child(request, args, [sig_r, sig_w], devnull, server)
+                if fresh or request.get("fresh"):
+                    try:
+                        pid = _spawn(request, server, env)
+                    except OSError as exc:
+                        with open(request["out"], "a") as out:
+                            print(f"sfncompile: cannot start the task: {exc}", file=out)
+                        reply(f"exited {request['id']} 1")
+                        continue
+                else:
+                    _remember(request)
+                    args = _parsed(request["argv"])
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(request, args, [sig_r, sig_w], devnull, server)
                 running[pid] = request["id"]
                 reply(f"started {request['id']} {pid}")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--task-of"]:  # a task the server spawned: the rest is its argv
+        run_fresh(int(sys.argv[2]), sys.argv[3:])
     p = argparse.ArgumentParser(prog="python -m sfncompile.local.zygote")
     p.add_argument("--parent", type=int, required=True, help="the runner's pid")
     p.add_argument("--s3", action="store_true", help="preload boto3 and an S3 client")
+    p.add_argument("--flow-file", help="import this flow module once, before any fork")
     args = p.parse_args()
-    serve(args.parent, args.s3)
+    serve(args.parent, args.s3, args.flow_file)
 
 
 if __name__ == "__main__":

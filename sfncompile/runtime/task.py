@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import CodeType, FrameType
+from types import CodeType, FrameType, ModuleType
 from typing import Any
 
 from sfncompile.conventions.event_format import RUN_SUCCEEDED
@@ -124,7 +124,44 @@ def _precompiled(flow_file: Path) -> tuple[str, CodeType] | None:
         return None
 
 
-def load_flow_class(flow_file: Path, name: str) -> type[FlowSpec]:
+@dataclass
+class Preimported:
+    """A flow module that a fork server imported once, for every task forked after."""
+    module: ModuleType
+    stamp: tuple[int, int]
+    output: tuple[str, str] = ("", "")  # what its module code printed: each task prints it
+
+
+_PREIMPORTED: dict[str, Preimported] = {}
+
+
+def preimport_flow(flow_file: str) -> Preimported:
+    """Import the flow module once, as `load_flow_class` would (a fork server calls this and
+    records what the module printed in `output`). On failure nothing is kept: each task
+    imports the module itself and reports the error as it always did."""
+    resolved = Path(flow_file).resolve()
+    try:
+        stamp = _stamp(resolved)
+        module = _import_flow_module(Path(flow_file))
+    except BaseException:
+        sys.modules.pop(Path(flow_file).stem, None)
+        raise
+    found = _PREIMPORTED[flow_file] = Preimported(module, stamp)
+    return found
+
+
+def _preimported(flow_file: Path) -> Preimported | None:
+    """The module the fork server imported, unless the file changed since."""
+    found = _PREIMPORTED.get(str(flow_file))
+    if found is None:
+        return None
+    try:
+        return found if _stamp(flow_file.resolve()) == found.stamp else None
+    except OSError:
+        return None
+
+
+def _import_flow_module(flow_file: Path) -> ModuleType:
     metaflow_alias.install()
     directory, code = _precompiled(flow_file) or (str(flow_file.resolve().parent), None)
     if directory not in sys.path:
@@ -139,6 +176,19 @@ def load_flow_class(flow_file: Path, name: str) -> type[FlowSpec]:
         exec(code, module.__dict__)  # what exec_module does, minus reading and compiling
     else:
         spec.loader.exec_module(module)
+    return module
+
+
+def load_flow_class(flow_file: Path, name: str) -> type[FlowSpec]:
+    found = _preimported(flow_file)
+    if found is not None:  # forked after the import: this process's own copy of the module
+        module = found.module
+        sys.modules[flow_file.stem] = module
+        out, err = found.output
+        sys.stdout.write(out)  # the module code's output, as if it had run in this task
+        sys.stderr.write(err)
+    else:
+        module = _import_flow_module(flow_file)
     cls = getattr(module, name, None)
     if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
         raise TaskError(f"{flow_file} has no sfncompile FlowSpec named {name!r}")
