@@ -180,7 +180,8 @@ def test_what_the_walk_covers(both: Both) -> None:
     # Tags: a tagged run's steps and tasks carry its tags; a flow with no run in the
     # namespace is a mismatch.
     assert ours["catch"]["run.user_tags"] == ["parity-tag"]
-    assert ours["catch"]["task[start[]].tags"] == {"value": [True, ["parity-tag"]]}
+    assert ours["catch"]["task[start[]].user_tags"] == ["parity-tag"]
+    assert ours["catch"]["task[start[]].tags are the run's"] is True
     assert failing["probe.Flow(elsewhere)"] == {"raises": ["MetaflowNamespaceMismatch"]}
 
 

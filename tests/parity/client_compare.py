@@ -60,6 +60,11 @@ def _version_tag(ours: Any, theirs: Any) -> bool:
     return isinstance(ours, list) and sorted(swap.get(t, t) for t in ours) == theirs
 
 
+def _without_branch(tags: Any) -> Any:
+    return [t for t in tags if not t.startswith("project_branch:")] \
+        if isinstance(tags, list) else tags
+
+
 DIFFERENCES = (
     Difference(
         "flow-name-artifact",
@@ -122,13 +127,22 @@ DIFFERENCES = (
         "sfncompile's names the join task that read it.",
         lambda ours, theirs: theirs == [] and ours == ["join[]"], always=False),
     Difference(
-        "parents-in-a-loop",
-        ("switch_loop:task[*].parents",),
+        "lineage-in-a-loop",
+        ("switch_loop:task[*].parents", "switch_loop:task[*].children"),
         "In a loop every pass of a step has the same foreach stack, and Metaflow's "
-        "Task.parent_tasks lists every pass of the step before; sfncompile's lists the one "
-        "task that led to it.",
+        "Task.parent_tasks and child_tasks list every pass of the step before or after; "
+        "sfncompile's list the one task that led to it, or that it led to.",
         lambda ours, theirs: bool(ours) and set(ours) <= set(theirs)
         and len(ours) < len(theirs), always=False),
+    Difference(
+        "branch-set-by-module-code",
+        ("run_inputs:*system_tags",),
+        "The flow sets METAFLOW_BRANCH in its module code. Metaflow runs that code in the "
+        "process that tags the run; sfncompile's runner reads the flow without running it "
+        "(its tasks do, and report that branch as current.branch_name), so the run's "
+        "`project_branch:` tag is the branch of the environment the run started in.",
+        lambda ours, theirs: _version_tag(_without_branch(ours), _without_branch(theirs))
+        and _without_branch(ours) != ours, always=False),
     Difference(
         "version-tag",
         ("*:run.system_tags", "*:step[*].system_tags", "*:task[*].system_tags"),

@@ -112,6 +112,8 @@ class _Walker:
             f"{t.partition(':')[0]}:<version>" if t.partition(":")[0].endswith("_version")
             else t for t in system)
         f[f"{at}.tags"] = sorted(tags) == sorted({*user, *system})
+        if obj is not self.run_:
+            f[f"{at}.tags are the run's"] = sorted(tags) == sorted(self.run_.tags)
 
     def probes(self) -> None:
         """The flow and its runs, containment, and the errors for what does not exist."""
