@@ -1,6 +1,6 @@
 """The parity corpus (tests/parity/flows) gives every task the same artifacts under
 sfncompile and under Metaflow 2.19, value by value, but for the named differences of
-tests/parity/corpus.py (explained in docs/metaflow-compat.md); and each tool's client says
+tests/parity/corpus.py (explained in docs/metaflow-parity.md); and each tool's client says
 the same of each run (tests/parity/client_walk.py: runs, steps, tasks, artifacts, metadata,
 tags, logs, lineage, order), but for the differences of tests/parity/client_compare.py.
 
