@@ -102,17 +102,17 @@ def test_show_says_where_and_why_a_run_failed(runs: dict[str, str]) -> None:
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0] == f"{runs['failed']}: failed"
-    assert "  failed step: end/0" in lines and "  error: RuntimeError: broken on purpose" in lines
+    assert "  failed step: end/2-0" in lines and "  error: RuntimeError: broken on purpose" in lines
     tail = [line for line in lines if line.startswith("    | ")]
     assert len(tail) == LOG_TAIL and tail[-1] == "    | RuntimeError: broken on purpose"
     assert "line 0" not in shown.stdout  # the start of the log is left to `logs`
     command = next(line for line in lines if line.startswith("  the whole log: "))
-    assert command == (f"  the whole log: sfncompile logs {runs['failed']}/end/0 --stderr "
+    assert command == (f"  the whole log: sfncompile logs {runs['failed']}/end/2-0 --stderr "
                        f"--datastore-root {runs['root']}")
     rest = _sfn(Path(runs["base"]), *shlex.split(command.split(": ", 1)[1])[1:])
     assert rest.returncode == 0 and "line 0\n" in rest.stdout, rest.stderr
     # The tasks in the order of the graph (the run record's graph is sorted by name).
-    steps = [line.split("/")[0].strip() for line in lines if "/0: " in line]
+    steps = [line.split("/")[0].strip() for line in lines if "-0: " in line]
     assert steps == ["start", "middle", "end"], lines
 
 
@@ -122,7 +122,7 @@ def test_show_json_prints_the_run_record(runs: dict[str, str]) -> None:
                                        runs["root"]])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
-    assert shown["failure"] == {"step": "end", "task": "0",
+    assert shown["failure"] == {"step": "end", "task": "2-0",
                                 "error": "RuntimeError: broken on purpose"}
     assert shown["record"]["params"] == {"who": "fail"} and shown["status"] == "failed"
 
@@ -132,7 +132,7 @@ def test_a_failure_catch_handled_is_a_note(runs: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["show", runs["caught"], "--datastore-root", runs["root"]])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == f"{runs['caught']}: succeeded"
-    assert ("  note: middle/0 raised ValueError('caught on purpose'); @catch handled it and "
+    assert ("  note: middle/1-0 raised ValueError('caught on purpose'); @catch handled it and "
             "the run went on") in result.stdout.splitlines()
     assert "failed step" not in result.stdout and "error:" not in result.stdout
 
@@ -211,15 +211,15 @@ def test_python_flow_py_dump_logs_check_and_show(runs: dict[str, str]) -> None:
         "who [size: 19 type: <class 'str'>] = fail",
         "x [size: 5 type: <class 'int'>] = 3"], dump.output
     assert f"Dumping output of run_id={run_id} step=start task_id=0" in dump.stderr
-    one = _script(base, *root, "dump", f"{run_id}/start/0", "--include", "x",
+    one = _script(base, *root, "dump", f"{run_id}/start/0-0", "--include", "x",
                   "--max-value-size", "0")
     assert one.stdout == "x [size: 5 type: <class 'int'>] = < artifact too large >\n"
     to_file = _script(base, *root, "dump", f"{run_id}/start", "--file", str(base / "out.pkl"))
     assert to_file.exit_code == 0, to_file.output
     assert pickle.loads((base / "out.pkl").read_bytes()) == {
-        f"{run_id}/start/0": {"alpha": 0.01, "count": 3, "who": "fail", "x": 3}}
+        f"{run_id}/start/0-0": {"alpha": 0.01, "count": 3, "who": "fail", "x": 3}}
     assert _script(base, *root, "logs", f"{run_id}/start", "--stdout").stdout == "hello out\n"
-    stderr = _script(base, *root, "logs", f"{run_id}/end/0", "--stderr").stdout
+    stderr = _script(base, *root, "logs", f"{run_id}/end/2-0", "--stderr").stdout
     assert "RuntimeError: broken on purpose" in stderr and "hello" not in stderr
     for args, message in ((["logs", run_id], "give RUN/STEP or RUN/STEP/TASK"),
                           (["card", "list", f"{run_id}/start"], "has no card"),

@@ -272,7 +272,7 @@ def test_retry_and_catch_on_step_functions(deployment: Deployment, s3_env: None)
     # A retried attempt and a failure @catch handled are notes: the run succeeded.
     assert "failed step" not in status.stdout and "JobArn" not in status.stdout
     assert "note: step flaky had a failed attempt (Essential container" in status.stdout
-    assert ("  note: risky/0 raised KeyError('caught and recorded'); @catch handled it and the "
+    assert ("  note: risky/2-0 raised KeyError('caught and recorded'); @catch handled it and the "
             "run went on") in status.stdout.splitlines()
 
 

@@ -84,8 +84,8 @@ def test_parallel_step_is_one_multinode_job(deployment: Deployment, s3_env: None
         main_ips = {t.id: t["main_ip"].data for t in client.Run(f"ParallelFlow/{run_id}")["train"]}
     finally:
         client.set_datastore_root(None)
-    assert nodes_seen == {f"0.{i}.0": (i, i == 0, 4) for i in range(4)}
-    assert {main_ips[f"0.{i}.0"] for i in range(1, 4)} == {"127.0.0.1"}  # AWS Batch's variable
+    assert nodes_seen == {f"1-0.{i}.0": (i, i == 0, 4) for i in range(4)}
+    assert {main_ips[f"1-0.{i}.0"] for i in range(1, 4)} == {"127.0.0.1"}  # AWS Batch's variable
     remote = end_data(deployment.root, f"ParallelFlow/{run_id}")
     for name, value in case.expect.items():
         assert remote[name] == value, name

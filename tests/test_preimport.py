@@ -137,7 +137,7 @@ def test_environment_decorator_reaches_the_forked_task(state_run: Any) -> None:
 
 def test_what_the_module_code_prints_is_in_every_task_log(state_run: Any) -> None:
     proc, _ = state_run
-    for task in ("start/0", "body/0.0.0", "body/0.2.0", "end/0"):
+    for task in ("start/0-0", "body/1-0.0.0", "body/1-0.2.0", "end/5-0"):
         assert f"[{task}] the module code ran" in proc.stderr
 
 

@@ -84,7 +84,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, 
 def test_the_retry_waits_and_the_other_tasks_go_on(
         runs: dict[str, tuple[dict[str, float], str]]) -> None:
     stamps, err = runs["0.02"]
-    assert "flaky/0: attempt 0 failed (exit 1); retrying in 1.2s" in err
+    assert "flaky/1-0: attempt 0 failed (exit 1); retrying in 1.2s" in err
     assert stamps["flaky1"] - stamps["flaky0"] >= WAIT
     # other started in flaky's wait, on the worker flaky left free
     assert stamps["flaky0"] < stamps["other"] < stamps["flaky1"]
@@ -92,7 +92,7 @@ def test_the_retry_waits_and_the_other_tasks_go_on(
 
 def test_a_zero_scale_retries_at_once(runs: dict[str, tuple[dict[str, float], str]]) -> None:
     stamps, err = runs["0"]
-    assert "flaky/0: attempt 0 failed (exit 1); retrying\n" in err
+    assert "flaky/1-0: attempt 0 failed (exit 1); retrying\n" in err
     assert stamps["flaky1"] - stamps["flaky0"] < WAIT
 
 
