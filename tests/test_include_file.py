@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from sfncompile import client
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import LocalStorage
 from tests.deployment import Deployment
@@ -86,6 +87,26 @@ print(json.dumps({"ref": out["data"], "seconds": time.monotonic() - began,
 """
 
 
+BIG_FLOW = textwrap.dedent('''
+    import hashlib
+
+    from sfncompile import FlowSpec, IncludeFile, step
+
+
+    class Big(FlowSpec):
+        data = IncludeFile("data", is_text=False)
+
+        @step
+        def start(self):
+            self.size, self.sha = len(self.data), hashlib.sha256(self.data).hexdigest()
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
 def test_a_100_mb_file_is_streamed_to_the_store(tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     digest = hashlib.sha256()
@@ -106,6 +127,18 @@ def test_a_100_mb_file_is_streamed_to_the_store(tmp_path: Path) -> None:
     assert result["peak_mib"] < 90  # well under the file: it was never held whole
     # The blob is checked as every artifact blob (`sfncompile verify` finds it sound).
     assert ds.check_blob(LocalStorage(root), "Big", digest.hexdigest()) is None
+    # And a run reads all of it: the start task's artifact is the file's content.
+    (tmp_path / "big_flow.py").write_text(BIG_FLOW)
+    run = subprocess.run([sys.executable, "-m", "sfncompile", "run", "big_flow.py", "--data",
+                          str(big), "--datastore-root", str(root), "--quiet"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    client.set_datastore_root(str(root))
+    try:
+        start = client.Run(run.stdout.strip().splitlines()[-1])["start"].task
+        assert (start.data.size, start.data.sha) == (100_000_000, digest.hexdigest())
+    finally:
+        client.set_datastore_root(None)
 
 
 # ---------------------------------------------------------------------------- a local run
