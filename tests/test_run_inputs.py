@@ -216,7 +216,10 @@ def test_python_flow_py_takes_metaflows_top_level_options(
     from sfncompile.cli.flow_entry import make_cli
 
     for var in ("METAFLOW_BRANCH", "METAFLOW_PRODUCTION", "SFNCOMPILE_DATASTORE_ROOT"):
-        monkeypatch.delenv(var, raising=False)
+        # Set, then deleted: monkeypatch records an unset variable only so, and then also
+        # undoes what --branch/--production set below (later tests in this worker see none).
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     calls: list[list[str]] = []
     monkeypatch.setattr(sfncompile.cli, "main", lambda argv, **_: calls.append(argv))
     flow_file = tmp_path / "inputs_flow.py"

@@ -36,7 +36,8 @@ SYSTEM = ["python_version:3.11.7", "runtime:dev", "user:alice"]
 @pytest.fixture(autouse=True)
 def _client_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test reads as alice, from the root it sets, and leaves the client as it was."""
-    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "METAFLOW_PRODUCTION_TOKEN"):
+    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "METAFLOW_PRODUCTION_TOKEN",
+                "METAFLOW_BRANCH", "METAFLOW_PRODUCTION"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("USER", "alice")
     client.default_namespace()
