@@ -242,7 +242,9 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
            machine_name: str | None, max_workers: int, datastore_root: str,
            tags: tuple[str, ...], decospecs: tuple[str, ...], run_id_file: Path | None,
            max_num_splits: int | None, quiet: bool, verbose: bool) -> None:
-    """Re-run a failed (or changed) run from a step, reusing every task before it.
+    """Re-run what a failed run did not finish, reusing every task that succeeded.
+
+    With --from STEP, every task before that step is reused and the rest runs again.
 
     Name the run as FLOW/RUN, or give the flow's file: FLOW.py resumes the latest run of
     the flow that you started (--origin-run-id ID another). The flow file is read again, so a
@@ -261,14 +263,14 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
     from sfncompile.local.runner import new_run_id
     from sfncompile.local.worker import TaskLauncher
 
-    parsed = None
     if run_pathspec.endswith(".py"):
         if flow_file is not None:
             raise UsageError("--flow-file: not with FLOW.py, which is the flow's source")
         flow_file = Path(run_pathspec)
-        parsed = load_flow(flow_file, flow_name, decospecs)
-        run_id = origin_run_id or latest_run_id(parsed.name, datastore_root)
-        run_pathspec = f"{parsed.name}/{run_id}"
+        # Parsed here for its name only: parsed again below, with the origin run's Configs.
+        name = load_flow(flow_file, flow_name, decospecs).name
+        run_id = origin_run_id or latest_run_id(name, datastore_root)
+        run_pathspec = f"{name}/{run_id}"
     elif origin_run_id is not None or flow_name is not None:
         raise UsageError("--origin-run-id and --flow: only with FLOW.py (FLOW/RUN names the "
                          "run)")
