@@ -341,7 +341,18 @@ CASES: list[Case] = [
     case("run-config-given", "run", "{dir}/inputs.py", "--param", "cfg={}",
          message="Config 'cfg' is read when the flow is built",
          files={"inputs.py": INPUTS_FLOW, "data.txt": b"x"}),
-    # --run-id-file and --max-num-splits (Metaflow's run options)
+    # --config NAME PATH and --config-value NAME VALUE at run time
+    *(case(f"run-config-{label}", "run", "{dir}/inputs.py", "--datastore-root", "{root}",
+           *args, message=message, files={"inputs.py": INPUTS_FLOW, "data.txt": b"x"})
+      for label, args, message in (
+          ("missing-file", ("--config", "cfg", "{dir}/missing.json"), "cannot read it"),
+          ("unknown-name", ("--config", "nope", "{dir}/data.txt"), "has no Config named 'nope'"),
+          ("value-not-json", ("--config-value", "cfg", "{bad"), "is not JSON"),
+          ("one-argument", ("--config", "cfg"), "requires 2 arguments"),
+      )),
+    # dev-aws
+    case("dev-aws-port-text", "dev-aws", "--port", "abc", message="is not a valid integer"),
+    case("dev-aws-port-too-big", "dev-aws", "--port", "70000", message="is not in the range"),
     case("run-id-file-directory", "run", "{flow}", "--run-id-file", "{dir}",
          message="is a directory"),
     case("run-id-file-no-parent", "run", "{flow}", "--run-id-file", "{dir}/no/such/rid",

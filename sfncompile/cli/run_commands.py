@@ -440,12 +440,7 @@ def logs(pathspec: str, want_stderr: bool | None, datastore_root: str) -> None:
     from sfncompile import client
     from sfncompile.exception import MetaflowNotFound
 
-    parts = pathspec.split("/")
-    if len(parts) not in (3, 4) or not all(parts):
-        raise UsageError(f"{_shown(pathspec)}: expected Flow/run-id/step or "
-                         "Flow/run-id/step/task")
-    _split_run("/".join(parts[:2]))
-    _check_part(parts[2], "step name", identifier=True)
+    parts = _step_pathspec(pathspec)
     if len(parts) == 4:
         _check_part(parts[3], "task id")
     client.set_datastore_root(check_datastore_root(datastore_root, write=False))
@@ -518,17 +513,24 @@ def dump(pathspec: str, private: bool, max_value_size: int, include: str,
         click.echo(f"Artifacts written to {out_file}", err=True)
 
 
-def _committed_tasks(pathspec: str, datastore_root: str) -> list[Any]:
-    """The committed tasks a FLOW/RUN/STEP[/TASK] names, in index order."""
-    from sfncompile import client
-    from sfncompile.exception import MetaflowNotFound
-
+def _step_pathspec(pathspec: str) -> list[str]:
+    """The parts of a checked Flow/run-id/step[/task] (the task id is checked by the caller,
+    which knows what tasks there are)."""
     parts = pathspec.split("/")
     if len(parts) not in (3, 4) or not all(parts):
         raise UsageError(f"{_shown(pathspec)}: expected Flow/run-id/step or "
                          "Flow/run-id/step/task")
     _split_run("/".join(parts[:2]))
     _check_part(parts[2], "step name", identifier=True)
+    return parts
+
+
+def _committed_tasks(pathspec: str, datastore_root: str) -> list[Any]:
+    """The committed tasks a FLOW/RUN/STEP[/TASK] names, in index order."""
+    from sfncompile import client
+    from sfncompile.exception import MetaflowNotFound
+
+    parts = _step_pathspec(pathspec)
     client.set_datastore_root(check_datastore_root(datastore_root, write=False))
     try:
         step_ = client.Step("/".join(parts[:3]))

@@ -14,15 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sfncompile.conventions.task_ids import at_step, position, task_id
+from sfncompile.conventions import task_ids
+from sfncompile.conventions.task_ids import at_step, position, split_task_id, task_id
 
 Key = tuple[str, str]  # (step, task id)
-
-
-def split_task_id(task: str) -> tuple[str, int]:
-    """(scope, loop counter) of the task's position: `3-0.3.2` -> (`0.3.`, 2)."""
-    scope, _, n = position(task).rpartition(".")
-    return (scope + "." if scope else ""), int(n)
 
 
 def foreach_indices(task: str) -> list[int]:
@@ -50,23 +45,9 @@ def parent_candidates(graph: dict[str, Any], step: str, task: str,
                       tasks_of: Callable[[str], Iterable[str]]) -> list[Key]:
     """Every task that may have led to `step/task`, one per incoming edge (for a join, the
     branch ends it gathers). `tasks_of(step)` lists a step's task ids."""
-    steps = graph["steps"]
-    info = steps[step]
-    if info["closes"] is not None:
+    if graph["steps"][step]["closes"] is not None:
         return _join_parents(graph, step, task, tasks_of)
-    scope, n = split_task_id(task)
-    parts = position(task).split(".")
-    out = []
-    for parent in info["parents"]:
-        if parent in info["back_parents"]:
-            if n >= 1:
-                out.append((parent, task_id(graph, parent, f"{scope}{n - 1}")))
-        elif steps[parent]["kind"] == "foreach":
-            if n == 0 and len(parts) >= 3:
-                out.append((parent, task_id(graph, parent, ".".join(parts[:-2]))))
-        else:
-            out.append((parent, at_step(graph, parent, task)))
-    return out
+    return task_ids.parent_candidates(graph, step, task)
 
 
 def _join_parents(graph: dict[str, Any], step: str, task: str,

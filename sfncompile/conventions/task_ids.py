@@ -47,3 +47,28 @@ def same_position(task: str, prefix_of: str) -> str:
     of the same step, whose flow may have numbered its steps otherwise)."""
     head, sep, _ = prefix_of.rpartition(SEP)
     return f"{head}{sep}{position(task)}"
+
+
+def split_task_id(task: str) -> tuple[str, int]:
+    """(scope, loop counter) of the task's position: `3-0.3.2` -> (`0.3.`, 2)."""
+    scope, _, n = position(task).rpartition(".")
+    return (scope + "." if scope else ""), int(n)
+
+
+def parent_candidates(graph: Mapping[str, Any], step: str, task: str) -> list[tuple[str, str]]:
+    """Every (step, task) that could have led to this (non-join) task, one per incoming
+    edge: a loop's previous pass, a foreach's opener, or the task at the same position."""
+    info = graph["steps"][step]
+    scope, n = split_task_id(task)
+    parts = position(task).split(".")
+    out = []
+    for parent in info["parents"]:
+        if parent in info["back_parents"]:
+            if n >= 1:
+                out.append((parent, task_id(graph, parent, f"{scope}{n - 1}")))
+        elif graph["steps"][parent]["kind"] == "foreach":
+            if n == 0 and len(parts) >= 3:
+                out.append((parent, task_id(graph, parent, ".".join(parts[:-2]))))
+        else:
+            out.append((parent, at_step(graph, parent, task)))
+    return out

@@ -30,7 +30,7 @@ from typing import Any
 
 from sfncompile.conventions.steps import START
 from sfncompile.conventions.task_env import FRESH_INTERPRETER_ENV, wants_fresh_interpreter
-from sfncompile.conventions.task_ids import at_step, position, task_id
+from sfncompile.conventions.task_ids import at_step, position, split_task_id, task_id
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
 from sfncompile.errors import UsageError
@@ -41,7 +41,7 @@ from sfncompile.local.progress import Progress
 from sfncompile.local.task_death import how_it_died, keep_logs
 from sfncompile.local.task_output import OutputTailer, log_paths
 from sfncompile.local.worker import TaskLauncher
-from sfncompile.runtime.lineage import body_task_id, split_task_id
+from sfncompile.runtime.lineage import body_task_id
 
 __all__ = ["Key", "LocalRunner", "Outcome", "RunResult", "new_run_id"]
 

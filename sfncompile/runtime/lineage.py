@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sfncompile.conventions import task_env as env
-from sfncompile.conventions.task_ids import position, task_id
+from sfncompile.conventions.task_ids import parent_candidates, position, task_id
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage
 
@@ -30,12 +30,6 @@ NODES_WAIT_SECONDS = 600.0
 
 class LineageError(Exception):
     pass
-
-
-def split_task_id(task: str) -> tuple[str, int]:
-    """(scope, loop counter) of the task's position: `3-0.3.2` -> (`0.3.`, 2)."""
-    scope, _, n = position(task).rpartition(".")
-    return (scope + "." if scope else ""), int(n)
 
 
 def foreach_index(task: str) -> int:
@@ -113,24 +107,6 @@ def wait_for_nodes(storage: Storage, graph: dict[str, Any], run: str, step: str,
 def parallel_nodes(graph: dict[str, Any], step: str) -> int:
     """The number of nodes of a @parallel step, from its opener in the graph."""
     return int(graph["steps"][graph["steps"][step]["parents"][0]]["num_parallel"])
-
-
-def parent_candidates(graph: dict[str, Any], step: str, task: str) -> list[tuple[str, str]]:
-    """Every (step, task) that could have led to this task, one per incoming edge."""
-    info = graph["steps"][step]
-    scope, n = split_task_id(task)
-    parts = position(task).split(".")
-    out = []
-    for parent in info["parents"]:
-        if parent in info["back_parents"]:
-            if n >= 1:
-                out.append((parent, task_id(graph, parent, f"{scope}{n - 1}")))
-        elif graph["steps"][parent]["kind"] == "foreach":
-            if n == 0 and len(parts) >= 3:
-                out.append((parent, task_id(graph, parent, ".".join(parts[:-2]))))
-        else:
-            out.append((parent, task_id(graph, parent, position(task))))
-    return out
 
 
 def find_parent(storage: Storage, graph: dict[str, Any], run: str, step: str,
