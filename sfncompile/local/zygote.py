@@ -14,10 +14,20 @@ PID ARGV...`, spawned, never forked), as does a request that asks for one (`"fre
 @pypi/@conda step, or a step that opts out).
 
 Protocol, one line each way: requests on stdin are JSON `{"id": n, "argv": [...], "out": path,
-"tmp": dir, "graph": path, "flow_file": path, "fresh": bool}` (graph and flow_file are read
-once and reused); replies on stdout are `mode fork` or `mode fresh <why>` once, first, then
-`started <id> <pid>` and `exited <id> <code>`. The server is single-threaded and registers each
-child right after starting it, so no exit can go unreported.
+"tmp": dir, "graph": path, "flow_file": path, "fresh": bool, "gang": bool}` (graph and
+flow_file are read once and reused), `{"slots": n}`, `{"go": true}` and `{"cancel": true}`;
+replies on stdout
+are `mode fork` or `mode fresh <why>` once, first, then `started <id> <pid>`, `exited <id>
+<code>` and `cancelled <id>`. The server is single-threaded and registers each child right
+after starting it, so no exit can go unreported.
+
+Slots: with `{"slots": n}`, at most n tasks run at once and the others wait here, in order; a
+task starts the moment another is reaped, with no round trip to the runner (which keeps a few
+more requests here than there are slots). A gang's node (`"gang": true`, the nodes of a
+@parallel step wait for each other) never waits. A task that exits non-zero holds the queue:
+the runner says `{"go": true}` when the run goes on (a retry, a @catch), or `{"cancel": true}`,
+which drops every waiting request, when it stops. So no task starts after a failure that ends
+the run, as with Metaflow's runtime.
 
 Lifetime: the server and its tasks never outlive the runner. End of file on stdin means the
 runner is gone (or done): the server kills every task's process group and exits. On Linux the
@@ -43,6 +53,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -270,6 +281,9 @@ def _kill_all(running: dict[int, int]) -> None:
 
 def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     running: dict[int, int] = {}  # pid -> request id
+    queue: deque[dict[str, Any]] = deque()  # requests waiting for a slot
+    slots = 0  # tasks running at once at most (0: no limit), as the runner says
+    held = False  # a task failed: none starts until the runner says to go on (or cancels)
 
     def runner_gone(*_: object) -> None:
         _kill_all(running)
@@ -298,6 +312,28 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     def reply(line: str) -> None:
         os.write(1, (line + "\n").encode())
 
+    def start(request: dict[str, Any]) -> None:
+        if fresh or request.get("fresh"):
+            try:
+                pid = _spawn(request, server, env)
+            except OSError as exc:
+                with open(request["out"], "a") as out:
+                    print(f"sfncompile: cannot start the task: {exc}", file=out)
+                reply(f"exited {request['id']} 1")
+                return
+        else:
+            _remember(request)
+            args = _parsed(request["argv"])
+            pid = os.fork()
+            if pid == 0:
+                _child(request, args, [sig_r, sig_w], devnull, server)
+        running[pid] = request["id"]
+        reply(f"started {request['id']} {pid}")
+
+    def drain() -> None:
+        while queue and not held and (not slots or len(running) < slots):
+            start(queue.popleft())
+
     while True:
         for key, _ in selector.select():
             if key.fd == sig_r:
@@ -311,7 +347,10 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
                     if pid == 0:
                         break
                     if pid in running:
-                        reply(f"exited {running.pop(pid)} {os.waitstatus_to_exitcode(status)}")
+                        code = os.waitstatus_to_exitcode(status)
+                        held = held or code != 0
+                        reply(f"exited {running.pop(pid)} {code}")
+                drain()  # the next task starts here, with no round trip to the runner
                 continue
             data = os.read(0, 65536)
             if not data:  # the runner closed the pipe or died: nothing may outlive it
@@ -320,22 +359,20 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 request = json.loads(line)
-                if fresh or request.get("fresh"):
-                    try:
-                        pid = _spawn(request, server, env)
-                    except OSError as exc:
-                        with open(request["out"], "a") as out:
-                            print(f"sfncompile: cannot start the task: {exc}", file=out)
-                        reply(f"exited {request['id']} 1")
-                        continue
+                if "slots" in request:
+                    slots = request["slots"]
+                elif "go" in request:
+                    held = False
+                elif "cancel" in request:
+                    for dropped in queue:
+                        reply(f"cancelled {dropped['id']}")
+                    queue.clear()
+                    held = False
+                elif request.get("gang"):  # a gang's nodes wait for each other: never queued
+                    start(request)
                 else:
-                    _remember(request)
-                    args = _parsed(request["argv"])
-                    pid = os.fork()
-                    if pid == 0:
-                        _child(request, args, [sig_r, sig_w], devnull, server)
-                running[pid] = request["id"]
-                reply(f"started {request['id']} {pid}")
+                    queue.append(request)
+                drain()
 
 
 def main() -> None:
