@@ -78,6 +78,7 @@ _SMALL = 1 << 20
 # A blob that decompresses to at most this is verified and unpickled from memory; a larger
 # one through an anonymous temporary file, so memory stays bounded.
 _INLINE = 16 << 20
+_HEX = frozenset("0123456789abcdef")
 _FIRST_READ = 1 << 14  # bytes of the first read of a blob; later reads take more
 
 RESERVED_RUN_IDS = frozenset({"data"})
@@ -124,7 +125,7 @@ def attempt_prefix(flow: str, run: str, step: str, task: str, attempt: int) -> s
 
 
 def blob_key(flow: str, sha: str) -> str:
-    if len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+    if len(sha) != 64 or not _HEX.issuperset(sha):
         raise ValueError(f"invalid artifact sha {sha!r}")
     return f"{_seg(flow, 'flow name')}/data/{sha[:2]}/{sha}"
 

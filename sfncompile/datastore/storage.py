@@ -224,14 +224,15 @@ class LocalStorage(Storage):
         _check_prefix(prefix)
         # Walk only the deepest directory the prefix names, then filter by string prefix.
         base, _, partial = prefix.rpartition("/")
-        start = self.root.joinpath(*base.split("/")) if base else self.root
+        start = os.path.join(self._root, *base.split("/")) if base else self._root
         keys = [k for k in self._walk(start, base, partial) if k.startswith(prefix)]
         return sorted(keys)
 
-    def _walk(self, start: Path, base: str, partial: str) -> Iterator[str]:
+    def _walk(self, start: str, base: str, partial: str) -> Iterator[str]:
+        skip = len(os.path.join(self._root, ""))  # os.walk's paths start with the root
         for dirpath, dirnames, filenames in os.walk(start):
-            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
-            rel = "" if rel == "." else rel + "/"
+            rel = dirpath[skip:].replace(os.sep, "/")
+            rel = rel + "/" if rel else ""
             if rel == (base + "/" if base else ""):
                 dirnames[:] = [d for d in dirnames if d.startswith(partial)]
             yield from (rel + f for f in filenames if not f.startswith(_TMP_PREFIX))
