@@ -1107,8 +1107,9 @@ class Task(MetaflowObject):
                 if (self.step.name, self.id) in t._parent_keys()]
 
     def _matching(self, steps: list[str], match: task_graph.Match) -> list[Key]:
-        """The tasks of `steps` at a foreach path that `match` takes, as Metaflow's client
-        finds them (a task a resume reused records no foreach path there)."""
+        """The tasks of `steps` whose foreach path `match` takes, as Metaflow's client finds
+        them: its resume records no foreach path for a task it reuses, so such a task is
+        taken only where any path is."""
         run = self._run
         present = run._step_names()
         out = []
@@ -1117,9 +1118,9 @@ class Task(MetaflowObject):
                 continue
             step = Step(run, name, _exists=True)
             for task in run._task_ids(name):
-                if match == task_graph.ALL or task_graph.matches(
-                        match, task_graph.foreach_path(task),
-                        Task(step, task, _exists=True)._cloned_from() is None):
+                if match == task_graph.ALL or (
+                        task_graph.matches(match, task_graph.foreach_path(task))
+                        and Task(step, task, _exists=True)._cloned_from() is None):
                     out.append((name, task))
         return out
 

@@ -50,12 +50,11 @@ def parent_steps(graph: dict[str, Any], step: str) -> list[str]:
 
 
 def child_steps(graph: dict[str, Any], step: str) -> list[str]:
-    """The steps `step` may go to, as Metaflow's graph lists them (`next`): its targets, and
-    for a switch the target of each arm (twice when two arms go to one step)."""
+    """The steps `step` may go to, as Metaflow's graph lists them (`next`): its targets, for
+    a switch the target of each arm (a step two arms go to: twice, as in Metaflow)."""
     info = graph["steps"][step]
-    if info["kind"] == "switch" and info["cases"]:
-        return list(info["cases"].values())
-    return list(info["targets"])
+    arms = list(info["cases"].values())  # the record sorts them by key: `targets` keeps order
+    return [t for t in info["targets"] for _ in range(max(1, arms.count(t)))]
 
 
 # -- Metaflow's lineage ----------------------------------------------------------------------
@@ -123,14 +122,11 @@ def child_match(graph: dict[str, Any], step: str, path: Path) -> tuple[list[str]
     return steps, ("same", path[:-1] if closes else path)
 
 
-def matches(match: Match, path: Path, has_path: bool = True) -> bool:
-    """Whether a task at `path` matches; `has_path` False: the task recorded no foreach path
-    (Metaflow's resume records none for a task it reuses), so only ALL takes it."""
+def matches(match: Match, path: Path) -> bool:
+    """Whether a task at foreach path `path` matches."""
     how, want = match
     if how == "all":
         return True
-    if not has_path:
-        return False
     if how == "same":
         return path == want
     return len(path) > len(want) and path[:len(want)] == want
