@@ -655,12 +655,6 @@ class Run(MetaflowObject):
     def _task_ids(self, step: str) -> list[str]:
         return ds.list_tasks(self._storage, self.flow, self.id, step, committed_only=False)
 
-    def _committed_done(self, key: Key) -> dict[str, Any] | None:
-        attempt = ds.committed_attempt(self._storage, self.flow, self.id, *key)
-        if attempt is None:
-            return None
-        return ds.read_done(self._storage, self.flow, self.id, *key, attempt)
-
     def _metadata_facts(self) -> dict[str, str]:
         """The metadata every task of the run shares, under Metaflow's names."""
         storage = self._storage
@@ -938,8 +932,8 @@ class Task(MetaflowObject):
         """The committed attempt's done.json (which never changes once written)."""
         if self._done_record is None:
             if self.attempt is None:
-                raise MetaflowNotFound(f"{self.pathspec} has not committed (it is running or "
-                                    "failed)")
+                raise MetaflowNotFound(f"{self.pathspec} has not committed (it is running "
+                                       "or failed)")
             self._done_record = ds.read_done(*self._key, self.attempt)
         return self._done_record
 
