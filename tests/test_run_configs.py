@@ -227,3 +227,16 @@ def test_runner_refuses_a_config_value_of_another_type(tmp_path: Path) -> None:
         Runner("flow.py", config_value=[("cfg", 3)])
     with pytest.raises(TypeError, match="a list of \\(name, value\\) pairs"):
         Runner("flow.py", config=["cfg.json"])
+
+
+def test_a_bad_config_value_is_one_error(build_dir: Path) -> None:
+    """A Config that cannot be read is one error: what reads it (`@resources(cpu=cfg.cpu)`,
+    `config_expr`) does not add more."""
+    from click.testing import CliRunner
+
+    from sfncompile.cli import main
+
+    result = CliRunner().invoke(main, ["build", "flow.py", "--config-value", "cfg", "{bad"])
+    assert result.exit_code == 2
+    assert "--config-value cfg is not JSON" in result.output
+    assert "1 error found" in result.output and "literal" not in result.output

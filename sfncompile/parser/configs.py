@@ -42,6 +42,7 @@ class _Missing:
 
 MISSING: Any = _Missing()
 _FAILED: Any = _Missing()
+FAILED = _FAILED  # the value of a Config whose error was reported (see is_failure)
 
 
 
@@ -372,6 +373,8 @@ def _walk_reference(reader: Reading, node: ast.expr, at: ast.AST, what: str) -> 
         path = ast.unparse(node)
     elif isinstance(node, ast.Name) and node.id in reader.configs:
         value, path = reader.configs[node.id], node.id
+        if value is _FAILED:
+            return _FAILED
     else:
         return MISSING
     for key in reversed(keys):
