@@ -183,11 +183,14 @@ def test_deploy_fixes_the_given_config(build_dir: Path) -> None:
 @pytest.mark.slow
 def test_python_flow_step_functions_create_takes_the_configs(build_dir: Path) -> None:
     """Metaflow's `python flow.py --config-value NAME VALUE step-functions create
-    --only-json`: the top-level option reaches the state machine."""
+    --only-json`: the top-level option reaches the state machine (and `resume` refuses it)."""
     proc = _run(build_dir, "flow.py", "--config-value", "cfg", json.dumps(GIVEN),
                 "step-functions", "create", "--only-json")
     assert proc.returncode == 0, proc.stderr
     assert '"Value": "4"' in json.dumps(_start_state(proc.stdout)["Parameters"])
+    # A resume keeps the origin run's: giving Configs to it is an error, as in Metaflow.
+    resumed = _run(build_dir, "flow.py", "--config-value", "cfg", "{}", "resume")
+    assert resumed.returncode == 2 and "not with resume" in resumed.stderr
 
 
 @pytest.mark.slow

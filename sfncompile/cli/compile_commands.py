@@ -213,11 +213,14 @@ def emit_text(text: str, output: Path | None, golden: Path | None,
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
               show_default=True, help="Mermaid renders in GitHub pull requests.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
-def graph(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None) -> None:
+@config_file_option
+@config_value_option
+def graph(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
+          config_files: Pairs, config_values: Pairs) -> None:
     """Draw the step graph of FLOW.py."""
     from sfncompile.emit import diagram
 
-    flow = load_flow(flow_file, flow_name)
+    flow = load_flow(flow_file, flow_name, (), given_configs(config_files, config_values))
     emit_text(diagram.mermaid(flow) if fmt == "mermaid" else diagram.dot(flow), output, None,
               flow_file)
 

@@ -73,7 +73,7 @@ _FILE_COMMANDS = ("build", "graph", "deploy", "trigger", "status")
 # Commands that accept --with.
 _WITH_COMMANDS = ("build", "deploy", "run", "resume")
 # Commands that take the top-level --config/--config-value (resume keeps the origin run's).
-_CONFIG_COMMANDS = ("build", "deploy", "run")
+_CONFIG_COMMANDS = ("build", "deploy", "graph", "run")
 
 
 class _Flow:
