@@ -491,11 +491,25 @@ class Run(MetaflowObject):
     def deployment(self) -> dict[str, Any]:
         """Who deployed the flow that ran (`deployed_by`) and the deploy's tags
         (`deploy_tags`), as its first task recorded them; empty for a local run."""
+        meta = self._start_meta
+        return {k: meta[k] for k in ("deployed_by", "deploy_tags") if k in meta}
+
+    @cached_property
+    def _start_meta(self) -> dict[str, Any]:
         start = self._graph_step(START)
         if start not in self._step_names():
             return {}
-        meta = Step(self, start, _exists=True).first_attempt_meta()
-        return {k: meta[k] for k in ("deployed_by", "deploy_tags") if k in meta}
+        return Step(self, start, _exists=True).first_attempt_meta()
+
+    def _task_system_tags(self) -> dict[str, Any]:
+        """The system tags a run's first task gives, as `key: value`: the deploy's tags and,
+        for a run on Step Functions, the Python that ran it (`python_version`, as Metaflow's
+        step-functions runs carry it: the container's, which the deploy cannot know)."""
+        tags = dict(self.deployment.get("deploy_tags") or {})
+        version = self._start_meta.get("python_version")
+        if self.runner == run_record.STEP_FUNCTIONS and isinstance(version, str):
+            tags["python_version"] = version
+        return tags
 
     @property
     def deployed_by(self) -> str | None:
@@ -614,7 +628,7 @@ class Run(MetaflowObject):
     @cached_property
     def _tag_set(self) -> run_tags.RunTags:
         return run_tags.RunTags(self._storage, self.flow, self.id, self._meta,
-                                lambda: self.deployment.get("deploy_tags") or {})
+                                self._task_system_tags)
 
     @property
     def user_tags(self) -> frozenset[str]:
