@@ -95,11 +95,13 @@ class Case:
     files: dict[str, bytes] = field(default_factory=dict)  # written into the case's directory
     code: int = 2
     links: dict[str, str] = field(default_factory=dict)  # symlinks made there: name -> target
+    env: dict[str, str] = field(default_factory=dict)  # set while the case runs
 
 
 def case(id: str, *args: str, message: str = "", code: int = 2,
-         files: dict[str, bytes] | None = None, links: dict[str, str] | None = None) -> Case:
-    return Case(id, list(args), message, files or {}, code, links or {})
+         files: dict[str, bytes] | None = None, links: dict[str, str] | None = None,
+         env: dict[str, str] | None = None) -> Case:
+    return Case(id, list(args), message, files or {}, code, links or {}, env or {})
 
 
 def toml(text: str) -> dict[str, bytes]:
@@ -350,6 +352,29 @@ CASES: list[Case] = [
           ("value-not-json", ("--config-value", "cfg", "{bad"), "is not JSON"),
           ("one-argument", ("--config", "cfg"), "requires 2 arguments"),
       )),
+    # ... and when the flow is built or deployed; Metaflow's variables for them
+    *(case(f"{cmd}-config-{label}", *args, *extra, message=message, env=env,
+           files={"inputs.py": INPUTS_FLOW, "data.txt": b"x"})
+      for cmd, args in (("build", ("build", "{dir}/inputs.py")),
+                        ("deploy", ("deploy", "{dir}/inputs.py", *SETTINGS, "--dry-run")))
+      for label, extra, env, message in (
+          ("missing-file", ("--config", "cfg", "{dir}/missing.json"), None, "cannot read it"),
+          ("unknown-name", ("--config-value", "nope", "{}"), None,
+           "has no Config named 'nope'"),
+          ("value-not-json", ("--config-value", "cfg", "{bad"), None, "is not JSON"),
+          ("file-and-value", ("--config", "cfg", "{dir}/data.txt", "--config-value", "cfg",
+                              "{}"), None, "give a file or a value for a Config, not both"),
+          ("env-not-json", (), {"METAFLOW_FLOW_CONFIG_VALUE": "{bad"},
+           "METAFLOW_FLOW_CONFIG_VALUE: not JSON"),
+          ("env-not-object", (), {"METAFLOW_FLOW_CONFIG": '["cfg", "x.json"]'},
+           "METAFLOW_FLOW_CONFIG: a JSON object of Config name -> path"),
+          ("env-path-not-text", (), {"METAFLOW_FLOW_CONFIG": '{"cfg": 3}'},
+           "METAFLOW_FLOW_CONFIG cfg: the path of a file"),
+          ("env-missing-file", (), {"METAFLOW_FLOW_CONFIG": '{"cfg": "missing.json"}'},
+           "METAFLOW_FLOW_CONFIG cfg missing.json: cannot read it"),
+          ("env-unknown-name", (), {"METAFLOW_FLOW_CONFIG_VALUE": '{"nope": {}}'},
+           "METAFLOW_FLOW_CONFIG_VALUE nope: flow InputsFlow has no Config named 'nope'"),
+      )),
     # dev-aws
     case("dev-aws-port-text", "dev-aws", "--port", "abc", message="is not a valid integer"),
     case("dev-aws-port-too-big", "dev-aws", "--port", "70000", message="is not in the range"),
@@ -538,7 +563,7 @@ def _directory(c: Case, base: Path) -> Path:
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith(("SFNCOMPILE_", "AWS_")):
+        if key.startswith(("SFNCOMPILE_", "AWS_", "METAFLOW_FLOW_CONFIG")):
             monkeypatch.delenv(key)
     for key, value in DEAD_AWS.items():
         monkeypatch.setenv(key, value)
@@ -550,7 +575,7 @@ FAMILIES = ["-run-dot", "-run-dotdot", "-run-data", "-run-long", "-root-s3-no-bu
             "validate-not-utf8", "validate-deep", "validate-huge-int", "check-not-utf8",
             "-param-json-deep", "-param-nan", "-param-inf", "-timezone-unknown", "-tag-aws",
             "-s3-root-dotdot", "output-is-flow", "config-show-missing", "logs-missing-task",
-            "unknown-option", "-aws"]
+            "unknown-option", "-aws", "-config-env-not-json"]
 
 
 def test_the_table_covers_every_family() -> None:
@@ -565,6 +590,8 @@ def test_bad_command_line(c: Case, world: dict[str, str], clean_env: None,
                           monkeypatch: pytest.MonkeyPatch) -> None:
     directory = _directory(c, Path(world["base"]))
     monkeypatch.chdir(directory)
+    for key, value in c.env.items():
+        monkeypatch.setenv(key, value)
     result = CliRunner().invoke(main, _args(c, world, directory))
     assert result.exception is None or isinstance(result.exception, SystemExit), \
         f"{type(result.exception).__name__}: {result.exception}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import textwrap
@@ -23,11 +24,12 @@ pytestmark = pytest.mark.slow
 LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/sfn/deployer-x"
 
 FLOW = """
-    from sfncompile import FlowSpec, Parameter, step
+    from sfncompile import Config, FlowSpec, Parameter, step
 
 
     class DeployerFlow(FlowSpec):
         alpha = Parameter("alpha", default=1, type=int)
+        cfg = Config("cfg", default_value={"scale": 10})
 
         @step
         def start(self):
@@ -46,7 +48,7 @@ FLOW = """
 
         @step
         def end(self):
-            self.x = self.alpha * 10
+            self.x = self.alpha * self.cfg.scale
 
 
     if __name__ == "__main__":
@@ -78,7 +80,9 @@ def test_metaflows_deployer_example_runs_on_step_functions(
     with metaflow_alias.resolving():
         from metaflow import DeployedFlow, Deployer
 
-    deployed_flow = Deployer("flow.py", show_output=False).step_functions(
+    # The Config's value is fixed when the flow is deployed, as Metaflow's deployer does.
+    deployed_flow = Deployer("flow.py", show_output=False,
+                             config_value=[("cfg", {"scale": 100})]).step_functions(
         name="deployer-x", log_group=LOG_GROUP).create(
             tags=["nightly"], workflow_timeout=600, log_execution_history=True)
     assert (deployed_flow.name, deployed_flow.flow_name) == ("deployer-x", "DeployerFlow")
@@ -101,10 +105,12 @@ def test_metaflows_deployer_example_runs_on_step_functions(
     assert _settle(triggered_run) == "SUCCEEDED"
     run = triggered_run.run
     assert run is not None and run.successful
-    assert run.data.x == 30 and run["join"].task.data.total == 9
+    assert run.data.x == 300 and run["join"].task.data.total == 9
     assert "nightly" in run.user_tags and run.params == {"alpha": 3}
+    # The Python that ran the run, as Metaflow tags a step-functions run.
+    assert f"python_version:{platform.python_version()}" in run.system_tags
     assert _settle(again) == "SUCCEEDED" and again.run is not None
-    assert again.run.data.x == 50
+    assert again.run.data.x == 500
 
     sfn = deployment.sfn.client("stepfunctions")
     machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]

@@ -229,4 +229,8 @@ def test_resume_reuses_the_successful_tasks_of_the_failed_step(tmp_path: Path) -
     origins = {t.index: t.origin_pathspec for t in run["work"]}
     first = client.Run(original, storage)["work"]
     assert origins == {0: next(t.pathspec for t in first if t.index == 0), 1: None, 2: None}
+    reused = next(t for t in run["work"] if t.index == 0)
+    assert reused["seen"].origin_pathspec == f"{origins[0]}/seen"  # as Metaflow's artifact
+    assert run.origin_pathspec == original
+    assert client.Run(original, storage).origin_pathspec == "FailingForeachFlow/None"
     assert run.data is not None and run.data.values == [10, 0, 20]

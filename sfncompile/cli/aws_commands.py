@@ -16,6 +16,13 @@ from typing import Any
 
 import click
 
+from sfncompile.cli.common import (
+    Pairs,
+    config_file_option,
+    config_value_option,
+    given_configs,
+    load_flow,
+)
 from sfncompile.deploy.config import NAMES, SETTINGS, Config, load_config, parse_tags
 from sfncompile.errors import UsageError
 
@@ -122,17 +129,22 @@ def _machine_options(func: Any) -> Any:
 @click.option("--production", is_flag=True, help="@project: deploy to the production branch.")
 @click.option("--with", "decospecs", multiple=True, metavar="DECO[:K=V,...]",
               help="Add a step decorator to every step that lacks it (Metaflow's --with).")
+@config_file_option
+@config_value_option
 @_setting_options
 def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: str | None,
            timezone: str | None, max_workers: int | None, tags: tuple[str, ...],
            machine_type: str, dry_run: bool, verbose: bool, branch: str | None,
            production: bool, decospecs: tuple[str, ...], run_tags: tuple[str, ...],
            namespace: str | None, workflow_timeout: int | None, use_distributed_map: bool,
-           log_execution_history: bool, **settings: Any) -> None:
+           log_execution_history: bool, config_files: Pairs, config_values: Pairs,
+           **settings: Any) -> None:
     """Deploy FLOW.py: code package to S3, Batch job definition, state machine, schedule.
 
     Each part changes only when it differs from what is deployed, so running it twice
-    changes nothing the second time.
+    changes nothing the second time. A Config's value (its default, --config/--config-value,
+    or METAFLOW_FLOW_CONFIG[_VALUE]) is fixed in the deployment, as Metaflow's
+    `step-functions create` fixes it: every run of it reads that value.
     """
     from sfncompile.deploy.deployer import deploy as apply
     from sfncompile.deploy.deployer import parse_schedule, plan, prepare, workdir
@@ -140,13 +152,11 @@ def deploy(flow_file: Path, flow_name: str | None, name: str | None, schedule: s
     from sfncompile.deploy.projects import check_branch_option
     from sfncompile.emit.limits import check_machine_type
     from sfncompile.emit.render import render_json
-    from sfncompile.parser import parse_flow
-    from sfncompile.parser.with_decorators import apply_with
 
     check_machine_type(machine_type)
     check_branch_option(branch)
     config = _config(flow_file.parent, settings, tags)
-    flow = apply_with(parse_flow(flow_file, flow_name), decospecs)
+    flow = load_flow(flow_file, flow_name, decospecs, given_configs(config_files, config_values))
     options = MachineOptions(max_workers, use_distributed_map, workflow_timeout, run_tags,
                              namespace).check()
     with workdir() as tmp:

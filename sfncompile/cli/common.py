@@ -136,27 +136,12 @@ config_value_option = click.option(
 
 
 def given_configs(files: Pairs, values: Pairs) -> dict[str, tuple[str, str]]:
-    """--config and --config-value as the parser takes them: name -> (what gave it, text).
-    A file that cannot be read, or a name given both ways, is a UsageError (Metaflow's
-    rule)."""
-    from sfncompile.parser.configs import MAX_CONFIG_BYTES
+    """--config and --config-value (or METAFLOW_FLOW_CONFIG and METAFLOW_FLOW_CONFIG_VALUE,
+    as Metaflow reads them) as the parser takes them: name -> (what gave it, text)."""
+    from sfncompile.parser.configs import config_sources
 
-    both = sorted({n for n, _ in files} & {n for n, _ in values})
-    if both:
-        raise UsageError(f"--config and --config-value {both[0]}: give a file or a value for a "
-                         "Config, not both")
-    out = {name: (f"--config-value {name}", text) for name, text in values}
-    for name, path in files:
-        label = f"--config {name} {path}"
-        try:
-            data = Path(path).read_bytes()
-            if len(data) > MAX_CONFIG_BYTES:
-                raise UsageError(f"{label}: larger than {MAX_CONFIG_BYTES:,} bytes")
-            out[name] = (label, data.decode("utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{label}: cannot read it: "
-                             f"{getattr(exc, 'strerror', None) or exc}") from None
-    return out
+    return config_sources(files, values, os.environ)
+
 
 DEFAULT_ROOT = ".sfncompile"
 datastore_option = click.option(

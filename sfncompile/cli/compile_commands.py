@@ -10,8 +10,12 @@ import click
 from sfncompile.cli.common import (
     EXIT_DIFF,
     EXIT_USAGE,
+    Pairs,
+    config_file_option,
+    config_value_option,
     flow_argument,
     flow_option,
+    given_configs,
     load_flow,
     parse_pairs,
     with_option,
@@ -51,16 +55,22 @@ from sfncompile.errors import FlowErrors, UsageError
 @click.option("--branch", metavar="NAME", help="cloudformation: the @project branch, as deploy.")
 @click.option("--production", is_flag=True, help="cloudformation: the @project production branch.")
 @with_option
+@config_file_option
+@config_value_option
 def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output: Path | None,
           golden: Path | None, check_dir: Path | None, resolve_pairs: tuple[str, ...],
           code_package: str | None, code_sha256: str | None, branch: str | None,
-          production: bool, decospecs: tuple[str, ...], **settings: str | None) -> None:
+          production: bool, decospecs: tuple[str, ...], config_files: Pairs,
+          config_values: Pairs, **settings: str | None) -> None:
     """Compile FLOW.py to Amazon States Language (JSON), or to a CloudFormation template.
 
     The ASL is deterministic and account-independent: deployment values are ${Name}
     placeholders (JobQueue, JobDefinition, S3Bucket, S3KeyPrefix) that deploy fills in.
 
     Several FLOW.py files are built together only with --check-dir (golden tests in CI).
+
+    A Config's value (its default, --config/--config-value, or METAFLOW_FLOW_CONFIG[_VALUE])
+    is fixed in what is built, as Metaflow fixes it when it deploys.
 
     With --format cloudformation, the template maps those placeholders to stack parameters
     and resources. Settings (flags, SFNCOMPILE_* environment, [tool.sfncompile] or
@@ -72,7 +82,9 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
 
     if check_dir is not None:
         given = [flag for flag, value in (("--check", golden), ("-o", output),
-                                          ("--resolve", resolve_pairs), ("--with", decospecs))
+                                          ("--resolve", resolve_pairs), ("--with", decospecs),
+                                          ("--config", config_files),
+                                          ("--config-value", config_values))
                  if value]
         if fmt != "asl" or given:
             raise UsageError(f"--check-dir: not with {', '.join(given) or '--format ' + fmt}")
@@ -91,7 +103,7 @@ def build(flow_files: tuple[Path, ...], flow_name: str | None, fmt: str, output:
     elif resolve_pairs:
         raise UsageError("--resolve: only with --format asl (the template substitutes "
                          "placeholders itself, through DefinitionSubstitutions)")
-    flow = load_flow(flow_file, flow_name, decospecs)
+    flow = load_flow(flow_file, flow_name, decospecs, given_configs(config_files, config_values))
     definition = compile_asl(flow, check_schema=False, deployment=False)
     if fmt == "asl":
         from sfncompile.emit.aws_support import aws_warnings
@@ -201,11 +213,14 @@ def emit_text(text: str, output: Path | None, golden: Path | None,
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
               show_default=True, help="Mermaid renders in GitHub pull requests.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
-def graph(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None) -> None:
+@config_file_option
+@config_value_option
+def graph(flow_file: Path, flow_name: str | None, fmt: str, output: Path | None,
+          config_files: Pairs, config_values: Pairs) -> None:
     """Draw the step graph of FLOW.py."""
     from sfncompile.emit import diagram
 
-    flow = load_flow(flow_file, flow_name)
+    flow = load_flow(flow_file, flow_name, (), given_configs(config_files, config_values))
     emit_text(diagram.mermaid(flow) if fmt == "mermaid" else diagram.dot(flow), output, None,
               flow_file)
 

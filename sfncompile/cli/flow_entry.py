@@ -72,6 +72,8 @@ _BACKENDS: dict[str, dict[str, str | None]] = {
 _FILE_COMMANDS = ("build", "graph", "deploy", "trigger", "status")
 # Commands that accept --with.
 _WITH_COMMANDS = ("build", "deploy", "run", "resume")
+# Commands that take the top-level --config/--config-value (resume keeps the origin run's).
+_CONFIG_COMMANDS = ("build", "deploy", "graph", "run")
 
 
 class _Flow:
@@ -81,7 +83,8 @@ class _Flow:
         self.name = cls.__name__
         self.file = flow_file
         self.decospecs: tuple[str, ...] = ()
-        self.configs: list[str] = []  # --config/--config-value, for `run`
+        self.configs: list[str] = []  # --config/--config-value, for the commands that build
+        self.config_pairs: tuple[Pairs, Pairs] = ((), ())  # the same, as (files, values)
         self.root: str | None = None
         self.has_project = "project" in (getattr(cls, "sfn_decorators", None) or {})
         from sfncompile.flow.api import Parameter
@@ -103,7 +106,7 @@ class _Flow:
                 extra += ["--with", spec]
         if self.root and command in ("run", "resume"):
             extra += ["--datastore-root", self.root]
-        if command == "run":
+        if command in _CONFIG_COMMANDS:
             extra += self.configs
         main([command, *args, *extra], prog_name="sfncompile")
 
@@ -176,6 +179,7 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
         flow.configs = [arg for option, pairs in (("--config", config_files),
                                                   ("--config-value", config_values))
                         for pair in pairs for arg in (option, *pair)]
+        flow.config_pairs = (config_files, config_values)
         flow.root = _datastore_root(backends.get("datastore"), datastore_root)
         for option, choices in _BACKENDS.items():
             why = choices.get(backends.get(option) or "")
@@ -215,6 +219,9 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
                max_num_splits: int | None) -> None:
         # This file, as Metaflow resumes with the current code (and a run on Step Functions
         # records no flow file); without --origin-run-id, the flow's latest run.
+        if flow.configs:
+            raise click.UsageError("--config/--config-value: not with resume (a resumed run "
+                                   "keeps the origin run's Configs, as in Metaflow)")
         args = [*_common(tags, max_workers), *_run_args(run_id_file, max_num_splits)]
         if origin_run_id is not None:
             args += ["--origin-run-id", origin_run_id]
@@ -227,7 +234,7 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
         from sfncompile.cli.common import friendly_errors, load_flow
 
         def describe() -> list[tuple[str, bool]]:
-            return _describe(load_flow(flow.file, flow.name))
+            return _describe(load_flow(flow.file, flow.name, (), _configs(flow)))
 
         for line, err in friendly_errors(describe)():
             click.echo(line, err=err)
@@ -240,7 +247,8 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
         from sfncompile.cli.common import friendly_errors, load_flow
 
         click.echo("Validating your flow...", err=True)
-        friendly_errors(load_flow)(flow.file, flow.name, flow.decospecs)
+        friendly_errors(lambda: load_flow(flow.file, flow.name, flow.decospecs,
+                                          _configs(flow)))()
         click.echo("    The graph looks good!", err=True)
 
     @group.command(help="Print the artifacts of a task, or of every task of a step: "
@@ -287,6 +295,13 @@ def make_cli(cls: type, flow_file: Path) -> click.Group:
     group.add_command(_tag(flow))
     group.add_command(_card(flow))
     return group
+
+
+def _configs(flow: _Flow) -> dict[str, tuple[str, str]]:
+    """The Configs given to this command line (options, else Metaflow's variables)."""
+    from sfncompile.cli.common import given_configs
+
+    return given_configs(*flow.config_pairs)
 
 
 def _root_args(flow: _Flow) -> list[str]:
@@ -609,8 +624,10 @@ def _only_json(flow: _Flow, tags: tuple[str, ...], user_namespace: str | None,
     options that change it, and no AWS call (the logging configuration is not part of it)."""
     from sfncompile.deploy.python_api import Deployer
 
+    files, values = flow.config_pairs
     deployer = Deployer(str(flow.file), show_output=False, flow=flow.name,
-                        with_=list(flow.decospecs)).step_functions()
+                        with_=list(flow.decospecs), config=list(files),
+                        config_value=list(values)).step_functions()
     deployer.create(only_json=True, tags=list(tags), user_namespace=user_namespace,
                     max_workers=max_workers, workflow_timeout=workflow_timeout,
                     use_distributed_map=use_distributed_map)

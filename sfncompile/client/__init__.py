@@ -10,11 +10,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client.core import (
         ArtifactView,
-        ChildNotFound,
         DamagedRunWarning,
         DataArtifact,
         Flow,
-        InvalidPathspec,
         Metaflow,
         MetaflowData,
         MetaflowNamespaceMismatch,
@@ -36,11 +34,9 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
 
 __all__ = [
     "ArtifactView",
-    "ChildNotFound",
     "DamagedRunWarning",
     "DataArtifact",
     "Flow",
-    "InvalidPathspec",
     "Metadata",
     "Metaflow",
     "MetaflowData",

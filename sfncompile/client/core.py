@@ -57,15 +57,6 @@ class DamagedRunWarning(UserWarning):
     """A run was left out of a listing because one of its records is damaged."""
 
 
-class ChildNotFound(MetaflowNotFound, KeyError):
-    """`obj[id]` names no child: Metaflow raises KeyError there (and MetaflowNotFound for an
-    object named by its pathspec); this is both, so either `except` catches it."""
-
-
-class InvalidPathspec(MetaflowInvalidPathspec, ValueError):
-    """A pathspec of the wrong shape: Metaflow's error, and the ValueError sfncompile raised."""
-
-
 _root: str | None = None
 _task_root: str | None = None  # inside a running task: the run's datastore
 
@@ -212,7 +203,8 @@ class MetaflowObject:
 
     @property
     def origin_pathspec(self) -> str | None:
-        """What a resume reused for this object, None if it is not from a resume."""
+        """None for a flow, as in Metaflow (a run, step, task or artifact says what a resume
+        reused for it)."""
         return None
 
     def __repr__(self) -> str:
@@ -259,7 +251,7 @@ class Flow(MetaflowObject):
     def __init__(self, name: str, storage: Storage | None = None, *,
                  _exists: bool = False) -> None:
         if not name or "/" in name:
-            raise InvalidPathspec(f"Expects Flow('FlowName'), not {name!r}")
+            raise MetaflowInvalidPathspec(f"Expects Flow('FlowName'), not {name!r}")
         self.name = self.id = self.pathspec = name
         self._storage = storage or _storage()
         if not _exists and not self._run_ids():
@@ -312,7 +304,7 @@ class Flow(MetaflowObject):
 
     def __getitem__(self, run_id: str) -> Run:
         if run_id not in self:
-            raise ChildNotFound(f"{self.name} has no run {run_id!r}")
+            raise KeyError(run_id)  # as Metaflow's: the id alone
         return Run(f"{self.name}/{run_id}", self._storage, _exists=True)
 
     def __contains__(self, run_id: str) -> bool:
@@ -358,7 +350,7 @@ class Run(MetaflowObject):
                  _exists: bool = False) -> None:
         flow, _, run = pathspec.partition("/")
         if not flow or not run or "/" in run:
-            raise InvalidPathspec(f"Expects Run('FlowName/RunID'), not {pathspec!r}")
+            raise MetaflowInvalidPathspec(f"Expects Run('FlowName/RunID'), not {pathspec!r}")
         self.flow, self.id = flow, run
         self.pathspec = pathspec
         self._storage = storage or _storage()
@@ -434,9 +426,10 @@ class Run(MetaflowObject):
 
     @property
     def origin_pathspec(self) -> str | None:
-        """The run a resume continued, as `Flow/run-id`; None for a run that is no resume."""
-        origin = self._origin_run
-        return f"{self.flow}/{origin}" if origin else None
+        """`Flow/<origin-run-id>` as Metaflow gives it: the run a resume continued, and for
+        a run that is no resume `Flow/None` (its tasks' `origin-run-id` metadata is the text
+        None); None before a step started."""
+        return f"{self.flow}/{self._origin_run}" if self._step_names() else None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -498,11 +491,25 @@ class Run(MetaflowObject):
     def deployment(self) -> dict[str, Any]:
         """Who deployed the flow that ran (`deployed_by`) and the deploy's tags
         (`deploy_tags`), as its first task recorded them; empty for a local run."""
+        meta = self._start_meta
+        return {k: meta[k] for k in ("deployed_by", "deploy_tags") if k in meta}
+
+    @cached_property
+    def _start_meta(self) -> dict[str, Any]:
         start = self._graph_step(START)
         if start not in self._step_names():
             return {}
-        meta = Step(self, start, _exists=True).first_attempt_meta()
-        return {k: meta[k] for k in ("deployed_by", "deploy_tags") if k in meta}
+        return Step(self, start, _exists=True).first_attempt_meta()
+
+    def _task_system_tags(self) -> dict[str, Any]:
+        """The system tags a run's first task gives, as `key: value`: the deploy's tags and,
+        for a run on Step Functions, the Python that ran it (`python_version`, as Metaflow's
+        step-functions runs carry it: the container's, which the deploy cannot know)."""
+        tags = dict(self.deployment.get("deploy_tags") or {})
+        version = self._start_meta.get("python_version")
+        if self.runner == run_record.STEP_FUNCTIONS and isinstance(version, str):
+            tags["python_version"] = version
+        return tags
 
     @property
     def deployed_by(self) -> str | None:
@@ -583,7 +590,7 @@ class Run(MetaflowObject):
 
     def __getitem__(self, step: str) -> Step:
         if step not in self:
-            raise ChildNotFound(f"{self.pathspec} has no step {step!r} (yet)")
+            raise KeyError(step)
         return Step(self, step, _exists=True)
 
     def __contains__(self, step: str) -> bool:
@@ -621,7 +628,7 @@ class Run(MetaflowObject):
     @cached_property
     def _tag_set(self) -> run_tags.RunTags:
         return run_tags.RunTags(self._storage, self.flow, self.id, self._meta,
-                                lambda: self.deployment.get("deploy_tags") or {})
+                                self._task_system_tags)
 
     @property
     def user_tags(self) -> frozenset[str]:
@@ -662,12 +669,6 @@ class Run(MetaflowObject):
     def _task_ids(self, step: str) -> list[str]:
         return ds.list_tasks(self._storage, self.flow, self.id, step, committed_only=False)
 
-    def _committed_done(self, key: Key) -> dict[str, Any] | None:
-        attempt = ds.committed_attempt(self._storage, self.flow, self.id, *key)
-        if attempt is None:
-            return None
-        return ds.read_done(self._storage, self.flow, self.id, *key, attempt)
-
     def _metadata_facts(self) -> dict[str, str]:
         """The metadata every task of the run shares, under Metaflow's names."""
         storage = self._storage
@@ -692,11 +693,12 @@ class Step(MetaflowObject):
                  _exists: bool = False) -> None:
         if isinstance(run, str):  # Step("Flow/run/step"), as Metaflow's client takes it
             if run.count("/") != 2:
-                raise InvalidPathspec(f"Expects Step('FlowName/RunID/StepName'), not {run!r}")
+                raise MetaflowInvalidPathspec(
+                    f"Expects Step('FlowName/RunID/StepName'), not {run!r}")
             run, _, name = run.rpartition("/")
             run = Run(run)
         if not name:
-            raise InvalidPathspec("Expects Step('FlowName/RunID/StepName')")
+            raise MetaflowInvalidPathspec("Expects Step('FlowName/RunID/StepName')")
         self.run, self.name, self.id = run, name, name
         self.pathspec = f"{run.pathspec}/{name}"
         self._created_epoch: float | None = None
@@ -709,6 +711,8 @@ class Step(MetaflowObject):
 
     @property
     def origin_pathspec(self) -> str | None:
+        """The run's origin and this step's name (`Flow/None/step` for a run that is no
+        resume), as Metaflow gives it."""
         origin = self.run.origin_pathspec
         return f"{origin}/{self.name}" if origin else None
 
@@ -747,7 +751,7 @@ class Step(MetaflowObject):
 
     def __getitem__(self, task: str) -> Task:
         if task not in self:
-            raise ChildNotFound(f"{self.pathspec} has no task {task!r}")
+            raise KeyError(task)
         return Task(self, task, _exists=True)
 
     def __contains__(self, task: str) -> bool:
@@ -795,20 +799,22 @@ class Step(MetaflowObject):
 
     @property
     def parent_steps(self) -> Iterator[Step]:
-        """The steps that lead here, as the run's graph has them."""
-        yield from self._steps(self._parent_step_names())
+        """The steps that lead here, as the run's graph has them (none for the start step);
+        MetaflowNotFound, as in Metaflow, when one of them never ran."""
+        if self.name != self.run._graph_step(START):
+            yield from self._steps(self._parent_step_names())
 
     @property
     def child_steps(self) -> Iterator[Step]:
-        """The steps this one leads to that have started (Metaflow's raises MetaflowNotFound
-        for a child that never ran)."""
-        yield from self._steps(self._child_step_names())
+        """The steps this one may lead to, as the run's graph has them (every arm of a
+        switch); MetaflowNotFound, as in Metaflow, when one of them never ran (a failed run,
+        a switch arm not taken)."""
+        if self.name != self.run._graph_step(END):
+            yield from self._steps(self._child_step_names())
 
     def _steps(self, names: list[str]) -> Iterator[Step]:
-        present = self.run._step_names()
         for name in names:
-            if name in present:
-                yield Step(self.run, name, _exists=True)
+            yield Step(self.run, name)
 
     def _parent_step_names(self) -> list[str]:
         graph = self.run._graph
@@ -835,12 +841,12 @@ class Task(MetaflowObject):
                  _committed: int | None = None) -> None:
         if isinstance(step, str):  # Task("Flow/run/step/task")
             if step.count("/") != 3:
-                raise InvalidPathspec("Expects Task('FlowName/RunID/StepName/TaskID'), not "
-                                      f"{step!r}")
+                raise MetaflowInvalidPathspec(
+                    f"Expects Task('FlowName/RunID/StepName/TaskID'), not {step!r}")
             step, _, task_id = step.rpartition("/")
             step = Step(step)
         if not task_id:
-            raise InvalidPathspec("Expects Task('FlowName/RunID/StepName/TaskID')")
+            raise MetaflowInvalidPathspec("Expects Task('FlowName/RunID/StepName/TaskID')")
         if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int)
                                     or attempt < 0):
             raise MetaflowNotFound(f"Attempt can only be a non-negative integer, not {attempt!r}")
@@ -940,8 +946,8 @@ class Task(MetaflowObject):
         """The committed attempt's done.json (which never changes once written)."""
         if self._done_record is None:
             if self.attempt is None:
-                raise ChildNotFound(f"{self.pathspec} has not committed (it is running or "
-                                    "failed)")
+                raise MetaflowNotFound(f"{self.pathspec} has not committed (it is running "
+                                       "or failed)")
             self._done_record = ds.read_done(*self._key, self.attempt)
         return self._done_record
 
@@ -1047,11 +1053,10 @@ class Task(MetaflowObject):
 
     @property
     def origin_pathspec(self) -> str | None:
-        """The task a resume reused for this one, None if it ran in this run."""
-        origin = self._cloned_from()
-        if origin is None:
-            return None
-        return f"{self._run.flow}/{origin[0]}/{self.step.name}/{origin[1]}"
+        """The task a resume reused for this one (its step's origin and the reused task's
+        id, as Metaflow builds it), None if it ran in this run."""
+        origin, step = self._cloned_from(), self.step.origin_pathspec
+        return None if origin is None or step is None else f"{step}/{origin[1]}"
 
     def _origin_task(self) -> Task | None:
         origin = self._cloned_from()
@@ -1092,38 +1097,39 @@ class Task(MetaflowObject):
     # -- lineage ------------------------------------------------------------------------------
 
     def _parent_keys(self) -> list[Key]:
+        graph = self._run._graph
+        if graph is not None and self.step.name in graph["steps"]:
+            return self._matching(*task_graph.parent_match(
+                graph, self.step.name, task_graph.foreach_path(self.id)))
         done = self._done if self.attempt is not None else None
-        if done is not None:
-            return task_graph.recorded_parents(done)
-        run, graph = self._run, self._run._graph
-        if graph is None or self.step.name not in graph["steps"]:
-            return []
-        found = []
-        for key in task_graph.parent_candidates(graph, self.step.name, self.id, run._task_ids):
-            parent = run._committed_done(key) if key[0] in run else None
-            if parent is None:
-                continue
-            if graph["steps"][key[0]]["kind"] == "switch" and \
-                    graph["steps"][key[0]]["cases"].get(parent.get("arm")) != self.step.name:
-                continue
-            found.append(key)
-        return found
+        return [] if done is None else task_graph.recorded_parents(done)
 
     def _child_keys(self) -> list[Key]:
-        if self.attempt is None:  # a task that did not commit led nowhere
-            return []
         run, graph = self._run, self._run._graph
-        if graph is None or self.step.name not in graph["steps"]:
-            return [(s.name, t.id) for s in run.steps() for t in s.tasks()
-                    if (self.step.name, self.id) in t._parent_keys()]
-        started: dict[str, set[str]] = {}
+        if graph is not None and self.step.name in graph["steps"]:
+            return self._matching(*task_graph.child_match(
+                graph, self.step.name, task_graph.foreach_path(self.id)))
+        if self.attempt is None:  # no graph: a task that did not commit led nowhere
+            return []
+        return [(s.name, t.id) for s in run.steps() for t in s.tasks()
+                if (self.step.name, self.id) in t._parent_keys()]
+
+    def _matching(self, steps: list[str], match: task_graph.Match) -> list[Key]:
+        """The tasks of `steps` whose foreach path `match` takes, as Metaflow's client finds
+        them: its resume records no foreach path for a task it reuses, so such a task is
+        taken only where any path is."""
+        run = self._run
+        present = run._step_names()
         out = []
-        for step, task in task_graph.child_candidates(graph, self.step.name, self.id,
-                                                      self._done):
-            if step not in started:
-                started[step] = set(run._task_ids(step))
-            if task in started[step]:
-                out.append((step, task))
+        for name in steps:
+            if name not in present:
+                continue
+            step = Step(run, name, _exists=True)
+            for task in run._task_ids(name):
+                if match == task_graph.ALL or (
+                        task_graph.matches(match, task_graph.foreach_path(task))
+                        and Task(step, task, _exists=True)._cloned_from() is None):
+                    out.append((name, task))
         return out
 
     @property
@@ -1182,7 +1188,7 @@ class Task(MetaflowObject):
 
     def __getitem__(self, name: str) -> DataArtifact:
         if name not in self:
-            raise ChildNotFound(f"{self.pathspec} has no artifact {name!r}")
+            raise KeyError(name)
         return DataArtifact(self, name, _exists=True)
 
     def __contains__(self, name: str) -> bool:
@@ -1195,7 +1201,7 @@ class Task(MetaflowObject):
         r = self._run
         shas = self.artifact_shas
         if name not in shas:
-            raise ChildNotFound(f"{self.pathspec} has no artifact {name!r}")
+            raise KeyError(name)
         with metaflow_alias.resolving():  # a flow module the pickle imports may use metaflow
             return ds.load_artifact(r._storage, r.flow, shas[name], name, f"task {self.pathspec}")
 
@@ -1236,13 +1242,14 @@ class DataArtifact(MetaflowObject):
                  _exists: bool = False) -> None:
         if isinstance(task, str):  # DataArtifact("Flow/run/step/task/name")
             if task.count("/") != 4:
-                raise InvalidPathspec("Expects DataArtifact('FlowName/RunID/StepName/TaskID/"
-                                      f"ArtifactName'), not {task!r}")
+                raise MetaflowInvalidPathspec(
+                    f"Expects DataArtifact('FlowName/RunID/StepName/TaskID/ArtifactName'), "
+                    f"not {task!r}")
             task, _, name = task.rpartition("/")
             task = Task(task)
         if not name:
-            raise InvalidPathspec("Expects DataArtifact('FlowName/RunID/StepName/TaskID/"
-                                  "ArtifactName')")
+            raise MetaflowInvalidPathspec(
+                "Expects DataArtifact('FlowName/RunID/StepName/TaskID/ArtifactName')")
         self.task, self.name, self.id = task, name, name
         self.pathspec = f"{task.pathspec}/{name}"
         if not _exists and name not in task:
@@ -1251,6 +1258,12 @@ class DataArtifact(MetaflowObject):
     @property
     def parent(self) -> Task:
         return self.task
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """The reused task's artifact, for a task a resume reused; else None."""
+        origin = self.task.origin_pathspec
+        return f"{origin}/{self.name}" if origin else None
 
     @property
     def tags(self) -> frozenset[str]:

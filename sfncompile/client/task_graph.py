@@ -4,18 +4,18 @@ A task id is `<step number>-<position>` (conventions/task_ids.py); the position 
 task in the flow's foreach and loop structure (the scheme of runtime/lineage.py, which the
 runner and the state machine follow): `0` at the top level, and each enclosing foreach adds
 `<n>.<index>.` in front of the loop counter, so `0.3.0` is item 3 of a foreach and `0.3.2`
-the third pass of a loop inside it. A committed task also records
-its parents (`parents` in done.json); a task that failed records none, and its parents are
-found from its id. Every function here is pure: the caller says which tasks exist.
+the third pass of a loop inside it. Its foreach indices are the foreach path Metaflow records
+for a task, from which Metaflow's client finds parents and children (below). A committed task
+also records its parents (`parents` in done.json), which a run without a recorded graph uses.
+Every function here is pure: the caller says which tasks exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
-from sfncompile.conventions import task_ids
-from sfncompile.conventions.task_ids import at_step, position, split_task_id, task_id
+from sfncompile.conventions.steps import END, START
+from sfncompile.conventions.task_ids import position
 
 Key = tuple[str, str]  # (step, task id)
 
@@ -41,75 +41,92 @@ def recorded_parents(done: dict[str, Any]) -> list[Key]:
     return out
 
 
-def parent_candidates(graph: dict[str, Any], step: str, task: str,
-                      tasks_of: Callable[[str], Iterable[str]]) -> list[Key]:
-    """Every task that may have led to `step/task`, one per incoming edge (for a join, the
-    branch ends it gathers). `tasks_of(step)` lists a step's task ids."""
-    if graph["steps"][step]["closes"] is not None:
-        return _join_parents(graph, step, task, tasks_of)
-    return task_ids.parent_candidates(graph, step, task)
-
-
-def _join_parents(graph: dict[str, Any], step: str, task: str,
-                  tasks_of: Callable[[str], Iterable[str]]) -> list[Key]:
-    info = graph["steps"][step]
-    if graph["steps"][info["closes"]]["kind"] != "foreach":  # a split: the same position
-        return [(end, at_step(graph, end, task)) for end in info["branch_ends"]]
-    latest: dict[int, tuple[int, str, str]] = {}  # index -> (loop counter, step, task)
-    for end in info["branch_ends"]:
-        for t in tasks_of(end):
-            parts = position(t).split(".")
-            if len(parts) < 3 or ".".join(parts[:-2]) != position(task):
-                continue
-            index, counter = int(parts[-2]), int(parts[-1])
-            if index not in latest or counter > latest[index][0]:
-                latest[index] = (counter, end, t)
-    return [(latest[i][1], latest[i][2]) for i in sorted(latest)]
-
-
-def child_candidates(graph: dict[str, Any], step: str, task: str,
-                     done: dict[str, Any]) -> list[Key]:
-    """The tasks that the committed task `step/task` (its done.json `done`) leads to, as the
-    local runner starts them (local/runner.py `successors`)."""
-    steps = graph["steps"]
-    info = steps[step]
-    if info["kind"] == "end":
-        return []
-    if info["kind"] == "foreach":
-        width = done.get("width")
-        body = info["targets"][0]
-        return [(body, task_id(graph, body, f"{position(task)}.{i}.0"))
-                for i in range(width if isinstance(width, int) else 0)]
-    if info["kind"] == "switch":
-        arm = info["cases"].get(done.get("arm"))
-        targets = [arm] if arm else []
-    else:
-        targets = list(info["targets"])
-    out = []
-    for target in targets:
-        tinfo = steps[target]
-        if step in tinfo["back_parents"]:
-            scope, n = split_task_id(task)
-            out.append((target, task_id(graph, target, f"{scope}{n + 1}")))
-        elif tinfo["closes"] is not None and steps[tinfo["closes"]]["kind"] == "foreach":
-            out.append((target, task_id(graph, target,
-                                        ".".join(position(task).split(".")[:-2]))))
-        else:
-            out.append((target, at_step(graph, target, task)))
-    return out
-
-
 def parent_steps(graph: dict[str, Any], step: str) -> list[str]:
     """The steps with an edge into `step`, in graph order (as Metaflow lists them)."""
-    return [name for name, info in graph["steps"].items() if step in _next_steps(info)]
+    order = graph.get("order")
+    names = order if isinstance(order, list) else list(graph["steps"])
+    return [name for name in names
+            if name in graph["steps"] and step in child_steps(graph, name)]
 
 
 def child_steps(graph: dict[str, Any], step: str) -> list[str]:
-    """The steps `step` may go to: its targets (every arm of a switch)."""
-    return _next_steps(graph["steps"][step])
+    """The steps `step` may go to, as Metaflow's graph lists them (`next`): its targets, for
+    a switch the target of each arm (a step two arms go to: twice, as in Metaflow)."""
+    info = graph["steps"][step]
+    arms = list(info["cases"].values())  # the record sorts them by key: `targets` keeps order
+    return [t for t in info["targets"] for _ in range(max(1, arms.count(t)))]
 
 
-def _next_steps(info: dict[str, Any]) -> list[str]:
-    targets = list(info["targets"])
-    targets += [t for t in info["cases"].values() if t not in targets]
-    return targets
+# -- Metaflow's lineage ----------------------------------------------------------------------
+# Metaflow 2.19's client (Task.parent_task_pathspecs and child_task_pathspecs) takes a task's
+# parents or children from every task of the steps before or after it whose foreach path (the
+# `foreach-execution-path` metadata: the foreach indices, outermost first) matches the task's:
+# the same path, the path one foreach out, any path one foreach in, or every task where the
+# path says nothing. So every pass of a loop (whose passes share a path) is a parent or child.
+
+FOREACH_TYPES = ("split-foreach", "split-parallel")
+Path = tuple[int, ...]
+Match = tuple[str, Path]  # ("all", ()), ("same", path), or ("under", path): a longer path
+ALL: Match = ("all", ())
+
+
+def metaflow_type(graph: dict[str, Any], step: str) -> str:
+    """The step's type in Metaflow's graph info (`_graph_info`, `current.graph`)."""
+    info = graph["steps"][step]
+    if step == graph.get("end_step", END):
+        return "end"
+    kind = info["kind"]
+    if kind == "foreach":
+        return "split-parallel" if info.get("num_parallel") is not None else "split-foreach"
+    if kind in ("split", "switch"):
+        return "split-static" if kind == "split" else "split-switch"
+    if info["is_join"]:
+        return "join"
+    return "start" if step == graph.get("start_step", START) else "linear"
+
+
+def foreach_path(task: str) -> Path:
+    return tuple(foreach_indices(task))
+
+
+def parent_match(graph: dict[str, Any], step: str, path: Path) -> tuple[list[str], Match]:
+    """The steps a task of `step` at foreach path `path` may come from, and which of their
+    tasks it came from."""
+    steps = parent_steps(graph, step)
+    if len(steps) > 1:  # a join of branches (or a loop's step): the same path
+        return steps, ("same", path) if path else ALL
+    if not steps or not path:
+        return steps, ALL
+    if metaflow_type(graph, step) == "join":  # a foreach's join: the tasks one foreach in
+        return steps, ("under", path)
+    opened = metaflow_type(graph, steps[0]) in FOREACH_TYPES
+    if opened and len(path) == 1:
+        return steps, ALL
+    return steps, ("same", path[:-1] if opened else path)
+
+
+def child_match(graph: dict[str, Any], step: str, path: Path) -> tuple[list[str], Match]:
+    """The steps a task of `step` at foreach path `path` may lead to, and which of their tasks
+    it led to."""
+    steps = child_steps(graph, step)
+    if len(steps) > 1:  # a split or a switch: the same path
+        return steps, ("same", path) if path else ALL
+    if not steps or not path:
+        return steps, ALL
+    if metaflow_type(graph, step) in FOREACH_TYPES:
+        return steps, ("under", path)
+    closes = len(parent_steps(graph, steps[0])) == 1 and \
+        metaflow_type(graph, steps[0]) == "join"  # a foreach's join: one foreach out
+    if closes and len(path) == 1:
+        return steps, ALL
+    return steps, ("same", path[:-1] if closes else path)
+
+
+def matches(match: Match, path: Path) -> bool:
+    """Whether a task at foreach path `path` matches."""
+    how, want = match
+    if how == "all":
+        return True
+    if how == "same":
+        return path == want
+    return len(path) > len(want) and path[:len(want)] == want

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # boto3 and the client load when AWS is called: --only-json n
     from sfncompile.deploy.aws import AwsClients
 
 # Deployer(**kwargs): the top-level options of `python flow.py` that mean something here.
-_TOP_LEVEL = ("branch", "production", "with_", "decospecs", "flow")
+_TOP_LEVEL = ("branch", "production", "with_", "decospecs", "flow", "config", "config_value")
 # Metaflow's top-level options that choose nothing here (accepted, as `python flow.py` does).
 _IGNORED_TOP_LEVEL = ("quiet", "pylint", "metadata", "environment", "datastore",
                       "package_suffixes", "event_logger", "monitor")
@@ -92,8 +92,10 @@ class Deployer:
     `env` (environment variables for the AWS calls), `cwd` and `show_output` are Metaflow's;
     `profile` and `file_read_timeout` are accepted and mean nothing here. `**kwargs` are
     `python flow.py`'s top-level options: `branch=`, `production=` (@project), `with_=`
-    (a list of DECO[:K=V,...]) and sfncompile's `flow=` (the class, when the file has
-    several)."""
+    (a list of DECO[:K=V,...]), `config=[(NAME, PATH), ...]` and
+    `config_value=[(NAME, dict), ...]` (the Configs' values, fixed in the deployment;
+    METAFLOW_FLOW_CONFIG[_VALUE] in `env` or the environment otherwise) and sfncompile's
+    `flow=` (the class, when the file has several)."""
 
     def __init__(self, flow_file: str | os.PathLike[str], show_output: bool = True,
                  profile: str | None = None, env: dict[str, str] | None = None,
@@ -110,6 +112,11 @@ class Deployer:
         self.env = dict(env or {})
         self.file_read_timeout = file_read_timeout
         self.top_level_kwargs = kwargs
+        from sfncompile.parser.configs import api_config_pairs
+
+        files, values = api_config_pairs(kwargs.get("config"), kwargs.get("config_value"))
+        # A relative path is from `cwd`, where Metaflow's deployer runs the flow.
+        self.config_pairs = (tuple((n, os.path.join(self.cwd, p)) for n, p in files), values)
 
     def step_functions(self, name: str | None = None, **settings: Any) -> StepFunctionsDeployer:
         """A deployer to AWS Step Functions; `name` is the state machine's (default: the name
@@ -167,12 +174,19 @@ class StepFunctionsDeployer:
 
     def flow(self) -> FlowIR:
         from sfncompile.parser import parse_flow
+        from sfncompile.parser.configs import config_sources, unknown_configs
         from sfncompile.parser.with_decorators import apply_with
 
         top = self.top.top_level_kwargs if self.top else {}
         decospecs = [spec for key in ("with_", "decospecs")
                      for spec in _as_list(top.get(key))]
-        return apply_with(parse_flow(self.flow_file, top.get("flow")), tuple(decospecs))
+        files, values = self.top.config_pairs if self.top else ((), ())
+        configs = config_sources(files, values, {**os.environ, **self.env})
+        flow = parse_flow(self.flow_file, top.get("flow"), configs)
+        problem = unknown_configs(flow, configs)
+        if problem:
+            raise DeployerError(problem)
+        return apply_with(flow, tuple(decospecs))
 
     def create(self, **kwargs: Any) -> DeployedFlow:
         """Deploy (Metaflow's `step-functions create`): `tags` (the runs' tags),

@@ -8,8 +8,11 @@ its own too); keyword arguments of `run()` are the flow's parameters. `NBRunner(
 runs a flow defined in the current notebook cell (the cell's text up to the class, as
 Metaflow does); outside IPython it runs the file that defines the class.
 
-Not provided: `async_run`/`async_resume`, `spin`, `profile=` and Metaflow's top-level options
-(`--with`, `--tag`); `tags=` given to `run()` is refused rather than silently dropped.
+Metaflow's top-level `config=[(NAME, PATH), ...]` and `config_value=[(NAME, dict), ...]` give
+the flow's Configs their values for `run()` (a resume keeps the origin run's).
+
+Not provided: `async_run`/`async_resume`, `spin`, `profile=` and Metaflow's other top-level
+options (`--with`, `--tag`); `tags=` given to `run()` is refused rather than silently dropped.
 """
 
 from __future__ import annotations
@@ -90,7 +93,8 @@ class Runner:
                  env: dict[str, str] | None = None, cwd: str | None = None,
                  datastore_root: str | None = None, flow: str | None = None,
                  max_workers: int | None = None, **kwargs: Any) -> None:
-        unknown = sorted(set(kwargs) - {"profile", "file_read_timeout", "pylint", "quiet"})
+        unknown = sorted(set(kwargs) - {"profile", "file_read_timeout", "pylint", "quiet",
+                                        "config", "config_value"})
         if unknown:
             raise TypeError(f"Runner() does not take {', '.join(unknown)}")
         self.cwd = os.path.abspath(cwd or os.getcwd())
@@ -101,6 +105,12 @@ class Runner:
         self.datastore_root = root if root.startswith("s3://") else os.path.join(self.cwd, root)
         self.flow = flow
         self.max_workers = max_workers
+        from sfncompile.parser.configs import api_config_pairs
+
+        files, values = api_config_pairs(kwargs.get("config"), kwargs.get("config_value"))
+        self._config_args = [arg for option, pairs in (("--config", files),
+                                                       ("--config-value", values))
+                             for pair in pairs for arg in (option, *pair)]
 
     def __enter__(self) -> Runner:
         return self
@@ -133,7 +143,7 @@ class Runner:
         """Run the flow to its end; keyword arguments are its parameters."""
         if "tags" in kwargs:
             raise TypeError("run(tags=...): sfncompile does not record tags on local runs")
-        argv = ["run", self.flow_file]
+        argv = ["run", self.flow_file, *self._config_args]
         if self.flow:
             argv += ["--flow", self.flow]
         for name, value in kwargs.items():
@@ -149,6 +159,9 @@ class Runner:
         `step_to_rerun`."""
         if kwargs:
             raise TypeError(f"resume() does not take {', '.join(sorted(kwargs))}")
+        if self._config_args:
+            raise RunnerError("config/config_value: not with resume (a resumed run keeps the "
+                              "origin run's Configs, as in Metaflow)")
         flow_name = self.flow or _flow_name(Path(self.flow_file))
         if origin_run_id is None:
             from sfncompile.datastore import layout as ds

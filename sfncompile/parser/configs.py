@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
+from sfncompile.errors import UsageError
 from sfncompile.ir import FlowIR, ParameterIR
 from sfncompile.parser.config_code import (
     CodeRef,
@@ -41,6 +42,7 @@ class _Missing:
 
 MISSING: Any = _Missing()
 _FAILED: Any = _Missing()
+FAILED = _FAILED  # the value of a Config whose error was reported (see is_failure)
 
 
 
@@ -64,6 +66,96 @@ def given_configs(given: Mapping[str, tuple[str, Any]] | None) -> Iterator[None]
         yield
     finally:
         _GIVEN.reset(token)
+
+
+# Metaflow's environment variables for --config and --config-value, read when the option is
+# not given: a JSON object of Config name -> path, and of name -> value (text, or JSON).
+CONFIG_FILES_ENV = "METAFLOW_FLOW_CONFIG"
+CONFIG_VALUES_ENV = "METAFLOW_FLOW_CONFIG_VALUE"
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+def config_sources(files: Pairs, values: Pairs,
+                   environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """--config and --config-value (or, where one is not given, its environment variable) as
+    the parser takes them: name -> (what gave it, text). A file that cannot be read, a
+    variable that is not a JSON object, or a name given both ways is a UsageError
+    (Metaflow's rules)."""
+    named_files = [(f"--config {n} {p}", n, p) for n, p in files] or \
+        [(f"{CONFIG_FILES_ENV} {n} {p}", n, p) for n, p in _env_pairs(environ, CONFIG_FILES_ENV)]
+    named_values = [(f"--config-value {n}", n, v) for n, v in values] or \
+        [(f"{CONFIG_VALUES_ENV} {n}", n, v) for n, v in _env_pairs(environ, CONFIG_VALUES_ENV)]
+    both = sorted({n for _, n, _ in named_files} & {n for _, n, _ in named_values})
+    if both:
+        raise UsageError(f"--config and --config-value {both[0]}: give a file or a value for a "
+                         "Config, not both")
+    out = {name: (label, text) for label, name, text in named_values}
+    for label, name, path in named_files:
+        out[name] = (label, _config_file(label, path))
+    return out
+
+
+def _env_pairs(environ: Mapping[str, str], var: str) -> list[tuple[str, str]]:
+    """The (name, text) pairs of METAFLOW_FLOW_CONFIG[_VALUE]; a value that is not text is
+    JSON (Metaflow dumps it); a path must be text."""
+    text = environ.get(var)
+    if not text:
+        return []
+    try:
+        loaded = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{var}: not JSON ({exc}); give a JSON object of Config name -> "
+                         f"{'path' if var == CONFIG_FILES_ENV else 'value'}") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"{var}: a JSON object of Config name -> "
+                         f"{'path' if var == CONFIG_FILES_ENV else 'value'}, not {text:.60}")
+    pairs = []
+    for name, value in loaded.items():
+        if var == CONFIG_FILES_ENV and not isinstance(value, str):
+            raise UsageError(f"{var} {name}: the path of a file, not {json.dumps(value):.60}")
+        pairs.append((name, value if isinstance(value, str) else json.dumps(value)))
+    return pairs
+
+
+def _config_file(label: str, path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{label}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UsageError(f"{label}: larger than {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{label}: cannot read it: {exc}") from None
+
+
+def api_config_pairs(config: Any, config_value: Any) -> tuple[Pairs, Pairs]:
+    """Metaflow's Runner/Deployer `config=[(name, path), ...]` and
+    `config_value=[(name, value), ...]` (a dict or ConfigValue, or text for a parser=) as the
+    command line's pairs. TypeError for anything else, as Metaflow's."""
+    def pairs(given: Any, what: str) -> list[tuple[Any, Any]]:
+        items = list(given.items()) if isinstance(given, Mapping) else list(given or ())
+        if not all(isinstance(p, tuple | list) and len(p) == 2 and isinstance(p[0], str)
+                   for p in items):
+            raise TypeError(f"{what}: a list of (name, value) pairs, not {given!r:.60}")
+        return items
+
+    files = []
+    for name, path in pairs(config, "config"):
+        if not isinstance(path, str | Path):
+            raise TypeError(f"config {name!r}: the path of a file, not {type(path).__name__}")
+        files.append((name, str(path)))
+    values = []
+    for name, value in pairs(config_value, "config_value"):
+        if isinstance(value, Mapping):
+            value = json.dumps(dict(value))
+        if not isinstance(value, str):
+            raise TypeError(f"config_value {name!r}: a dict, a ConfigValue or text, not "
+                            f"{type(value).__name__}")
+        values.append((name, value))
+    return tuple(files), tuple(values)
 
 
 def unknown_configs(flow: FlowIR, given: Mapping[str, tuple[str, Any]]) -> str | None:
@@ -281,6 +373,8 @@ def _walk_reference(reader: Reading, node: ast.expr, at: ast.AST, what: str) -> 
         path = ast.unparse(node)
     elif isinstance(node, ast.Name) and node.id in reader.configs:
         value, path = reader.configs[node.id], node.id
+        if value is _FAILED:
+            return _FAILED
     else:
         return MISSING
     for key in reversed(keys):

@@ -18,6 +18,7 @@ from sfncompile.flow.unsupported import mutator_message
 from sfncompile.ir import FlowIR, ParameterIR, ScheduleIR, SourcePos, StepIR
 from sfncompile.parser.classes import ClassRef, Hierarchy, SourceModule, main_guard_calls
 from sfncompile.parser.configs import (
+    FAILED,
     MISSING,
     config_reference,
     given_configs,
@@ -245,6 +246,9 @@ class _Reader:
                     for other, _, _ in lineage:
                         other.configs[config.attr] = config.default
                         other.config_locals[config.name] = _as_seen(config)
+                else:  # its error is reported: what reads it fails without another one
+                    for other, _, _ in lineage:
+                        other.configs.update(dict.fromkeys(_defined_names(stmt), FAILED))
         schedule = None
         given_on: dict[str, str] = {}
         extras: list[tuple[str, dict[str, Any], SourcePos]] = []
