@@ -68,8 +68,8 @@ _DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIP
                     signal.SIGXFSZ)
 
 
-def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: list[int],
-           devnull: int, server: int) -> None:
+def _child(request: dict[str, Any], closing: list[int], devnull: int, server: int) -> None:
+    gc.enable()
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGCHLD, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
@@ -96,9 +96,11 @@ def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: li
     os.environ["TMPDIR"] = tempfile.tempdir = request["tmp"]
     code = 1
     try:
-        from sfncompile.runtime.__main__ import main, run_task
+        from sfncompile.runtime.__main__ import main
 
-        code = run_task(args) if args is not None else main(request["argv"])
+        # Its arguments are parsed here, not in the server: the server's own writes between
+        # forks copy every page they touch (a child still shares them), so it does as little.
+        code = main(request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -252,26 +254,22 @@ def run_fresh(server: int, argv: list[str]) -> None:
     sys.exit(run(argv))
 
 
+_REMEMBERED: set[tuple[str | None, str | None]] = set()
+
+
 def _remember(request: dict[str, Any]) -> None:
     """Read the step graph and compile the flow once, for every task forked after."""
+    paths = (request.get("graph"), request.get("flow_file"))
+    if paths in _REMEMBERED:
+        return
     from sfncompile.runtime import task
 
-    if request.get("graph"):
-        task.preload_graph(request["graph"])
-    if request.get("flow_file"):
-        task.preload_flow(request["flow_file"])
-
-
-def _parsed(argv: list[str]) -> argparse.Namespace | None:
-    """The task's arguments, parsed here before the fork; None if they do not parse (the
-    task then parses them itself and reports the error in its own output)."""
-    from sfncompile.runtime import __main__ as entry
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            return entry.parse_args(argv)
-    except SystemExit:
-        return None
+    if paths[0]:
+        task.preload_graph(paths[0])
+    if paths[1]:
+        task.preload_flow(paths[1])
+    _REMEMBERED.add(paths)
+    gc.freeze()  # what they made joins the preloaded objects
 
 
 def _kill_all(running: dict[int, int]) -> None:
@@ -296,7 +294,11 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     env = dict(os.environ)  # a fresh task's, before the flow's module code could change it
     fresh = _preimport(flow_file) if flow_file else None
     os.write(1, f"mode {'fresh ' + fresh if fresh else 'fork'}\n".encode())
-    gc.freeze()  # keep the preloaded objects' pages shared with every child
+    # Keep the preloaded objects' pages shared with every child: frozen, a collection never
+    # touches them; and no collection runs here between forks (a child re-enables them), as
+    # one would write to every page of the objects it walks, and copy each.
+    gc.freeze()
+    gc.disable()
     devnull = os.open(os.devnull, os.O_RDONLY)
     sig_r, sig_w = os.pipe()
     os.set_blocking(sig_r, False)
@@ -323,10 +325,9 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
                 return
         else:
             _remember(request)
-            args = _parsed(request["argv"])
             pid = os.fork()
             if pid == 0:
-                _child(request, args, [sig_r, sig_w], devnull, server)
+                _child(request, [sig_r, sig_w], devnull, server)
         running[pid] = request["id"]
         reply(f"started {request['id']} {pid}")
 
