@@ -37,41 +37,7 @@ def _is_fresh_origin(ours: Any, theirs: Any) -> bool:
     return ours is None and isinstance(theirs, list) and theirs[1] == "None"
 
 
-def _plus_name(ours: Any, theirs: Any) -> bool:
-    """Metaflow's artifact names are ours and `name`; its `name` is the flow's name; a task
-    with no artifact of its own has one DataArtifact there."""
-    if ours == MISSING:
-        return isinstance(theirs, str)
-    if ours == [] and isinstance(theirs, list) and len(theirs) == 1:
-        return True
-    return isinstance(ours, list) and sorted([*ours, "name"]) == sorted(theirs)
-
-
-def _catch_report(ours: Any, theirs: Any) -> bool:
-    """Ours has nothing on stdout where Metaflow has its @catch report (or its lines' times)."""
-    if ours not in ("", []):
-        return False
-    first = theirs if isinstance(theirs, str) else (theirs or [""])[0]
-    return first.startswith("@catch caught an exception") or theirs == ["datetime"]
-
-
-def _version_tag(ours: Any, theirs: Any) -> bool:
-    swap = {"sfncompile_version:<version>": "metaflow_version:<version>"}
-    return isinstance(ours, list) and sorted(swap.get(t, t) for t in ours) == theirs
-
-
-def _without_branch(tags: Any) -> Any:
-    return [t for t in tags if not t.startswith("project_branch:")] \
-        if isinstance(tags, list) else tags
-
-
 DIFFERENCES = (
-    Difference(
-        "flow-name-artifact",
-        ("*.artifacts", "*.artifact[name]", "*.artifact objects", "*:run.data"),
-        "Metaflow stores the flow's name as an artifact `name` of every task (`self.name`); "
-        "sfncompile stores no such artifact.",
-        _plus_name),
     Difference(
         "origin-of-a-run-that-is-no-resume",
         ("*:run.origin", "*:step[*].origin"),
@@ -86,12 +52,6 @@ DIFFERENCES = (
         "anything, in an order of its own (its `work` clone is older than its `start` clone), "
         "sfncompile's clones each task when the run reaches it, in graph order.",
         lambda ours, theirs: sorted(ours) == sorted(theirs), always=False),
-    Difference(
-        "catch-report-stream",
-        ("*:task[*].stdout", "*:task[*].loglines*"),
-        "Metaflow's @catch prints its report of the caught exception on the task's stdout; "
-        "sfncompile's prints it on stderr.",
-        _catch_report),
     Difference(
         "not-found-child-is-a-key-error-too",
         ("*:probe.run[nostep]", "*:probe.flow[nope]", "*:step[*][999]", "*:task[*][noart]"),
@@ -134,21 +94,6 @@ DIFFERENCES = (
         "sfncompile's list the one task that led to it, or that it led to.",
         lambda ours, theirs: bool(ours) and set(ours) <= set(theirs)
         and len(ours) < len(theirs), always=False),
-    Difference(
-        "branch-set-by-module-code",
-        ("run_inputs:*system_tags",),
-        "The flow sets METAFLOW_BRANCH in its module code. Metaflow runs that code in the "
-        "process that tags the run; sfncompile's runner reads the flow without running it "
-        "(its tasks do, and report that branch as current.branch_name), so the run's "
-        "`project_branch:` tag is the branch of the environment the run started in.",
-        lambda ours, theirs: _version_tag(_without_branch(ours), _without_branch(theirs))
-        and _without_branch(ours) != ours, always=False),
-    Difference(
-        "version-tag",
-        ("*:run.system_tags", "*:step[*].system_tags", "*:task[*].system_tags"),
-        "A run's system tags name the tool that ran it: Metaflow's `metaflow_version:`, "
-        "sfncompile's `sfncompile_version:`; the other system tags are the same.",
-        _version_tag),
 )
 
 
