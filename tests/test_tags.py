@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from sfncompile import __version__, client
 from sfncompile.cli import main
-from sfncompile.conventions.tool_version import METAFLOW_API_VERSION
+from sfncompile.conventions.tool_version import METAFLOW_API_VERSION, version_tag
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage, open_storage
 from sfncompile.exception import MetaflowNamespaceMismatch, MetaflowNotFound, MetaflowTaggingError
@@ -254,6 +254,12 @@ def test_a_flow_outside_the_namespace_is_a_mismatch(root: str) -> None:
     task = client.Task(step, "0", _exists=True)
     assert step.tags == task.tags == {"mine", "runtime:dev", "user:bob"}
     assert (task.user_tags, task.system_tags) == ({"mine"}, {"runtime:dev", "user:bob"})
+
+
+def test_the_version_tag_names_metaflows_api_then_sfncompile() -> None:
+    """A PEP 440 version whose local part (letters, digits, dots only) is sfncompile's."""
+    assert version_tag("0.1.0") == "metaflow_version:2.19+sfncompile.0.1.0"
+    assert version_tag("1.0+g1a2_dirty") == "metaflow_version:2.19+sfncompile.1.0.g1a2.dirty"
 
 
 def test_step_functions_runs_record_system_tags(root: str, tmp_path: Path) -> None:

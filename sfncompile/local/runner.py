@@ -257,7 +257,10 @@ class LocalRunner:
             self.launcher = TaskLauncher.for_root(self.root, self.flow_file)
         # Tagged as the flow's module code left the environment (its METAFLOW_BRANCH), which
         # the tasks see: the fork server imported the module.
-        tags = system_tags(self.graph, self.launcher.module_environ())
+        try:
+            tags = system_tags(self.graph, self.launcher.module_environ())
+        except ValueError as exc:  # a METAFLOW_PRODUCTION, set by the module, not a boolean
+            raise UsageError(str(exc)) from None
         meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
                 "params": self.params, "status": "running", "started": started,
                 "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local",
