@@ -203,11 +203,12 @@ def test_python_flow_py_dump_logs_check_and_show(runs: dict[str, str]) -> None:
     assert show.stderr.strip() == "Habits of Metaflow's command line."
     check = _script(base, "check")
     assert check.exit_code == 0 and "The graph looks good!" in check.stderr
-    # As Metaflow 2.19 dumps these values (its `name` artifact aside).
+    # As Metaflow 2.19 dumps these values, the flow's name among them.
     dump = _script(base, *root, "dump", f"{run_id}/start")
     assert dump.stdout.splitlines() == [
         "alpha [size: 21 type: <class 'float'>] = 0.01",
         "count [size: 5 type: <class 'int'>] = 3",
+        "name [size: 25 type: <class 'str'>] = HabitsFlow",
         "who [size: 19 type: <class 'str'>] = fail",
         "x [size: 5 type: <class 'int'>] = 3"], dump.output
     assert f"Dumping output of run_id={run_id} step=start task_id=0" in dump.stderr
@@ -217,7 +218,8 @@ def test_python_flow_py_dump_logs_check_and_show(runs: dict[str, str]) -> None:
     to_file = _script(base, *root, "dump", f"{run_id}/start", "--file", str(base / "out.pkl"))
     assert to_file.exit_code == 0, to_file.output
     assert pickle.loads((base / "out.pkl").read_bytes()) == {
-        f"{run_id}/start/0-0": {"alpha": 0.01, "count": 3, "who": "fail", "x": 3}}
+        f"{run_id}/start/0-0": {"alpha": 0.01, "count": 3, "name": "HabitsFlow", "who": "fail",
+                                "x": 3}}
     assert _script(base, *root, "logs", f"{run_id}/start", "--stdout").stdout == "hello out\n"
     stderr = _script(base, *root, "logs", f"{run_id}/end/2-0", "--stderr").stdout
     assert "RuntimeError: broken on purpose" in stderr and "hello" not in stderr

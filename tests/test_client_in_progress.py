@@ -176,7 +176,8 @@ def in_progress_checks(h: Harness, run: client.Run) -> None:
     assert fans[1]["x"].pathspec == f"{pathspec}/fan/1-0.1.0/x"
     join = run["join"].task
     assert join.data.xs == ["a", "bb", "ccc"]
-    assert join.artifact_names == ["block", "xs"]  # a join merges only Parameters
+    # a join gets only Parameters (and has the flow's name)
+    assert join.artifact_names == ["block", "name", "xs"]
     assert "xs" in join and "x" not in join
 
     # The running task is listed, neither successful nor finished, with no data yet.

@@ -148,7 +148,8 @@ def test_what_the_walk_covers(both: Both) -> None:
         "class": "MetaflowExceptionWrapper", "type": "builtins.ValueError",
         "exception": "zero is not allowed", "last line": ["ValueError: zero is not allowed"]}
     assert failing[f"{failed}.finished_at"] == "datetime"
-    assert failing[f"{failed}.artifacts"] == ["items", "seen"]  # what it held when it failed
+    # what it held when it failed, and the flow's name
+    assert failing[f"{failed}.artifacts"] == ["items", "name", "seen"]
     assert failing[f"{failed}.stdout"] == "working on 0\n"
     assert failing[f"{failed}.parents"] == ["start[]"] and failing[f"{failed}.children"] == []
     assert failing["task[start[]].children"] == ["work[0]", "work[1]"]

@@ -452,8 +452,9 @@ def test_dollar_text_reaches_the_job_verbatim(deployment: Deployment, s3_env: No
     flow.write_text(ENV_FLOW)
     run_id, desc = d.run(flow, "DollarEnvFlow")
     assert desc["status"] == "SUCCEEDED", d.sfn.job_logs()[-3000:]
-    assert end_data(d.root, f"DollarEnvFlow/{run_id}") == {"x": "${JobQueue}",
-                                                           "y": "${!S3Bucket}"}
+    # the flow's name too: a Batch task stores it as a local one does (as Metaflow's)
+    assert end_data(d.root, f"DollarEnvFlow/{run_id}") == {
+        "name": "DollarEnvFlow", "x": "${JobQueue}", "y": "${!S3Bucket}"}
 
 
 CAPACITY_FLOW = """

@@ -334,8 +334,12 @@ def test_catch_stores_the_exception_and_the_flow_finishes(
     assert run.successful and run.finished
     risky = run["risky"].task
     assert risky.attempt == 0
-    assert "@catch: step 'risky' failed and continues" in risky.stderr
-    assert "ValueError: bad value in risky" in risky.stderr  # print_exception defaults to on
+    # print_exception defaults to on: Metaflow's report, on stdout, each trace line after `>  `
+    report = risky.stdout.splitlines()
+    assert report[0] == "@catch caught an exception from <flow PolicyFlow step risky>"
+    assert report[1] == ">  Traceback (most recent call last):"
+    assert report[-1] == ">  ValueError: bad value in risky"
+    assert "bad value in risky" not in risky.stderr
     err = run["end"].task.data.err  # Metaflow's wrapper, not the exception itself
     assert isinstance(err, MetaflowExceptionWrapper)
     assert (err.exception, err.type) == ("bad value in risky", "builtins.ValueError")
@@ -343,6 +347,19 @@ def test_catch_stores_the_exception_and_the_flow_finishes(
     assert run.data is not None
     assert run.data.err_in_end == err.stacktrace  # repr() is the trace, as in Metaflow
 
+
+def test_every_task_stores_the_flow_name(
+        policy_run: tuple[Path, str, str], client_root: Callable[[str | None], None]) -> None:
+    """As Metaflow's `self.name`: an artifact `name` in every task, a task that set nothing
+    and one whose failure @catch handled among them."""
+    root, pathspec, _ = policy_run
+    client_root(str(root))
+    run = client.Run(pathspec)
+    tasks = [task for step in run for task in step]
+    assert {task["name"].data for task in tasks} == {"PolicyFlow"}
+    assert [a.id for a in run["start"].task] == ["name"]
+    assert "name" in run["risky"].task.data and run.data is not None
+    assert run.data.name == "PolicyFlow"
 
 def test_environment_vars_are_visible_in_their_step_only(
         policy_run: tuple[Path, str, str], client_root: Callable[[str | None], None]) -> None:

@@ -229,10 +229,11 @@ def test_an_artifact_only_read_is_recorded_by_its_sha(tmp_path: Path) -> None:
     flow.table.append(4)  # a mutable value may have changed in place: saved again
     values, kept = flow._artifacts_to_save()
     assert kept == {"blob": shas["blob"], "pair": shas["pair"], "untouched": shas["untouched"]}
-    assert values == {"table": [1, 2, 3, 4]}
+    named = {"name": "FlowSpec"}  # the flow's name, which every flow object has
+    assert values == {**named, "table": [1, 2, 3, 4]}
     flow.blob = b"y"  # assigned: saved, whatever it is
     values, kept = flow._artifacts_to_save()
-    assert values == {"table": [1, 2, 3, 4], "blob": b"y"} and "blob" not in kept
+    assert values == {**named, "table": [1, 2, 3, 4], "blob": b"y"} and "blob" not in kept
 
 
 # ---------------------------------------------------------------------------- the client

@@ -234,3 +234,18 @@ def test_resume_reuses_the_successful_tasks_of_the_failed_step(tmp_path: Path) -
     assert run.origin_pathspec == original
     assert client.Run(original, storage).origin_pathspec == "FailingForeachFlow/None"
     assert run.data is not None and run.data.values == [10, 0, 20]
+
+
+def test_a_clone_of_a_task_stored_before_the_name_artifact_has_it(tmp_path: Path) -> None:
+    """Every task has the flow's name as the artifact `name` (as Metaflow's), a task cloned
+    from an origin recorded before sfncompile stored it too."""
+    from sfncompile.datastore import layout as ds
+    from sfncompile.runtime.reuse import clone_task
+
+    storage = open_storage(str(tmp_path))
+    shas = ds.save_artifacts(storage, "OldFlow", {"x": 1})
+    ds.TaskStore(storage, "OldFlow", "old", "start", "0-0", 0).commit({"artifacts": shas})
+    assert clone_task(storage, "OldFlow", "old", "new", "start", "0-0")
+    cloned = ds.read_done(storage, "OldFlow", "new", "start", "0-0")["artifacts"]
+    assert sorted(cloned) == ["name", "x"]
+    assert ds.load_artifact(storage, "OldFlow", cloned["name"]) == "OldFlow"

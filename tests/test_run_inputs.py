@@ -195,6 +195,42 @@ def test_bad_project_variables_are_refused_before_the_run(tmp_path: Path) -> Non
     assert not (tmp_path / ".sfncompile" / "InputsFlow").exists()
 
 
+BRANCH_FLOW = """
+    import os
+
+    from sfncompile import FlowSpec, current, project, step
+
+    os.environ["METAFLOW_BRANCH"] = "from_module"  # as Metaflow's own tests set it
+
+
+    @project(name="inputs")
+    class BranchFlow(FlowSpec):
+        @step
+        def start(self):
+            self.branch = current.branch_name
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+"""
+
+
+@pytest.mark.slow
+def test_the_run_is_tagged_with_the_branch_the_module_code_sets(tmp_path: Path) -> None:
+    """As Metaflow's process that tags the run runs the module code: the run's
+    `project_branch:` is the branch its tasks report, here with every task in a fresh
+    interpreter (the parity corpus's `run_inputs` compares the tags of a run whose tasks are
+    forked from the fork server with Metaflow's)."""
+    (tmp_path / "flow.py").write_text(textwrap.dedent(BRANCH_FLOW).lstrip())
+    proc = _proc(["-m", "sfncompile", "run", "flow.py"], tmp_path,
+                 METAFLOW_BRANCH="from_shell", SFNCOMPILE_FRESH_INTERPRETER="1")
+    assert proc.returncode == 0, proc.stderr
+    run, start = _start(tmp_path, proc.stdout.strip().splitlines()[-1])
+    assert start.branch == "test.from_module"
+    assert {"project:inputs", "project_branch:test.from_module"} <= run.system_tags
+
+
 # ------------------------------------------------------------------ python flow.py options
 
 

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from sfncompile import client
+from sfncompile import __version__, client
 from sfncompile.cli import main
+from sfncompile.conventions.tool_version import METAFLOW_API_VERSION, version_tag
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage, open_storage
 from sfncompile.exception import MetaflowNamespaceMismatch, MetaflowNotFound, MetaflowTaggingError
@@ -255,6 +256,12 @@ def test_a_flow_outside_the_namespace_is_a_mismatch(root: str) -> None:
     assert (task.user_tags, task.system_tags) == ({"mine"}, {"runtime:dev", "user:bob"})
 
 
+def test_the_version_tag_names_metaflows_api_then_sfncompile() -> None:
+    """A PEP 440 version whose local part (letters, digits, dots only) is sfncompile's."""
+    assert version_tag("0.1.0") == "metaflow_version:2.19+sfncompile.0.1.0"
+    assert version_tag("1.0+g1a2_dirty") == "metaflow_version:2.19+sfncompile.1.0.g1a2.dirty"
+
+
 def test_step_functions_runs_record_system_tags(root: str, tmp_path: Path) -> None:
     """A deployed flow's runs record who deployed, the runtime and the project as system
     tags (Metaflow's step-functions runs' namespaces), so namespaces filter them."""
@@ -271,7 +278,8 @@ def test_step_functions_runs_record_system_tags(root: str, tmp_path: Path) -> No
     target = prepare(flow, flow_file, config, name=None, workdir=tmp_path,
                      schedule=parse_schedule(None, flow, None))
     body = target.definition["States"][INIT]["Parameters"]["Body"]
-    assert body["system_tags"] == ["project:tagdemo", "project_branch:user.alice",
+    assert body["system_tags"] == [f"metaflow_version:2.19+sfncompile.{__version__}",
+                                   "project:tagdemo", "project_branch:user.alice",
                                    "runtime:step-functions", "user:alice"]
     ds.write_run_meta(LocalStorage(root), "TagDemoFlow", "sfn-1",
                       {**{k: v for k, v in body.items() if not k.endswith(".$")},
@@ -445,11 +453,10 @@ def test_a_local_run_records_metaflows_system_tags(real_run: tuple[Path, str]) -
     assert {"a", "b c"} <= run.user_tags and not {"0", "1"} & run.user_tags
     import platform
 
-    from sfncompile import __version__
     assert run.system_tags == {f"user:{USER}", "runtime:dev", "project:tagdemo",
                                f"project_branch:user.{USER}",
                                f"python_version:{platform.python_version()}",
-                               f"sfncompile_version:{__version__}"}
+                               f"metaflow_version:2.19+sfncompile.{__version__}"}
     client.namespace("project:tagdemo")
     assert [r.pathspec for r in client.Flow("TagDemoFlow").runs()] == [pathspec]
 
@@ -511,5 +518,8 @@ def test_the_same_changes_give_the_same_tags_as_metaflow(tmp_path: Path) -> None
         return {t.split(":", 1)[0]: t.split(":", 1)[1] for t in tags}
 
     theirs_system, mine_system = kinds(theirs["system"]), kinds(mine["system"])
-    assert theirs_system.pop("metaflow_version") and mine_system.pop("sfncompile_version")
+    # Metaflow's release, and ours: the release whose API it implements, then the tool's.
+    assert theirs_system.pop("metaflow_version").startswith(f"{METAFLOW_API_VERSION}.")
+    assert mine_system.pop("metaflow_version") == f"{METAFLOW_API_VERSION}+sfncompile." \
+        f"{__version__}"
     assert mine_system == theirs_system  # user, runtime, python_version, project, branch

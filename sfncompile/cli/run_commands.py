@@ -386,6 +386,7 @@ def show(run_pathspec: str, datastore_root: str, as_json: bool) -> None:
     from sfncompile import client
     from sfncompile.datastore.storage import KeyNotFound, open_storage
     from sfncompile.exception import MetaflowNotFound
+    from sfncompile.flow.flowspec import FLOW_NAME_ARTIFACT
     from sfncompile.local.settle import settle_run
 
     flow_name, run_id = _split_run(run_pathspec)
@@ -420,7 +421,8 @@ def show(run_pathspec: str, datastore_root: str, as_json: bool) -> None:
                 why = "interrupted" if interrupted else uncommitted_reason(task)
                 click.echo(f"  {name}/{task_id}: not committed ({why})")
                 continue
-            names = ", ".join(task.artifact_names) or "-"
+            # The flow's name, an artifact of every task (as Metaflow's), is in the header.
+            names = ", ".join(n for n in task.artifact_names if n != FLOW_NAME_ARTIFACT) or "-"
             click.echo(f"  {name}/{task_id}: ok (attempt {task.attempt})  {names}"
                        f"{batch_job_note(task.last_attempt_meta())}")
             note = caught_note(task)

@@ -325,6 +325,13 @@ def save_artifact(storage: Storage, flow: str, obj: object, name: str = "<artifa
     return sha
 
 
+def artifact_sha(obj: object, name: str = "<artifact>") -> str:
+    """The sha256 that save_artifact gives obj, computed without storing anything."""
+    hasher = _HashingSink()
+    _pickle_into(hasher, obj, name)
+    return hasher.sha.hexdigest()
+
+
 def _pickle_into(sink: object, obj: object, name: str) -> None:
     try:
         pickle.Pickler(sink, protocol=5).dump(obj)  # type: ignore[arg-type]

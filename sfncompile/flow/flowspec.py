@@ -28,6 +28,10 @@ _INTERNAL = "_sfn"
 _NOT_CONSTANTS = frozenset({"cmd", "foreach_stack", "index", "input", "script_name", "name",
                             "sfn_decorators"})
 FROZEN_MESSAGE = "Flow level attributes and Parameters are not modifiable"
+# Metaflow's `self.name`: the flow's name, set on every flow object, so every task (and a
+# join's every input) has it and stores it as an artifact (merge_artifacts never merges it:
+# the join has its own).
+FLOW_NAME_ARTIFACT = "name"
 
 # Kept for code that caught the old name: merge_artifacts raises Metaflow's exceptions.
 MergeArtifactsError = MetaflowException
@@ -166,6 +170,7 @@ class FlowSpec:
     def _bound(cls, binding: Binding, values: dict[str, Any] | None = None) -> FlowSpec:
         obj = cls.__new__(cls)
         object.__setattr__(obj, _INTERNAL, binding)
+        object.__setattr__(obj, FLOW_NAME_ARTIFACT, cls.__name__)
         for name, value in (values or {}).items():
             object.__setattr__(obj, name, value)
         return obj
@@ -197,6 +202,23 @@ class FlowSpec:
             binding.shas.pop(name, None)
             binding.loaded.pop(name, None)
         object.__setattr__(self, name, value)
+
+    def __str__(self) -> str:
+        """Metaflow's text of a flow: `<flow F step S[0,1] (input: ...)>` in a step (as
+        @catch's report names the task), `<flow F>` outside one."""
+        binding = self.__dict__.get(_INTERNAL)
+        name = type(self).__name__
+        if binding is None or not binding.step:
+            return f"<flow {name}>"
+        if not binding.frames:
+            return f"<flow {name} step {binding.step}>"
+        index = ",".join(str(f.index) for f in binding.frames)
+        item = self.input
+        if item is None:
+            return f"<flow {name} step {binding.step}[{index}]>"
+        text = str(item)
+        text = text[:20] + "..." if len(text) > 20 else text
+        return f"<flow {name} step {binding.step}[{index}] (input: {text})>"
 
     def _artifacts_to_save(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(values to save, name -> sha of the artifacts that need no save). An artifact

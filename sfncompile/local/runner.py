@@ -283,16 +283,23 @@ class LocalRunner:
     # -- the run ------------------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        started = time.time()
+        if self.launcher is None:
+            self.launcher = TaskLauncher.for_root(self.root, self.flow_file)
+        # Tagged as the flow's module code left the environment (its METAFLOW_BRANCH), which
+        # the tasks see: the fork server imported the module.
+        try:
+            tags = system_tags(self.graph, self.launcher.module_environ())
+        except ValueError as exc:  # a METAFLOW_PRODUCTION, set by the module, not a boolean
+            raise UsageError(str(exc)) from None
         meta = {"flow": self.flow, "run": self.run_id, "flow_file": str(self.flow_file),
-                "params": self.params, "status": "running", "started": time.time(),
+                "params": self.params, "status": "running", "started": started,
                 "origin_run_id": self.origin_run, "graph": self.graph, "runner": "local",
-                "tags": self.tags, "system_tags": system_tags(self.graph),
+                "tags": self.tags, "system_tags": tags,
                 "runner_process": lifeline.identity()}
         ds.write_run_meta(self.storage, self.flow, self.run_id, meta)
         result = RunResult(self.flow, self.run_id, succeeded=False)
         self.progress.begin(f"{self.flow}/{self.run_id}")
-        if self.launcher is None:
-            self.launcher = TaskLauncher.for_root(self.root, self.flow_file)
         if self.progress.verbose:
             self.progress.note(self.process_mode())
         tailer = self.tailer = OutputTailer(self.progress.output, self.progress.tick)
@@ -501,26 +508,23 @@ def opted_out(steps: dict[str, Any]) -> dict[str, str]:
             if wants_fresh_interpreter(info["environment"])}
 
 
-def system_tags(graph: dict[str, Any]) -> list[str]:
+def system_tags(graph: dict[str, Any], environ: dict[str, str] | None = None) -> list[str]:
     """The system tags Metaflow gives a local run: who ran it (`user:<name>`, the client's
-    default namespace, or `production:<token>`), `runtime:`, `python_version:`, the tool's
-    version (`sfncompile_version:` where Metaflow says `metaflow_version:`) and, for a
-    @project flow, `project:` and `project_branch:`."""
+    default namespace, or `production:<token>`), `runtime:`, `python_version:`,
+    `metaflow_version:` (conventions/tool_version.py) and, for a @project flow, `project:` and
+    `project_branch:`, the branch from `environ` (the environment as the flow's module code
+    left it, which the tasks see: TaskLauncher.module_environ)."""
     import platform
-    from importlib.metadata import PackageNotFoundError, version
 
     from sfncompile.conventions.project import current_fields
+    from sfncompile.conventions.tool_version import version_tag
     from sfncompile.flow.current import resolve_identity
 
-    try:  # the installed distribution's (not `sfncompile.__version__`: the root is above us)
-        tool = version("sfncompile")
-    except PackageNotFoundError:
-        tool = "unknown"
     identity = resolve_identity()
     tags = [identity] if identity else []
     tags += [f"runtime:{os.environ.get('METAFLOW_RUNTIME_NAME') or 'dev'}",
-             f"python_version:{platform.python_version()}", f"sfncompile_version:{tool}"]
-    project = current_fields(graph)  # the branch the tasks report as current.branch_name
+             f"python_version:{platform.python_version()}", version_tag()]
+    project = current_fields(graph, environ)  # the branch the tasks report as current.branch_name
     if project:
         tags += [f"project:{project['project_name']}",
                  f"project_branch:{project['branch_name']}"]

@@ -40,6 +40,7 @@ class TaskLauncher:
         argv += ["--flow-file", str(flow_file.resolve())] if flow_file is not None else []
         self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._mode = "fork"
+        self._environ: dict[str, str | None] = {}  # what the flow's module code changed
         self._mode_known = threading.Event()
         if flow_file is None:  # nothing to import first: the server says nothing of it
             self._mode_known.set()
@@ -60,6 +61,19 @@ class TaskLauncher:
         self._mode_known.wait()
         return self._mode
 
+    def module_environ(self) -> dict[str, str]:
+        """This process's environment as the flow's module code left the tasks' (its
+        METAFLOW_* variables: METAFLOW_BRANCH names the run's @project branch); known once
+        the server has imported the flow module."""
+        self._mode_known.wait()
+        environ = dict(os.environ)
+        for key, value in self._environ.items():
+            if value is None:
+                environ.pop(key, None)
+            else:
+                environ[key] = value
+        return environ
+
     def __enter__(self) -> TaskLauncher:
         return self
 
@@ -71,6 +85,9 @@ class TaskLauncher:
         assert self._proc.stdout is not None
         for raw in self._proc.stdout:
             kind, _, rest = raw.decode().rstrip("\n").partition(" ")
+            if kind == "environ":
+                self._environ = json.loads(rest)
+                continue
             if kind == "mode":
                 self._mode = rest
                 self._mode_known.set()

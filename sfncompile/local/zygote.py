@@ -16,10 +16,10 @@ PID ARGV...`, spawned, never forked), as does a request that asks for one (`"fre
 Protocol, one line each way: requests on stdin are JSON `{"id": n, "argv": [...], "out": path,
 "tmp": dir, "graph": path, "flow_file": path, "fresh": bool, "gang": bool}` (graph and
 flow_file are read once and reused), `{"slots": n}`, `{"go": true}` and `{"cancel": true}`;
-replies on stdout
-are `mode fork` or `mode fresh <why>` once, first, then `started <id> <pid>`, `exited <id>
-<code>` and `cancelled <id>`. The server is single-threaded and registers each child right
-after starting it, so no exit can go unreported.
+replies on stdout are `environ {"METAFLOW_X": value or null}` (what the flow's module code
+changed) and `mode fork` or `mode fresh <why>` once, first, then `started <id> <pid>`,
+`exited <id> <code>` and `cancelled <id>`. The server is single-threaded and registers each
+child right after starting it, so no exit can go unreported.
 
 Slots: with `{"slots": n}`, at most n tasks run at once and the others wait here, in order; a
 task starts the moment another is reaped, with no round trip to the runner (which keeps a few
@@ -137,9 +137,11 @@ def _preload(s3: bool) -> None:
 def _preimport(flow_file: str) -> str | None:
     """Import the flow module here, once; return why tasks must start fresh instead, if they
     must. The module's output goes to files (this process's stdout is the protocol) and is
-    printed again by each task, as if the task had run the module code itself."""
-    if wants_fresh_interpreter(dict(os.environ)):
-        return f"{FRESH_INTERPRETER_ENV} is set"
+    printed again by each task, as if the task had run the module code itself. With
+    FRESH_INTERPRETER_ENV set the module is imported all the same (as Metaflow's process
+    that starts a run runs it), for what it sets in the environment; no task inherits it."""
+    fresh = f"{FRESH_INTERPRETER_ENV} is set" if wants_fresh_interpreter(dict(os.environ)) \
+        else None
     from sfncompile.runtime import task
 
     watch = _NumpyRandomWatch()
@@ -150,7 +152,15 @@ def _preimport(flow_file: str) -> str | None:
         found = task.preimport_flow(flow_file)
         found.output = (_read(out), _read(err))
     watch.reseed_in_children()
-    return _threads_started()
+    return fresh or _threads_started()
+
+
+def _environ_changes(before: dict[str, str]) -> dict[str, str | None]:
+    """The METAFLOW_* variables that the flow's module code set, changed (their value) or
+    removed (None): the runner tags the run by them (METAFLOW_BRANCH), as the tasks see them."""
+    now = os.environ
+    keys = {k for k in {*before, *now} if k.startswith("METAFLOW_")}
+    return {k: now.get(k) for k in sorted(keys) if now.get(k) != before.get(k)}
 
 
 @contextlib.contextmanager
@@ -293,6 +303,7 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     _preload(s3)
     env = dict(os.environ)  # a fresh task's, before the flow's module code could change it
     fresh = _preimport(flow_file) if flow_file else None
+    os.write(1, f"environ {json.dumps(_environ_changes(env))}\n".encode())
     os.write(1, f"mode {'fresh ' + fresh if fresh else 'fork'}\n".encode())
     # Keep the preloaded objects' pages shared with every child: frozen, a collection never
     # touches them; and no collection runs here between forks (a child re-enables them), as

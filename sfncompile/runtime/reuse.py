@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sfncompile.conventions.input_keys import RESUME_INPUT_KEY
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage
+from sfncompile.flow.flowspec import FLOW_NAME_ARTIFACT
 
 
 class TaskSpec(Protocol):
@@ -50,6 +51,10 @@ def clone_task(storage: Storage, flow: str, origin: str, run: str, step: str, ta
         return False
     done: dict[str, Any] = ds.read_done(storage, flow, origin, step, task, source)
     done["cloned_from"] = f"{flow}/{origin}/{step}/{task}/{source}"
+    artifacts = done.setdefault("artifacts", {})
+    if FLOW_NAME_ARTIFACT not in artifacts:  # an origin from before every task stored it
+        artifacts[FLOW_NAME_ARTIFACT] = ds.save_artifact(storage, flow, flow, FLOW_NAME_ARTIFACT)
+        done["artifacts"] = dict(sorted(artifacts.items()))
     try:
         control = ds.read_control(storage, flow, origin, step, task)
     except KeyNotFound:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sfncompile.datastore.storage import LocalStorage, S3Storage, Storage
 from sfncompile.flow.current import current
+from sfncompile.flow.flowspec import FLOW_NAME_ARTIFACT
 from sfncompile.runtime.card_writer import CardCollector, write_cards
 from sfncompile.runtime.secrets import SecretsError, apply_secrets
 
@@ -113,6 +114,8 @@ def after_step(task: Any, flow: Any, done: dict[str, Any]) -> dict[str, Any]:
     in_memory = {k: v for k, v in vars(flow).items() if not k.startswith("_")}
     artifacts: dict[str, Any] = {}
     for name, sha in done["artifacts"].items():
+        if name == FLOW_NAME_ARTIFACT:  # the flow's name: Metaflow's default card omits it
+            continue
         if name in in_memory:
             artifacts[name] = in_memory[name]
             continue

@@ -44,6 +44,7 @@ from sfncompile.exception import (
 from sfncompile.flow import metaflow_alias
 from sfncompile.flow.current import current
 from sfncompile.flow.flowspec import (
+    FLOW_NAME_ARTIFACT,
     Binding,
     FlowSpec,
     Frame,
@@ -296,7 +297,7 @@ class TaskRunner:
                 frames = gathered[0][2]["frames"] if gathered else []
             origin = f"task {gathered[0][0]}/{gathered[0][1]}" if gathered else None
             # A join gets the Parameters and constants; the rest only through merge_artifacts.
-            passed = [*params, *flow_constants(cls)]
+            passed = [*params, *flow_constants(cls), FLOW_NAME_ARTIFACT]
             binding = Binding({p: first[p] for p in passed if p in first}, self.load,
                               frames=[Frame(**f) for f in frames], step=spec.step,
                               origin=origin, join=True)
@@ -348,8 +349,7 @@ class TaskRunner:
             if not (info["catch"] and last_attempt) or isinstance(exc, DatastoreError):
                 raise
             if info["print_exception"]:
-                print_user_traceback(exc)
-            print(f"@catch: step {spec.step!r} failed and continues: {exc!r}", file=sys.stderr)
+                print_catch_report(flow, exc)
             if info["catch_var"]:  # Metaflow's wrapper: .exception, .type, .stacktrace
                 wrapper = MetaflowExceptionWrapper(exc)
                 if isinstance(exc, StepTimeout):
@@ -424,6 +424,8 @@ class TaskRunner:
             raise FailureHandledByCatch(self.store.attempt)
         except FailureHandledByCatch as exc:
             died = MetaflowExceptionWrapper(exc)
+            if info["print_exception"]:
+                print_catch_report(flow, exc)
         died.type = FAILURE_HANDLED_BY_CATCH
         if info["catch_var"]:
             setattr(flow, info["catch_var"], died)
@@ -607,6 +609,7 @@ class TaskRunner:
         cls = load_flow_class(self.spec.flow_file, self.flow_name)
         self.set_current(cls)
         flow, inputs, parents = self.bind(cls)
+        keep_flow_name(flow)
         self.flow = flow
         if self.spec.caught is not None:
             caught: BaseException | None = self.record_caught(flow, self.spec.caught)
@@ -630,6 +633,15 @@ class TaskRunner:
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def keep_flow_name(flow: FlowSpec) -> None:
+    """The flow's `name` artifact (every task has it, as in Metaflow) is recorded by the sha
+    its parent stored when that holds the same name: nothing is saved again."""
+    binding, name = flow._sfn, getattr(flow, FLOW_NAME_ARTIFACT)
+    sha = binding.shas.get(FLOW_NAME_ARTIFACT)
+    if sha is not None and sha == ds.artifact_sha(name, FLOW_NAME_ARTIFACT):
+        binding.loaded[FLOW_NAME_ARTIFACT] = (name, sha)
+
+
 def user_traceback(exc: BaseException) -> str:
     """The traceback from the user's code on: sfncompile's own frames above it are noise."""
     tb = exc.__traceback__
@@ -638,8 +650,13 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
-def print_user_traceback(exc: BaseException) -> None:
-    sys.stderr.write(user_traceback(exc))
+def print_catch_report(flow: FlowSpec, exc: BaseException) -> None:
+    """@catch's report of the exception it caught, on the task's stdout as Metaflow's
+    (plugins/catch_decorator.py): a line naming the task, then the traceback, each of its
+    lines after `>  `."""
+    lines = [f"@catch caught an exception from {flow}"]
+    lines += [f">  {line}" for line in user_traceback(exc).splitlines()]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def _describe(info: dict[str, Any]) -> str:

@@ -33,41 +33,7 @@ class Difference:
     always: bool = True  # False: it shows only in some runs (tests/test_client_parity.py)
 
 
-def _plus_name(ours: Any, theirs: Any) -> bool:
-    """Metaflow's artifact names are ours and `name`; its `name` is the flow's name; a task
-    with no artifact of its own has one DataArtifact there."""
-    if ours == MISSING:
-        return isinstance(theirs, str)
-    if ours == [] and isinstance(theirs, list) and len(theirs) == 1:
-        return True
-    return isinstance(ours, list) and sorted([*ours, "name"]) == sorted(theirs)
-
-
-def _catch_report(ours: Any, theirs: Any) -> bool:
-    """Ours has nothing on stdout where Metaflow has its @catch report (or its lines' times)."""
-    if ours not in ("", []):
-        return False
-    first = theirs if isinstance(theirs, str) else (theirs or [""])[0]
-    return first.startswith("@catch caught an exception") or theirs == ["datetime"]
-
-
-def _version_tag(ours: Any, theirs: Any) -> bool:
-    swap = {"sfncompile_version:<version>": "metaflow_version:<version>"}
-    return isinstance(ours, list) and sorted(swap.get(t, t) for t in ours) == theirs
-
-
-def _without_branch(tags: Any) -> Any:
-    return [t for t in tags if not t.startswith("project_branch:")] \
-        if isinstance(tags, list) else tags
-
-
 DIFFERENCES = (
-    Difference(
-        "flow-name-artifact",
-        ("*.artifacts", "*.artifact[name]", "*.artifact objects", "*:run.data"),
-        "Metaflow stores the flow's name as an artifact `name` of every task (`self.name`); "
-        "sfncompile stores no such artifact.",
-        _plus_name),
     Difference(
         "order-of-cloned-steps",
         ("resumed:run.steps*",),
@@ -76,32 +42,11 @@ DIFFERENCES = (
         "sfncompile's clones each task when the run reaches it, in graph order.",
         lambda ours, theirs: sorted(ours) == sorted(theirs), always=False),
     Difference(
-        "catch-report-stream",
-        ("*:task[*].stdout", "*:task[*].loglines*"),
-        "Metaflow's @catch prints its report of the caught exception on the task's stdout; "
-        "sfncompile's prints it on stderr.",
-        _catch_report),
-    Difference(
         "order-of-concurrent-steps",
         ("*:run.steps", "*:run.steps()"),
         "Both list steps newest first by when they started; the branches of a split start "
         "together, so their order is each run's own (both lists are checked newest first).",
         lambda ours, theirs: sorted(ours) == sorted(theirs), always=False),
-    Difference(
-        "branch-set-by-module-code",
-        ("run_inputs:*system_tags",),
-        "The flow sets METAFLOW_BRANCH in its module code. Metaflow runs that code in the "
-        "process that tags the run; sfncompile's runner reads the flow without running it "
-        "(its tasks do, and report that branch as current.branch_name), so the run's "
-        "`project_branch:` tag is the branch of the environment the run started in.",
-        lambda ours, theirs: _version_tag(_without_branch(ours), _without_branch(theirs))
-        and _without_branch(ours) != ours, always=False),
-    Difference(
-        "version-tag",
-        ("*:run.system_tags", "*:step[*].system_tags", "*:task[*].system_tags"),
-        "A run's system tags name the tool that ran it: Metaflow's `metaflow_version:`, "
-        "sfncompile's `sfncompile_version:`; the other system tags are the same.",
-        _version_tag),
 )
 
 

@@ -14,6 +14,7 @@ imports it too (tests/parity/metaflow_driver.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,32 @@ def error_of(call: Callable[[], Any]) -> Any:
 
 def type_of(value: Any) -> str:
     return type(value).__name__
+
+
+def system_tag(tag: str) -> str:
+    """A system tag without what differs by release: `metaflow_version:` keeps the Metaflow
+    release it names (Metaflow's 2.19.39 and sfncompile's 2.19+sfncompile.V are 2.19), any
+    other `*_version:` loses its value."""
+    key, _, value = tag.partition(":")
+    if key == "metaflow_version":
+        release = re.match(r"\d+\.\d+(?=[.+]|$)", value)
+        return f"{key}:{release.group(0) if release else value}"
+    return f"{key}:<version>" if key.endswith("_version") else tag
+
+
+# A traceback's frame in @catch's report on stdout (`>    File ...` and its code line): the
+# paths and lines of each tool's own frames. The report's other lines are compared.
+_FRAME_LINE = re.compile(r">    ")
+
+
+def without_frames(text: Any) -> Any:
+    """Log text (or lines) without @catch's traceback frames."""
+    if isinstance(text, list):
+        return [line for line in text if not _FRAME_LINE.match(line)]
+    if isinstance(text, str):
+        return "".join(line for line in text.splitlines(keepends=True)
+                       if not _FRAME_LINE.match(line))
+    return text
 
 
 def newest_first(objects: list[Any]) -> bool:
@@ -108,9 +135,7 @@ class _Walker:
             f[f"{at}.tags"] = {"raises": [type(exc).__name__]}
             return
         f[f"{at}.user_tags"] = sorted(user)
-        f[f"{at}.system_tags"] = sorted(
-            f"{t.partition(':')[0]}:<version>" if t.partition(":")[0].endswith("_version")
-            else t for t in system)
+        f[f"{at}.system_tags"] = sorted(system_tag(t) for t in system)
         f[f"{at}.tags"] = sorted(tags) == sorted({*user, *system})
         if obj is not self.run_:
             f[f"{at}.tags are the run's"] = sorted(tags) == sorted(self.run_.tags)
@@ -187,11 +212,11 @@ class _Walker:
         f[f"{at}.exception"] = None if exc is None else {
             "class": type_of(exc), "type": exc.type, "exception": exc.exception,
             "last line": (exc.stacktrace or "").strip().splitlines()[-1:]}
-        f[f"{at}.stdout"] = task.stdout
+        f[f"{at}.stdout"] = without_frames(task.stdout)
         last = f"{exc.type.rpartition('.')[2]}: {exc.exception}" if exc is not None else None
         f[f"{at}.stderr names the exception"] = last is None or last in task.stderr
         lines = list(task.loglines("stdout"))
-        f[f"{at}.loglines"] = [line for _, line in lines]
+        f[f"{at}.loglines"] = without_frames([line for _, line in lines])
         f[f"{at}.loglines times"] = sorted({type_of(t) for t, _ in lines})
         self.metadata(task, at)
         f[f"{at}.parents"] = sorted(self.key(t) for t in task.parent_tasks)

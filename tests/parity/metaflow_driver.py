@@ -33,10 +33,10 @@ import metaflow  # imported before forking: every launcher inherits it
 from client_walk import walk_run
 from normalise import normalise
 
-# What Metaflow stores for itself in every task (not the flow's artifacts); `name` is the
-# flow's name, which Metaflow adds as an artifact.
+# What Metaflow stores for itself in every task (not the flow's artifacts). Its `name`, the
+# flow's name, is compared: sfncompile stores it too.
 METAFLOW_OWN = frozenset({
-    "name", "_graph_info", "_foreach_stack", "_task_ok", "_success", "_current_step",
+    "_graph_info", "_foreach_stack", "_task_ok", "_success", "_current_step",
     "_transition", "_foreach_num_splits", "_foreach_var", "_foreach_values",
     "_unbounded_foreach", "_control_mapper_tasks", "_control_task_is_mapper_zero",
     "_parallel_ubf_iter", "_catch_exception", "_split_index", "_cached_input",
