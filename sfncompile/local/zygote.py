@@ -68,7 +68,8 @@ _DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIP
                     signal.SIGXFSZ)
 
 
-def _child(request: dict[str, Any], closing: list[int], devnull: int, server: int) -> None:
+def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: list[int],
+           devnull: int, server: int) -> None:
     gc.enable()
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGCHLD, signal.SIGTERM):
@@ -96,11 +97,9 @@ def _child(request: dict[str, Any], closing: list[int], devnull: int, server: in
     os.environ["TMPDIR"] = tempfile.tempdir = request["tmp"]
     code = 1
     try:
-        from sfncompile.runtime.__main__ import main
+        from sfncompile.runtime.__main__ import main, run_task
 
-        # Its arguments are parsed here, not in the server: the server's own writes between
-        # forks copy every page they touch (a child still shares them), so it does as little.
-        code = main(request["argv"])
+        code = run_task(args) if args is not None else main(request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -122,7 +121,7 @@ def _preload(s3: bool) -> None:
     from sfncompile.flow import metaflow_alias
     from sfncompile.runtime import __main__ as entry
 
-    entry.parser()  # argparse's set-up (gettext, terminal size) once, not per task
+    entry.quick_parse([])  # argparse's set-up (gettext, terminal size) once, not per task
     metaflow_alias.install()  # every forked task inherits `metaflow` as sfncompile
     if s3:
         try:
@@ -301,6 +300,8 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     signal.signal(signal.SIGTERM, runner_gone)
     lifeline.die_with_parent(parent, signal.SIGTERM)
     _preload(s3)
+    from sfncompile.runtime.__main__ import quick_parse
+
     env = dict(os.environ)  # a fresh task's, before the flow's module code could change it
     fresh = _preimport(flow_file) if flow_file else None
     os.write(1, f"environ {json.dumps(_environ_changes(env))}\n".encode())
@@ -336,9 +337,13 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
                 return
         else:
             _remember(request)
+            # The server's writes between forks copy each page they touch (a running task
+            # still shares it), so it parses the arguments only the quick way; anything
+            # else the task parses itself, and reports.
+            args = quick_parse(request["argv"])
             pid = os.fork()
             if pid == 0:
-                _child(request, [sig_r, sig_w], devnull, server)
+                _child(request, args, [sig_r, sig_w], devnull, server)
         running[pid] = request["id"]
         reply(f"started {request['id']} {pid}")
 
