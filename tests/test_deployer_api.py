@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from sfncompile.flow import metaflow_alias
+from sfncompile.flow.current import version_tag
 from tests.deployment import Deployment
 from tests.moto_sfn import ROLE_ARN
 
@@ -170,7 +171,7 @@ def test_only_json_with_every_option_is_byte_stable_and_offline(tmp_path: Path) 
                if s.get("Parameters", {}).get("Body", {}).get("runner") == "step-functions"]
     assert len(records) == 2  # the run's start and its failure
     assert all(r["tags"] == ["a", "b"] and r["system_tags"] == [
-        "runtime:step-functions", "team:ml", "user:ada"] for r in records)
+        "runtime:step-functions", version_tag(), "team:ml", "user:ada"] for r in records)
     maps = [s for s in asl["States"].values() if s["Type"] == "Map"]
     assert [(m["MaxConcurrency"], m["ItemProcessor"]["ProcessorConfig"]["Mode"])
             for m in maps] == [(3, "DISTRIBUTED")]

@@ -27,6 +27,7 @@ from sfncompile.cli import main
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage, open_storage
 from sfncompile.exception import MetaflowNamespaceMismatch, MetaflowNotFound, MetaflowTaggingError
+from sfncompile.flow.current import version_tag
 from tests.parity.metaflow_env import USER, metaflow_env, metaflow_python, user_env
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -272,7 +273,7 @@ def test_step_functions_runs_record_system_tags(root: str, tmp_path: Path) -> No
                      schedule=parse_schedule(None, flow, None))
     body = target.definition["States"][INIT]["Parameters"]["Body"]
     assert body["system_tags"] == ["project:tagdemo", "project_branch:user.alice",
-                                   "runtime:step-functions", "user:alice"]
+                                   "runtime:step-functions", version_tag(), "user:alice"]
     ds.write_run_meta(LocalStorage(root), "TagDemoFlow", "sfn-1",
                       {**{k: v for k, v in body.items() if not k.endswith(".$")},
                        "started": "2026-01-01T00:00:00Z"})

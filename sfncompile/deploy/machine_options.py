@@ -103,14 +103,15 @@ def logging_configuration(log_group: str | None) -> dict[str, Any]:
 def run_system_tags(project: dict[str, Any] | None) -> tuple[str, ...]:
     """The system tags of the deployment's runs, as Metaflow's step-functions runs carry
     them: who deployed (`user:<name>`, or `production:<token>` with
-    METAFLOW_PRODUCTION_TOKEN set; the client's default namespace), `runtime:step-functions`
-    and, for a @project flow, `project:` and `project_branch:`. A run is in a namespace by
-    them, as a local run is by its own (local/runner.py system_tags)."""
-    from sfncompile.flow.current import resolve_identity
+    METAFLOW_PRODUCTION_TOKEN set; the client's default namespace), `runtime:step-functions`,
+    the version of the sfncompile that the code package carries (`sfncompile_version:`, as a
+    local run's) and, for a @project flow, `project:` and `project_branch:`. A run is in a
+    namespace by them, as a local run is by its own (local/runner.py system_tags)."""
+    from sfncompile.flow.current import resolve_identity, version_tag
 
     identity = resolve_identity()
     tags = [identity] if identity else []
-    tags.append("runtime:step-functions")
+    tags += ["runtime:step-functions", version_tag()]
     if project is not None:
         tags += [f"project:{project['name']}", f"project_branch:{project['branch_name']}"]
     return tuple(sorted(tags))

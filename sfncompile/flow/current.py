@@ -41,6 +41,18 @@ def resolve_identity() -> str | None:
     return f"user:{user}" if user else None
 
 
+def version_tag() -> str:
+    """The system tag naming the tool that runs a flow (Metaflow's `metaflow_version:`): the
+    installed distribution's version (not `sfncompile.__version__`: the root is above us)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tool = version("sfncompile")
+    except PackageNotFoundError:
+        tool = "unknown"
+    return f"sfncompile_version:{tool}"
+
+
 class Current:
     def __init__(self) -> None:
         self.flow_name: str | None = None

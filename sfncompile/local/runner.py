@@ -459,19 +459,14 @@ def system_tags(graph: dict[str, Any]) -> list[str]:
     version (`sfncompile_version:` where Metaflow says `metaflow_version:`) and, for a
     @project flow, `project:` and `project_branch:`."""
     import platform
-    from importlib.metadata import PackageNotFoundError, version
 
     from sfncompile.conventions.project import current_fields
-    from sfncompile.flow.current import resolve_identity
+    from sfncompile.flow.current import resolve_identity, version_tag
 
-    try:  # the installed distribution's (not `sfncompile.__version__`: the root is above us)
-        tool = version("sfncompile")
-    except PackageNotFoundError:
-        tool = "unknown"
     identity = resolve_identity()
     tags = [identity] if identity else []
     tags += [f"runtime:{os.environ.get('METAFLOW_RUNTIME_NAME') or 'dev'}",
-             f"python_version:{platform.python_version()}", f"sfncompile_version:{tool}"]
+             f"python_version:{platform.python_version()}", version_tag()]
     project = current_fields(graph)  # the branch the tasks report as current.branch_name
     if project:
         tags += [f"project:{project['project_name']}",
