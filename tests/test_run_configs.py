@@ -191,10 +191,6 @@ def test_python_flow_step_functions_create_takes_the_configs(build_dir: Path) ->
     # A resume keeps the origin run's: giving Configs to it is an error, as in Metaflow.
     resumed = _run(build_dir, "flow.py", "--config-value", "cfg", "{}", "resume")
     assert resumed.returncode == 2 and "not with resume" in resumed.stderr
-    # Nor to a trigger: the deployment has them (Metaflow's trigger takes none).
-    triggered = _run(build_dir, "flow.py", "--config-value", "cfg", "{}", "step-functions",
-                     "trigger")
-    assert triggered.returncode == 2 and "fixed when it is deployed" in triggered.stderr
 
 
 @pytest.mark.slow

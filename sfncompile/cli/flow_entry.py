@@ -598,10 +598,6 @@ def _step_functions(flow: _Flow) -> click.Group:
     @_param_options(flow)
     @click.pass_context
     def trigger(ctx: click.Context, /, **values: Any) -> None:
-        if flow.configs:  # Metaflow's trigger takes none: they are the deployment's
-            from sfncompile.cli.common import CONFIGS_AT_DEPLOY
-
-            raise click.UsageError(CONFIGS_AT_DEPLOY)
         flow.call("trigger", *target(ctx), *_params_args(flow, values))
 
     trigger.flow_source = (flow.file, flow.name)  # type: ignore[attr-defined]
