@@ -265,9 +265,9 @@ def as_execution(run: client.Run, dest: Path, package: bool) -> None:
 def lineage(root: Path, pathspec: str) -> dict[str, Any]:
     """Each step's parent and child steps (or the error) and each task's parents and
     children, as the client reads the run from `root`."""
-    def names(steps: Any) -> Any:
+    def names(step: client.Step, which: str) -> Any:
         try:
-            return [s.id for s in steps()]
+            return [s.id for s in getattr(step, which)]
         except MetaflowNotFound:
             return "MetaflowNotFound"
 
@@ -276,7 +276,7 @@ def lineage(root: Path, pathspec: str) -> dict[str, Any]:
     try:
         out: dict[str, Any] = {}
         for step in client.Run(pathspec):
-            out[step.id] = [names(lambda: step.parent_steps), names(lambda: step.child_steps)]
+            out[step.id] = [names(step, "parent_steps"), names(step, "child_steps")]
             out.update({t.pathspec: [paths(t.parent_tasks), paths(t.child_tasks)] for t in step})
         return out
     finally:
