@@ -1,7 +1,9 @@
 """End to end on moto's Step Functions engine: `sfncompile deploy` and `trigger` through the CLI,
 every Batch job running our runtime (from the code package) as a real process against moto's
 S3 over HTTP, and the results read back with sfncompile.client. Each shape is also run locally
-with the same parameters, and both runs must produce the same artifacts (parity).
+with the same parameters, and both runs must produce the same artifacts (parity); the two runs
+of `foreach_in_split` are also walked with the client (tests/parity/client_walk.py), which
+must read the execution as it reads the local run.
 
 moto's gaps are bridged by `sfncompile dev-aws` (sfncompile/devaws, see its README).
 """
