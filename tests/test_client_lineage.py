@@ -1,7 +1,8 @@
 """The client answers as Metaflow 2.19's does where it used to differ: origins of a run that
 is no resume, `obj[id]` of a child that does not exist, a pathspec of the wrong shape, the
 steps before or after a step that never ran, and the parents and children of tasks in a loop,
-of a switch arm inside a foreach and of tasks a resume reused.
+of a switch arm inside a foreach and of tasks a resume reused; and the same answers for a
+Step Functions execution, whose graph is in its code package.
 
 One run of one flow (a switch inside a foreach whose second arm is never taken, then a loop
 of three passes) is shared by the module, and a failed run of another with its resume; what
@@ -11,8 +12,12 @@ compares the two clients on the corpus).
 
 from __future__ import annotations
 
+import io
+import json
+import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,6 +26,8 @@ from typing import Any
 import pytest
 
 from sfncompile import client
+from sfncompile.conventions.bootstrap import GRAPH_IN_PACKAGE
+from sfncompile.datastore.storage import LocalStorage
 from sfncompile.exception import MetaflowInvalidPathspec, MetaflowNotFound
 from tests.parity.metaflow_env import user_env
 
@@ -228,3 +235,63 @@ def test_a_reused_task_has_no_foreach_path_to_match(resumed: client.Run) -> None
     assert join is not None and paths(join.parent_tasks) == paths(two.values())
     start = resumed["start"].task
     assert start is not None and paths(start.child_tasks) == paths(resumed["one"])
+
+
+def as_execution(run: client.Run, dest: Path, package: bool) -> None:
+    """A copy of the run as a Step Functions execution records it: no graph in its record
+    and, with `package`, every task naming the code package it ran, which holds the graph."""
+    flow, run_id = run.pathspec.split("/")
+    src = Path(client.datastore_root()) / flow / run_id
+    shutil.copytree(src, dest / flow / run_id)
+    record_file = dest / flow / run_id / "_run.json"
+    record = json.loads(record_file.read_text())
+    graph = record.pop("graph")
+    record_file.write_text(json.dumps({**record, "runner": "step-functions"}))
+    if not package:
+        return
+    key = f"{flow}/code/0123abcd.tar.gz"
+    (dest / key).parent.mkdir(parents=True)
+    with tarfile.open(dest / key, "w:gz") as tar:
+        data = json.dumps(graph).encode()
+        member = tarfile.TarInfo(GRAPH_IN_PACKAGE)
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    recorded = {"location": LocalStorage(dest).url(key), "sha": "0123abcd"}
+    for meta_file in (dest / flow / run_id).rglob("meta.json"):
+        meta = json.loads(meta_file.read_text())
+        meta_file.write_text(json.dumps({**meta, "code_package": recorded}))
+
+
+def lineage(root: Path, pathspec: str) -> dict[str, Any]:
+    """Each step's parent and child steps (or the error) and each task's parents and
+    children, as the client reads the run from `root`."""
+    def names(step: client.Step, which: str) -> Any:
+        try:
+            return [s.id for s in getattr(step, which)]
+        except MetaflowNotFound:
+            return "MetaflowNotFound"
+
+    before = client.datastore_root()
+    client.set_datastore_root(str(root))
+    try:
+        out: dict[str, Any] = {}
+        for step in client.Run(pathspec):
+            out[step.id] = [names(step, "parent_steps"), names(step, "child_steps")]
+            out.update({t.pathspec: [paths(t.parent_tasks), paths(t.child_tasks)] for t in step})
+        return out
+    finally:
+        client.set_datastore_root(before)
+
+
+def test_an_execution_has_the_lineage_of_a_local_run(run: client.Run, tmp_path: Path) -> None:
+    """Read by Metaflow's rules from the graph in the execution's code package, not from the
+    parents each task recorded (which name only a loop's previous pass, and the switch arm's
+    join at the top level)."""
+    local = lineage(Path(client.datastore_root()), run.pathspec)
+    as_execution(run, tmp_path / "with", package=True)
+    as_execution(run, tmp_path / "without", package=False)
+    assert lineage(tmp_path / "with", run.pathspec) == local
+    assert lineage(tmp_path / "without", run.pathspec) != local
+    package = client.Run(run.pathspec, LocalStorage(tmp_path / "with"))["start"].task
+    assert package is not None and "code-package" in package.metadata_dict
+    assert package.metadata_dict["script-name"] == "lineage_flow.py"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
     from sfncompile.local.runner import new_run_id
     from sfncompile.local.worker import TaskLauncher
 
+    refuse_config_variables()
     if run_pathspec.endswith(".py"):
         if flow_file is not None:
             raise UsageError("--flow-file: not with FLOW.py, which is the flow's source")
@@ -549,3 +551,16 @@ def _committed_tasks(pathspec: str, datastore_root: str) -> list[Any]:
 
 
 COMMANDS = [run, resume, show, logs, dump]
+
+
+def refuse_config_variables() -> None:
+    """A resumed run keeps the origin run's Configs: METAFLOW_FLOW_CONFIG[_VALUE] set is an
+    error, as `--config` is (Metaflow refuses both: "Cannot specify --config or
+    --config-value with 'resume'")."""
+    from sfncompile.parser.configs import CONFIG_FILES_ENV, CONFIG_VALUES_ENV
+
+    given = [var for var in (CONFIG_FILES_ENV, CONFIG_VALUES_ENV) if os.environ.get(var)]
+    if given:
+        them = "them" if len(given) > 1 else "it"
+        raise UsageError(f"{' and '.join(given)}: not with resume (a resumed run keeps the "
+                         f"origin run's Configs, as in Metaflow); unset {them}")

@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from sfncompile import exception
-from sfncompile.client import run_record, task_graph
+from sfncompile.client import code_package, run_record, task_graph
 from sfncompile.client import tags as run_tags
 from sfncompile.client.task_graph import Key
 from sfncompile.client.task_metadata import (
@@ -397,9 +397,31 @@ class Run(MetaflowObject):
 
     @property
     def _graph(self) -> dict[str, Any] | None:
-        """The step graph a local run records (an execution's record has none)."""
+        """The step graph a local run records, or for an execution (whose record has none)
+        the one in the code package its tasks ran; None when neither can be read."""
         graph = self._meta.get("graph")
-        return graph if isinstance(graph, dict) and isinstance(graph.get("steps"), dict) else None
+        if isinstance(graph, dict) and isinstance(graph.get("steps"), dict):
+            return graph
+        if self.runner != run_record.STEP_FUNCTIONS:
+            return None
+        if self._package_graph is _UNSET:
+            self._package_graph = self._read_package_graph()
+        graph = self._package_graph
+        return graph if isinstance(graph, dict) else None
+
+    _package_graph: object = _UNSET
+
+    def _read_package_graph(self) -> object:
+        """The graph in the code package that the run's first task records (every task of
+        an execution records the same); None when it records none (a state machine deployed
+        before tasks recorded it) or the package cannot be read, _UNSET before any task."""
+        for step in self._step_names():
+            for task in self._task_ids(step)[:1]:
+                t = Task(Step(self, step, _exists=True), task, _exists=True)
+                meta = t.attempt_meta(t.current_attempt)
+                if meta:
+                    return code_package.package_graph(self._storage, meta.get("code_package"))
+        return _UNSET
 
     @property
     def parent(self) -> Flow:
