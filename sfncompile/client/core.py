@@ -105,6 +105,7 @@ __all__ = [
 
 _NOT_READ = object()  # a run's package graph before it was looked for
 
+
 class DamagedRunWarning(UserWarning):
     """A run was left out of a listing because one of its records is damaged."""
 
