@@ -195,18 +195,20 @@ def _flow_file(blob: bytes, location: str) -> tuple[str, str]:
     """(the flow file's name, its text), as the package's graph names it."""
     import tarfile
 
-    files: dict[str, bytes] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-            for member in _safe_members(tar, location):
-                data = tar.extractfile(member) if member.isfile() else None
-                if data is not None and member.name.endswith((".py", ".json")):
-                    files[member.name] = data.read()
-        graph = json.loads(files.get(GRAPH_IN_PACKAGE, b"null"))
-        source = graph.get("source") if _is_graph(graph) else None
-        if not isinstance(source, str) or source not in files:
+            files = {m.name: m for m in _safe_members(tar, location) if m.isfile()}
+
+            def read(name: str) -> bytes | None:
+                data = tar.extractfile(files[name]) if name in files else None
+                return data.read() if data is not None else None
+
+            graph = json.loads(read(GRAPH_IN_PACKAGE) or b"null")
+            source = graph.get("source") if _is_graph(graph) else None
+            flowspec = read(source) if isinstance(source, str) else None
+        if flowspec is None or not isinstance(source, str):
             raise CodePackageError(f"code package {location} names no flow file it holds")
-        return source.rsplit("/", 1)[-1], files[source].decode()
+        return source.rsplit("/", 1)[-1], flowspec.decode()
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib.error is an OSError
         raise CodePackageError(f"code package {location} is not a code package ({exc})") from None
 
