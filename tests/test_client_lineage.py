@@ -12,6 +12,8 @@ compares the two clients on the corpus).
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import json
 import shutil
@@ -249,14 +251,18 @@ def as_execution(run: client.Run, dest: Path, package: bool) -> None:
     record_file.write_text(json.dumps({**record, "runner": "step-functions"}))
     if not package:
         return
-    key = f"{flow}/code/0123abcd.tar.gz"
+    blob = io.BytesIO()
+    with tarfile.open(fileobj=blob, mode="w:gz") as tar:
+        for name, data in ((GRAPH_IN_PACKAGE, json.dumps(graph).encode()),
+                           (graph["source"], FLOW.encode())):
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    sha = hashlib.sha256(blob.getvalue()).hexdigest()
+    key = f"{flow}/code/{sha}.tar.gz"
     (dest / key).parent.mkdir(parents=True)
-    with tarfile.open(dest / key, "w:gz") as tar:
-        data = json.dumps(graph).encode()
-        member = tarfile.TarInfo(GRAPH_IN_PACKAGE)
-        member.size = len(data)
-        tar.addfile(member, io.BytesIO(data))
-    recorded = {"location": LocalStorage(dest).url(key), "sha": "0123abcd"}
+    (dest / key).write_bytes(blob.getvalue())
+    recorded = {"location": LocalStorage(dest).url(key), "sha": sha}
     for meta_file in (dest / flow / run_id).rglob("meta.json"):
         meta = json.loads(meta_file.read_text())
         meta_file.write_text(json.dumps({**meta, "code_package": recorded}))
@@ -295,3 +301,54 @@ def test_an_execution_has_the_lineage_of_a_local_run(run: client.Run, tmp_path: 
     package = client.Run(run.pathspec, LocalStorage(tmp_path / "with"))["start"].task
     assert package is not None and "code-package" in package.metadata_dict
     assert package.metadata_dict["script-name"] == "lineage_flow.py"
+
+
+def test_an_executions_code_is_its_package(run: client.Run, tmp_path: Path) -> None:
+    """`code` is the package the tasks recorded (Metaflow's MetaflowCode), None for a local
+    run (as Metaflow's without --package); a package that is damaged, missing or no package
+    is an error that says so when `code` is read."""
+    assert run.code is None and run["start"].task.code is None  # type: ignore[union-attr]
+    as_execution(run, tmp_path / "sound", package=True)
+    code = client.Run(run.pathspec, LocalStorage(tmp_path / "sound")).code
+    assert code is not None and (code.script_name, code.flowspec) == ("lineage_flow.py", FLOW)
+    assert str(code) == "<MetaflowCode: lineage_flow.py>" and code.info["script"] == \
+        "lineage_flow.py" and code.info["metaflow_version"].startswith("2.19+sfncompile.")
+    with code.extract() as out:
+        assert (Path(out) / "lineage_flow.py").read_text() == FLOW
+    damages: dict[str, Any] = {
+        "damaged: its content does not match the sha256": lambda p: p.write_bytes(
+            p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 1])),
+        "is missing": Path.unlink,
+    }
+    for reason, damage in damages.items():
+        dest = tmp_path / reason.split(":")[0].replace(" ", "-")
+        as_execution(run, dest, package=True)
+        damage(next((dest / run.pathspec.split("/")[0] / "code").iterdir()))
+        execution = client.Run(run.pathspec, LocalStorage(dest))
+        for reader in (execution, execution["end"].task):
+            with pytest.raises(client.CodePackageError, match=f"code package .* {reason}") as err:
+                reader.code  # type: ignore[union-attr]  # noqa: B018
+            shown = err.value.__cause__ or (None if err.value.__suppress_context__
+                                            else err.value.__context__)
+            assert shown is None  # no traceback from inside tarfile or the storage
+
+
+def test_a_package_that_is_no_code_package_says_so(run: client.Run, tmp_path: Path) -> None:
+    """Bytes that match the recorded sha256 but are not a tar.gz, or a package whose graph
+    names no flow file in it, are refused by name, not with tarfile's or json's traceback."""
+    as_execution(run, tmp_path, package=True)
+    flow = run.pathspec.split("/")[0]
+    empty = io.BytesIO()
+    with tarfile.open(fileobj=empty, mode="w:gz"):
+        pass
+    for blob in (b"not a tarball", gzip.compress(b"not a tar either"), empty.getvalue()):
+        sha = hashlib.sha256(blob).hexdigest()
+        (tmp_path / flow / "code" / f"{sha}.tar.gz").write_bytes(blob)
+        recorded = {"location": LocalStorage(tmp_path).url(f"{flow}/code/{sha}.tar.gz"),
+                    "sha": sha}
+        for meta_file in (tmp_path / run.pathspec).rglob("meta.json"):
+            meta = json.loads(meta_file.read_text())
+            meta_file.write_text(json.dumps({**meta, "code_package": recorded}))
+        with pytest.raises(client.CodePackageError,
+                           match=r"is not a code package|names no flow file it holds"):
+            client.Run(run.pathspec, LocalStorage(tmp_path)).code  # noqa: B018

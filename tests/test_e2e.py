@@ -146,6 +146,9 @@ def as_local(facts: Facts) -> Facts:
     for key, value in facts.items():
         if key.endswith("system_tags"):
             out[key] = sorted(RUNTIME.get(t, t) for t in value)
+        elif key.endswith(".code"):  # only a run with remote tasks stores its code
+            assert value == f"<MetaflowCode: {WALKED.flow_file.name}>", (key, value)
+            out[key] = "None"
         elif key.endswith(".metadata_dict"):
             assert (value["runtime"], value["ds-type"]) == ("step-functions", "s3")
             assert "code-package" in value and "aws-batch-job-id" in value, value
@@ -172,3 +175,25 @@ def test_the_client_reads_an_execution_as_a_local_run(walked_runs: Runs, s3_env:
     assert not problems, "\n".join(problems)
     assert local["task[each[1]].parents"] == ["fan[]"]  # the walk covers the lineage
     assert local["task[join[]].parents"] == ["fan_join[]", "single[]"]
+
+
+def test_an_execution_has_the_code_it_ran(walked_runs: Runs, s3_env: None) -> None:
+    """`Run.code` of an execution is its code package, read from the datastore (Metaflow's
+    `MetaflowCode`); a local run stores none, as Metaflow's."""
+    flow_file = WALKED.flow_file
+    client.set_datastore_root(walked_runs.local[0])
+    client.namespace(None)
+    try:
+        assert client.Run(walked_runs.local[1]).code is None
+        client.set_datastore_root(walked_runs.remote[0])
+        code = client.Run(walked_runs.remote[1]).code
+        assert code is not None and code.path.startswith(walked_runs.remote[0] + "/")
+        assert (code.script_name, code.info["script"]) == (flow_file.name, flow_file.name)
+        assert code.flowspec == flow_file.read_text()
+        assert {flow_file.name, "sfncompile/runtime/__main__.py"} <= set(code.tarball.getnames())
+        with code.extract() as out:
+            assert (Path(out) / flow_file.name).read_text() == code.flowspec
+            assert not (Path(out) / "sfncompile").exists()  # the user's code, as Metaflow's
+    finally:
+        client.set_datastore_root(None)
+        client.default_namespace()

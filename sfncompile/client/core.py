@@ -54,6 +54,7 @@ from sfncompile.client.scope import (
     namespace,
     set_datastore_root,
 )
+from sfncompile.client.code_package import CodePackageError, MetaflowCode
 from sfncompile.client.task_graph import Key
 from sfncompile.client.task_metadata import (
     Metadata,
@@ -78,12 +79,14 @@ from sfncompile.flow import metaflow_alias
 __all__ = [
     "DEFAULT_ROOT",
     "ArtifactView",
+    "CodePackageError",
     "DamagedRunWarning",
     "DataArtifact",
     "Event",
     "Flow",
     "Metadata",
     "Metaflow",
+    "MetaflowCode",
     "MetaflowData",
     "MetaflowNamespaceMismatch",
     "MetaflowObject",
@@ -418,9 +421,17 @@ class Run(MetaflowObject):
         return trigger_from_record(record) if isinstance(record, dict) else None
 
     @property
-    def code(self) -> None:
-        """Metaflow's code package of a run with a remote step: sfncompile's client does not
-        read code packages, so None (as Metaflow's for a run that ran on this machine)."""
+    def code(self) -> MetaflowCode | None:
+        """The code package the run's tasks ran (`MetaflowCode`), as Metaflow's: the start
+        task's, else the first other step's task that has one (a hybrid run's `@batch`
+        steps); None for a run on this machine, which stores none (as Metaflow's)."""
+        start = self._graph_step(START)
+        steps = self._step_names()
+        for step in sorted(steps, key=lambda name: name != start):
+            for task in self._task_ids(step)[:1]:
+                code = Task(Step(self, step, _exists=True), task, _exists=True).code
+                if code is not None:
+                    return code
         return None
 
     @cached_property
@@ -966,10 +977,19 @@ class Task(MetaflowObject):
         return "dev" if self._run.runner == "local" else self._run.runner
 
     @property
-    def code(self) -> None:
-        """None: sfncompile's client does not read code packages (Metaflow gives None for a
-        task that ran on this machine, which stores none)."""
-        return None
+    def code(self) -> MetaflowCode | None:
+        """The code package the task ran from (`MetaflowCode`: a Step Functions or Batch
+        task's), read and checked against the sha256 the task recorded; None for a task that
+        ran on this machine, which stores none (as Metaflow's). CodePackageError when the
+        package is missing or damaged."""
+        meta = self.attempt_meta(self.current_attempt)
+        info = {"username": meta["deployed_by"]} if isinstance(meta.get("deployed_by"), str) \
+            else {}
+        if meta.get("code_package"):
+            version = next((t.partition(":")[2] for t in self._run.system_tags
+                            if t.startswith("metaflow_version:")), None)
+            info.update({"metaflow_version": version} if version else {})
+        return code_package.read_code(self._run._storage, meta.get("code_package"), info)
 
     @property
     def environment_info(self) -> None:
