@@ -245,7 +245,8 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
            max_num_splits: int | None, quiet: bool, verbose: bool) -> None:
     """Re-run what a failed run did not finish, reusing every task that succeeded.
 
-    With --from STEP, every task before that step is reused and the rest runs again.
+    With --from STEP, that step and every step it leads to run again; the tasks of the
+    other steps are reused.
 
     Name the run as FLOW/RUN, or give the flow's file: FLOW.py resumes the latest run of
     the flow that you started (--origin-run-id ID another). The flow file is read again, so a
@@ -313,7 +314,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
 
             write_run_id(run_id_file, new_run)
             resume_on_aws(flow, machine_name, run_id, new_run, params,
-                          reused_steps(order, start_at, from_step is not None))
+                          reused_steps(graph, start_at, from_step is not None))
             click.echo(f"Resuming {run_pathspec} from step {start_at!r} on Step Functions as "
                        f"{flow_name}/{new_run}", err=True)
             click.echo(f"{flow_name}/{new_run}")
@@ -322,7 +323,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
                    err=True)
         _run_locally(graph, flow_file, datastore_root, params, max_workers,
                      run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
-                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at,
+                     clone=cloner(storage, flow_name, run_id, new_run, graph, start_at,
                                   from_step is not None),
                      remote=_remote_steps(flow, flow_file, datastore_root),
                      run_id_file=run_id_file, max_num_splits=max_num_splits, quiet=quiet,

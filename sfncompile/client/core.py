@@ -33,6 +33,7 @@ from typing import Any
 from sfncompile import exception
 from sfncompile.client import code_package, run_record, task_graph
 from sfncompile.client import tags as run_tags
+from sfncompile.client.code_package import CodePackageError, MetaflowCode
 from sfncompile.client.metaflow_object import (
     MetaflowObject,
     _each,
@@ -54,7 +55,6 @@ from sfncompile.client.scope import (
     namespace,
     set_datastore_root,
 )
-from sfncompile.client.code_package import CodePackageError, MetaflowCode
 from sfncompile.client.task_graph import Key
 from sfncompile.client.task_metadata import (
     Metadata,
