@@ -375,6 +375,17 @@ CASES: list[Case] = [
           ("env-unknown-name", (), {"METAFLOW_FLOW_CONFIG_VALUE": '{"nope": {}}'},
            "METAFLOW_FLOW_CONFIG_VALUE nope: flow InputsFlow has no Config named 'nope'"),
       )),
+    # Configs are fixed when a flow is deployed (Metaflow's trigger takes none), and a resume
+    # keeps the origin run's (Metaflow's refuses its variables too)
+    *(case(f"trigger-{label}", "trigger", "{dir}/inputs.py", *extra,
+           message="Configs are fixed when it is deployed; give them to `sfncompile deploy`",
+           files={"inputs.py": INPUTS_FLOW, "data.txt": b"x"})
+      for label, extra in (("config", ("--config", "cfg", "{dir}/data.txt")),
+                           ("config-value", ("--config-value", "cfg", "{}")))),
+    *(case(f"resume-config-env-{suffix}", "resume", "BadCliFlow/r1", "--datastore-root",
+           "{root}", env={var: '{"cfg": {}}'}, message=f"{var}: not with resume")
+      for suffix, var in (("file", "METAFLOW_FLOW_CONFIG"),
+                          ("value", "METAFLOW_FLOW_CONFIG_VALUE"))),
     # dev-aws
     case("dev-aws-port-text", "dev-aws", "--port", "abc", message="is not a valid integer"),
     case("dev-aws-port-too-big", "dev-aws", "--port", "70000", message="is not in the range"),

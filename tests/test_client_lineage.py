@@ -1,7 +1,8 @@
 """The client answers as Metaflow 2.19's does where it used to differ: origins of a run that
 is no resume, `obj[id]` of a child that does not exist, a pathspec of the wrong shape, the
 steps before or after a step that never ran, and the parents and children of tasks in a loop,
-of a switch arm inside a foreach and of tasks a resume reused.
+of a switch arm inside a foreach and of tasks a resume reused; and the same answers for a
+Step Functions execution, whose graph is in its code package.
 
 One run of one flow (a switch inside a foreach whose second arm is never taken, then a loop
 of three passes) is shared by the module, and a failed run of another with its resume; what
@@ -11,8 +12,14 @@ compares the two clients on the corpus).
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
+import json
+import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,6 +28,8 @@ from typing import Any
 import pytest
 
 from sfncompile import client
+from sfncompile.conventions.bootstrap import GRAPH_IN_PACKAGE
+from sfncompile.datastore.storage import LocalStorage
 from sfncompile.exception import MetaflowInvalidPathspec, MetaflowNotFound
 from tests.parity.metaflow_env import user_env
 
@@ -228,3 +237,118 @@ def test_a_reused_task_has_no_foreach_path_to_match(resumed: client.Run) -> None
     assert join is not None and paths(join.parent_tasks) == paths(two.values())
     start = resumed["start"].task
     assert start is not None and paths(start.child_tasks) == paths(resumed["one"])
+
+
+def as_execution(run: client.Run, dest: Path, package: bool) -> None:
+    """A copy of the run as a Step Functions execution records it: no graph in its record
+    and, with `package`, every task naming the code package it ran, which holds the graph."""
+    flow, run_id = run.pathspec.split("/")
+    src = Path(client.datastore_root()) / flow / run_id
+    shutil.copytree(src, dest / flow / run_id)
+    record_file = dest / flow / run_id / "_run.json"
+    record = json.loads(record_file.read_text())
+    graph = record.pop("graph")
+    record_file.write_text(json.dumps({**record, "runner": "step-functions"}))
+    if not package:
+        return
+    blob = io.BytesIO()
+    with tarfile.open(fileobj=blob, mode="w:gz") as tar:
+        for name, data in ((GRAPH_IN_PACKAGE, json.dumps(graph).encode()),
+                           (graph["source"], FLOW.encode())):
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    sha = hashlib.sha256(blob.getvalue()).hexdigest()
+    key = f"{flow}/code/{sha}.tar.gz"
+    (dest / key).parent.mkdir(parents=True)
+    (dest / key).write_bytes(blob.getvalue())
+    recorded = {"location": LocalStorage(dest).url(key), "sha": sha}
+    for meta_file in (dest / flow / run_id).rglob("meta.json"):
+        meta = json.loads(meta_file.read_text())
+        meta_file.write_text(json.dumps({**meta, "code_package": recorded}))
+
+
+def lineage(root: Path, pathspec: str) -> dict[str, Any]:
+    """Each step's parent and child steps (or the error) and each task's parents and
+    children, as the client reads the run from `root`."""
+    def names(step: client.Step, which: str) -> Any:
+        try:
+            return [s.id for s in getattr(step, which)]
+        except MetaflowNotFound:
+            return "MetaflowNotFound"
+
+    before = client.datastore_root()
+    client.set_datastore_root(str(root))
+    try:
+        out: dict[str, Any] = {}
+        for step in client.Run(pathspec):
+            out[step.id] = [names(step, "parent_steps"), names(step, "child_steps")]
+            out.update({t.pathspec: [paths(t.parent_tasks), paths(t.child_tasks)] for t in step})
+        return out
+    finally:
+        client.set_datastore_root(before)
+
+
+def test_an_execution_has_the_lineage_of_a_local_run(run: client.Run, tmp_path: Path) -> None:
+    """Read by Metaflow's rules from the graph in the execution's code package, not from the
+    parents each task recorded (which name only a loop's previous pass, and the switch arm's
+    join at the top level)."""
+    local = lineage(Path(client.datastore_root()), run.pathspec)
+    as_execution(run, tmp_path / "with", package=True)
+    as_execution(run, tmp_path / "without", package=False)
+    assert lineage(tmp_path / "with", run.pathspec) == local
+    assert lineage(tmp_path / "without", run.pathspec) != local
+    package = client.Run(run.pathspec, LocalStorage(tmp_path / "with"))["start"].task
+    assert package is not None and "code-package" in package.metadata_dict
+    assert package.metadata_dict["script-name"] == "lineage_flow.py"
+
+
+def test_an_executions_code_is_its_package(run: client.Run, tmp_path: Path) -> None:
+    """`code` is the package the tasks recorded (Metaflow's MetaflowCode), None for a local
+    run (as Metaflow's without --package); a package that is damaged, missing or no package
+    is an error that says so when `code` is read."""
+    assert run.code is None and run["start"].task.code is None  # type: ignore[union-attr]
+    as_execution(run, tmp_path / "sound", package=True)
+    code = client.Run(run.pathspec, LocalStorage(tmp_path / "sound")).code
+    assert code is not None and (code.script_name, code.flowspec) == ("lineage_flow.py", FLOW)
+    assert str(code) == "<MetaflowCode: lineage_flow.py>" and code.info["script"] == \
+        "lineage_flow.py" and code.info["metaflow_version"].startswith("2.19+sfncompile.")
+    with code.extract() as out:
+        assert (Path(out) / "lineage_flow.py").read_text() == FLOW
+    damages: dict[str, Any] = {
+        "damaged: its content does not match the sha256": lambda p: p.write_bytes(
+            p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 1])),
+        "is missing": Path.unlink,
+    }
+    for reason, damage in damages.items():
+        dest = tmp_path / reason.split(":")[0].replace(" ", "-")
+        as_execution(run, dest, package=True)
+        damage(next((dest / run.pathspec.split("/")[0] / "code").iterdir()))
+        execution = client.Run(run.pathspec, LocalStorage(dest))
+        for reader in (execution, execution["end"].task):
+            with pytest.raises(client.CodePackageError, match=f"code package .* {reason}") as err:
+                reader.code  # type: ignore[union-attr]  # noqa: B018
+            shown = err.value.__cause__ or (None if err.value.__suppress_context__
+                                            else err.value.__context__)
+            assert shown is None  # no traceback from inside tarfile or the storage
+
+
+def test_a_package_that_is_no_code_package_says_so(run: client.Run, tmp_path: Path) -> None:
+    """Bytes that match the recorded sha256 but are not a tar.gz, or a package whose graph
+    names no flow file in it, are refused by name, not with tarfile's or json's traceback."""
+    as_execution(run, tmp_path, package=True)
+    flow = run.pathspec.split("/")[0]
+    empty = io.BytesIO()
+    with tarfile.open(fileobj=empty, mode="w:gz"):
+        pass
+    for blob in (b"not a tarball", gzip.compress(b"not a tar either"), empty.getvalue()):
+        sha = hashlib.sha256(blob).hexdigest()
+        (tmp_path / flow / "code" / f"{sha}.tar.gz").write_bytes(blob)
+        recorded = {"location": LocalStorage(tmp_path).url(f"{flow}/code/{sha}.tar.gz"),
+                    "sha": sha}
+        for meta_file in (tmp_path / run.pathspec).rglob("meta.json"):
+            meta = json.loads(meta_file.read_text())
+            meta_file.write_text(json.dumps({**meta, "code_package": recorded}))
+        with pytest.raises(client.CodePackageError,
+                           match=r"is not a code package|names no flow file it holds"):
+            client.Run(run.pathspec, LocalStorage(tmp_path)).code  # noqa: B018

@@ -66,6 +66,27 @@ def test_metaflows_submodules_resolve_with_their_names() -> None:
             importlib.import_module("metaflow.mflog")
 
 
+def test_the_clients_names_stay_where_metaflow_and_pickles_find_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sfncompile.client import core, scope
+
+    with metaflow_alias.resolving():
+        mf_core = importlib.import_module("metaflow.client.core")
+        for name in client.__all__:
+            assert getattr(mf_core, name) is getattr(client, name), name
+    # A pickled Run (`current.run` as an artifact) names its class by module.
+    for cls in (core.Flow, core.Run, core.Step, core.Task, core.DataArtifact, core.MetaflowData,
+                core.Trigger, core.Event, core.MetaflowNamespaceMismatch):
+        assert cls.__module__ == "sfncompile.client.core", cls
+    # One namespace and one root, whichever module sets them.
+    monkeypatch.setattr(scope, "_namespace", scope._namespace)
+    monkeypatch.setattr(scope, "_root", scope._root)
+    core.namespace("user:someone")
+    core.set_datastore_root("/elsewhere")
+    assert client.get_namespace() == scope.get_namespace() == "user:someone"
+    assert client.get_metadata() == "local@/elsewhere"
+
+
 def test_a_placeholder_is_refused_where_it_is_used() -> None:
     with metaflow_alias.resolving():
         from metaflow import inspect_spin, pytorch_parallel

@@ -4,6 +4,7 @@ process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -287,3 +288,37 @@ def test_multinode_job_runs_every_node_and_fails_with_one(sfn_endpoint: SfnEndpo
     assert bad.status == "FAILED" and bad.error == "States.TaskFailed", explain(sfn_endpoint, bad)
     cause = json.loads(bad.events_of("TaskFailed")[0]["taskFailedEventDetails"]["cause"])
     assert cause["StatusReason"] == "Essential container in task exited (5)"
+
+
+
+def _race(s3: Any, bucket: str, key: str, etag: str, writers: int) -> list[str]:
+    """`writers` threads replace `etag` at once; the ETags of those that succeeded."""
+    import threading
+
+    start, wins = threading.Barrier(writers), []
+
+    def writer(n: int) -> None:
+        start.wait()
+        with contextlib.suppress(s3.exceptions.ClientError):
+            wins.append(s3.put_object(Bucket=bucket, Key=key, Body=str(n).encode(),
+                                      IfMatch=etag)["ETag"])
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return wins
+
+
+def test_conditional_puts_are_atomic(sfn_endpoint: SfnEndpoint, bucket: str) -> None:
+    """Writers that all read the same ETag race to replace it: exactly one wins, each round
+    (the `s3conditional` patch: without it two won now and then, under load, and a run tag
+    changed at the same time was lost)."""
+    s3 = sfn_endpoint.client("s3")
+    key = f"cas-{uuid.uuid4().hex[:8]}"
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=b"0")["ETag"]
+    for round_ in range(8):
+        wins = _race(s3, bucket, key, etag, 12)
+        assert len(wins) == 1, f"round {round_}: {len(wins)} writers replaced the same ETag"
+        etag = wins[0]

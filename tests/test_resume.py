@@ -236,6 +236,71 @@ def test_resume_reuses_the_successful_tasks_of_the_failed_step(tmp_path: Path) -
     assert run.data is not None and run.data.values == [10, 0, 20]
 
 
+@pytest.mark.slow
+def test_every_clone_is_made_before_any_task_runs(tmp_path: Path) -> None:
+    """As Metaflow's resume, every task to reuse is cloned up front: item 2 of the foreach,
+    which follows the failed item 1, is cloned before item 1 runs again."""
+    flow = Path(__file__).parent / "parity" / "client_flows" / "failing_foreach.py"
+    s = Setup(tmp_path)
+    s.env["FAIL_ITEM"] = "1"  # item 1 fails; with three workers items 0 and 2 succeed
+    failed = s.sfn("run", str(flow), "--max-workers", "3")
+    assert failed.returncode == 1, failed.stderr
+    del s.env["FAIL_ITEM"]
+    resumed = s.sfn("resume", failed.stdout.strip().splitlines()[-1], "--max-workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    run = client.Run(resumed.stdout.strip().splitlines()[-1], open_storage(str(s.root)))
+    tasks = [t for step in run for t in step]
+    cloned = {(t.parent.id, t.index): t.created_at for t in tasks if t.origin_pathspec}
+    again = {(t.parent.id, t.index): t.created_at for t in tasks if not t.origin_pathspec}
+    assert sorted(cloned, key=str) == [("start", None), ("work", 0), ("work", 2)]
+    assert max(cloned.values()) < min(again.values()), (cloned, again)
+    assert [s.id for s in run.steps()] == ["end", "join", "work", "start"]
+
+
+SPLIT_FLOW = """
+    from sfncompile import FlowSpec, step
+
+
+    class SplitResumeFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.a, self.b)
+
+        @step
+        def a(self):
+            self.next(self.join)
+
+        @step
+        def b(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+"""
+
+
+@pytest.mark.slow
+def test_resume_from_a_branch_reuses_the_other_branch(tmp_path: Path) -> None:
+    """--from STEP runs that step and the steps it leads to again and reuses every other
+    step, as Metaflow's resume: the other branch of the split too (Metaflow 2.19's `resume a`
+    of this flow clones `start` and `b`)."""
+    s = Setup(tmp_path)
+    s.flow.write_text(textwrap.dedent(SPLIT_FLOW).lstrip(), encoding="utf-8")
+    first = s.sfn("run", str(s.flow))
+    assert first.returncode == 0, first.stderr
+    resumed = s.sfn("resume", first.stdout.strip().splitlines()[-1], "--from", "a")
+    assert resumed.returncode == 0, resumed.stderr
+    run = client.Run(resumed.stdout.strip().splitlines()[-1], open_storage(str(s.root)))
+    reused = {step.id for step in run if step.task and step.task.origin_pathspec}
+    assert reused == {"start", "b"}
+    assert {s.id for s in run.steps()[-2:]} == reused  # cloned first: the oldest
+
+
 def test_a_clone_of_a_task_stored_before_the_name_artifact_has_it(tmp_path: Path) -> None:
     """Every task has the flow's name as the artifact `name` (as Metaflow's), a task cloned
     from an origin recorded before sfncompile stored it too."""

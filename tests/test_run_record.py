@@ -16,6 +16,7 @@ import pytest
 
 from sfncompile import client
 from sfncompile.client import run_record
+from sfncompile.conventions.bootstrap import CODE_PACKAGE_ENV, CODE_SHA_ENV
 from sfncompile.conventions.input_keys import TRIGGER_KEY
 from sfncompile.emit import compile_asl
 from sfncompile.emit.asl import ON_ERROR_HOOKS, RUN_FAILED_ERROR
@@ -175,14 +176,18 @@ def test_a_batch_task_records_its_job_and_log_stream(monkeypatch: pytest.MonkeyP
                                                      ecs_metadata: str) -> None:
     for var in ("AWS_BATCH_JOB_ID", "AWS_BATCH_JOB_ATTEMPT", "AWS_BATCH_JQ_NAME",
                 "AWS_BATCH_CE_NAME", "ECS_CONTAINER_METADATA_URI_V4",
-                where.DEPLOYED_BY_ENV, where.DEPLOY_TAGS_ENV):
+                where.DEPLOYED_BY_ENV, where.DEPLOY_TAGS_ENV, CODE_PACKAGE_ENV, CODE_SHA_ENV):
         monkeypatch.delenv(var, raising=False)
     assert where.task_environment() == {}  # a local task records nothing of the kind
     monkeypatch.setenv("AWS_BATCH_JOB_ID", "j-1")
     monkeypatch.setenv("AWS_BATCH_JQ_NAME", "q")
     monkeypatch.setenv(where.DEPLOYED_BY_ENV, "ana")
     monkeypatch.setenv(where.DEPLOY_TAGS_ENV, '{"team":"ml"}')
+    monkeypatch.setenv(CODE_PACKAGE_ENV, "s3://b/F/code/abc.tar.gz")
+    monkeypatch.setenv(CODE_SHA_ENV, "abc")
     assert where.task_environment() == {"deployed_by": "ana", "deploy_tags": {"team": "ml"},
+                                        "code_package": {"location": "s3://b/F/code/abc.tar.gz",
+                                                         "sha": "abc"},
                                         "batch": {"job_id": "j-1", "job_queue": "q"}}
     monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", ecs_metadata)
     assert where.batch_job() == {"job_id": "j-1", "job_queue": "q", "log_group": "/aws/batch/job",

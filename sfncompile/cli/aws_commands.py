@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from sfncompile.cli.common import (
+    CONFIGS_AT_DEPLOY,
     Pairs,
     config_file_option,
     config_value_option,
@@ -231,13 +232,19 @@ def _progress() -> Any:
 @click.option("--s3-root", metavar="s3://BUCKET/PREFIX",
               help="The runs' datastore, where an IncludeFile's file is stored (default: "
                    "the deployment's, from its job definition).")
+@click.option("--config", "config_files", nargs=2, multiple=True, hidden=True)
+@click.option("--config-value", "config_values", nargs=2, multiple=True, hidden=True)
 @_with_branch_options
 def trigger(target: str, flow_name: str | None, params: tuple[str, ...], branch: str | None,
-            production: bool, **settings: Any) -> None:
+            production: bool, config_files: Pairs, config_values: Pairs,
+            **settings: Any) -> None:
     """Start a run of a deployed flow; print its run id."""
     from sfncompile.deploy.ops import new_run_id
     from sfncompile.deploy.ops import trigger as start
     from sfncompile.runtime.params import ParameterError, parse_cli_pairs
+
+    if config_files or config_values:  # taken only to say where they go, as Metaflow's has none
+        raise UsageError(CONFIGS_AT_DEPLOY)
 
     config = _config(Path(target).parent if target.endswith(".py") else Path.cwd(), settings)
     name, flow = _target_name(target, flow_name, config, branch, production)

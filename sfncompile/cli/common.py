@@ -135,6 +135,12 @@ config_value_option = click.option(
          "default (repeatable).")
 
 
+# A deployed flow's Configs are part of its state machine and code package.
+CONFIGS_AT_DEPLOY = ("--config/--config-value: a deployed flow's Configs are fixed when it is "
+                     "deployed; give them to `sfncompile deploy` (python flow.py step-functions "
+                     "create), not to trigger")
+
+
 def given_configs(files: Pairs, values: Pairs) -> dict[str, tuple[str, str]]:
     """--config and --config-value (or METAFLOW_FLOW_CONFIG and METAFLOW_FLOW_CONFIG_VALUE,
     as Metaflow reads them) as the parser takes them: name -> (what gave it, text)."""

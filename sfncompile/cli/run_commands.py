@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,8 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
            max_num_splits: int | None, quiet: bool, verbose: bool) -> None:
     """Re-run what a failed run did not finish, reusing every task that succeeded.
 
-    With --from STEP, every task before that step is reused and the rest runs again.
+    With --from STEP, that step and every step it leads to run again; the tasks of the
+    other steps are reused.
 
     Name the run as FLOW/RUN, or give the flow's file: FLOW.py resumes the latest run of
     the flow that you started (--origin-run-id ID another). The flow file is read again, so a
@@ -264,6 +266,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
     from sfncompile.local.runner import new_run_id
     from sfncompile.local.worker import TaskLauncher
 
+    refuse_config_variables()
     if run_pathspec.endswith(".py"):
         if flow_file is not None:
             raise UsageError("--flow-file: not with FLOW.py, which is the flow's source")
@@ -312,7 +315,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
 
             write_run_id(run_id_file, new_run)
             resume_on_aws(flow, machine_name, run_id, new_run, params,
-                          reused_steps(order, start_at, from_step is not None))
+                          reused_steps(graph, start_at, from_step is not None))
             click.echo(f"Resuming {run_pathspec} from step {start_at!r} on Step Functions as "
                        f"{flow_name}/{new_run}", err=True)
             click.echo(f"{flow_name}/{new_run}")
@@ -321,7 +324,7 @@ def resume(run_pathspec: str, origin_run_id: str | None, flow_name: str | None,
                    err=True)
         _run_locally(graph, flow_file, datastore_root, params, max_workers,
                      run_id=new_run, origin_run=run_id, launcher=launcher, tags=tags,
-                     clone=cloner(storage, flow_name, run_id, new_run, order, start_at,
+                     clone=cloner(storage, flow_name, run_id, new_run, graph, start_at,
                                   from_step is not None),
                      remote=_remote_steps(flow, flow_file, datastore_root),
                      run_id_file=run_id_file, max_num_splits=max_num_splits, quiet=quiet,
@@ -550,3 +553,16 @@ def _committed_tasks(pathspec: str, datastore_root: str) -> list[Any]:
 
 
 COMMANDS = [run, resume, show, logs, dump]
+
+
+def refuse_config_variables() -> None:
+    """A resumed run keeps the origin run's Configs: METAFLOW_FLOW_CONFIG[_VALUE] set is an
+    error, as `--config` is (Metaflow refuses both: "Cannot specify --config or
+    --config-value with 'resume'")."""
+    from sfncompile.parser.configs import CONFIG_FILES_ENV, CONFIG_VALUES_ENV
+
+    given = [var for var in (CONFIG_FILES_ENV, CONFIG_VALUES_ENV) if os.environ.get(var)]
+    if given:
+        them = "them" if len(given) > 1 else "it"
+        raise UsageError(f"{' and '.join(given)}: not with resume (a resumed run keeps the "
+                         f"origin run's Configs, as in Metaflow); unset {them}")

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from sfncompile.client.core import (
         ArtifactView,
+        CodePackageError,
         DamagedRunWarning,
         DataArtifact,
         Flow,
         Metaflow,
+        MetaflowCode,
         MetaflowData,
         MetaflowNamespaceMismatch,
         MetaflowObject,
@@ -34,11 +36,13 @@ if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
 
 __all__ = [
     "ArtifactView",
+    "CodePackageError",
     "DamagedRunWarning",
     "DataArtifact",
     "Flow",
     "Metadata",
     "Metaflow",
+    "MetaflowCode",
     "MetaflowData",
     "MetaflowNamespaceMismatch",
     "MetaflowObject",

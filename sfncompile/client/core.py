@@ -10,8 +10,13 @@ newest first, as Metaflow sorts them by creation time. Every task that started i
 a failed, killed or running task is seen with `successful`/`finished` False, its logs and,
 for a failure, its `exception`; a run can be read while it runs.
 
-The datastore root comes from `set_datastore_root(...)`, else SFNCOMPILE_DATASTORE_ROOT, else
-`./.sfncompile`.
+The objects (Metaflow, Flow, Run, Step, Task, DataArtifact, the data view, Trigger) name one
+another in their types and build one another, so they live together here, where Metaflow's
+are (`metaflow.client.core`) and where pickles of them (`current.run` as an artifact) name
+them. What they share and the process-wide settings have modules of their own, imported back
+here so that every name of the client is still `sfncompile.client.core.<name>`:
+metaflow_object.py (the base class, listing order, times) and scope.py (the datastore root,
+Metaflow's metadata and namespace functions).
 """
 
 from __future__ import annotations
@@ -20,15 +25,36 @@ import os
 import warnings
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
 from sfncompile import exception
-from sfncompile.client import run_record, task_graph
+from sfncompile.client import code_package, run_record, task_graph
 from sfncompile.client import tags as run_tags
+from sfncompile.client.code_package import CodePackageError, MetaflowCode
+from sfncompile.client.metaflow_object import (
+    MetaflowObject,
+    _each,
+    _local_time,
+    _newest_first,
+    _number,
+    _utc_time,
+)
+from sfncompile.client.scope import (
+    DEFAULT_ROOT,
+    _storage,
+    bind_task_root,
+    datastore_root,
+    default_metadata,
+    default_namespace,
+    get_metadata,
+    get_namespace,
+    metadata,
+    namespace,
+    set_datastore_root,
+)
 from sfncompile.client.task_graph import Key
 from sfncompile.client.task_metadata import (
     Metadata,
@@ -48,41 +74,43 @@ from sfncompile.exception import (
     MetaflowNotFound,
 )
 from sfncompile.flow import metaflow_alias
-from sfncompile.flow.current import resolve_identity
 
-DEFAULT_ROOT = ".sfncompile"
+# The client's names, those of scope.py and metaflow_object.py too (`metaflow.client.core.X`).
+__all__ = [
+    "DEFAULT_ROOT",
+    "ArtifactView",
+    "CodePackageError",
+    "DamagedRunWarning",
+    "DataArtifact",
+    "Event",
+    "Flow",
+    "Metadata",
+    "Metaflow",
+    "MetaflowCode",
+    "MetaflowData",
+    "MetaflowNamespaceMismatch",
+    "MetaflowObject",
+    "Run",
+    "Step",
+    "Task",
+    "Trigger",
+    "bind_task_root",
+    "datastore_root",
+    "default_metadata",
+    "default_namespace",
+    "get_metadata",
+    "get_namespace",
+    "metadata",
+    "namespace",
+    "set_datastore_root",
+    "trigger_from_record",
+]
+
+_NOT_READ = object()  # a run's package graph before it was looked for
 
 
 class DamagedRunWarning(UserWarning):
     """A run was left out of a listing because one of its records is damaged."""
-
-
-_root: str | None = None
-_task_root: str | None = None  # inside a running task: the run's datastore
-
-
-def set_datastore_root(root: str | None) -> None:
-    """Read from this root (a directory or s3://bucket/prefix); None restores the default."""
-    global _root
-    _root = root
-
-
-def bind_task_root(root: str | None) -> None:
-    """Called by the runtime: inside a task the client reads the run's own datastore."""
-    global _task_root
-    _task_root = root
-
-
-def datastore_root() -> str:
-    return (_root or _task_root or os.environ.get("SFNCOMPILE_DATASTORE_ROOT")
-            or DEFAULT_ROOT)
-
-
-# -- Metaflow's metadata and namespace functions -------------------------------------------
-# sfncompile keeps all metadata in the datastore, so the "metadata provider" is the datastore
-# root: get_metadata() gives "local@<root>", metadata("local@<root>") (or a bare root) reads
-# another. A namespace is a tag: runs are filtered by namespace only when their record lists
-# system tags (a local run's); a run recorded without them is visible in every namespace.
 
 
 class MetaflowNamespaceMismatch(exception.MetaflowNamespaceMismatch):
@@ -93,48 +121,6 @@ class MetaflowNamespaceMismatch(exception.MetaflowNamespaceMismatch):
         exception.MetaflowException.__init__(self, message)
 
 
-_UNSET = object()
-_namespace: object = _UNSET
-
-
-def default_namespace() -> str | None:
-    """Back to the default namespace, which it returns: `user:<name>`, or `production:<token>`
-    with METAFLOW_PRODUCTION_TOKEN set (None when no user name is known)."""
-    global _namespace
-    _namespace = resolve_identity()
-    return _namespace
-
-
-def namespace(ns: str | None) -> str | None:
-    """Read only runs tagged `ns`, a user or system tag (None: every run); returns `ns`."""
-    global _namespace
-    _namespace = ns
-    return ns
-
-
-def get_namespace() -> str | None:
-    if _namespace is _UNSET:
-        return default_namespace()
-    return _namespace  # type: ignore[return-value]
-
-
-def get_metadata() -> str:
-    return f"local@{datastore_root()}"
-
-
-def default_metadata() -> str:
-    """Read runs from the default datastore root again; returns it as `get_metadata` does."""
-    set_datastore_root(None)
-    return get_metadata()
-
-
-def metadata(ms: str) -> str:
-    """Read runs from another datastore root, given as `local@<root>` or the root itself."""
-    _, at, root = ms.partition("@")
-    set_datastore_root(root if at else ms)
-    return get_metadata()
-
-
 def _in_namespace(run: Run) -> bool:
     """A run is in namespace `ns` when one of its recorded system tags (`user:<name>`, ...)
     or its user tags (as changed since) is `ns`. A run that records no system tags is in
@@ -143,75 +129,6 @@ def _in_namespace(run: Run) -> bool:
     if ns is None or not isinstance(run._meta.get("system_tags"), list):
         return True
     return run._tag_set.has_all([ns], deployed=False)
-
-
-def _storage() -> Storage:
-    return open_storage(datastore_root())
-
-
-T = TypeVar("T")
-_READERS = 8  # records read at once from S3: hides the round trips of a wide step
-
-
-def _each(storage: Storage, fn: Callable[[T], object], items: Sequence[T]) -> None:
-    """fn on every item: in turn on a local disk, several at once on S3."""
-    if isinstance(storage, LocalStorage) or len(items) < 4:
-        for item in items:
-            fn(item)
-        return
-    with ThreadPoolExecutor(max_workers=_READERS) as pool:
-        list(pool.map(fn, items))
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _local_time(seconds: float | None) -> datetime | None:
-    """A time as Metaflow's client gives it: a naive datetime in local time."""
-    return None if seconds is None else datetime.fromtimestamp(seconds)
-
-
-def _utc_time(seconds: float | None) -> datetime | None:
-    """A log line's time as Metaflow's `loglines` gives it: a naive datetime in UTC."""
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
-
-
-def _newest_first(objects: list[T], created: Callable[[T], float],
-                  tie: Callable[[T], Any]) -> list[T]:
-    """Metaflow's order of children: by creation time, newest first."""
-    return sorted(objects, key=lambda o: (created(o), tie(o)), reverse=True)
-
-
-class MetaflowObject:
-    """What Flow, Run, Step, Task and DataArtifact share, as Metaflow's base class has it."""
-
-    id: str
-    pathspec: str
-
-    @property
-    def path_components(self) -> list[str]:
-        return self.pathspec.split("/")
-
-    @property
-    def parent(self) -> MetaflowObject | None:
-        return None
-
-    @property
-    def origin_pathspec(self) -> str | None:
-        """None for a flow, as in Metaflow (a run, step, task or artifact says what a resume
-        reused for it)."""
-        return None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('{self.pathspec}')"
-
-    def __str__(self) -> str:
-        return repr(self)
 
 
 class Metaflow:
@@ -397,9 +314,31 @@ class Run(MetaflowObject):
 
     @property
     def _graph(self) -> dict[str, Any] | None:
-        """The step graph a local run records (an execution's record has none)."""
+        """The step graph a local run records, or for an execution (whose record has none)
+        the one in the code package its tasks ran; None when neither can be read."""
         graph = self._meta.get("graph")
-        return graph if isinstance(graph, dict) and isinstance(graph.get("steps"), dict) else None
+        if isinstance(graph, dict) and isinstance(graph.get("steps"), dict):
+            return graph
+        if self.runner != run_record.STEP_FUNCTIONS:
+            return None
+        if self._package_graph is _NOT_READ:
+            self._package_graph = self._read_package_graph()
+        graph = self._package_graph
+        return graph if isinstance(graph, dict) else None
+
+    _package_graph: object = _NOT_READ
+
+    def _read_package_graph(self) -> object:
+        """The graph in the code package that the run's first task records (every task of
+        an execution records the same); None when it records none (a state machine deployed
+        before tasks recorded it) or the package cannot be read, _NOT_READ before any task."""
+        for step in self._step_names():
+            for task in self._task_ids(step)[:1]:
+                t = Task(Step(self, step, _exists=True), task, _exists=True)
+                meta = t.attempt_meta(t.current_attempt)
+                if meta:
+                    return code_package.package_graph(self._storage, meta.get("code_package"))
+        return _NOT_READ
 
     @property
     def parent(self) -> Flow:
@@ -482,9 +421,17 @@ class Run(MetaflowObject):
         return trigger_from_record(record) if isinstance(record, dict) else None
 
     @property
-    def code(self) -> None:
-        """Metaflow's code package of a run with a remote step: sfncompile's client does not
-        read code packages, so None (as Metaflow's for a run that ran on this machine)."""
+    def code(self) -> MetaflowCode | None:
+        """The code package the run's tasks ran (`MetaflowCode`), as Metaflow's: the start
+        task's, else the first other step's task that has one (a hybrid run's `@batch`
+        steps); None for a run on this machine, which stores none (as Metaflow's)."""
+        start = self._graph_step(START)
+        steps = self._step_names()
+        for step in sorted(steps, key=lambda name: name != start):
+            for task in self._task_ids(step)[:1]:
+                code = Task(Step(self, step, _exists=True), task, _exists=True).code
+                if code is not None:
+                    return code
         return None
 
     @cached_property
@@ -1030,10 +977,19 @@ class Task(MetaflowObject):
         return "dev" if self._run.runner == "local" else self._run.runner
 
     @property
-    def code(self) -> None:
-        """None: sfncompile's client does not read code packages (Metaflow gives None for a
-        task that ran on this machine, which stores none)."""
-        return None
+    def code(self) -> MetaflowCode | None:
+        """The code package the task ran from (`MetaflowCode`: a Step Functions or Batch
+        task's), read and checked against the sha256 the task recorded; None for a task that
+        ran on this machine, which stores none (as Metaflow's). CodePackageError when the
+        package is missing or damaged."""
+        meta = self.attempt_meta(self.current_attempt)
+        info = {"username": meta["deployed_by"]} if isinstance(meta.get("deployed_by"), str) \
+            else {}
+        if meta.get("code_package"):
+            version = next((t.partition(":")[2] for t in self._run.system_tags
+                            if t.startswith("metaflow_version:")), None)
+            info.update({"metaflow_version": version} if version else {})
+        return code_package.read_code(self._run._storage, meta.get("code_package"), info)
 
     @property
     def environment_info(self) -> None:

@@ -7,11 +7,12 @@ attempt's meta.json (written by the runtime as the attempt starts and ends) and 
 record. The names are Metaflow's: `attempt`, `origin-run-id`, `origin-task-id` (a task that a
 resume reused), `ds-type`, `ds-root`, `runtime`, `user`, `script-name`, `python_version`,
 `attempt_ok` and `attempt-done` (when the attempt ended by itself), and a Batch job's
-`aws-batch-*` fields.
+`aws-batch-*` fields and `code-package` (the package a deployed flow's task ran from).
 """
 
 from __future__ import annotations
 
+import json
 from collections import namedtuple
 from typing import Any
 
@@ -57,6 +58,10 @@ def attempt_events(attempt: int, meta: dict[str, Any], run_facts: dict[str, str]
     if isinstance(batch, dict):
         facts.update({name: str(batch[field]) for field, name in _BATCH_FIELDS.items()
                       if batch.get(field)})
+    package = meta.get("code_package")
+    if isinstance(package, dict) and package.get("location"):  # as Metaflow's JSON names it
+        facts["code-package"] = json.dumps({"ds_type": "s3", "sha": package.get("sha"),
+                                            "location": package["location"]})
     events += [(name, value, started) for name, value in facts.items()]
     if ended_by_itself(meta):
         finished = epoch_ms(_number(meta.get("finished")) or _number(meta.get("started")))

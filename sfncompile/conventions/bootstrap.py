@@ -14,9 +14,13 @@ MAX_PACKAGE_BYTES = 256 << 20  # compressed, as uploaded
 MAX_UNPACKED_BYTES = 1 << 30
 
 # SFNCOMPILE_CODE_PACKAGE is s3://bucket/key of the tarball; SFNCOMPILE_CODE_SHA256 its
-# sha256, checked before anything is extracted. Members may not escape the directory, and a
-# package over the limits above (size, members, unpacked size) is
-# refused before it is hashed or extracted.
+# sha256, checked before anything is extracted (each task records both: runtime/where.py).
+# Members may not escape the directory, and a package over the limits above (size, members,
+# unpacked size) is refused before it is hashed or extracted.
+CODE_PACKAGE_ENV = "SFNCOMPILE_CODE_PACKAGE"
+CODE_SHA_ENV = "SFNCOMPILE_CODE_SHA256"
+# The step graph in the package (deploy writes it, a task and the client read it).
+GRAPH_IN_PACKAGE = "_sfncompile/graph.json"
 MiB = MAX_PACKAGE_BYTES >> 20
 TOO_MANY = f"{MAX_MEMBERS} members or {MAX_UNPACKED_BYTES >> 20} MiB unpacked"
 BOOTSTRAP = f"""\

@@ -8,6 +8,8 @@ machine (which reads control objects straight from S3). Keys, relative to the st
                                          values share one blob. Every read checks it before
                                          unpickling (load_artifact). An IncludeFile's file is
                                          a blob too, of the file's bytes (save_file)
+    <Flow>/code/<sha>.tar.gz             a deployment's code package (deploy/deployer.py),
+                                         which holds the step graph (client/code_package.py)
     <Flow>/<run>/_run.json               run metadata (JSON object)
     <Flow>/<run>/_run_end.json           how a Step Functions execution ended, as its status
                                          change event said (emit/run_end.py); only the
@@ -33,8 +35,9 @@ machine (which reads control objects straight from S3). Keys, relative to the st
                                          not a step: step names are identifiers
 
 `<attempt>` is a decimal integer from 0. A task id holds no `/` (for a foreach task it is the
-index stack, e.g. `1.0.2`). The run id `data` is reserved for the blob store. A blob is a
-multi-member gzip stream (it is compressed in parallel chunks); any gzip reader decodes it.
+index stack, e.g. `1.0.2`). The run ids `data` and `code` are reserved for the blobs and the
+code packages. A blob is a multi-member gzip stream (it is compressed in parallel chunks); any
+gzip reader decodes it.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ _INLINE = 16 << 20
 _HEX = frozenset("0123456789abcdef")
 _FIRST_READ = 1 << 14  # bytes of the first read of a blob; later reads take more
 
-RESERVED_RUN_IDS = frozenset({"data"})
+RESERVED_RUN_IDS = frozenset({"data", "code"})
 
 
 class _Reader(Protocol):

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sfncompile.conventions.bootstrap import GRAPH_IN_PACKAGE
 from sfncompile.conventions.event_format import BUS_ENV
 from sfncompile.conventions.project import deployment_env
 from sfncompile.deploy.aws import AwsClients, find_state_machine, is_not_found
@@ -196,7 +197,7 @@ def prepare(flow: FlowIR, flow_file: Path, config: Config, *, name: str | None,
     graph = json.dumps(graph_json, sort_keys=True).encode()
     package_path = workdir / "code.tar.gz"
     try:
-        entries = package_entries(flow_file.parent, extra={"_sfncompile/graph.json": graph})
+        entries = package_entries(flow_file.parent, extra={GRAPH_IN_PACKAGE: graph})
         sha = write_package(entries, package_path)
     except PackageError as exc:
         raise UsageError(f"code package: {exc}") from None

@@ -342,6 +342,30 @@ def run_nodes(runner: JobRunner, job: Any) -> tuple[list[str], int, str | None]:
     return argvs[main] if argvs else [], code, reason
 
 
+def patch_s3_conditional() -> None:
+    """A conditional PutObject (If-Match, If-None-Match) is atomic, as on S3.
+
+    Gap: S3Response.put_object (s3/responses.py:2271-2296) checks the object's ETag, then
+    writes it, and the server runs requests in threads: two writers that both matched the
+    same ETag both succeed, and one's change is lost (run tags are changed by compare-and-swap).
+    Fix: conditional puts take turns under one lock.
+    """
+    import threading
+
+    from moto.s3.responses import S3Response
+
+    original = S3Response.put_object
+    turn = threading.Lock()
+
+    def put_object(self: Any) -> Any:
+        if "If-Match" in self.headers or "If-None-Match" in self.headers:
+            with turn:
+                return original(self)
+        return original(self)
+
+    S3Response.put_object = put_object
+
+
 def patch_multinode() -> None:
     """DescribeJobDefinitions shows a multi-node definition's nodeProperties.
 
@@ -764,6 +788,7 @@ def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: f
     patch_sdk()
     patch_batch(runner)
     patch_multinode()
+    patch_s3_conditional()
     patch_batchfix()
     patch_terminate(runner)
     patch_sync()

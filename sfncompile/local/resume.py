@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sfncompile.conventions.steps import START
-from sfncompile.conventions.task_ids import position
+from sfncompile.conventions.task_ids import position, task_id
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, Storage
 from sfncompile.errors import UsageError
@@ -57,37 +57,62 @@ def resume_point(storage: Storage, flow: str, run: str, order: list[str],
     return step
 
 
-def cloner(storage: Storage, flow: str, origin: str, new_run: str, order: list[str],
+def cloner(storage: Storage, flow: str, origin: str, new_run: str, graph: dict[str, Any],
            from_step: str, given: bool = True) -> Callable[[Key], bool]:
-    """A function that copies a task of the origin run into the new run when its step is
-    reused (`reused_steps`) and it was committed there; it returns whether it did. The
-    origin's task is the one at the same position: its id differs when the flow numbers its
-    steps otherwise since (conventions/task_ids.py)."""
-    before = set(reused_steps(order, from_step, given))
-    numbered: dict[str, dict[str, str]] = {}  # step -> position -> the origin's task id
+    """A function that says whether a task of the new run is a clone of the origin's, which
+    the runner then takes as done. As Metaflow's resume, it clones every committed task of
+    the reused steps (`reused_steps`) up front, before any task runs: on its first call,
+    which the runner makes before it launches a task's first attempt, the start task's
+    first. So every clone is older than every task that runs again, and `Run.steps()` lists
+    the reused steps last, as in Metaflow."""
+    cloned: set[Key] | None = None
 
     def clone(key: Key) -> bool:
-        step, task = key
-        if step not in before:
-            return False
-        if step not in numbered:
-            numbered[step] = {position(t): t for t in ds.committed_attempts(storage, flow,
-                                                                            origin, step)}
-        found = numbered[step].get(position(task))
-        return found is not None and clone_task(storage, flow, origin, new_run, step, task,
-                                                origin_task=found)
+        nonlocal cloned
+        if cloned is None:
+            cloned = clone_all(storage, flow, origin, new_run, graph,
+                               reused_steps(graph, from_step, given))
+        return key in cloned
 
     return clone
 
 
-def reused_steps(order: list[str], from_step: str, given: bool = True) -> list[str]:
-    """The steps whose committed tasks a resume reuses. From a step the user named
-    (`given`, --from): the steps before it, so that it and every step after it run again.
-    From where the run failed: every step, as Metaflow's resume clones every task that
-    succeeded, the successful foreach siblings of a failed task too. Only a committed task
-    is reused; a task that failed or never ran has no children in the origin, so whatever
-    follows a task that runs again runs again too."""
-    return list(order) if not given else order[: order.index(from_step)]
+def clone_all(storage: Storage, flow: str, origin: str, new_run: str, graph: dict[str, Any],
+              steps: list[str]) -> set[Key]:
+    """Clone every committed task of `steps` in the origin run into the new run, in graph
+    order and index order; the keys (in the new run) of the tasks cloned. A clone has its
+    origin's position (conventions/task_ids.py): its id differs when the flow numbers its
+    steps otherwise since."""
+    cloned: set[Key] = set()
+    for step in steps:
+        for found in ds.list_tasks(storage, flow, origin, step):
+            mine = task_id(graph, step, position(found))
+            if clone_task(storage, flow, origin, new_run, step, mine, origin_task=found):
+                cloned.add((step, mine))
+    return cloned
+
+
+def reused_steps(graph: dict[str, Any], from_step: str, given: bool = True) -> list[str]:
+    """The steps whose committed tasks a resume reuses, in graph order. From a step the user
+    named (`given`, --from): every step but that one and those it leads to, which run
+    again (as Metaflow's `steps_to_rerun`: the other branches of a split are reused, and a
+    loop's steps run again when the step is inside the loop). From where the run failed:
+    every step, as Metaflow's resume clones every task that succeeded, the successful
+    foreach siblings of a failed task too. Only a committed task is reused; a task that
+    failed or never ran has no children in the origin, so whatever follows a task that
+    runs again runs again too."""
+    order: list[str] = graph["order"]
+    if not given:
+        return list(order)
+    again = {from_step}
+    todo = [from_step]
+    while todo:
+        info = graph["steps"][todo.pop()]
+        for target in [*info["targets"], *info["cases"].values()]:
+            if target not in again:
+                again.add(target)
+                todo.append(target)
+    return [step for step in order if step not in again]
 
 
 def origin_record(storage: Storage, flow: str, run: str) -> dict[str, Any]:

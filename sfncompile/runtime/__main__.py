@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sfncompile.conventions.bootstrap import GRAPH_IN_PACKAGE as GRAPH_KEY
 from sfncompile.conventions.steps import END, ON_ERROR_HOOK_STEP
 from sfncompile.conventions.task_env import DATASTORE_ENV, ORIGIN_RUN_ENV, driven_locally
 from sfncompile.datastore.storage import open_storage
@@ -18,7 +19,7 @@ from sfncompile.runtime.exit_hook import hooks_after_end, hooks_on_error
 from sfncompile.runtime.reuse import ResumeError, reuse_task
 from sfncompile.runtime.task import TaskError, TaskRunner, TaskSpec, load_graph
 
-GRAPH_IN_PACKAGE = Path("_sfncompile") / "graph.json"
+GRAPH_IN_PACKAGE = Path(GRAPH_KEY)
 DEFAULT_ROOT = ".sfncompile"
 # A Batch job's command is its job definition's; a local run that sends a task of a resumed
 # run to Batch names the origin run in the job's environment instead.

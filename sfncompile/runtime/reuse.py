@@ -20,6 +20,7 @@ from sfncompile.conventions.input_keys import RESUME_INPUT_KEY
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage
 from sfncompile.flow.flowspec import FLOW_NAME_ARTIFACT
+from sfncompile.runtime import where
 
 
 class TaskSpec(Protocol):
@@ -63,8 +64,12 @@ def clone_task(storage: Storage, flow: str, origin: str, run: str, step: str, ta
     if control is not None:  # a foreach's items or a switch's arm, read by the state machine
         store.write_control(control)
     now = time.time()  # when it was reused: the client orders tasks by it
-    store.write_meta({"status": "succeeded", "attempt": attempt, "started": now,
-                      "finished": now, "cloned_from": done["cloned_from"]})
+    meta = {"status": "succeeded", "attempt": attempt, "started": now, "finished": now,
+            "cloned_from": done["cloned_from"]}
+    package = where.code_package()  # in a resumed execution: where the client finds the graph
+    if package:
+        meta["code_package"] = package
+    store.write_meta(meta)
     store.commit(done)
     return True
 

@@ -1,5 +1,6 @@
 """Where a task runs, recorded in its metadata: the AWS Batch job and its CloudWatch log stream
-(in a Batch container), and who deployed the flow (set by `deploy` in the job definition).
+(in a Batch container), who deployed the flow and the code package it runs from (set by
+`deploy` in the job definition; the client reads the run's step graph from that package).
 
 `logs` and `show` read these back, so a task that died before it could store its own output
 still says where to look. Outside Batch nothing is recorded.
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+
+from sfncompile.conventions.bootstrap import CODE_PACKAGE_ENV, CODE_SHA_ENV
 
 # Set by `deploy` in the job definition's environment: who deployed, and the deploy's tags.
 DEPLOYED_BY_ENV = "SFNCOMPILE_DEPLOYED_BY"
@@ -65,9 +68,19 @@ def deployment() -> dict[str, Any]:
     return out
 
 
+def code_package() -> dict[str, str]:
+    """The code package this task runs from, as Metaflow's `code-package` metadata names it:
+    `location` (s3://...) and `sha` (empty outside a deployed run)."""
+    location, sha = os.environ.get(CODE_PACKAGE_ENV), os.environ.get(CODE_SHA_ENV)
+    return {"location": location, "sha": sha} if location and sha else {}
+
+
 def task_environment() -> dict[str, Any]:
     """The fields a task adds to its metadata about where it runs."""
     out = deployment()
+    package = code_package()
+    if package:
+        out["code_package"] = package
     job = batch_job()
     if job:
         out["batch"] = job
