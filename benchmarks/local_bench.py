@@ -39,7 +39,6 @@ import os
 import platform
 import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,10 @@ IN_TASK_LIMIT = 0.010  # seconds, the median step inside a trivial task
 OVERHEAD_LIMIT = 0.010  # seconds of runner overhead per task, 1,000-wide at 2 workers
 HEAVY_TARGET = 8.0  # Metaflow time / sfncompile time at least, import-heavy foreach
 HEAVY_VENV = Path("/tmp/sfn-heavy-venv")
+# KEEP_DATASTORES: every run's datastore stays until the benchmark ends (its temporary
+# directory goes then). Deleting one right after its run made the next run (of either tool)
+# slower than any user's: ext4 then skips the thousands of inodes it just freed each time it
+# allocates one, which doubled sfncompile's system time in a 100-wide foreach (2026-12-07).
 
 
 def ratio_target(width: int) -> float:
@@ -267,7 +270,7 @@ class SfnForeach:
             client.set_datastore_root(None)
         self.times.append(seconds)
         self.own.append(sum(own_seconds(root.glob("*/*/*/*/*/done.json"))))
-        shutil.rmtree(root)
+        # Kept until the benchmark ends (KEEP_DATASTORES says why).
 
     def report(self, report: Report) -> float:
         median = statistics.median(self.times)
@@ -345,8 +348,7 @@ class MetaflowForeach:
         self.cpu.append(children_cpu() - cpu)
         total = self.width * (self.width + 1) // 2
         assert f"total {total}" in proc.stdout + proc.stderr, "Metaflow's run printed no total"
-        self.times.append(seconds)
-        shutil.rmtree(sysroot, ignore_errors=True)
+        self.times.append(seconds)  # its datastore is kept: KEEP_DATASTORES
 
     def report(self, report: Report) -> float:
         median = statistics.median(self.times)
@@ -496,7 +498,7 @@ class HeavyForeach:
             _, proc = timed([str(self.python), "-c", READ_SCORES, pathspec], env=env,
                             cwd=self.flow.parent)
             self.scores.append(json.loads(proc.stdout))
-        shutil.rmtree(root, ignore_errors=True)
+        # its datastore is kept: KEEP_DATASTORES
 
     def report(self, report: Report) -> float:
         median = statistics.median(self.times)

@@ -155,3 +155,31 @@ def test_a_thread_started_by_the_import_makes_every_task_fresh(tmp_path: Path) -
             "importer)") in proc.stderr
     assert run["start"].task.data.forked is False
     assert run.successful
+
+
+@pytest.mark.parametrize("argv", [
+    ["--step", "body", "--run", "r1", "--task", "1-0.3.0", "--attempt", "2", "--root", "/ds",
+     "--graph", "/tmp/graph.json", "--flow-file", "/f/flow.py"],
+    ["--step", "start", "--run", "r", "--task", "0-0", "--params", '{"alpha": 3}'],
+    ["--step", "end", "--run", "r", "--task", "3-0", "--caught", '{"Error": "E"}',
+     "--origin-run", "r0"],
+])
+def test_the_fork_servers_quick_parse_is_argparses(argv: list[str]) -> None:
+    """The server parses what the runner writes without argparse (whose memory writes would
+    cost a forked task page copies), to the same Namespace."""
+    from sfncompile.runtime.__main__ import parse_args, quick_parse
+
+    assert quick_parse(argv) == parse_args(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--step", "a", "--run", "r", "--task", "t", "--attempt", "x"],  # not an int
+    ["--step", "a", "--run", "r"],  # --task is required
+    ["--step", "a", "--run", "r", "--task", "t", "--bogus", "1"],
+    ["--step", "a", "--run", "r", "--task"],
+    ["--step=a", "--run", "r", "--task", "t"],
+])
+def test_what_the_quick_parse_does_not_know_is_left_to_argparse(argv: list[str]) -> None:
+    from sfncompile.runtime.__main__ import quick_parse
+
+    assert quick_parse(argv) is None

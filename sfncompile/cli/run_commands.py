@@ -154,11 +154,12 @@ def run(ctx: click.Context, flow_file: Path, flow_name: str | None, params: tupl
     Metaflow; a @project flow's branch METAFLOW_BRANCH and METAFLOW_PRODUCTION.
     """
     root = check_datastore_root(datastore_root, write=True)
-    configs = given_configs(config_files, config_values)
     from sfncompile.local.worker import TaskLauncher
 
-    # Started while the flow is parsed; it imports the flow module meanwhile.
+    # Started first: it imports the flow module while the Configs are read and the flow is
+    # parsed here.
     with TaskLauncher.for_root(root, flow_file) as launcher:
+        configs = given_configs(config_files, config_values)
         flow = load_flow(flow_file, flow_name, decospecs, configs)
         _check_packages(flow)
         _check_project_env(flow)

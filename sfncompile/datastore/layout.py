@@ -81,6 +81,8 @@ _SMALL = 1 << 20
 # A blob that decompresses to at most this is verified and unpickled from memory; a larger
 # one through an anonymous temporary file, so memory stays bounded.
 _INLINE = 16 << 20
+_HEX = frozenset("0123456789abcdef")
+_FIRST_READ = 1 << 14  # bytes of the first read of a blob; later reads take more
 
 RESERVED_RUN_IDS = frozenset({"data", "code"})
 
@@ -126,7 +128,7 @@ def attempt_prefix(flow: str, run: str, step: str, task: str, attempt: int) -> s
 
 
 def blob_key(flow: str, sha: str) -> str:
-    if len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+    if len(sha) != 64 or not _HEX.issuperset(sha):
         raise ValueError(f"invalid artifact sha {sha!r}")
     return f"{_seg(flow, 'flow name')}/data/{sha[:2]}/{sha}"
 
@@ -258,13 +260,15 @@ class _GunzipReader(io.RawIOBase):
         self._d = zlib.decompressobj(31)
         self._in = b""
         self._f_eof = False
+        self._chunk = _FIRST_READ  # grows to _IN: a small blob needs no megabyte buffer
 
     def readable(self) -> bool:
         return True
 
     def _read(self) -> bytes:
-        data = self._f.read(self._IN)
+        data = self._f.read(self._chunk)
         self._f_eof = not data
+        self._chunk = min(self._chunk * 8, self._IN)
         return data
 
     def readinto(self, buffer: WriteableBuffer) -> int:
@@ -479,22 +483,27 @@ def _verified(src: _Reader, sha: str, keep: bool = True) -> Iterator[bytearray |
     digest, kept = hashlib.sha256(), bytearray()
     spool: IO[bytes] | None = None
     reader = _GunzipReader(src)
-    buf = bytearray(1 << 20)
+    # The buffer grows with the blob: most are a few bytes, and a zeroed megabyte for each
+    # would cost a task more than the rest of reading it.
+    buf = bytearray(_FIRST_READ)
     view = memoryview(buf)
     with contextlib.ExitStack() as stack:
         try:
             while n := reader.readinto(buf):
                 digest.update(view[:n])
-                if not keep:
-                    continue
-                if spool is None and len(kept) + n > _INLINE:
-                    spool = stack.enter_context(tempfile.TemporaryFile(prefix="sfn-blob-"))
-                    spool.write(kept)
-                    kept = bytearray()
-                if spool is not None:
-                    spool.write(view[:n])
-                else:
-                    kept += view[:n]
+                if keep:
+                    if spool is None and len(kept) + n > _INLINE:
+                        spool = stack.enter_context(tempfile.TemporaryFile(prefix="sfn-blob-"))
+                        spool.write(kept)
+                        kept = bytearray()
+                    if spool is not None:
+                        spool.write(view[:n])
+                    else:
+                        kept += view[:n]
+                if n == len(buf) and n < _GunzipReader._OUT:  # more may follow: read more
+                    view.release()
+                    buf = bytearray(min(n * 8, _GunzipReader._OUT))
+                    view = memoryview(buf)
         except (zlib.error, EOFError) as exc:
             raise _Damaged(f"the blob is truncated or not gzip ({exc})") from None
         if digest.hexdigest() != sha:

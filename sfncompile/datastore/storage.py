@@ -114,21 +114,31 @@ class Storage(ABC):
 class LocalStorage(Storage):
     def __init__(self, root_dir: str | os.PathLike[str]) -> None:
         self.root = Path(root_dir).absolute()
+        self._root = str(self.root)
 
     def __repr__(self) -> str:
-        return f"LocalStorage({str(self.root)!r})"
+        return f"LocalStorage({self._root!r})"
 
-    def _path(self, key: str) -> Path:
-        return self.root.joinpath(*_check_key(key).split("/"))
+    def _path(self, key: str) -> str:
+        # Plain strings, not Path: a task reads and writes a dozen keys, on its critical path.
+        return os.path.join(self._root, *_check_key(key).split("/"))
 
-    def _atomic_write(self, key: str, write: Callable[[str], object]) -> None:
+    def _atomic_write(self, key: str, write: Callable[[int, str], object]) -> None:
+        """`write(fd, tmp)` fills a temporary file beside the target, renamed over it once
+        written; the fd is closed after."""
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=target.parent)
-        os.close(fd)
+        parent = os.path.dirname(target)
         try:
-            write(tmp)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; blobs are meant to be shared
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=parent)
+        except FileNotFoundError:  # the first key under this directory
+            os.makedirs(parent, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=parent)
+        try:
+            try:
+                write(fd, tmp)
+                os.fchmod(fd, 0o644)  # mkstemp makes 0600; blobs are meant to be shared
+            finally:
+                os.close(fd)
             # The rename makes the write visible whole or not at all to other processes. No
             # fsync: that would guard against power loss, which local runs do not promise.
             os.replace(tmp, target)
@@ -138,11 +148,18 @@ class LocalStorage(Storage):
             raise
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        self._atomic_write(key, lambda tmp: Path(tmp).write_bytes(data))
+        def write(fd: int, _: str) -> None:
+            with memoryview(data) as whole:
+                view = whole
+                while view:
+                    view = view[os.write(fd, view):]
+
+        self._atomic_write(key, write)
 
     def get_bytes(self, key: str) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            with builtins.open(self._path(key), "rb") as f:
+                return f.read()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyNotFound(key) from None
 
@@ -156,12 +173,12 @@ class LocalStorage(Storage):
         import fcntl  # not at the top: Windows has none, and only put_if needs it
 
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target.parent, os.O_RDONLY)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        fd = os.open(os.path.dirname(target), os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                current: str | None = _digest(target.read_bytes())
+                current: str | None = _digest(Path(target).read_bytes())
             except FileNotFoundError:
                 current = None
             if current != version:
@@ -173,11 +190,11 @@ class LocalStorage(Storage):
 
     def put_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         src = os.fspath(local_path)
-        self._atomic_write(key, lambda tmp: shutil.copyfile(src, tmp))
+        self._atomic_write(key, lambda _, tmp: shutil.copyfile(src, tmp))
 
     def get_file(self, key: str, local_path: str | os.PathLike[str]) -> None:
         src = self._path(key)
-        if not src.is_file():
+        if not os.path.isfile(src):
             raise KeyNotFound(key)
         dest = Path(local_path)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -185,36 +202,37 @@ class LocalStorage(Storage):
 
     def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
         try:
-            return self._path(key).open("rb")
+            return builtins.open(self._path(key), "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyNotFound(key) from None
 
     def put_stream(self, key: str, write: Callable[[IO[bytes]], object]) -> None:
-        def write_to(tmp: str) -> None:
-            with builtins.open(tmp, "wb") as out:
+        def write_to(fd: int, _: str) -> None:
+            with builtins.open(fd, "wb", closefd=False) as out:
                 write(out)
 
         self._atomic_write(key, write_to)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self._path(key).unlink()
+            os.unlink(self._path(key))
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return os.path.isfile(self._path(key))
 
     def list(self, prefix: str = "") -> builtins.list[str]:
         _check_prefix(prefix)
         # Walk only the deepest directory the prefix names, then filter by string prefix.
         base, _, partial = prefix.rpartition("/")
-        start = self.root.joinpath(*base.split("/")) if base else self.root
+        start = os.path.join(self._root, *base.split("/")) if base else self._root
         keys = [k for k in self._walk(start, base, partial) if k.startswith(prefix)]
         return sorted(keys)
 
-    def _walk(self, start: Path, base: str, partial: str) -> Iterator[str]:
+    def _walk(self, start: str, base: str, partial: str) -> Iterator[str]:
+        skip = len(os.path.join(self._root, ""))  # os.walk's paths start with the root
         for dirpath, dirnames, filenames in os.walk(start):
-            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
-            rel = "" if rel == "." else rel + "/"
+            rel = dirpath[skip:].replace(os.sep, "/")
+            rel = rel + "/" if rel else ""
             if rel == (base + "/" if base else ""):
                 dirnames[:] = [d for d in dirnames if d.startswith(partial)]
             yield from (rel + f for f in filenames if not f.startswith(_TMP_PREFIX))
@@ -229,7 +247,7 @@ class LocalStorage(Storage):
         return sorted(e.name for e in entries if e.is_dir() and _has_file(e.path))
 
     def url(self, key: str = "") -> str:
-        return (self._path(key) if key else self.root).as_uri()
+        return (Path(self._path(key)) if key else self.root).as_uri()
 
 
 def _digest(data: bytes) -> str:

@@ -20,6 +20,7 @@ class Outcome:
     done: dict[str, Any] | None = None  # the committed attempt's done.json
     timed_out: bool = False  # the runner killed it on its @timeout
     ended: str | None = None  # how it ended, when it died before it could say (task_death.py)
+    cancelled: bool = False  # it waited for a slot when the run stopped, and never ran
 
     @property
     def succeeded(self) -> bool:

@@ -121,6 +121,9 @@ class LocalRunner:
         self.clone = clone
         self.launcher = launcher
         self.remote = remote  # the steps whose tasks run as AWS Batch jobs (a hybrid run)
+        # Local tasks asked for beyond --max-workers: they wait in the fork server, which
+        # starts each the moment a slot frees (a Batch job's slot is AWS's: none wait there).
+        self.lookahead = 0 if remote is not None else self.max_workers
         self.tags = sorted(set(tags))
         self.max_num_splits = max_num_splits  # --max-num-splits: the widest foreach allowed
         self.steps: dict[str, Any] = graph["steps"]
@@ -188,16 +191,12 @@ class LocalRunner:
             cmd += ["--caught", json.dumps(caught)]
         return cmd
 
-    def execute(self, key: Key, attempt: int, tmp: str,
-                caught: dict[str, Any] | None = None) -> Outcome:
+    def launch(self, key: Key, attempt: int, tmp: str,
+               caught: dict[str, Any] | None = None) -> Callable[[], Outcome]:
+        """Ask for the attempt now, in the order the run reaches it; the callable waits for
+        its outcome (in a worker thread)."""
         if self.remote is not None and self.remote.handles(key[0]):
-            outcome = self.remote.execute(self, key, attempt, caught)
-            if not outcome.succeeded:
-                self.record_failure(outcome, None)
-            return outcome
-        timeout = self.steps[key[0]]["timeout_seconds"]
-        limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
-        began = time.monotonic()
+            return lambda: self.execute_remote(key, attempt, caught)
         graph_file = os.path.join(tmp, "graph.json")
         out = os.path.join(tmp, f"{key[0]}.{key[1]}.{attempt}.out")
         task_tmp = self.task_tmp(tmp, key, attempt)
@@ -206,13 +205,45 @@ class LocalRunner:
         if self.tailer is not None and self.progress.show_output:
             prefix = ds.attempt_prefix(self.flow, self.run_id, *key, attempt)
             watch = self.tailer.watch(key, attempt, log_paths(self.storage, prefix))
-        code = self.launcher.run_task(self.command(key, attempt, graph_file, caught), out,
-                                      limit, tmp=task_tmp, graph=graph_file,
-                                      flow_file=str(self.flow_file),
-                                      fresh=key[0] in self.fresh_steps)
-        if watch is not None and self.tailer is not None:
-            self.tailer.finish(watch, out)
-        outcome = Outcome(key, attempt, code, "", time.monotonic() - began, caught)
+        job = self.launcher.submit(self.command(key, attempt, graph_file, caught), out,
+                                   tmp=task_tmp, graph=graph_file, flow_file=str(self.flow_file),
+                                   fresh=key[0] in self.fresh_steps,
+                                   gang=bool(self.steps[key[0]].get("parallel")))
+        timeout = self.steps[key[0]]["timeout_seconds"]
+        limit = timeout + TIMEOUT_GRACE_SECONDS if timeout else None
+        began = time.monotonic()
+
+        def on_start() -> None:  # it may have waited for a slot in the fork server first
+            nonlocal began
+            began = time.monotonic()
+            self.progress.started(key, attempt)
+
+        def finish() -> Outcome:
+            assert self.launcher is not None
+            code = self.launcher.wait(job, limit, on_start)
+            if watch is not None and self.tailer is not None:
+                self.tailer.finish(watch, out)
+            if code is None:  # it waited for a slot when the run stopped: it never ran
+                return Outcome(key, attempt, -1, "", 0.0, caught, cancelled=True)
+            return self.outcome(key, attempt, code, time.monotonic() - began, caught, limit,
+                                out, task_tmp)
+
+        return finish
+
+    def execute_remote(self, key: Key, attempt: int,
+                       caught: dict[str, Any] | None) -> Outcome:
+        assert self.remote is not None
+        self.progress.started(key, attempt)
+        outcome = self.remote.execute(self, key, attempt, caught)
+        if not outcome.succeeded:
+            self.record_failure(outcome, None)
+        return outcome
+
+    def outcome(self, key: Key, attempt: int, code: int, seconds: float,
+                caught: dict[str, Any] | None, limit: float | None, out: str,
+                task_tmp: str) -> Outcome:
+        """What a local attempt that exited with `code` came to."""
+        outcome = Outcome(key, attempt, code, "", seconds, caught)
         if code == 0:
             outcome.done = self.committed(key, attempt)
             if outcome.done is None:
@@ -305,7 +336,9 @@ class LocalRunner:
         # The nodes of a @parallel step start together, beside --max-workers: a gang whose
         # nodes wait for each other (torch.distributed, MPI) would wait forever in a queue.
         gang = max((info.get("num_parallel") or 1 for info in self.steps.values()), default=1)
-        with ThreadPoolExecutor(self.max_workers + gang) as pool:
+        assert self.launcher is not None
+        self.launcher.set_slots(self.max_workers)
+        with ThreadPoolExecutor(self.max_workers + self.lookahead + gang) as pool:
             try:
                 self._walk(pool, ready, running, tmp, result)
             except BaseException:
@@ -324,15 +357,15 @@ class LocalRunner:
         while ready or running or waiting:
             while waiting and waiting[0][0] <= time.monotonic():
                 ready.appendleft(heapq.heappop(waiting)[2])
-            while ready and not result.failed and (len(running) < self.max_workers
-                                                   or self.steps[ready[0][0][0]].get("parallel")):
+            while ready and not result.failed and (
+                    len(running) < self.max_workers + self.lookahead
+                    or self.steps[ready[0][0][0]].get("parallel")):
                 key, attempt, caught = ready.popleft()
                 if attempt == 0 and self.clone is not None and self.clone(key):
                     self.progress.cloned(key)
                     self.enqueue(ready, self.successors(key, self.done(key)))
                     continue
-                self.progress.started(key, attempt)
-                running[pool.submit(self.execute, key, attempt, tmp, caught)] = key
+                running[pool.submit(self.launch(key, attempt, tmp, caught))] = key
             due = waiting[0][0] - time.monotonic() if waiting else None
             if not running:
                 if due is None or result.failed:
@@ -344,12 +377,13 @@ class LocalRunner:
             for future in finished:
                 del running[future]
                 outcome = future.result()
+                if outcome.cancelled:
+                    continue
                 info = self.steps[outcome.key[0]]
                 too_wide = self.too_wide(outcome)
                 if too_wide:  # the task is committed; the run stops here, as Metaflow's
                     outcome.error, outcome.output = too_wide, ""
-                    self.progress.failed(outcome)
-                    result.failed.append(outcome)
+                    self.fail(result, outcome)
                 elif outcome.succeeded:
                     assert outcome.done is not None
                     self.progress.finished(outcome)
@@ -358,6 +392,7 @@ class LocalRunner:
                     # As the ASL Retry's IntervalSeconds (Metaflow's local runtime does not wait)
                     delay = info["retry_seconds"] * self.retry_wait_scale
                     self.progress.retrying(outcome, delay)
+                    self.go_on()
                     retry = (outcome.key, outcome.attempt + 1, None)
                     if delay:
                         heapq.heappush(waiting, (time.monotonic() + delay, next(order), retry))
@@ -367,13 +402,26 @@ class LocalRunner:
                     # The task died before its own @catch could act (killed, out of memory):
                     # record the failure in a stand-in attempt and go on, as the ASL Catch does.
                     self.progress.retrying(outcome)
+                    self.go_on()
                     died = {"Error": outcome.error or outcome.ended or
                             f"the task process exited with {outcome.returncode}",
                             "Cause": "\n".join(outcome.output.splitlines()[-20:])}
                     ready.appendleft((outcome.key, outcome.attempt + 1, died))
                 else:
-                    self.progress.failed(outcome)
-                    result.failed.append(outcome)
+                    self.fail(result, outcome)
+
+    def go_on(self) -> None:
+        """After a failed attempt that the run survives (a retry, a @catch stand-in): the
+        tasks waiting in the fork server may start again."""
+        assert self.launcher is not None
+        self.launcher.go_on()
+
+    def fail(self, result: RunResult, outcome: Outcome) -> None:
+        """The run stops: what runs ends, nothing more starts (as Metaflow's runtime)."""
+        self.progress.failed(outcome)
+        result.failed.append(outcome)
+        assert self.launcher is not None
+        self.launcher.cancel_waiting()
 
     def enqueue(self, ready: deque[Launch], keys: list[Key]) -> None:
         for key in keys:

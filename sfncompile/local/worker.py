@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -18,14 +19,15 @@ from sfncompile.local import lifeline
 
 @dataclass
 class _Job:
-    started: threading.Event = field(default_factory=threading.Event)
+    started: threading.Event = field(default_factory=threading.Event)  # or never will
     exited: threading.Event = field(default_factory=threading.Event)
     pid: int = 0
     code: int = -1
+    cancelled: bool = False  # it waited for a slot when the run stopped: it never ran
 
 
 class TaskLauncher:
-    """One fork server per run; `run_task` is safe to call from several threads.
+    """One fork server per run; `submit` and `wait` are safe to call from several threads.
 
     Start it as early as possible (before the flow is parsed): the server's imports (the
     flow module's among them) then overlap with the parsing. It preloads boto3 only for a
@@ -45,6 +47,7 @@ class TaskLauncher:
         self._jobs: dict[int, _Job] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
+        self._stopping = False  # kill_all was called: a task that starts now is killed
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -93,7 +96,13 @@ class TaskLauncher:
             job = self._jobs[int(ident)]
             if kind == "started":
                 job.pid = int(value)
+                if self._stopping:  # it left the server's queue as the run stopped
+                    lifeline.kill_group(job.pid)
                 job.started.set()
+            elif kind == "cancelled":
+                job.cancelled = True
+                job.started.set()
+                job.exited.set()
             else:
                 job.code = int(value)
                 job.exited.set()
@@ -102,21 +111,54 @@ class TaskLauncher:
             job.started.set()
             job.exited.set()
 
-    def run_task(self, argv: list[str], output_path: str, timeout: float | None,
-                 **shared: Any) -> int:
-        """Run one task; return its exit code (-9 when it was killed on timeout). `shared`
-        holds what the server reads once for all tasks (see sfncompile.local.zygote)."""
+    def set_slots(self, slots: int) -> None:
+        """At most `slots` tasks run at once; the server keeps the others waiting, in order,
+        and starts each the moment a slot frees."""
+        self._send({"slots": slots})
+
+    def go_on(self) -> None:
+        """The run goes on after a failed task (it is retried, or @catch recorded it): the
+        tasks that wait for a slot may start again."""
+        self._send({"go": True})
+
+    def cancel_waiting(self) -> None:
+        """Drop the tasks that wait for a slot: `wait` returns None for each."""
+        self._send({"cancel": True})
+
+    def _send(self, request: dict[str, Any]) -> bool:
+        with self._lock:
+            assert self._proc.stdin is not None
+            try:
+                self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+                self._proc.stdin.flush()
+            except (BrokenPipeError, ValueError):  # the server is gone (or closed)
+                return False
+        return True
+
+    def submit(self, argv: list[str], output_path: str, **shared: Any) -> _Job:
+        """Ask for a task (it starts when a slot is free, in the order asked); `wait` for it.
+        `shared` holds what the server reads once for all tasks (see
+        sfncompile.local.zygote)."""
         job = _Job()
         with self._lock:
             ident = next(self._ids)
             self._jobs[ident] = job
-            assert self._proc.stdin is not None
-            line = json.dumps({"id": ident, "argv": argv, "out": output_path, **shared}) + "\n"
-            try:
-                self._proc.stdin.write(line.encode())
-                self._proc.stdin.flush()
-            except (BrokenPipeError, ValueError):  # the server is gone (or closed)
-                return -1
+        if not self._send({"id": ident, "argv": argv, "out": output_path, **shared}):
+            job.code = -1
+            job.started.set()
+            job.exited.set()
+        return job
+
+    def wait(self, job: _Job, timeout: float | None,
+             on_start: Callable[[], None] | None = None) -> int | None:
+        """The task's exit code (-9 when it was killed on timeout), or None when it never
+        started (cancelled while it waited for a slot). `on_start` is called when it starts;
+        the timeout counts from then."""
+        job.started.wait()
+        if job.cancelled:
+            return None
+        if on_start is not None:
+            on_start()
         if not job.exited.wait(timeout):
             job.started.wait()
             if job.pid:
@@ -126,7 +168,10 @@ class TaskLauncher:
         return job.code
 
     def kill_all(self) -> None:
-        """Kill every task still running (on Ctrl-C): their attempts stay uncommitted."""
+        """Kill every task still running (on Ctrl-C), and drop those that wait for a slot:
+        their attempts stay uncommitted."""
+        self._stopping = True
+        self.cancel_waiting()
         for job in list(self._jobs.values()):
             if job.pid and not job.exited.is_set():
                 lifeline.kill_group(job.pid)

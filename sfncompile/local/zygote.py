@@ -14,11 +14,20 @@ PID ARGV...`, spawned, never forked), as does a request that asks for one (`"fre
 @pypi/@conda step, or a step that opts out).
 
 Protocol, one line each way: requests on stdin are JSON `{"id": n, "argv": [...], "out": path,
-"tmp": dir, "graph": path, "flow_file": path, "fresh": bool}` (graph and flow_file are read
-once and reused); replies on stdout are `environ {"METAFLOW_X": value or null}` (what the flow's
-module code changed) and `mode fork` or `mode fresh <why>` once, first, then
-`started <id> <pid>` and `exited <id> <code>`. The server is single-threaded and registers each
+"tmp": dir, "graph": path, "flow_file": path, "fresh": bool, "gang": bool}` (graph and
+flow_file are read once and reused), `{"slots": n}`, `{"go": true}` and `{"cancel": true}`;
+replies on stdout are `environ {"METAFLOW_X": value or null}` (what the flow's module code
+changed) and `mode fork` or `mode fresh <why>` once, first, then `started <id> <pid>`,
+`exited <id> <code>` and `cancelled <id>`. The server is single-threaded and registers each
 child right after starting it, so no exit can go unreported.
+
+Slots: with `{"slots": n}`, at most n tasks run at once and the others wait here, in order; a
+task starts the moment another is reaped, with no round trip to the runner (which keeps a few
+more requests here than there are slots). A gang's node (`"gang": true`, the nodes of a
+@parallel step wait for each other) never waits. A task that exits non-zero holds the queue:
+the runner says `{"go": true}` when the run goes on (a retry, a @catch), or `{"cancel": true}`,
+which drops every waiting request, when it stops. So no task starts after a failure that ends
+the run, as with Metaflow's runtime.
 
 Lifetime: the server and its tasks never outlive the runner. End of file on stdin means the
 runner is gone (or done): the server kills every task's process group and exits. On Linux the
@@ -44,6 +53,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -60,6 +70,7 @@ _DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIP
 
 def _child(request: dict[str, Any], args: argparse.Namespace | None, closing: list[int],
            devnull: int, server: int) -> None:
+    gc.enable()
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGCHLD, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
@@ -110,7 +121,7 @@ def _preload(s3: bool) -> None:
     from sfncompile.flow import metaflow_alias
     from sfncompile.runtime import __main__ as entry
 
-    entry.parser()  # argparse's set-up (gettext, terminal size) once, not per task
+    entry.quick_parse([])  # argparse's set-up (gettext, terminal size) once, not per task
     metaflow_alias.install()  # every forked task inherits `metaflow` as sfncompile
     if s3:
         try:
@@ -252,26 +263,22 @@ def run_fresh(server: int, argv: list[str]) -> None:
     sys.exit(run(argv))
 
 
+_REMEMBERED: set[tuple[str | None, str | None]] = set()
+
+
 def _remember(request: dict[str, Any]) -> None:
     """Read the step graph and compile the flow once, for every task forked after."""
+    paths = (request.get("graph"), request.get("flow_file"))
+    if paths in _REMEMBERED:
+        return
     from sfncompile.runtime import task
 
-    if request.get("graph"):
-        task.preload_graph(request["graph"])
-    if request.get("flow_file"):
-        task.preload_flow(request["flow_file"])
-
-
-def _parsed(argv: list[str]) -> argparse.Namespace | None:
-    """The task's arguments, parsed here before the fork; None if they do not parse (the
-    task then parses them itself and reports the error in its own output)."""
-    from sfncompile.runtime import __main__ as entry
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            return entry.parse_args(argv)
-    except SystemExit:
-        return None
+    if paths[0]:
+        task.preload_graph(paths[0])
+    if paths[1]:
+        task.preload_flow(paths[1])
+    _REMEMBERED.add(paths)
+    gc.freeze()  # what they made joins the preloaded objects
 
 
 def _kill_all(running: dict[int, int]) -> None:
@@ -281,6 +288,9 @@ def _kill_all(running: dict[int, int]) -> None:
 
 def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     running: dict[int, int] = {}  # pid -> request id
+    queue: deque[dict[str, Any]] = deque()  # requests waiting for a slot
+    slots = 0  # tasks running at once at most (0: no limit), as the runner says
+    held = False  # a task failed: none starts until the runner says to go on (or cancels)
 
     def runner_gone(*_: object) -> None:
         _kill_all(running)
@@ -290,11 +300,17 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     signal.signal(signal.SIGTERM, runner_gone)
     lifeline.die_with_parent(parent, signal.SIGTERM)
     _preload(s3)
+    from sfncompile.runtime.__main__ import quick_parse
+
     env = dict(os.environ)  # a fresh task's, before the flow's module code could change it
     fresh = _preimport(flow_file) if flow_file else None
     os.write(1, f"environ {json.dumps(_environ_changes(env))}\n".encode())
     os.write(1, f"mode {'fresh ' + fresh if fresh else 'fork'}\n".encode())
-    gc.freeze()  # keep the preloaded objects' pages shared with every child
+    # Keep the preloaded objects' pages shared with every child: frozen, a collection never
+    # touches them; and no collection runs here between forks (a child re-enables them), as
+    # one would write to every page of the objects it walks, and copy each.
+    gc.freeze()
+    gc.disable()
     devnull = os.open(os.devnull, os.O_RDONLY)
     sig_r, sig_w = os.pipe()
     os.set_blocking(sig_r, False)
@@ -310,6 +326,31 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     def reply(line: str) -> None:
         os.write(1, (line + "\n").encode())
 
+    def start(request: dict[str, Any]) -> None:
+        if fresh or request.get("fresh"):
+            try:
+                pid = _spawn(request, server, env)
+            except OSError as exc:
+                with open(request["out"], "a") as out:
+                    print(f"sfncompile: cannot start the task: {exc}", file=out)
+                reply(f"exited {request['id']} 1")
+                return
+        else:
+            _remember(request)
+            # The server's writes between forks copy each page they touch (a running task
+            # still shares it), so it parses the arguments only the quick way; anything
+            # else the task parses itself, and reports.
+            args = quick_parse(request["argv"])
+            pid = os.fork()
+            if pid == 0:
+                _child(request, args, [sig_r, sig_w], devnull, server)
+        running[pid] = request["id"]
+        reply(f"started {request['id']} {pid}")
+
+    def drain() -> None:
+        while queue and not held and (not slots or len(running) < slots):
+            start(queue.popleft())
+
     while True:
         for key, _ in selector.select():
             if key.fd == sig_r:
@@ -323,7 +364,10 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
                     if pid == 0:
                         break
                     if pid in running:
-                        reply(f"exited {running.pop(pid)} {os.waitstatus_to_exitcode(status)}")
+                        code = os.waitstatus_to_exitcode(status)
+                        held = held or code != 0
+                        reply(f"exited {running.pop(pid)} {code}")
+                drain()  # the next task starts here, with no round trip to the runner
                 continue
             data = os.read(0, 65536)
             if not data:  # the runner closed the pipe or died: nothing may outlive it
@@ -332,22 +376,20 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 request = json.loads(line)
-                if fresh or request.get("fresh"):
-                    try:
-                        pid = _spawn(request, server, env)
-                    except OSError as exc:
-                        with open(request["out"], "a") as out:
-                            print(f"sfncompile: cannot start the task: {exc}", file=out)
-                        reply(f"exited {request['id']} 1")
-                        continue
+                if "slots" in request:
+                    slots = request["slots"]
+                elif "go" in request:
+                    held = False
+                elif "cancel" in request:
+                    for dropped in queue:
+                        reply(f"cancelled {dropped['id']}")
+                    queue.clear()
+                    held = False
+                elif request.get("gang"):  # a gang's nodes wait for each other: never queued
+                    start(request)
                 else:
-                    _remember(request)
-                    args = _parsed(request["argv"])
-                    pid = os.fork()
-                    if pid == 0:
-                        _child(request, args, [sig_r, sig_w], devnull, server)
-                running[pid] = request["id"]
-                reply(f"started {request['id']} {pid}")
+                    queue.append(request)
+                drain()
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from sfncompile.conventions.bootstrap import GRAPH_IN_PACKAGE as GRAPH_KEY
 from sfncompile.conventions.steps import END, ON_ERROR_HOOK_STEP
@@ -50,13 +51,52 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser().parse_args(argv)
 
 
+@functools.cache
+def _plain_options() -> tuple[dict[str, tuple[str, Any]], dict[str, Any], frozenset[str]]:
+    """Each `--option VALUE` of the parser: its dest and type; the defaults; the required."""
+    options: dict[str, tuple[str, Any]] = {}
+    defaults: dict[str, Any] = {}
+    required = set()
+    for action in parser()._actions:
+        defaults[action.dest] = action.default
+        if type(action) is argparse._StoreAction and action.nargs is None:
+            options.update((name, (action.dest, action.type)) for name in action.option_strings)
+            if action.required:
+                required.add(action.dest)
+    return options, defaults, frozenset(required)
+
+
+def quick_parse(argv: list[str]) -> argparse.Namespace | None:
+    """argv as the local runner writes it (`--option VALUE` pairs only) parsed without
+    argparse's machinery, or None for anything else (argparse then parses it and says what
+    is wrong). A fork server parses a task's arguments before it forks: argparse would touch
+    enough memory that the server's pages shared with running tasks cost ~140 copies."""
+    options, defaults, required = _plain_options()
+    if len(argv) % 2:
+        return None
+    values = dict(defaults)
+    given = set()
+    for name, text in zip(argv[::2], argv[1::2], strict=True):
+        if name not in options or text.startswith("-"):
+            return None
+        dest, kind = options[name]
+        try:
+            values[dest] = kind(text) if kind is not None else text
+        except (TypeError, ValueError):
+            return None
+        given.add(dest)
+    if not required <= given:
+        return None
+    values.pop("help", None)
+    return argparse.Namespace(**values)
+
+
 def main(argv: list[str] | None = None) -> int:
     return run_task(parse_args(argv))
 
 
 def run_task(args: argparse.Namespace) -> int:
-    """Run the task that parsed arguments describe (a fork server parses them before it
-    forks: argparse touches enough shared memory to cost a forked task ~200 page copies)."""
+    """Run the task that parsed arguments describe."""
     try:
         graph = load_graph(args.graph)
         flow_file = args.flow_file or args.graph.resolve().parent.parent / graph["source"]
