@@ -128,7 +128,7 @@ def test_task_output_is_shown_prefixed_and_in_order(
     ends = [n for n, line in enumerate(lines) if re.fullmatch(r"\[work/.*\] end \d", line)]
     assert len(begins) == len(ends) == 3 and max(begins) < min(ends)
     # the traceback @catch printed is shown as part of the task's output
-    assert "[work/1-0.1.0] ValueError: boom one" in lines
+    assert "[work/1-0.1.0] >  ValueError: boom one" in lines  # Metaflow's report, on stdout
     assert re.fullmatch(r"PrintFlow/\S+", printing.stdout.strip().splitlines()[-1])
     assert "hello" not in printing.stdout
 

@@ -388,9 +388,9 @@ def show(run_pathspec: str, datastore_root: str, as_json: bool) -> None:
     """Print a run's steps, tasks, their status and artifact names; for a failed run, the
     task that failed, its exception and the last lines of its log."""
     from sfncompile import client
+    from sfncompile.conventions.artifact_names import FLOW_NAME_ARTIFACT
     from sfncompile.datastore.storage import KeyNotFound, open_storage
     from sfncompile.exception import MetaflowNotFound
-    from sfncompile.flow.flowspec import FLOW_NAME_ARTIFACT
     from sfncompile.local.settle import settle_run
 
     flow_name, run_id = _split_run(run_pathspec)

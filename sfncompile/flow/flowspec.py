@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import FunctionType, MethodType
 from typing import Any, NamedTuple
 
+from sfncompile.conventions.artifact_names import FLOW_NAME_ARTIFACT
 from sfncompile.exception import (
     MetaflowException,
     MetaflowExceptionWrapper,
@@ -28,10 +29,9 @@ _INTERNAL = "_sfn"
 _NOT_CONSTANTS = frozenset({"cmd", "foreach_stack", "index", "input", "script_name", "name",
                             "sfn_decorators"})
 FROZEN_MESSAGE = "Flow level attributes and Parameters are not modifiable"
-# Metaflow's `self.name`: the flow's name, set on every flow object, so every task (and a
-# join's every input) has it and stores it as an artifact (merge_artifacts never merges it:
-# the join has its own).
-FLOW_NAME_ARTIFACT = "name"
+# Metaflow's `self.name` (FLOW_NAME_ARTIFACT): the flow's name, set on every flow object, so
+# every task (and a join's every input) has it and stores it as an artifact (merge_artifacts
+# never merges it: the join has its own).
 
 # Kept for code that caught the old name: merge_artifacts raises Metaflow's exceptions.
 MergeArtifactsError = MetaflowException

@@ -16,10 +16,10 @@ import sys
 import time
 from typing import Any, Protocol
 
+from sfncompile.conventions.artifact_names import FLOW_NAME_ARTIFACT
 from sfncompile.conventions.input_keys import RESUME_INPUT_KEY
 from sfncompile.datastore import layout as ds
 from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage
-from sfncompile.flow.flowspec import FLOW_NAME_ARTIFACT
 from sfncompile.runtime import where
 
 

@@ -10,9 +10,9 @@ import sys
 import time
 from typing import Any
 
+from sfncompile.conventions.artifact_names import FLOW_NAME_ARTIFACT
 from sfncompile.datastore.storage import LocalStorage, S3Storage, Storage
 from sfncompile.flow.current import current
-from sfncompile.flow.flowspec import FLOW_NAME_ARTIFACT
 from sfncompile.runtime.card_writer import CardCollector, write_cards
 from sfncompile.runtime.secrets import SecretsError, apply_secrets
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import CodeType, FrameType, ModuleType
 from typing import Any
 
+from sfncompile.conventions.artifact_names import FLOW_NAME_ARTIFACT
 from sfncompile.conventions.event_format import RUN_SUCCEEDED
 from sfncompile.conventions.steps import START
 from sfncompile.conventions.task_ids import at_step
@@ -44,7 +45,6 @@ from sfncompile.exception import (
 from sfncompile.flow import metaflow_alias
 from sfncompile.flow.current import current
 from sfncompile.flow.flowspec import (
-    FLOW_NAME_ARTIFACT,
     Binding,
     FlowSpec,
     Frame,
