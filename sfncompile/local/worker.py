@@ -16,6 +16,38 @@ from typing import Any
 
 from sfncompile.local import lifeline
 
+_EARLY: subprocess.Popen[bytes] | None = None  # start_early's server, until a launcher takes it
+
+
+def start_early() -> None:
+    """Start this process's run's fork server now, before the command line has loaded, so
+    that the interpreter's start-up and the runtime's imports there overlap that; the run
+    tells it its flow later (TaskLauncher). A server no run takes ends with this process."""
+    global _EARLY
+    _EARLY = _start_server("--later")
+
+
+def _start_server(*options: str) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "sfncompile.local.zygote", "--parent", str(os.getpid()),
+            *options]
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+
+def _early_server(s3: bool, flow_file: str | None) -> subprocess.Popen[bytes] | None:
+    """start_early's server, told the run's datastore and flow; None if there is none (or it
+    died: a new one starts)."""
+    global _EARLY
+    proc, _EARLY = _EARLY, None
+    if proc is None or proc.stdin is None:
+        return None
+    try:
+        proc.stdin.write(json.dumps({"s3": s3, "flow_file": flow_file}).encode() + b"\n")
+        proc.stdin.flush()
+    except (BrokenPipeError, ValueError):
+        proc.wait()
+        return None
+    return proc
+
 
 @dataclass
 class _Job:
@@ -35,10 +67,9 @@ class TaskLauncher:
     """
 
     def __init__(self, s3: bool = False, flow_file: Path | None = None) -> None:
-        argv = [sys.executable, "-m", "sfncompile.local.zygote", "--parent", str(os.getpid())]
-        argv += ["--s3"] if s3 else []
-        argv += ["--flow-file", str(flow_file.resolve())] if flow_file is not None else []
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        flow = str(flow_file.resolve()) if flow_file is not None else None
+        self._proc = _early_server(s3, flow) or _start_server(
+            *(["--s3"] if s3 else []), *(["--flow-file", flow] if flow is not None else []))
         self._mode = "fork"
         self._environ: dict[str, str | None] = {}  # what the flow's module code changed
         self._mode_known = threading.Event()

@@ -117,20 +117,37 @@ def _unbuffered(fd: int) -> io.TextIOWrapper:
     return io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), write_through=True)
 
 
-def _preload(s3: bool) -> None:
+def _preload() -> None:
     from sfncompile.flow import metaflow_alias
     from sfncompile.runtime import __main__ as entry
 
     entry.quick_parse([])  # argparse's set-up (gettext, terminal size) once, not per task
     metaflow_alias.install()  # every forked task inherits `metaflow` as sfncompile
-    if s3:
-        try:
-            import boto3
 
-            # One client loads and caches the S3 service model for every forked task.
-            boto3.session.Session().client("s3", region_name="us-east-1")
-        except Exception:  # pragma: no cover - a task reports its own S3 errors
-            pass
+
+def _preload_s3() -> None:
+    try:
+        import boto3
+
+        # One client loads and caches the S3 service model for every forked task.
+        boto3.session.Session().client("s3", region_name="us-east-1")
+    except Exception:  # pragma: no cover - a task reports its own S3 errors
+        pass
+
+
+def _hello() -> tuple[bool, str | None]:
+    """A server started before its run knew its flow (`--later`: sfncompile.__main__ starts
+    it first thing) reads it here: the first line on stdin, `{"s3": bool, "flow_file": path
+    or null}`, read byte by byte (the requests follow it). End of file: the command ended
+    without a run."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte:
+            os._exit(0)
+        line += byte
+    hello = json.loads(line)
+    return bool(hello.get("s3")), hello.get("flow_file")
 
 
 def _preimport(flow_file: str) -> str | None:
@@ -286,7 +303,7 @@ def _kill_all(running: dict[int, int]) -> None:
         lifeline.kill_group(pid)
 
 
-def serve(parent: int, s3: bool, flow_file: str | None) -> None:
+def serve(parent: int, s3: bool, flow_file: str | None, later: bool = False) -> None:
     running: dict[int, int] = {}  # pid -> request id
     queue: deque[dict[str, Any]] = deque()  # requests waiting for a slot
     slots = 0  # tasks running at once at most (0: no limit), as the runner says
@@ -299,7 +316,11 @@ def serve(parent: int, s3: bool, flow_file: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     signal.signal(signal.SIGTERM, runner_gone)
     lifeline.die_with_parent(parent, signal.SIGTERM)
-    _preload(s3)
+    _preload()
+    if later:
+        s3, flow_file = _hello()
+    if s3:
+        _preload_s3()
     from sfncompile.runtime.__main__ import quick_parse
 
     env = dict(os.environ)  # a fresh task's, before the flow's module code could change it
@@ -399,8 +420,10 @@ def main() -> None:
     p.add_argument("--parent", type=int, required=True, help="the runner's pid")
     p.add_argument("--s3", action="store_true", help="preload boto3 and an S3 client")
     p.add_argument("--flow-file", help="import this flow module once, before any fork")
+    p.add_argument("--later", action="store_true",
+                   help="--s3 and --flow-file come as the first line on stdin")
     args = p.parse_args()
-    serve(args.parent, args.s3, args.flow_file)
+    serve(args.parent, args.s3, args.flow_file, args.later)
 
 
 if __name__ == "__main__":
