@@ -9,7 +9,7 @@ import sys
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["run"]:
+    if sys.argv[1:2] == ["run"] and "--help" not in sys.argv:
         from sfncompile.local.worker import start_early
 
         start_early()
