@@ -32,7 +32,7 @@ from sfncompile.conventions.steps import START
 from sfncompile.conventions.task_env import FRESH_INTERPRETER_ENV, wants_fresh_interpreter
 from sfncompile.conventions.task_ids import at_step, position, split_task_id, task_id
 from sfncompile.datastore import layout as ds
-from sfncompile.datastore.storage import KeyNotFound, Storage, open_storage
+from sfncompile.datastore.storage import KeyNotFound, LocalStorage, Storage, open_storage
 from sfncompile.errors import UsageError
 from sfncompile.local import lifeline
 from sfncompile.local.hybrid import RemoteSteps
@@ -255,16 +255,20 @@ class LocalRunner:
             if outcome.error:
                 outcome.output += f"\nsfncompile: {outcome.error}\n"
             self.record_failure(outcome, task_tmp)
-        else:
+        elif not isinstance(self.storage, LocalStorage):
             with contextlib.suppress(OSError):  # empty once the task is done: not kept
                 os.rmdir(task_tmp)
         return outcome
 
-    @staticmethod
-    def task_tmp(tmp: str, key: Key, attempt: int) -> str:
-        """The attempt's own temporary directory (its TMPDIR), where a task on S3 keeps its
-        logs until it uploads them: the runner looks there when the task dies first."""
-        path = os.path.join(tmp, "tmp", f"{key[0]}-{key[1]}-{attempt}")
+    def task_tmp(self, tmp: str, key: Key, attempt: int) -> str:
+        """The attempt's temporary directory (its TMPDIR), in the run's, which the runner
+        removes at the end. A task on S3 keeps its logs there until it uploads them, and the
+        runner looks there when it dies first: its own. Tasks on a local datastore write
+        their logs in place and share the run's."""
+        shared = os.path.join(tmp, "tmp")
+        if isinstance(self.storage, LocalStorage):
+            return shared
+        path = os.path.join(shared, f"{key[0]}-{key[1]}-{attempt}")
         os.makedirs(path, exist_ok=True)
         return path
 
