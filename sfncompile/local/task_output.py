@@ -85,7 +85,7 @@ class OutputTailer:
                     extra = f.read()
             except OSError:
                 return
-            echo = b"".join(s.whole() for s in watch.sources)
+            echo = b"".join(s.whole() for s in watch.sources if s.offset)  # read: not empty
             if echo:
                 extra = extra.replace(echo, b"", 1)
             lines = extra.decode(errors="replace").splitlines()
