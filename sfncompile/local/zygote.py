@@ -416,6 +416,10 @@ def serve(parent: int, s3: bool, flow_file: str | None, later: bool = False) -> 
 def main() -> None:
     if sys.argv[1:2] == ["--task-of"]:  # a task the server spawned: the rest is its argv
         run_fresh(int(sys.argv[2]), sys.argv[3:])
+    # Python's recipe for forking without exec: no collection while the preloaded objects
+    # are made (it would leave holes, so a task's objects land in pages it then copies), then
+    # freeze them before forking (serve), and collect again in each child.
+    gc.disable()
     p = argparse.ArgumentParser(prog="python -m sfncompile.local.zygote")
     p.add_argument("--parent", type=int, required=True, help="the runner's pid")
     p.add_argument("--s3", action="store_true", help="preload boto3 and an S3 client")
