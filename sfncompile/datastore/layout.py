@@ -52,10 +52,11 @@ import tempfile
 import zlib
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from _typeshed import ReadableBuffer, WriteableBuffer
 
 from sfncompile.conventions.run_keys import RUN_END_RECORD
@@ -188,6 +189,10 @@ class _HashingGzipWriter:
         self.sha = hashlib.sha256()
         self._out = out
         self._level = level
+        # Imported here: only a large artifact needs it, and a task (or the fork server
+        # before it) need not pay its import (with logging's) at start.
+        from concurrent.futures import ThreadPoolExecutor
+
         workers = _workers()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sfn-gzip")
         self._pending: deque[Future[bytes]] = deque()

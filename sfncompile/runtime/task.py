@@ -17,7 +17,6 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, FrameType, ModuleType
@@ -508,6 +507,8 @@ class TaskRunner:
             if isinstance(self.storage, LocalStorage):
                 shas = [save(i) for i in range(len(items))]
             else:
+                from concurrent.futures import ThreadPoolExecutor  # only on S3: see above
+
                 with ThreadPoolExecutor(max_workers=8) as pool:
                     shas = list(pool.map(save, range(len(items))))
             return {"width": len(items), "foreach_items": shas}, list(range(len(items)))
