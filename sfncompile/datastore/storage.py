@@ -173,8 +173,9 @@ class LocalStorage(Storage):
         import fcntl  # not at the top: Windows has none, and only put_if needs it
 
         target = self._path(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        fd = os.open(os.path.dirname(target), os.O_RDONLY)
+        parent = os.path.dirname(target)
+        os.makedirs(parent, exist_ok=True)
+        fd = os.open(parent, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:

@@ -328,10 +328,9 @@ def serve(parent: int, s3: bool, flow_file: str | None, later: bool = False) -> 
     os.write(1, f"environ {json.dumps(_environ_changes(env))}\n".encode())
     os.write(1, f"mode {'fresh ' + fresh if fresh else 'fork'}\n".encode())
     # Keep the preloaded objects' pages shared with every child: frozen, a collection never
-    # touches them; and no collection runs here between forks (a child re-enables them), as
-    # one would write to every page of the objects it walks, and copy each.
+    # touches them; and none runs here between forks (main disabled them; a child enables
+    # them), as one would write to every page of the objects it walks, and copy each.
     gc.freeze()
-    gc.disable()
     devnull = os.open(os.devnull, os.O_RDONLY)
     sig_r, sig_w = os.pipe()
     os.set_blocking(sig_r, False)
