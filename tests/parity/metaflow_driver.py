@@ -120,6 +120,7 @@ def run_all(runs: list[dict[str, Any]], root: str, parallel: int,
         result = results[spec["key"]]
         with open(base + ".out", errors="replace") as f:
             result["output"] = f.read()[-6000:]
+        result["script"] = os.path.basename(spec["file"])
         result["run_id"] = ""
         if os.path.exists(base + ".run_id"):
             with open(base + ".run_id") as f:
@@ -138,22 +139,36 @@ def stored_names(task: Any) -> list[str]:
         return sorted(json.load(f)["objects"])
 
 
-def find_run(run_id: str) -> Any:
+def find_run(run_id: str, script: str | None = None) -> Any:
+    """The run with this id. Metaflow's local run ids are the time in microseconds, so two
+    runs launched together can share one: then the one whose tasks ran `script`."""
     from metaflow import Flow, namespace
 
     namespace(None)
-    # Run ids are unique in the datastore: the flow (the class that ran) is the one with it.
+    found = []
     for name in sorted(os.listdir(os.path.join(os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"],
                                                ".metaflow"))):
         try:
-            return Flow(name)[run_id]
+            found.append(Flow(name)[run_id])
         except Exception:
             continue
-    raise LookupError(f"no flow has a run {run_id}")
+    if len(found) > 1 and script:
+        found = [run for run in found if _script_name(run) == script] or found
+    if not found:
+        raise LookupError(f"no flow has a run {run_id}")
+    return found[0]
 
 
-def artifacts(run_id: str) -> tuple[str, dict[str, list[dict[str, Any]]]]:
-    run = find_run(run_id)
+def _script_name(run: Any) -> str | None:
+    """The flow file a run's tasks ran (their `script-name` metadata)."""
+    for step in run:
+        for task in step:
+            return str(task.metadata_dict.get("script-name"))
+    return None
+
+
+def artifacts(run_id: str, script: str) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    run = find_run(run_id, script)
     steps: dict[str, list[dict[str, Any]]] = {}
     for step in run:
         steps[step.id] = [{n: normalise(task[n].data) for n in stored_names(task)
@@ -171,9 +186,12 @@ def foreach_stack(task: Any) -> list[int]:
 
 def walk(results: dict[str, dict[str, Any]]) -> None:
     roles = {r["run_id"]: key for key, r in results.items() if r["run_id"]}
-    for run_id, key in roles.items():
+    for key, result in results.items():
+        if not result["run_id"]:
+            continue
         try:
-            results[key]["walk"] = walk_run(metaflow, find_run(run_id), foreach_stack, roles)
+            run = find_run(result["run_id"], result["script"])
+            results[key]["walk"] = walk_run(metaflow, run, foreach_stack, roles)
         except Exception as exc:  # reported for the flow, not a crash of the job
             import traceback
 
@@ -190,7 +208,8 @@ def main() -> None:
     for result in results.values():
         if result["code"] == 0 and result["run_id"]:
             try:
-                result["pathspec"], result["steps"] = artifacts(result["run_id"])
+                result["pathspec"], result["steps"] = artifacts(result["run_id"],
+                                                                result["script"])
             except Exception as exc:  # reported for the flow, not a crash of the job
                 result["client_error"] = f"{type(exc).__name__}: {exc}"
     with open(sys.argv[2], "w") as f:
