@@ -291,8 +291,11 @@ def test_multinode_job_runs_every_node_and_fails_with_one(sfn_endpoint: SfnEndpo
 
 
 
-def _race(s3: Any, bucket: str, key: str, etag: str, writers: int) -> list[str]:
-    """`writers` threads replace `etag` at once; the ETags of those that succeeded."""
+def _race(s3: Any, bucket: str, key: str, etag: str, writers: int, round_: int) -> list[str]:
+    """`writers` threads replace `etag` at once; the ETags of those that succeeded.
+
+    Every body is new to the key: a writer that rewrote the current content would leave the
+    ETag as it was, and a second writer would then match it rightly, as on S3."""
     import threading
 
     start, wins = threading.Barrier(writers), []
@@ -300,7 +303,7 @@ def _race(s3: Any, bucket: str, key: str, etag: str, writers: int) -> list[str]:
     def writer(n: int) -> None:
         start.wait()
         with contextlib.suppress(s3.exceptions.ClientError):
-            wins.append(s3.put_object(Bucket=bucket, Key=key, Body=str(n).encode(),
+            wins.append(s3.put_object(Bucket=bucket, Key=key, Body=f"{round_}.{n}".encode(),
                                       IfMatch=etag)["ETag"])
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
@@ -319,6 +322,46 @@ def test_conditional_puts_are_atomic(sfn_endpoint: SfnEndpoint, bucket: str) -> 
     key = f"cas-{uuid.uuid4().hex[:8]}"
     etag = s3.put_object(Bucket=bucket, Key=key, Body=b"0")["ETag"]
     for round_ in range(8):
-        wins = _race(s3, bucket, key, etag, 12)
+        wins = _race(s3, bucket, key, etag, 12, round_)
         assert len(wins) == 1, f"round {round_}: {len(wins)} writers replaced the same ETag"
         etag = wins[0]
+
+
+@pytest.mark.parametrize("patched", [False, True], ids=["moto-as-is", "s3conditional"])
+def test_the_conditional_put_lock_closes_the_window(monkeypatch: pytest.MonkeyPatch,
+                                                    patched: bool) -> None:
+    """The patch itself, on a moto server in this process whose ETag check is made slow: as
+    moto ships, every writer passes the check before any writes; with the patch, one wins.
+    (The test above races the real server, where the window is too narrow to fail often.)"""
+    import time
+
+    import boto3
+    from moto.s3.models import S3Backend
+    from moto.s3.responses import S3Response
+    from moto.server import ThreadedMotoServer
+
+    from sfncompile.devaws.server import patch_s3_conditional
+
+    monkeypatch.setattr(S3Response, "put_object", S3Response.put_object)  # undone after
+    if patched:
+        patch_s3_conditional()
+    get_object = S3Backend.get_object
+
+    def slow_get_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        found = get_object(self, *args, **kwargs)
+        time.sleep(0.2)  # what was read is stale by the time it is used, as under load
+        return found
+
+    monkeypatch.setattr(S3Backend, "get_object", slow_get_object)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3.create_bucket(Bucket="cas")
+        etag = s3.put_object(Bucket="cas", Key="k", Body=b"0")["ETag"]
+        wins = _race(s3, "cas", "k", etag, 4, 1)
+    finally:
+        server.stop()
+    assert len(wins) == (1 if patched else 4), wins
