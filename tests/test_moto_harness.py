@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.moto_sfn import Execution, SfnEndpoint
+from tests.moto_sfn.fixture import _start, _stop
 
 BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
 S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
@@ -162,6 +163,65 @@ def test_failing_job_fails_the_execution_at_its_state(
     assert cause["StatusReason"] == "Essential container in task exited (7)"
     [job_id] = job_ids(ex)
     assert sfn_endpoint.job_log(job_id) == "about to fail\n"
+
+
+def test_jobs_longer_than_the_wait_backstop_are_seen_to_end(
+    sfn_endpoint: SfnEndpoint, queue: str
+) -> None:
+    """The `batchwait` patch: a `.sync` task waits for its job's end, at most a second per
+    DescribeJobs; a job that outlasts a wait is described again, then succeeds or fails."""
+    script = "import sys, time; time.sleep(1.3); print('done'); sys.exit(int(sys.argv[1]))"
+    jobdef = job_definition(sfn_endpoint, ["python3", "-c", script, "Ref::code"])
+    ex = sfn_endpoint.execute({"StartAt": "slow", "States": {
+        "slow": batch_task(queue, jobdef, {"code": "0"}, ResultPath="$.slow", Next="slow_fail"),
+        "slow_fail": batch_task(queue, jobdef, {"code": "4"}, End=True),
+    }})
+    assert ex.status == "FAILED", explain(sfn_endpoint, ex)
+    [succeeded] = ex.events_of("TaskSucceeded")
+    assert json.loads(succeeded["taskSucceededEventDetails"]["output"])["Status"] == "SUCCEEDED"
+    [failed] = ex.events_of("TaskFailed")
+    assert ex.state_of(failed) == "slow_fail"
+    cause = json.loads(failed["taskFailedEventDetails"]["cause"])
+    assert cause["StatusReason"] == "Essential container in task exited (4)"
+    assert [sfn_endpoint.job_log(job_id) for job_id in job_ids(ex)] == ["done\n", "done\n"]
+
+
+def test_moto_parses_a_path_once_and_lists_its_modules_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The `jsonpath` and `routes` patches, in this process (undone after): the same answers,
+    with a parsed JSONPath reused and moto's directory read once."""
+    from moto import backends
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from sfncompile.devaws.server import patch_jsonpath, patch_routes
+
+    for module, name in ((json_path, "parse"), (result_path, "parse"),
+                         (backends, "list_of_moto_modules")):
+        monkeypatch.setattr(module, name, getattr(module, name))
+    listed = list(backends.list_of_moto_modules())
+    patch_jsonpath()
+    patch_routes()
+    assert json_path.parse("$.a.b") is json_path.parse("$.a.b")
+    assert result_path.parse("$.r") is result_path.parse("$.r")
+    assert json_path.extract_json("$.a.b", {"a": {"b": [1]}}) == [1]
+    assert json_path.extract_json("$.a.b", {"a": {"b": 2}}) == 2  # one parse, many inputs
+    monkeypatch.setattr(os, "listdir", lambda path: pytest.fail(f"listed {path} again"))
+    assert list(backends.list_of_moto_modules()) == listed and "stepfunctions" in listed
+
+
+def test_the_server_logs_requests_only_when_asked(sfn_endpoint: SfnEndpoint,
+                                                  tmp_path: Path) -> None:
+    """werkzeug's line per request is off by default (`--access-log` turns it on)."""
+    sfn_endpoint.client("s3").list_buckets()
+    assert "HTTP/1.1" not in sfn_endpoint.server_log.read_text(errors="replace")
+    proc, logged = _start(tmp_path, "--access-log")
+    try:
+        logged.client("s3").list_buckets()
+    finally:
+        _stop(proc)
+    assert '"GET / HTTP/1.1" 200' in logged.server_log.read_text(errors="replace")
 
 
 @pytest.mark.parametrize(

@@ -482,7 +482,9 @@ def publish(name: str, params: tuple[str, ...], payload: str | None, **settings:
 @click.option("--job-log-dir", type=click.Path(file_okay=False, path_type=Path),
               metavar="DIR", help="One <job id>.log (and .json) per Batch job (default: a new "
               "temporary directory).")
-def dev_aws(port: int, job_log_dir: Path | None) -> None:
+@click.option("--access-log", is_flag=True,
+              help="Print a line per HTTP request on stderr, as moto's server does.")
+def dev_aws(port: int, job_log_dir: Path | None, access_log: bool) -> None:
     """Run Step Functions, Batch, S3 and EventBridge on this machine (moto, patched) to try
     deploy, trigger, status and redrive without an AWS account; print what to export."""
     from sfncompile.devaws.server import moto_problem, serve
@@ -490,7 +492,7 @@ def dev_aws(port: int, job_log_dir: Path | None) -> None:
     problem = moto_problem()
     if problem:
         raise UsageError(f"{problem}; dev-aws needs it: pip install 'sfncompile[dev-aws]'")
-    serve(port, job_log_dir)
+    serve(port, job_log_dir, access_log=access_log)
 
 
 COMMANDS = [deploy, trigger, status, redrive, delete, config, event, dev_aws]

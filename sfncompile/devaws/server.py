@@ -1,7 +1,7 @@
 """moto's HTTP server (moto[server]==5.2.5), patched so that its Step Functions engine runs
 sfncompile's ASL with each Batch job as a local process: `sfncompile dev-aws`.
 
-    sfncompile dev-aws [--port N] [--job-log-dir DIR]
+    sfncompile dev-aws [--port N] [--job-log-dir DIR] [--access-log]
 
 `serve` starts the server on 127.0.0.1, turns on moto's Step Functions engine and its
 no-Docker Batch backend (before any state machine exists: the backend is chosen per request),
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -48,6 +49,7 @@ READY = "sfncompile dev-aws: ready"
 ENGINE_CONFIG = {"stepfunctions": {"execute_state_machine": True},
                  "batch": {"use_docker": False}}
 DEFAULT_SYNC_POLL_SECONDS = 0.25
+BATCH_WAIT_BACKSTOP_SECONDS = 1.0  # the `batchwait` patch's longest wait between DescribeJobs
 DEFAULT_RETRY_SCALE = 0.01
 
 
@@ -517,6 +519,97 @@ def patch_sync() -> None:
     cb.StateTaskServiceCallback._eval_sync = _eval_sync
 
 
+# ------------------------------------------------------------------------------------- batchwait
+def patch_batchwait(backstop: float) -> None:
+    """A `.sync` Batch task sees its job end when it ends, not at a later poll.
+
+    Gap: SFN_TASK/state_task_service_callback.py:142-147 calls the Batch sync resolver
+    (state_task_service_batch.py:155), one DescribeJobs over HTTP to this very server, every
+    0.5 s (the `poll` patch: 0.25 s) for as long as the job runs: 100 jobs of a Map running
+    together make 400 requests a second, and the server's CPU goes to them, not to the jobs.
+    Fix: every Job._mark_stopped (batch/models.py:1068, which each end of a job goes through)
+    sets an event of the job's; the resolver waits for it, for at most `backstop` seconds (so
+    a stopped execution, which the loop checks between calls, is still seen), then describes
+    the job as before: its answer, and the history, stay moto's.
+    """
+    from moto.batch.models import Job
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch as batch_service,
+    )
+
+    ended: dict[str, threading.Event] = {}
+    lock = threading.Lock()
+
+    def end_of(job_id: str) -> threading.Event:
+        with lock:
+            return ended.setdefault(job_id, threading.Event())
+
+    mark_stopped = Job._mark_stopped
+
+    def _mark_stopped(self: Any, success: bool = True) -> None:
+        mark_stopped(self, success=success)
+        end_of(self.job_id).set()
+
+    Job._mark_stopped = _mark_stopped
+    service = batch_service.StateTaskServiceBatch
+    build = service._build_sync_resolver
+
+    def _build_sync_resolver(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        job_id = env.stack[-1]["JobId"]  # from the SubmitJob output that `build` pops
+        job_end = end_of(job_id)
+        resolve = build(self, env, *args, **kwargs)
+
+        def wait_then_resolve() -> Any:
+            job_end.wait(backstop)
+            try:
+                return resolve()
+            finally:
+                if job_end.is_set():  # resolved or raised: nobody waits for it again
+                    with lock:
+                        ended.pop(job_id, None)
+
+        return wait_then_resolve
+
+    service._build_sync_resolver = _build_sync_resolver
+
+
+# ---------------------------------------------------------------------------------------- routes
+def patch_routes() -> None:
+    """Route a request without listing moto's package directory.
+
+    Gap: moto_server/werkzeug_app.py:127 calls backends.list_of_moto_modules()
+    (backends.py:189-195), which lists moto's directory and stats each of its ~150 entries, for
+    every request, under the dispatcher's one lock (werkzeug_app.py:295): a tenth of the
+    server's CPU in a 100-wide foreach.
+    Fix: list it once; the installed package does not change while the server runs.
+    """
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
+# -------------------------------------------------------------------------------------- jsonpath
+def patch_jsonpath() -> None:
+    """Parse each JSONPath once, not at every evaluation.
+
+    Gap: asl/utils/json_path.py:48 (`extract_json`, behind every `$.x` of Parameters,
+    ItemSelector, intrinsic arguments and Choice variables) and
+    asl/component/common/path/result_path.py:29 call jsonpath_ng's `parse`, which builds a new
+    yacc parser, tables included, at each call: 29 ms and 7 ms of CPU. In a 100-wide foreach on
+    the emulator this was a third of the server's CPU.
+    Fix: memoise both `parse` names by path text. A parsed path is an immutable tree whose
+    `find` and `update_or_create` leave it as it is, so one can serve every thread.
+    """
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        module.parse = functools.lru_cache(maxsize=4096)(module.parse)
+
+
 # ------------------------------------------------------------------------------------------ poll
 def patch_poll(seconds: float) -> None:
     """Poll a `.sync` job every `seconds` (0.1) instead of 0.5 s.
@@ -793,6 +886,9 @@ def apply_patches(port: int, job_log_dir: Path, sync_poll: float, retry_scale: f
     patch_terminate(runner)
     patch_sync()
     patch_poll(sync_poll)
+    patch_batchwait(BATCH_WAIT_BACKSTOP_SECONDS)
+    patch_jsonpath()
+    patch_routes()
     patch_retry(retry_scale)
     patch_dmap()
     patch_events()
@@ -865,7 +961,7 @@ def _set_up(url: str, server: threading.Thread) -> None:
 
 def serve(port: int = DEFAULT_PORT, job_log_dir: Path | None = None,
           sync_poll: float = DEFAULT_SYNC_POLL_SECONDS,
-          retry_scale: float = DEFAULT_RETRY_SCALE) -> None:
+          retry_scale: float = DEFAULT_RETRY_SCALE, access_log: bool = False) -> None:
     """Run the patched server until Ctrl-C or SIGTERM; never returns."""
     problem = moto_problem()
     if problem:
@@ -884,6 +980,9 @@ def serve(port: int = DEFAULT_PORT, job_log_dir: Path | None = None,
     import moto
     from moto.server import main as moto_main
 
+    # werkzeug logs each request at INFO: thousands of lines in a wide foreach, and a tenth of
+    # the server's CPU.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if access_log else logging.WARNING)
     url = f"http://{HOST}:{port}"
     print(f"sfncompile dev-aws: moto {moto.__version__} on {url}, Batch job logs in {log_dir}",
           file=sys.stderr, flush=True)

@@ -156,14 +156,14 @@ class SfnEndpoint:
         return "\n".join(parts)
 
 
-def _start(tmp: Path) -> tuple[subprocess.Popen[bytes], SfnEndpoint]:
+def _start(tmp: Path, *options: str) -> tuple[subprocess.Popen[bytes], SfnEndpoint]:
     job_log_dir = tmp / "jobs"
     server_log = tmp / "server.log"
     env = _clean_env()
     for _ in range(_PORT_TRIES):
         port = _free_port()
         argv = [sys.executable, "-m", "sfncompile", "dev-aws", "--port", str(port),
-                "--job-log-dir", str(job_log_dir)]
+                "--job-log-dir", str(job_log_dir), *options]
         with open(server_log, "wb") as log:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL)
