@@ -49,7 +49,7 @@ READY = "sfncompile dev-aws: ready"
 ENGINE_CONFIG = {"stepfunctions": {"execute_state_machine": True},
                  "batch": {"use_docker": False}}
 DEFAULT_SYNC_POLL_SECONDS = 0.25
-BATCH_WAIT_BACKSTOP_SECONDS = 1.0  # the `batchwait` patch's longest wait between DescribeJobs
+BATCH_WAIT_BACKSTOP_SECONDS = 3.0  # the `batchwait` patch's longest wait between DescribeJobs
 DEFAULT_RETRY_SCALE = 0.01
 
 
