@@ -184,6 +184,58 @@ def test_a_job_longer_than_the_wait_backstop_is_seen_to_end(
     assert sfn_endpoint.job_log(job_id) == "done\n"
 
 
+# A job that says how it was started and exits as its argument asks.
+INTERPRETER = r"""
+import atexit, json, os, sys, threading, time
+print(json.dumps({"warm": "boto3" in sys.modules, "argv": sys.argv, "path0": sys.path[0],
+                  "name": __name__, "cwd": os.path.basename(os.getcwd())[:15],
+                  "color": os.environ.get("COLOR"), "stdin": sys.stdin.read()}))
+atexit.register(lambda: print("atexit ran"))
+threading.Thread(target=lambda: (time.sleep(0.2), print("thread joined"))).start()
+how = sys.argv[1]
+if how == "message":
+    sys.exit("goodbye")
+if how == "raise":
+    raise ValueError("boom")
+sys.exit(int(how))
+"""
+
+
+def _interpreter_job(sfn: SfnEndpoint, queue: str, how: str,
+                     env: dict[str, str]) -> tuple[Execution, str]:
+    variables = [{"name": k, "value": v} for k, v in {"COLOR": "teal", **env}.items()]
+    jobdef = job_definition(sfn, ["python3", "-c", INTERPRETER, "Ref::how"],
+                            container={"environment": variables})
+    ex = sfn.execute({"StartAt": "job", "States": {
+        "job": batch_task(queue, jobdef, {"how": how}, End=True)}})
+    [job_id] = job_ids(ex)
+    return ex, sfn.job_log(job_id)
+
+
+@pytest.mark.parametrize(("how", "code"), [("0", 0), ("3", 3), ("message", 1), ("raise", 1)])
+def test_python_jobs_start_warm_and_behave_as_a_fresh_interpreter(
+    sfn_endpoint: SfnEndpoint, queue: str, how: str, code: int,
+) -> None:
+    """The warm python (sfncompile/devaws/warm.py) runs a `python3 -c` job with boto3 already
+    imported, and otherwise as a fresh interpreter does: the same log (argv, sys.path,
+    __main__, working directory, environment, stdin, the exit message or traceback, threads
+    joined and atexit run, in that order) and the same exit code. A job with PYTHON*
+    variables of its own gets a fresh interpreter."""
+    warm, warm_log = _interpreter_job(sfn_endpoint, queue, how, {})
+    fresh, fresh_log = _interpreter_job(sfn_endpoint, queue, how, {"PYTHONNOUSERSITE": "1"})
+    for ex in (warm, fresh):
+        assert ex.status == ("SUCCEEDED" if code == 0 else "FAILED"), explain(sfn_endpoint, ex)
+        if code:
+            [failed] = ex.events_of("TaskFailed")
+            cause = json.loads(failed["taskFailedEventDetails"]["cause"])
+            assert cause["StatusReason"] == f"Essential container in task exited ({code})"
+    assert '"warm": true' in warm_log and '"warm": false' in fresh_log
+    assert warm_log.replace('"warm": true', '"warm": false') == fresh_log
+    assert '"argv": ["-c", "' + how + '"], "path0": "", "name": "__main__"' in fresh_log
+    assert '"cwd": "moto-batch-job-"' in fresh_log and '"color": "teal", "stdin": ""' in fresh_log
+    assert fresh_log.endswith("thread joined\natexit ran\n"), fresh_log
+
+
 def test_moto_parses_a_path_once_and_lists_its_modules_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

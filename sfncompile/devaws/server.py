@@ -36,7 +36,9 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
+
+from sfncompile.devaws.warm import WarmProcess, WarmPython
 
 MOTO_VERSION = "5.2.5"
 HOST = "127.0.0.1"
@@ -150,6 +152,9 @@ def substitute_refs(command: list[str], parameters: dict[str, str]) -> list[str]
     return [_REF.sub(lambda m: str(parameters.get(m.group(1), m.group(0))), p) for p in command]
 
 
+Process: TypeAlias = "subprocess.Popen[bytes] | WarmProcess"  # a running job
+
+
 class JobRunner:
     """Runs Batch jobs as local processes; keeps one log file per job id in `log_dir`.
 
@@ -160,9 +165,10 @@ class JobRunner:
     def __init__(self, endpoint: str, log_dir: Path) -> None:
         self.endpoint = endpoint
         self.log_dir = log_dir
-        self._live: dict[subprocess.Popen[bytes], str] = {}  # process -> its working dir
-        self._by_job: dict[str, subprocess.Popen[bytes]] = {}  # job id -> its live process
+        self._live: dict[Process, str] = {}  # process -> its working dir
+        self._by_job: dict[str, Process] = {}  # job id -> its live process
         self._lock = threading.Lock()
+        self._warm: WarmPython | None = WarmPython(self.base_environment())
 
     def environment(self, job: Any, props: dict[str, Any] | None = None) -> dict[str, str]:
         """The job process's environment, each layer overriding the one before.
@@ -175,7 +181,7 @@ class JobRunner:
         5. AWS_BATCH_JOB_ID, AWS_BATCH_JOB_ATTEMPT (always 1: moto has no Batch-level retry),
            AWS_BATCH_JQ_NAME and, for array children, AWS_BATCH_JOB_ARRAY_INDEX.
         """
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+        env = self.base_environment()
         region = job.job_definition._region
         env.update(
             AWS_ENDPOINT_URL=self.endpoint,
@@ -196,6 +202,11 @@ class JobRunner:
         if "index" in job.array_properties:
             env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_properties["index"])
         return env
+
+    @staticmethod
+    def base_environment() -> dict[str, str]:
+        """The server's environment without AWS_* and MOTO_* variables (layer 1 below)."""
+        return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
 
     def start(self, job: Any) -> None:
         name = f"job-{job.job_id}"
@@ -241,32 +252,43 @@ class JobRunner:
             return 1, "CannotStartContainerError: no command"
         workdir = tempfile.mkdtemp(prefix="moto-batch-job-")
         try:
-            with open(log_path, "wb") as log:
-                try:
-                    proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-                except OSError as ex:
-                    log.write(f"[dev-aws] cannot start {argv[0]!r}: {ex}\n".encode())
-                    return 127, f"CannotStartContainerError: {ex}"
+            try:
+                proc = self._start(argv, env, workdir, log_path)
+            except OSError as ex:
+                with open(log_path, "a", encoding="utf-8") as log:
+                    log.write(f"[dev-aws] cannot start {argv[0]!r}: {ex}\n")
+                return 127, f"CannotStartContainerError: {ex}"
+            with self._lock:
+                self._live[proc] = workdir
+                self._by_job[job_id] = proc
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                proc.wait()
+                return 137, "Job attempt duration exceeded timeout"
+            finally:
                 with self._lock:
-                    self._live[proc] = workdir
-                    self._by_job[job_id] = proc
-                try:
-                    code = proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    _kill_group(proc)
-                    proc.wait()
-                    return 137, "Job attempt duration exceeded timeout"
-                finally:
-                    with self._lock:
-                        self._live.pop(proc, None)
-                        self._by_job.pop(job_id, None)
+                    self._live.pop(proc, None)
+                    self._by_job.pop(job_id, None)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if code < 0:  # killed by a signal: report it as a container would (128 + signal)
             code = 128 - code
         return code, None if code == 0 else f"Essential container in task exited ({code})"
+
+    def _start(self, argv: list[str], env: dict[str, str], workdir: str,
+               log_path: Path) -> Process:
+        """The job's process: forked by the warm python when it can run the command, else a
+        new one."""
+        if self._warm is not None and self._warm.can_run(argv, env):
+            proc = self._warm.start(argv, env, workdir, str(log_path))
+            if proc is not None:
+                return proc
+        with open(log_path, "wb") as log:
+            return subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
 
     def kill_job(self, job_id: str) -> None:
         """Kill one job's process (and its children), if it is running."""
@@ -282,6 +304,8 @@ class JobRunner:
         for proc, workdir in live:
             _kill_group(proc)
             shutil.rmtree(workdir, ignore_errors=True)
+        if self._warm is not None:
+            self._warm.stop()
 
 
 # ------------------------------------------------------------------------------------- multinode
@@ -388,7 +412,7 @@ def patch_multinode() -> None:
     JobDefinition.describe = describe
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
