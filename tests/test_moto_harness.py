@@ -236,6 +236,31 @@ def test_python_jobs_start_warm_and_behave_as_a_fresh_interpreter(
     assert fresh_log.endswith("thread joined\natexit ran\n"), fresh_log
 
 
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`: their command lines."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().decode()
+    return found
+
+
+def test_jobs_start_fresh_once_the_warm_python_is_gone(tmp_path: Path) -> None:
+    """If the warm python dies, the server starts each job as a process of its own."""
+    proc, sfn = _start(tmp_path)
+    try:
+        queue = sfn.create_job_queue()
+        before, before_log = _interpreter_job(sfn, queue, "0", {})
+        [warm] = [pid for pid, argv in _children(proc.pid).items() if "warm.py" in argv]
+        os.kill(warm, 9)
+        after, after_log = _interpreter_job(sfn, queue, "0", {})
+    finally:
+        _stop(proc)
+    assert (before.status, after.status) == ("SUCCEEDED", "SUCCEEDED")
+    assert '"warm": true' in before_log and '"warm": false' in after_log
+
+
 def test_moto_parses_a_path_once_and_lists_its_modules_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -132,7 +132,12 @@ def serve() -> None:
                 request = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
-                    _run_job(request, [sig_r, sig_w])
+                    try:
+                        _run_job(request, [sig_r, sig_w])
+                    except BaseException as exc:  # before the job's code ran: as Popen would
+                        print(f"[dev-aws] cannot start the job: {exc}", file=sys.stderr)
+                    finally:  # never back into this loop
+                        os._exit(127)
                 running.add(pid)
                 reply(f"started {request['id']} {pid}")
 
@@ -209,17 +214,25 @@ class WarmPython:
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
-        for raw in self._proc.stdout:
-            word, first, second = raw.decode().split()
-            with self._lock:
-                if word == "started":
-                    job = self._running[int(second)] = WarmProcess(int(second))
-                    event, out = self._starting.pop(int(first))
-                    out.append(job)
-                    event.set()
-                elif word == "exited" and int(first) in self._running:
-                    self._running.pop(int(first)).end(int(second))
-        with self._lock:  # it died: its jobs cannot be reported, so they are ended here
+        try:
+            for raw in self._proc.stdout:
+                word, first, second = raw.decode().split()
+                with self._lock:
+                    if word == "started":
+                        job = self._running[int(second)] = WarmProcess(int(second))
+                        event, out = self._starting.pop(int(first))
+                        out.append(job)
+                        event.set()
+                    elif word == "exited" and int(first) in self._running:
+                        self._running.pop(int(first)).end(int(second))
+        finally:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        """The warm python died or said what cannot be read: new jobs start processes, and
+        the jobs it ran, whose ends cannot be reported now, are killed and ended here."""
+        self._proc.kill()
+        with self._lock:
             self._alive = False
             for event, _ in self._starting.values():
                 event.set()
