@@ -2,6 +2,10 @@
 
 The fixture also points every boto3 client at it through the environment, so code under test
 and the child processes it starts (tasks, runners) need no test-only switch.
+
+It is moto's own server with two patches of `sfncompile dev-aws` (sfncompile/devaws/README.md):
+`s3conditional`, because moto's conditional PutObject is not atomic and run tags are changed
+by compare-and-swap (tests/test_tags.py), and `routes`, which only saves CPU per request.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from collections.abc import Iterator
 import pytest
 
 _START_TIMEOUT = 60.0
+_SERVE = ("import sys; from sfncompile.devaws.server import patch_routes, patch_s3_conditional; "
+          "patch_s3_conditional(); patch_routes(); "
+          "from moto.server import main; main(sys.argv[1:])")
 
 
 def _free_port() -> int:
@@ -48,7 +55,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = str(tmp_path_factory.mktemp("moto") / "server.log")
     # MOTO_PORT: moto's Step Functions engine calls S3 and Batch back on this port.
     server_env = {**os.environ, "MOTO_PORT": str(port)}
-    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    argv = [sys.executable, "-c", _SERVE, "-H", "127.0.0.1", "-p", str(port)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=server_env)
     try:

@@ -189,7 +189,8 @@ INTERPRETER = r"""
 import atexit, json, os, sys, threading, time
 print(json.dumps({"warm": "boto3" in sys.modules, "argv": sys.argv, "path0": sys.path[0],
                   "name": __name__, "cwd": os.path.basename(os.getcwd())[:15],
-                  "color": os.environ.get("COLOR"), "stdin": sys.stdin.read()}))
+                  "color": os.environ.get("COLOR"), "stdin": sys.stdin.read(),
+                  "fds": sorted(os.listdir("/proc/self/fd"))}))
 atexit.register(lambda: print("atexit ran"))
 threading.Thread(target=lambda: (time.sleep(0.2), print("thread joined"))).start()
 how = sys.argv[1]
@@ -197,6 +198,8 @@ if how == "message":
     sys.exit("goodbye")
 if how == "raise":
     raise ValueError("boom")
+if how == "interrupt":
+    raise KeyboardInterrupt
 sys.exit(int(how))
 """
 
@@ -212,14 +215,16 @@ def _interpreter_job(sfn: SfnEndpoint, queue: str, how: str,
     return ex, sfn.job_log(job_id)
 
 
-@pytest.mark.parametrize(("how", "code"), [("0", 0), ("3", 3), ("message", 1), ("raise", 1)])
+@pytest.mark.parametrize(("how", "code"), [("0", 0), ("3", 3), ("message", 1), ("raise", 1),
+                                          ("interrupt", 130)])
 def test_python_jobs_start_warm_and_behave_as_a_fresh_interpreter(
     sfn_endpoint: SfnEndpoint, queue: str, how: str, code: int,
 ) -> None:
     """The warm python (sfncompile/devaws/warm.py) runs a `python3 -c` job with boto3 already
     imported, and otherwise as a fresh interpreter does: the same log (argv, sys.path,
-    __main__, working directory, environment, stdin, the exit message or traceback, threads
-    joined and atexit run, in that order) and the same exit code. A job with PYTHON*
+    __main__, working directory, environment, stdin, open files, the exit message or
+    traceback, threads joined and atexit run, in that order) and the same exit code (130
+    after a KeyboardInterrupt: Python dies of SIGINT). A job with PYTHON*
     variables of its own gets a fresh interpreter."""
     warm, warm_log = _interpreter_job(sfn_endpoint, queue, how, {})
     fresh, fresh_log = _interpreter_job(sfn_endpoint, queue, how, {"PYTHONNOUSERSITE": "1"})

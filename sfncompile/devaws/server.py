@@ -168,7 +168,7 @@ class JobRunner:
         self._live: dict[Process, str] = {}  # process -> its working dir
         self._by_job: dict[str, Process] = {}  # job id -> its live process
         self._lock = threading.Lock()
-        self._warm: WarmPython | None = WarmPython(self.base_environment())
+        self._warm = WarmPython(self.base_environment())  # forks `python3 -c` jobs
 
     def environment(self, job: Any, props: dict[str, Any] | None = None) -> dict[str, str]:
         """The job process's environment, each layer overriding the one before.
@@ -281,7 +281,7 @@ class JobRunner:
                log_path: Path) -> Process:
         """The job's process: forked by the warm python when it can run the command, else a
         new one."""
-        if self._warm is not None and self._warm.can_run(argv, env):
+        if self._warm.can_run(argv, env):
             proc = self._warm.start(argv, env, workdir, str(log_path))
             if proc is not None:
                 return proc
@@ -304,8 +304,7 @@ class JobRunner:
         for proc, workdir in live:
             _kill_group(proc)
             shutil.rmtree(workdir, ignore_errors=True)
-        if self._warm is not None:
-            self._warm.stop()
+        self._warm.stop()
 
 
 # ------------------------------------------------------------------------------------- multinode

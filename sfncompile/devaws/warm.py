@@ -31,8 +31,8 @@ import threading
 import types
 from typing import Any
 
-# Reset in the child: Python ignores SIGPIPE and SIGXFSZ at start-up too, and a fresh
-# interpreter has Python's SIGINT handler and the default SIGTERM and SIGCHLD.
+# Back to their defaults in the child, as in a fresh interpreter (which, like this one, ignores
+# SIGPIPE and SIGXFSZ, and has Python's SIGINT handler, set again in the child).
 _DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGCHLD)
 
 
@@ -70,7 +70,7 @@ def _run_job(request: dict[str, Any], closing: list[int]) -> None:
     sys.path[0] = ""  # `-c` puts the working directory first
     main = types.ModuleType("__main__")
     sys.modules["__main__"] = main
-    code = 0
+    code, interrupted = 0, False
     try:
         exec(compile(code_text, "<string>", "exec"), main.__dict__)
     except SystemExit as exc:
@@ -78,12 +78,15 @@ def _run_job(request: dict[str, Any], closing: list[int]) -> None:
     except BaseException as exc:  # as Python reports it: the job's frames only
         tb = exc.__traceback__.tb_next if exc.__traceback__ else None
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
-        code = 1
+        code, interrupted = 1, isinstance(exc, KeyboardInterrupt)
     try:  # what the interpreter does on the way out: join threads, then atexit
         threading._shutdown()  # type: ignore[attr-defined]
         atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
+        if interrupted:  # Python then dies of SIGINT, so that its parent knows
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
     finally:
         os._exit(code)
 
@@ -133,7 +136,7 @@ def serve() -> None:
                 pid = os.fork()
                 if pid == 0:
                     try:
-                        _run_job(request, [sig_r, sig_w])
+                        _run_job(request, [sig_r, sig_w, selector.fileno()])
                     except BaseException as exc:  # before the job's code ran: as Popen would
                         print(f"[dev-aws] cannot start the job: {exc}", file=sys.stderr)
                     finally:  # never back into this loop
