@@ -389,6 +389,9 @@ CASES: list[Case] = [
     # dev-aws
     case("dev-aws-port-text", "dev-aws", "--port", "abc", message="is not a valid integer"),
     case("dev-aws-port-too-big", "dev-aws", "--port", "70000", message="is not in the range"),
+    case("dev-aws-access-log-value", "dev-aws", "--access-log=yes",
+         message="does not take a value"),
+    case("dev-aws-job-log-dir-file", "dev-aws", "--job-log-dir", "{flow}", message="is a file"),
     case("run-id-file-directory", "run", "{flow}", "--run-id-file", "{dir}",
          message="is a directory"),
     case("run-id-file-no-parent", "run", "{flow}", "--run-id-file", "{dir}/no/such/rid",
